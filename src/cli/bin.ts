@@ -1,0 +1,13 @@
+/** The executable: `trustflash …` (built to dist-node/trustflash.js). */
+import { run } from './main.ts';
+import { nodeIo } from './io.ts';
+
+run(process.argv.slice(2), nodeIo()).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    process.stderr.write(`trustflash: internal error: ${(e as Error).message}\n`);
+    process.exitCode = 2;
+  },
+);

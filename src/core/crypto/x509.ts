@@ -1,0 +1,354 @@
+/**
+ * X.509 certificates and certification paths for code signing.
+ *
+ * pkijs parses; the path is built and checked here, because pkijs's CertificateChainValidationEngine
+ * enforces neither pathLenConstraint nor extendedKeyUsage and searches paths without a bound
+ * (x509-limbo pathological::* cases). What is checked (RFC 5280 §6.1, the subset code signing needs):
+ * strict DER; signature algorithm allow-list (no SHA-1/MD5) and inner == outer AlgorithmIdentifier;
+ * the key policy of keys.ts on every key; name chaining and AKI/SKI; every signature; validity at the
+ * given time for every certificate including the anchor; basicConstraints cA and keyCertSign on
+ * issuers; pathLenConstraint (§6.1.4 (l)(m)); no unknown critical extension; the leaf's keyUsage
+ * (digitalSignature) and extendedKeyUsage (codeSigning, with EKU chaining through issuers).
+ * Path search is depth-first, bounded in depth and in signature checks.
+ */
+import * as asn1js from 'asn1js';
+import * as pkijs from 'pkijs';
+import { equalBytes, toHex } from '../bytes/hex.ts';
+import { checkKeyPolicy, describeKey, parseSpki, type KeyInfo, type Result } from './keys.ts';
+import { ecdsaDerToRaw } from './signature.ts';
+import { sha256WebCrypto } from './sha256.ts';
+
+export const EKU = {
+  codeSigning: '1.3.6.1.5.5.7.3.3',
+  serverAuth: '1.3.6.1.5.5.7.3.1',
+  clientAuth: '1.3.6.1.5.5.7.3.2',
+  any: '2.5.29.37.0',
+} as const;
+
+const EXT = {
+  basicConstraints: '2.5.29.19',
+  keyUsage: '2.5.29.15',
+  extKeyUsage: '2.5.29.37',
+  subjectKeyIdentifier: '2.5.29.14',
+  authorityKeyIdentifier: '2.5.29.35',
+  subjectAltName: '2.5.29.17',
+  certificatePolicies: '2.5.29.32',
+} as const;
+
+/** Critical extensions this validator understands; any other critical extension fails the path. */
+const UNDERSTOOD_CRITICAL = new Set<string>([EXT.basicConstraints, EXT.keyUsage, EXT.extKeyUsage, EXT.subjectAltName]);
+
+/** keyUsage bits (RFC 5280 §4.2.1.3), as numbers in a 9-bit mask, bit 0 = digitalSignature. */
+export const KU = { digitalSignature: 1 << 0, keyCertSign: 1 << 5 } as const;
+
+const SIG_ALGS: Record<string, { name: 'RSASSA-PKCS1-v1_5' | 'ECDSA' | 'Ed25519'; hash?: string; size?: number }> = {
+  '1.2.840.113549.1.1.11': { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' },
+  '1.2.840.113549.1.1.12': { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-384' },
+  '1.2.840.113549.1.1.13': { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-512' },
+  '1.2.840.10045.4.3.2': { name: 'ECDSA', hash: 'SHA-256' },
+  '1.2.840.10045.4.3.3': { name: 'ECDSA', hash: 'SHA-384' },
+  '1.3.101.112': { name: 'Ed25519' },
+};
+const SIG_ALG_LABEL: Record<string, string> = {
+  '1.2.840.113549.1.1.4': 'md5WithRSAEncryption',
+  '1.2.840.113549.1.1.5': 'sha1WithRSAEncryption',
+  '1.2.840.10045.4.1': 'ecdsa-with-SHA1',
+  '1.2.840.10040.4.3': 'dsa-with-SHA1',
+  '2.16.840.1.101.3.4.3.2': 'dsa-with-SHA256',
+};
+
+const DN_NAMES: Record<string, string> = {
+  '2.5.4.3': 'CN',
+  '2.5.4.10': 'O',
+  '2.5.4.11': 'OU',
+  '2.5.4.6': 'C',
+  '2.5.4.7': 'L',
+  '2.5.4.8': 'ST',
+  '1.2.840.113549.1.9.1': 'emailAddress',
+};
+
+export interface Certificate {
+  readonly der: Uint8Array;
+  readonly pki: pkijs.Certificate;
+  readonly subject: string;
+  readonly issuer: string;
+  readonly serialHex: string;
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+  readonly spki: Uint8Array;
+  /** SHA-256 of the SPKI DER: the key id used in image signatures. */
+  readonly keyId: Uint8Array;
+  readonly key: KeyInfo;
+  readonly isCA: boolean;
+  readonly pathLen: number | undefined;
+  readonly keyUsage: number | undefined;
+  readonly eku: readonly string[] | undefined;
+  readonly ski: Uint8Array | undefined;
+  readonly aki: Uint8Array | undefined;
+  readonly selfIssued: boolean;
+  readonly unknownCritical: readonly string[];
+  readonly sigAlgOid: string;
+  readonly sigAlgConsistent: boolean;
+}
+
+export function formatName(name: pkijs.RelativeDistinguishedNames): string {
+  return name.typesAndValues
+    .map((tv) => `${DN_NAMES[tv.type] ?? tv.type}=${(tv.value.valueBlock as { value?: unknown }).value ?? ''}`)
+    .join(', ');
+}
+
+function strictParse(der: Uint8Array): asn1js.AsnType | undefined {
+  const p = asn1js.fromBER(der as Uint8Array<ArrayBuffer>);
+  if (p.offset !== der.length || p.result.error) return undefined;
+  return equalBytes(new Uint8Array(p.result.toBER(false)), der) ? p.result : undefined;
+}
+
+function kuMask(bits: asn1js.BitString): number {
+  const b = new Uint8Array(bits.valueBlock.valueHexView);
+  let mask = 0;
+  // bit 0 is the most significant bit of the first byte (DER BIT STRING order)
+  for (let i = 0; i < 9; i++) if ((b[i >> 3] ?? 0) & (0x80 >> (i & 7))) mask |= 1 << i;
+  return mask;
+}
+
+/** Parses one certificate. Never throws; a non-DER or unparsable certificate is a reason. */
+export async function parseCertificate(der: Uint8Array): Promise<Result<Certificate>> {
+  const asn = strictParse(der);
+  if (!asn) return { ok: false, reason: 'certificate is not a single DER-encoded structure' };
+  let pki: pkijs.Certificate;
+  try {
+    pki = new pkijs.Certificate({ schema: asn });
+  } catch (e) {
+    return { ok: false, reason: `certificate does not parse: ${(e as Error).message}` };
+  }
+  const spki = new Uint8Array(pki.subjectPublicKeyInfo.toSchema().toBER(false));
+  const key = parseSpki(spki);
+  if (!key.ok) return { ok: false, reason: `certificate key: ${key.reason}` };
+  let isCA = false;
+  let pathLen: number | undefined;
+  let keyUsage: number | undefined;
+  let eku: string[] | undefined;
+  let ski: Uint8Array | undefined;
+  let aki: Uint8Array | undefined;
+  const unknownCritical: string[] = [];
+  const seen = new Set<string>();
+  for (const ext of pki.extensions ?? []) {
+    if (seen.has(ext.extnID)) return { ok: false, reason: `certificate repeats extension ${ext.extnID}` };
+    seen.add(ext.extnID);
+    const v = ext.parsedValue as unknown;
+    if (ext.critical && !UNDERSTOOD_CRITICAL.has(ext.extnID)) unknownCritical.push(ext.extnID);
+    switch (ext.extnID) {
+      case EXT.basicConstraints:
+        if (!(v instanceof pkijs.BasicConstraints)) return { ok: false, reason: 'basicConstraints does not parse' };
+        isCA = v.cA === true;
+        if (v.pathLenConstraint !== undefined) {
+          const pl = v.pathLenConstraint;
+          pathLen = typeof pl === 'number' ? pl : Number(pl.valueBlock.valueDec);
+          if (!Number.isSafeInteger(pathLen) || pathLen < 0) return { ok: false, reason: 'pathLenConstraint is invalid' };
+        }
+        break;
+      case EXT.keyUsage:
+        if (!(v instanceof asn1js.BitString)) return { ok: false, reason: 'keyUsage does not parse' };
+        keyUsage = kuMask(v);
+        break;
+      case EXT.extKeyUsage:
+        if (!(v instanceof pkijs.ExtKeyUsage)) return { ok: false, reason: 'extendedKeyUsage does not parse' };
+        eku = v.keyPurposes.slice();
+        break;
+      case EXT.subjectKeyIdentifier:
+        if (v instanceof asn1js.OctetString) ski = new Uint8Array(v.valueBlock.valueHexView);
+        break;
+      case EXT.authorityKeyIdentifier:
+        if (v instanceof pkijs.AuthorityKeyIdentifier && v.keyIdentifier) aki = new Uint8Array(v.keyIdentifier.valueBlock.valueHexView);
+        break;
+    }
+  }
+  const inner = new Uint8Array(pki.signature.toSchema().toBER(false));
+  const outer = new Uint8Array(pki.signatureAlgorithm.toSchema().toBER(false));
+  return {
+    ok: true,
+    value: {
+      der,
+      pki,
+      subject: formatName(pki.subject),
+      issuer: formatName(pki.issuer),
+      serialHex: toHex(new Uint8Array(pki.serialNumber.valueBlock.valueHexView)),
+      notBefore: pki.notBefore.value,
+      notAfter: pki.notAfter.value,
+      spki,
+      keyId: await sha256WebCrypto(spki),
+      key: key.value,
+      isCA,
+      pathLen,
+      keyUsage,
+      eku,
+      ski,
+      aki,
+      selfIssued: pki.subject.isEqual(pki.issuer),
+      unknownCritical,
+      sigAlgOid: pki.signatureAlgorithm.algorithmId,
+      sigAlgConsistent: equalBytes(inner, outer),
+    },
+  };
+}
+
+/** Checks that `issuer`'s key signed `cert`. Never throws. */
+export async function verifyIssuedBy(cert: Certificate, issuer: Certificate): Promise<Result<true>> {
+  const alg = SIG_ALGS[cert.sigAlgOid];
+  if (!alg) return { ok: false, reason: `certificate "${cert.subject}" is signed with ${SIG_ALG_LABEL[cert.sigAlgOid] ?? cert.sigAlgOid}, which the policy does not allow` };
+  if (!cert.sigAlgConsistent) return { ok: false, reason: `certificate "${cert.subject}" names two different signature algorithms` };
+  const params = cert.pki.signatureAlgorithm.algorithmParams as unknown;
+  // RFC 4055 §5: RSA parameters are NULL, and verifiers must accept them absent too; RFC 5758 §3.2: ECDSA has none.
+  if (alg.name === 'RSASSA-PKCS1-v1_5' ? !(params === undefined || params instanceof asn1js.Null) : params !== undefined) {
+    return { ok: false, reason: `certificate "${cert.subject}" has malformed signature algorithm parameters` };
+  }
+  const policy = checkKeyPolicy(issuer.key);
+  if (!policy.ok) return { ok: false, reason: `issuer "${issuer.subject}": ${policy.reason}` };
+  const k = issuer.key;
+  const matches =
+    (alg.name === 'RSASSA-PKCS1-v1_5' && k.kind === 'rsa') || (alg.name === 'ECDSA' && k.kind === 'ec') || (alg.name === 'Ed25519' && k.kind === 'ed25519');
+  if (!matches) return { ok: false, reason: `certificate "${cert.subject}" is signed with ${cert.sigAlgOid} but its issuer has a ${describeKey(k)} key` };
+  let sig: Uint8Array = new Uint8Array(cert.pki.signatureValue.valueBlock.valueHexView);
+  if (cert.pki.signatureValue.valueBlock.unusedBits !== 0) return { ok: false, reason: `certificate "${cert.subject}" signature has unused bits` };
+  const size = k.kind === 'ec' ? (k.curve === 'P-384' ? 48 : 32) : 0;
+  if (alg.name === 'ECDSA') {
+    const raw = ecdsaDerToRaw(sig, size);
+    if (!raw) return { ok: false, reason: `certificate "${cert.subject}" has a malformed ECDSA signature` };
+    sig = raw;
+  }
+  try {
+    const importAlg =
+      alg.name === 'RSASSA-PKCS1-v1_5'
+        ? { name: alg.name, hash: alg.hash! }
+        : alg.name === 'ECDSA'
+          ? { name: 'ECDSA', namedCurve: (k as { curve: string }).curve }
+          : { name: 'Ed25519' };
+    const key = await crypto.subtle.importKey('spki', issuer.spki as Uint8Array<ArrayBuffer>, importAlg, false, ['verify']);
+    const verifyAlg = alg.name === 'ECDSA' ? { name: 'ECDSA', hash: alg.hash! } : { name: alg.name };
+    const ok = await crypto.subtle.verify(verifyAlg, key, sig as Uint8Array<ArrayBuffer>, cert.pki.tbsView as Uint8Array<ArrayBuffer>);
+    return ok ? { ok: true, value: true } : { ok: false, reason: `certificate "${cert.subject}" was not signed by "${issuer.subject}" (signature does not verify)` };
+  } catch (e) {
+    return { ok: false, reason: `certificate "${cert.subject}": signature could not be checked (${(e as Error).message})` };
+  }
+}
+
+export interface ChainOptions {
+  /** Time at which every certificate must be valid. */
+  readonly time: Date;
+  /** The leaf must carry this EKU (default codeSigning). */
+  readonly requiredEku?: string;
+  /** When false, a leaf without an extendedKeyUsage extension is accepted (web PKI habit). Default true. */
+  readonly ekuMustBePresent?: boolean;
+  /** When true (default), a leaf with keyUsage must allow digitalSignature. */
+  readonly leafNeedsDigitalSignature?: boolean;
+  /** Longest path, counting the leaf and the anchor (default 10). */
+  readonly maxLength?: number;
+  /** Longest path in intermediates (x509-limbo max_chain_depth); undefined = no extra limit. */
+  readonly maxIntermediates?: number;
+}
+
+export type ChainResult = { ok: true; path: readonly Certificate[]; anchor: Certificate } | { ok: false; reason: string };
+
+const MAX_SIGNATURE_CHECKS = 64;
+
+function sameKeyAndName(a: Certificate, b: Certificate): boolean {
+  return equalBytes(a.spki, b.spki) && a.pki.subject.isEqual(b.pki.subject);
+}
+
+function pathProblem(path: readonly Certificate[], opts: ChainOptions): string | undefined {
+  const t = opts.time.getTime();
+  for (const c of path) {
+    if (c.notBefore.getTime() > t) return `certificate "${c.subject}" is not valid until ${c.notBefore.toISOString()}`;
+    if (c.notAfter.getTime() < t) return `certificate "${c.subject}" expired on ${c.notAfter.toISOString()}`;
+    if (c.unknownCritical.length) return `certificate "${c.subject}" has an unsupported critical extension ${c.unknownCritical.join(', ')}`;
+    const kp = checkKeyPolicy(c.key);
+    if (!kp.ok) return `certificate "${c.subject}": ${kp.reason}`;
+  }
+  const leaf = path[0]!;
+  const eku = opts.requiredEku ?? EKU.codeSigning;
+  if (leaf.eku) {
+    if (!leaf.eku.includes(eku)) return `certificate "${leaf.subject}" is not allowed for ${eku === EKU.codeSigning ? 'code signing' : eku} (extendedKeyUsage ${leaf.eku.join(', ')})`;
+  } else if (opts.ekuMustBePresent ?? true) {
+    return `certificate "${leaf.subject}" has no extendedKeyUsage; code signing needs ${EKU.codeSigning}`;
+  }
+  if ((opts.leafNeedsDigitalSignature ?? true) && leaf.keyUsage !== undefined && !(leaf.keyUsage & KU.digitalSignature)) {
+    return `certificate "${leaf.subject}" keyUsage does not allow digitalSignature`;
+  }
+  let nonSelfIssuedBelow = 0;
+  for (let i = 1; i < path.length; i++) {
+    const c = path[i]!;
+    if (c.pki.version !== 2) return `issuer certificate "${c.subject}" is not X.509 v3`;
+    if (!c.isCA) return `certificate "${c.subject}" issues certificates but is not a CA (basicConstraints cA is not set)`;
+    if (c.keyUsage !== undefined && !(c.keyUsage & KU.keyCertSign)) return `CA certificate "${c.subject}" keyUsage does not allow keyCertSign`;
+    if (c.eku && !c.eku.includes(eku) && !c.eku.includes(EKU.any)) return `CA certificate "${c.subject}" does not allow ${eku === EKU.codeSigning ? 'code signing' : eku} (extendedKeyUsage)`;
+    if (c.pathLen !== undefined && nonSelfIssuedBelow > c.pathLen) {
+      return `CA certificate "${c.subject}" allows ${c.pathLen} intermediate${c.pathLen === 1 ? '' : 's'} below it, the path has ${nonSelfIssuedBelow}`;
+    }
+    // self-issued intermediates do not count (RFC 5280 §6.1.4 (l))
+    if (!c.selfIssued) nonSelfIssuedBelow++;
+  }
+  if (opts.maxIntermediates !== undefined && path.length - 2 > opts.maxIntermediates) {
+    return `path needs ${path.length - 2} intermediates, more than the ${opts.maxIntermediates} allowed`;
+  }
+  return undefined;
+}
+
+/**
+ * Finds and checks a path from `leaf` through `intermediates` (any order) to one of `anchors`.
+ * A leaf that is itself an anchor is a path of one (a directly trusted self-signed signer).
+ */
+export async function validateChain(leaf: Certificate, intermediates: readonly Certificate[], anchors: readonly Certificate[], opts: ChainOptions): Promise<ChainResult> {
+  const maxLength = opts.maxLength ?? 10;
+  let checks = 0;
+  let firstProblem: string | undefined;
+  const note = (p: string) => {
+    firstProblem ??= p;
+  };
+  const signed = new Map<string, Result<true>>();
+
+  async function issuedBy(c: Certificate, i: Certificate): Promise<Result<true>> {
+    const key = toHex(c.keyId) + toHex(c.der.subarray(c.der.length - 16)) + '/' + toHex(i.keyId);
+    const cached = signed.get(key);
+    if (cached) return cached;
+    if (++checks > MAX_SIGNATURE_CHECKS) return { ok: false, reason: `path search stopped after ${MAX_SIGNATURE_CHECKS} signature checks` };
+    const r = await verifyIssuedBy(c, i);
+    signed.set(key, r);
+    return r;
+  }
+
+  async function extend(path: Certificate[]): Promise<ChainResult | undefined> {
+    const tip = path[path.length - 1]!;
+    // Reached an anchor?
+    const anchor = anchors.find((a) => equalBytes(a.der, tip.der) || sameKeyAndName(a, tip));
+    if (anchor) {
+      const full = path.slice(0, -1).concat(anchor);
+      const problem = pathProblem(full, opts);
+      if (!problem) return { ok: true, path: full, anchor };
+      note(problem);
+    }
+    if (path.length >= maxLength) {
+      note(`no path to a trusted root within ${maxLength} certificates`);
+      return undefined;
+    }
+    const candidates = [...anchors, ...intermediates].filter(
+      (c) => c.pki.subject.isEqual(tip.pki.issuer) && !path.some((p) => equalBytes(p.der, c.der)) && !(tip.aki && c.ski && !equalBytes(tip.aki, c.ski)),
+    );
+    if (candidates.length === 0 && tip.selfIssued && path.length > 1) note(`the chain ends at "${tip.subject}", a root that is not in the trust store`);
+    for (const c of candidates) {
+      const r = await issuedBy(tip, c);
+      if (!r.ok) {
+        note(r.reason);
+        if (checks > MAX_SIGNATURE_CHECKS) return undefined;
+        continue;
+      }
+      const found = await extend([...path, c]);
+      if (found) return found;
+      if (checks > MAX_SIGNATURE_CHECKS) return undefined;
+    }
+    return undefined;
+  }
+
+  const found = await extend([leaf]);
+  if (found) return found;
+  return { ok: false, reason: firstProblem ?? `certificate "${leaf.subject}" does not chain to a trusted root (issuer "${leaf.issuer}" not found)` };
+}

@@ -1,0 +1,278 @@
+/**
+ * The signed image container, declared once. Both parse.ts and write.ts are driven by these
+ * tables; docs/image-format.md describes the same layout for people.
+ *
+ *   header (16 B, signed) | manifest (TLV, signed) | signature block (strictly parsed) | payload
+ *
+ * Authentication material comes before the payload so that a device can authenticate the
+ * manifest from the first few kilobytes and reject a foreign, unsigned or forbidden image before
+ * the payload is sent; the payload is then checked against the signed digest as it streams
+ * (the SUIT ordering, RFC 9124 REQ.SEC.IMG.COMPLETE_DIGEST). The signed message is exactly
+ * header || manifest; the signature block is the one unsigned region and is an allow-list of
+ * entry types, every byte of which is checked (secure-update-frameworks §7.4).
+ */
+import { ByteReader, formatFail } from '../bytes/reader.ts';
+import type { ByteWriter } from '../bytes/writer.ts';
+import { formatVersion, parseVersion } from './version.ts';
+
+export const IMAGE_MAGIC = 'TFWI';
+export const SIGBLOCK_MAGIC = 'TFSB';
+export const FORMAT_VERSION = 1;
+export const HEADER_SIZE = 16;
+
+/** Caps on every length (issue #2). A value over a cap is a format error naming the field. */
+export const LIMITS = {
+  manifestMax: 64 * 1024,
+  sigBlockMax: 1024 * 1024,
+  signaturesMax: 16,
+  certificatesMax: 8,
+  chainBytesMax: 64 * 1024,
+  cmsMax: 64 * 1024,
+  signatureBytesMax: 1024,
+  payloadMax: 2 * 1024 * 1024 * 1024,
+} as const;
+
+/** Largest possible prefix before the payload: a reader of this many bytes can always parse the head. */
+export const HEAD_MAX = HEADER_SIZE + LIMITS.manifestMax + LIMITS.sigBlockMax;
+/** Largest possible image. */
+export const IMAGE_MAX = HEAD_MAX + LIMITS.payloadMax;
+
+/** Header fields, in order. Offsets are implied by order; sizes by type. */
+export const HEADER_FIELDS = [
+  { name: 'magic', offset: 0, size: 4 },
+  { name: 'formatVersion', offset: 4, size: 2 },
+  { name: 'headerSize', offset: 6, size: 2 },
+  { name: 'manifestSize', offset: 8, size: 4 },
+  { name: 'flags', offset: 12, size: 4 },
+] as const;
+
+// ---------------------------------------------------------------------------------------------
+// Field codecs: each reads a whole TLV value (the reader holds exactly the value's bytes) and
+// writes it back. Canonical encodings only, so write(parse(x)) equals x.
+
+export interface Codec<T> {
+  readonly kind: string;
+  read(r: ByteReader, field: string): T;
+  write(w: ByteWriter, value: T): void;
+  /** Optional lists are omitted when empty; a present list must be non-empty (one encoding per value). */
+  isEmpty?(value: T): boolean;
+}
+
+const PRINTABLE = /^[\x20-\x7e]*$/;
+const TEXT = /^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$/u;
+const enc = new TextEncoder();
+
+function stringCodec(max: number, opts: { printableAscii?: boolean; min?: number } = {}): Codec<string> {
+  const min = opts.min ?? 1;
+  return {
+    kind: `string(${min}..${max})`,
+    read(r, field) {
+      const at = r.offset;
+      if (r.remaining < min || r.remaining > max) formatFail(field, at, `length ${r.remaining} is outside ${min}..${max}`);
+      const s = r.utf8(field, r.remaining);
+      if (opts.printableAscii ? !PRINTABLE.test(s) : !TEXT.test(s)) formatFail(field, at, 'contains control characters');
+      return s;
+    },
+    write(w, v) {
+      w.bytes(enc.encode(v));
+    },
+  };
+}
+
+function fixed<T>(kind: string, size: number, read: (r: ByteReader, field: string) => T, write: (w: ByteWriter, v: T) => void): Codec<T> {
+  return {
+    kind,
+    read(r, field) {
+      if (r.remaining !== size) formatFail(field, r.offset, `is ${r.remaining} bytes, expected ${size}`);
+      return read(r, field);
+    },
+    write,
+  };
+}
+
+const u32 = fixed<number>('u32', 4, (r, f) => r.u32(f), (w, v) => void w.u32(v));
+const u64 = fixed<number>('u64', 8, (r, f) => r.u64(f), (w, v) => void w.u64(v));
+const bool = fixed<boolean>(
+  'bool',
+  1,
+  (r, f) => {
+    const at = r.offset;
+    const b = r.u8(f);
+    if (b > 1) formatFail(f, at, `is ${b}, expected 0 or 1`);
+    return b === 1;
+  },
+  (w, v) => void w.u8(v ? 1 : 0),
+);
+
+function readVersion(r: ByteReader, f: string): string {
+  return formatVersion([r.u16(f), r.u16(f), r.u16(f)]);
+}
+function writeVersion(w: ByteWriter, v: string): void {
+  const t = parseVersion(v);
+  if (!t) throw new TypeError(`"version" expected M.m.s, got ${JSON.stringify(v)}`);
+  w.u16(t[0]).u16(t[1]).u16(t[2]);
+}
+const version = fixed<string>('version', 6, readVersion, writeVersion);
+const sha256 = fixed<Uint8Array>('sha256', 32, (r, f) => r.bytes(f, 32).slice(), (w, v) => void w.bytes(v));
+
+function payloadSizeRead(r: ByteReader, f: string): number {
+  const at = r.offset;
+  const v = r.u64(f);
+  if (v > LIMITS.payloadMax) formatFail(f, at, `${v} exceeds the ${LIMITS.payloadMax}-byte cap`);
+  return v;
+}
+const payloadSize = fixed<number>('u64', 8, payloadSizeRead, (w, v) => void w.u64(v));
+
+/** A list of fixed-size items. */
+function fixedList<T>(item: Codec<T>, size: number, maxCount: number): Codec<T[]> {
+  return {
+    kind: `${item.kind}[1..${maxCount}]`,
+    read(r, field) {
+      const at = r.offset;
+      if (r.remaining === 0 || r.remaining % size !== 0) formatFail(field, at, `length ${r.remaining} is not a non-zero multiple of ${size}`);
+      const count = r.remaining / size;
+      if (count > maxCount) formatFail(field, at, `has ${count} entries, at most ${maxCount} allowed`);
+      const out: T[] = [];
+      for (let i = 0; i < count; i++) out.push(item.read(r.sub(`${field}[${i}]`, size), `${field}[${i}]`));
+      return out;
+    },
+    write(w, v) {
+      for (const x of v) item.write(w, x);
+    },
+    isEmpty: (v) => v.length === 0,
+  };
+}
+
+/** A list of length-prefixed (u16) items. */
+function varList<T>(item: Codec<T>, maxCount: number): Codec<T[]> {
+  return {
+    kind: `${item.kind}[1..${maxCount}]`,
+    read(r, field) {
+      const out: T[] = [];
+      if (r.remaining === 0) formatFail(field, r.offset, 'is an empty list (omit the field instead)');
+      while (r.remaining > 0) {
+        const name = `${field}[${out.length}]`;
+        if (out.length === maxCount) formatFail(field, r.offset, `has more than ${maxCount} entries`);
+        const len = r.u16(`${name}.length`);
+        out.push(item.read(r.sub(name, len), name));
+      }
+      return out;
+    },
+    write(w, v) {
+      for (const x of v) {
+        const at = w.length;
+        w.u16(0);
+        item.write(w, x);
+        w.patchU16(at, w.length - at - 2);
+      }
+    },
+    isEmpty: (v) => v.length === 0,
+  };
+}
+
+function blob(min: number, max: number): Codec<Uint8Array> {
+  return {
+    kind: `bytes(${min}..${max})`,
+    read(r, field) {
+      if (r.remaining < min || r.remaining > max) formatFail(field, r.offset, `length ${r.remaining} is outside ${min}..${max}`);
+      return r.bytes(field, r.remaining).slice();
+    },
+    write(w, v) {
+      w.bytes(v);
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The manifest: TLV entries { tag u16, length u32, value }, tags strictly ascending, each at most
+// once, unknown tags rejected (allow-list), required tags present.
+
+export interface Manifest {
+  vendor: string;
+  product: string;
+  psids: string[];
+  deviceIds: number[];
+  version: string;
+  securityVersion: number;
+  minSecurityVersion?: number | undefined;
+  /** Seconds since the Unix epoch (UTC). */
+  releaseDate: number;
+  expires?: number | undefined;
+  sequence: number;
+  forbiddenVersions: string[];
+  /** SubjectPublicKeyInfo DER of the keys the *next* image is checked with (key rotation). */
+  nextKeys: Uint8Array[];
+  secured: boolean;
+  dev: boolean;
+  releaseNotes?: string | undefined;
+  payloadSize: number;
+  payloadSha256: Uint8Array;
+}
+
+interface ManifestField<K extends keyof Manifest = keyof Manifest> {
+  readonly tag: number;
+  readonly name: K;
+  readonly codec: Codec<NonNullable<Manifest[K]>>;
+  readonly required: boolean;
+}
+
+function field<K extends keyof Manifest>(tag: number, name: K, codec: Codec<NonNullable<Manifest[K]>>, required: boolean): ManifestField {
+  return { tag, name, codec, required } as unknown as ManifestField;
+}
+
+export const MANIFEST_FIELDS: readonly ManifestField[] = [
+  field(1, 'vendor', stringCodec(64, { printableAscii: true }), true),
+  field(2, 'product', stringCodec(64, { printableAscii: true }), true),
+  field(3, 'psids', varList(stringCodec(16, { printableAscii: true }), 64), true),
+  field(4, 'deviceIds', fixedList(u32, 4, 64), false),
+  field(5, 'version', version, true),
+  field(6, 'securityVersion', u32, true),
+  field(7, 'minSecurityVersion', u32, false),
+  field(8, 'releaseDate', u64, true),
+  field(9, 'expires', u64, false),
+  field(10, 'sequence', u64, true),
+  field(11, 'forbiddenVersions', fixedList(version, 6, 32), false),
+  field(12, 'nextKeys', varList(blob(1, 2048), 8), false),
+  field(13, 'secured', bool, true),
+  field(14, 'dev', bool, true),
+  field(15, 'releaseNotes', stringCodec(16 * 1024), false),
+  field(16, 'payloadSize', payloadSize, true),
+  field(17, 'payloadSha256', sha256, true),
+];
+
+/** Manifest list fields that default to [] when absent. */
+export const MANIFEST_LISTS = ['deviceIds', 'forbiddenVersions', 'nextKeys'] as const;
+
+// ---------------------------------------------------------------------------------------------
+// The signature block: magic, blockSize (u32, includes these 8 bytes), then entries
+// { type u16, reserved u16 = 0, length u32, value }.
+
+export const SIG_ENTRY = {
+  SIGNATURE: 1,
+  CERTIFICATE: 2,
+  CMS: 3,
+} as const;
+export type SigEntryType = (typeof SIG_ENTRY)[keyof typeof SIG_ENTRY];
+export const SIG_ENTRY_NAMES: Record<number, string> = { 1: 'signature', 2: 'certificate', 3: 'cms' };
+
+/** Signature algorithms, by their wire number. RSA key size comes from the key. */
+export const SIG_ALG = {
+  RSA_PKCS1_SHA256: 1,
+  ECDSA_P256_SHA256: 2,
+  ED25519: 3,
+} as const;
+export type SigAlg = (typeof SIG_ALG)[keyof typeof SIG_ALG];
+export const SIG_ALG_NAMES: Record<number, string> = {
+  1: 'RSASSA-PKCS1-v1_5/SHA-256',
+  2: 'ECDSA-P256/SHA-256',
+  3: 'Ed25519',
+};
+
+export const KEY_ID_SIZE = 32;
+/** Value header of a SIGNATURE entry: alg u16, reserved u16, keyId[32]. */
+export const SIGNATURE_HEAD = 4 + KEY_ID_SIZE;
+
+export type SigEntry =
+  | { type: typeof SIG_ENTRY.SIGNATURE; alg: number; keyId: Uint8Array; signature: Uint8Array }
+  | { type: typeof SIG_ENTRY.CERTIFICATE; der: Uint8Array }
+  | { type: typeof SIG_ENTRY.CMS; der: Uint8Array };

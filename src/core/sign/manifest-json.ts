@@ -1,0 +1,140 @@
+/**
+ * The manifest JSON that vendors write for `trustflash sign` (field names as in docs/image-format.md).
+ * Validation collects every problem with the field it is about; the payload fields are filled in
+ * by signing. File access is injected (`readText`) so this stays pure.
+ */
+import { parseVersion } from '../image/version.ts';
+import { checkKeyPolicy, parseSpki } from '../crypto/keys.ts';
+import { parsePem } from '../crypto/pem.ts';
+import type { ManifestDraft } from './sign-image.ts';
+
+export type JsonResult<T> = { ok: true; value: T } | { ok: false; errors: string[] };
+
+const KNOWN = new Set([
+  'vendor', 'product', 'psids', 'deviceIds', 'version', 'securityVersion', 'minSecurityVersion', 'releaseDate',
+  'expires', 'sequence', 'forbiddenVersions', 'nextKeys', 'secured', 'dev', 'releaseNotes',
+]);
+
+/** ISO-8601 date or date-time → seconds since the epoch, or undefined. */
+export function isoToSeconds(s: unknown): number | undefined {
+  if (typeof s !== 'string' || !/^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/.test(s)) return undefined;
+  const ms = Date.parse(s.length === 10 ? `${s}T00:00:00Z` : s);
+  return Number.isFinite(ms) && ms >= 0 ? Math.floor(ms / 1000) : undefined;
+}
+
+export async function manifestFromJson(json: unknown, readText: (path: string) => Promise<string>): Promise<JsonResult<ManifestDraft>> {
+  const errors: string[] = [];
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) return { ok: false, errors: ['the manifest must be a JSON object'] };
+  const o = json as Record<string, unknown>;
+  for (const k of Object.keys(o)) {
+    if (k === 'payloadSize' || k === 'payloadSha256') errors.push(`"${k}" is filled in by sign; remove it from the manifest`);
+    else if (!KNOWN.has(k)) errors.push(`"${k}" is not a manifest field`);
+  }
+  const str = (k: string, max: number, required = true): string | undefined => {
+    const v = o[k];
+    if (v === undefined && !required) return undefined;
+    if (typeof v !== 'string' || v.length === 0 || v.length > max || !/^[\x20-\x7e]*$/.test(v)) {
+      errors.push(`"${k}" must be printable ASCII text of 1..${max} characters`);
+      return undefined;
+    }
+    return v;
+  };
+  const int = (k: string, max: number, required = true): number | undefined => {
+    const v = o[k];
+    if (v === undefined && !required) return undefined;
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0 || v > max) {
+      errors.push(`"${k}" must be an integer in 0..${max}`);
+      return undefined;
+    }
+    return v;
+  };
+  const bool = (k: string, dflt?: boolean): boolean | undefined => {
+    const v = o[k] ?? dflt;
+    if (typeof v !== 'boolean') {
+      errors.push(`"${k}" must be true or false`);
+      return undefined;
+    }
+    return v;
+  };
+  const list = <T>(k: string, max: number, item: (v: unknown, i: number) => T | undefined, required = false): T[] => {
+    const v = o[k];
+    if (v === undefined && !required) return [];
+    if (!Array.isArray(v) || v.length > max || (required && v.length === 0)) {
+      errors.push(`"${k}" must be a list of ${required ? '1' : '0'}..${max} entries`);
+      return [];
+    }
+    return v.map(item).filter((x): x is T => x !== undefined);
+  };
+  const version = (v: unknown, where: string): string | undefined => {
+    if (typeof v === 'string' && parseVersion(v)) return v;
+    errors.push(`${where} must be a version "major.minor.subminor" with parts 0..65535, got ${JSON.stringify(v)}`);
+    return undefined;
+  };
+  const date = (k: string, required: boolean): number | undefined => {
+    if (o[k] === undefined && !required) return undefined;
+    const s = isoToSeconds(o[k]);
+    if (s === undefined) errors.push(`"${k}" must be an ISO-8601 date such as "2026-11-01" or "2026-11-01T12:00:00Z"`);
+    return s;
+  };
+
+  const vendor = str('vendor', 64);
+  const product = str('product', 64);
+  const psids = list('psids', 64, (v, i) => (typeof v === 'string' && /^[\x21-\x7e]{1,16}$/.test(v) ? v : void errors.push(`"psids[${i}]" must be 1..16 printable characters`)), true);
+  const deviceIds = list('deviceIds', 64, (v, i) => (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffffffff ? v : void errors.push(`"deviceIds[${i}]" must be an integer in 0..4294967295`)));
+  const ver = version(o.version, '"version"');
+  const securityVersion = int('securityVersion', 0xffffffff);
+  const minSecurityVersion = int('minSecurityVersion', 0xffffffff, false);
+  const releaseDate = date('releaseDate', true);
+  const expires = date('expires', false);
+  const sequence = o.sequence === undefined ? releaseDate : int('sequence', Number.MAX_SAFE_INTEGER);
+  const forbiddenVersions = list('forbiddenVersions', 32, (v, i) => version(v, `"forbiddenVersions[${i}]"`));
+  const secured = bool('secured', true);
+  const dev = bool('dev', false);
+  const releaseNotes = o.releaseNotes === undefined ? undefined : typeof o.releaseNotes === 'string' && o.releaseNotes.length <= 16384 ? o.releaseNotes : void errors.push('"releaseNotes" must be text of at most 16384 characters');
+  const nextKeys: Uint8Array[] = [];
+  const rawKeys = list('nextKeys', 8, (v, i) => (typeof v === 'string' && v.length > 0 ? v : void errors.push(`"nextKeys[${i}]" must be a PEM file path or PEM text`)));
+  for (const [i, entry] of rawKeys.entries()) {
+    let text = entry;
+    if (!entry.includes('-----BEGIN')) {
+      try {
+        text = await readText(entry);
+      } catch (e) {
+        errors.push(`"nextKeys[${i}]": cannot read ${entry}: ${(e as Error).message}`);
+        continue;
+      }
+    }
+    const block = parsePem(text).blocks.find((b) => b.label === 'PUBLIC KEY' || b.label === 'CERTIFICATE');
+    if (!block || block.label !== 'PUBLIC KEY') {
+      errors.push(`"nextKeys[${i}]" must hold a PUBLIC KEY PEM block (openssl pkey -pubout)`);
+      continue;
+    }
+    const info = parseSpki(block.der);
+    const policy = info.ok ? checkKeyPolicy(info.value) : info;
+    if (!policy.ok) errors.push(`"nextKeys[${i}]": ${policy.reason}`);
+    else nextKeys.push(block.der);
+  }
+  if (minSecurityVersion !== undefined && securityVersion !== undefined && minSecurityVersion > securityVersion) {
+    errors.push(`"minSecurityVersion" (${minSecurityVersion}) cannot exceed "securityVersion" (${securityVersion})`);
+  }
+  if (errors.length) return { ok: false, errors };
+  return {
+    ok: true,
+    value: {
+      vendor: vendor!,
+      product: product!,
+      psids,
+      deviceIds,
+      version: ver!,
+      securityVersion: securityVersion!,
+      ...(minSecurityVersion !== undefined ? { minSecurityVersion } : {}),
+      releaseDate: releaseDate!,
+      ...(expires !== undefined ? { expires } : {}),
+      sequence: sequence!,
+      forbiddenVersions,
+      nextKeys,
+      secured: secured!,
+      dev: dev!,
+      ...(releaseNotes !== undefined ? { releaseNotes } : {}),
+    },
+  };
+}

@@ -1,0 +1,101 @@
+/** The pre-flight report: one entry per check, and a verdict that starts as "reject". */
+import type { Manifest } from '../image/layout.ts';
+
+export type CheckId =
+  | 'size'
+  | 'format'
+  | 'key'
+  | 'chain'
+  | 'signature'
+  | 'expiry'
+  | 'device'
+  | 'secured'
+  | 'forbidden'
+  | 'securityVersion'
+  | 'payload';
+
+export type CheckStatus = 'pass' | 'fail' | 'skipped';
+
+export interface Check {
+  readonly id: CheckId;
+  readonly title: string;
+  readonly status: CheckStatus;
+  /** What was found, and for a failure what a person can do about it. */
+  readonly reason: string;
+}
+
+export const CHECK_TITLES: Record<CheckId, string> = {
+  size: 'File size',
+  format: 'Image format',
+  key: 'Signing key known',
+  chain: 'Certificate chain',
+  signature: 'Signature',
+  expiry: 'Release date and expiry',
+  device: 'Meant for this device',
+  secured: 'Secured image',
+  forbidden: 'Not a forbidden version',
+  securityVersion: 'Security version (no downgrade)',
+  payload: 'Payload digest',
+};
+
+/** Checks that must pass for any accept (the rest may be skipped, e.g. without a device). */
+export const ESSENTIAL: readonly CheckId[] = ['size', 'format', 'key', 'signature', 'payload'];
+
+export interface SignerInfo {
+  readonly keyId: string;
+  readonly via: 'trusted key' | 'certificate' | 'cms';
+  readonly subject?: string;
+  readonly anchor?: string;
+  readonly demo: boolean;
+}
+
+export interface Report {
+  readonly verdict: 'accept' | 'reject';
+  readonly checks: readonly Check[];
+  /** Present once the file parsed; authenticated only if the signature check passed. */
+  readonly manifest?: Manifest;
+  readonly signers: readonly SignerInfo[];
+  /** Plain-language notices that are not failures: demo keys, development image, host-only verification. */
+  readonly notices: readonly string[];
+  readonly fileSize: number;
+  /** SHA-256 of the payload as computed (hex), when it was computed. */
+  readonly payloadSha256?: string;
+  /** False for detached signatures: the device will not verify the file itself. */
+  readonly deviceVerifies: boolean;
+  /** The first failed check, if any. */
+  readonly failed?: Check;
+}
+
+/** Collects checks in order; the verdict is computed once, at the end, starting from "reject". */
+export class ReportBuilder {
+  readonly #checks: Check[] = [];
+  readonly notices: string[] = [];
+  readonly signers: SignerInfo[] = [];
+
+  add(id: CheckId, status: CheckStatus, reason: string): CheckStatus {
+    this.#checks.push({ id, title: CHECK_TITLES[id], status, reason });
+    return status;
+  }
+  pass(id: CheckId, reason: string): true {
+    this.add(id, 'pass', reason);
+    return true;
+  }
+  fail(id: CheckId, reason: string): false {
+    this.add(id, 'fail', reason);
+    return false;
+  }
+  skip(id: CheckId, reason: string): void {
+    this.add(id, 'skipped', reason);
+  }
+  has(id: CheckId): boolean {
+    return this.#checks.some((c) => c.id === id);
+  }
+
+  finish(rest: Omit<Report, 'verdict' | 'checks' | 'signers' | 'notices' | 'failed'>, allOf: readonly CheckId[] = ESSENTIAL): Report {
+    let verdict: Report['verdict'] = 'reject';
+    const failed = this.#checks.find((c) => c.status === 'fail');
+    const essentialPassed = allOf.every((id) => this.#checks.some((c) => c.id === id && c.status === 'pass'));
+    if (!failed && essentialPassed) verdict = 'accept';
+    return { ...rest, verdict, checks: this.#checks.slice(), signers: this.signers.slice(), notices: this.notices.slice(), ...(failed ? { failed } : {}) };
+  }
+}

@@ -1,0 +1,20 @@
+/**
+ * The Node build: the `trustflash` CLI as an ES module in dist-node/ (dependencies stay external,
+ * resolved from node_modules at run time). `npm run build` runs this after the web build.
+ */
+import { defineConfig } from 'vite';
+
+export default defineConfig({
+  build: {
+    ssr: true,
+    target: 'node20',
+    outDir: 'dist-node',
+    emptyOutDir: true,
+    sourcemap: false,
+    minify: false,
+    rollupOptions: {
+      input: { trustflash: 'src/cli/bin.ts', 'make-samples': 'src/cli/make-samples.ts' },
+      output: { format: 'es', entryFileNames: '[name].js', banner: (chunk) => (chunk.name === 'trustflash' ? '#!/usr/bin/env node' : '') },
+    },
+  },
+});
