@@ -29,8 +29,12 @@ const securityHeaders = {
   'Cross-Origin-Opener-Policy': 'same-origin',
 };
 
+/** frame-ancestors is ignored in a meta tag (CSP3 §6.1.2), so the meta copy leaves it out. */
+const cspMeta = CSP.split('; ').filter((d) => !d.startsWith('frame-ancestors')).join('; ');
+
 export default defineConfig({
   plugins: [
+    { name: 'trustflash-csp', transformIndexHtml: (html) => html.replace('%TRUSTFLASH_CSP%', cspMeta) },
     svelte(),
     VitePWA({
       registerType: 'prompt',

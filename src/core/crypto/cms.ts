@@ -18,6 +18,7 @@ import { parseCertificate, validateChain, type Certificate, type ChainOptions, t
 import { sha256WebCrypto } from './sha256.ts';
 import { verifySignature } from './signature.ts';
 import { ecdsaDerToRaw } from './signature.ts';
+import { parseDer } from './der.ts';
 
 export const CMS_OID = {
   data: '1.2.840.113549.1.7.1',
@@ -66,12 +67,6 @@ export interface CmsVerifyOptions {
 
 const fail = (kind: CmsFailureKind, reason: string): CmsResult => ({ ok: false, kind, reason });
 
-function strictDer(der: Uint8Array): asn1js.AsnType | undefined {
-  const p = asn1js.fromBER(der as Uint8Array<ArrayBuffer>);
-  if (p.offset !== der.length || p.result.error) return undefined;
-  return equalBytes(new Uint8Array(p.result.toBER(false)), der) ? p.result : undefined;
-}
-
 function attrs(set: pkijs.SignedAndUnsignedAttributes | undefined, oid: string): pkijs.Attribute[] {
   return (set?.attributes ?? []).filter((a) => a.type === oid);
 }
@@ -90,7 +85,7 @@ function findSigner(si: pkijs.SignerInfo, certs: readonly Certificate[]): Certif
 
 /** Verifies a DER ContentInfo/SignedData. Never throws on bad input. */
 export async function verifyCms(der: Uint8Array, opts: CmsVerifyOptions): Promise<CmsResult> {
-  const asn = strictDer(der);
+  const asn = parseDer(der);
   if (!asn) return fail('malformed', 'CMS is not a single DER-encoded structure');
   let signed: pkijs.SignedData;
   try {

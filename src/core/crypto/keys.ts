@@ -6,7 +6,9 @@
  * secure-update-frameworks §7.1). The hash is pinned by the policy, never taken from a signature.
  */
 import * as asn1js from 'asn1js';
-import { equalBytes, toHex } from '../bytes/hex.ts';
+import { toHex } from '../bytes/hex.ts';
+import { parseDer } from './der.ts';
+import { memoByBytes } from '../bytes/memo.ts';
 import { sha256WebCrypto } from './sha256.ts';
 import { SIG_ALG } from '../image/layout.ts';
 
@@ -26,14 +28,6 @@ export type KeyInfo =
 
 export type Result<T> = { ok: true; value: T } | { ok: false; reason: string };
 
-function strictDer(der: Uint8Array): asn1js.AsnType | undefined {
-  const parsed = asn1js.fromBER(der as Uint8Array<ArrayBuffer>);
-  if (parsed.offset !== der.length || parsed.result.error) return undefined;
-  // DER is canonical: re-encoding must give the same bytes (rejects BER length tricks, BERserk-style).
-  const again = new Uint8Array(parsed.result.toBER(false));
-  return equalBytes(again, der) ? parsed.result : undefined;
-}
-
 function intBytes(i: asn1js.Integer): Uint8Array {
   return new Uint8Array(i.valueBlock.valueHexView);
 }
@@ -46,8 +40,10 @@ function bitLength(be: Uint8Array): number {
 }
 
 /** Parses SPKI DER strictly. Never throws. */
-export function parseSpki(der: Uint8Array): Result<KeyInfo> {
-  const root = strictDer(der);
+export const parseSpki: (der: Uint8Array) => Result<KeyInfo> = memoByBytes(parseSpkiUncached);
+
+function parseSpkiUncached(der: Uint8Array): Result<KeyInfo> {
+  const root = parseDer(der);
   if (!(root instanceof asn1js.Sequence) || root.valueBlock.value.length !== 2) return { ok: false, reason: 'public key is not a DER SubjectPublicKeyInfo' };
   const [alg, bits] = root.valueBlock.value;
   if (!(alg instanceof asn1js.Sequence) || !(bits instanceof asn1js.BitString)) return { ok: false, reason: 'public key is not a DER SubjectPublicKeyInfo' };
@@ -59,7 +55,7 @@ export function parseSpki(der: Uint8Array): Result<KeyInfo> {
   const keyBytes = new Uint8Array(bits.valueBlock.valueHexView);
   if (algOid === OID.rsaEncryption) {
     if (!(params instanceof asn1js.Null) || alg.valueBlock.value.length !== 2) return { ok: false, reason: 'RSA key parameters must be NULL' };
-    const inner = strictDer(keyBytes);
+    const inner = parseDer(keyBytes);
     if (!(inner instanceof asn1js.Sequence) || inner.valueBlock.value.length !== 2) return { ok: false, reason: 'RSA public key is malformed' };
     const [n, e] = inner.valueBlock.value;
     if (!(n instanceof asn1js.Integer) || !(e instanceof asn1js.Integer)) return { ok: false, reason: 'RSA public key is malformed' };

@@ -6,6 +6,7 @@
 import * as asn1js from 'asn1js';
 import { checkKeyPolicy, describeKey, OID, parseSpki, sigAlgForKey, webCryptoAlg, type Result } from './keys.ts';
 import { parsePem } from './pem.ts';
+import { parseBer } from './der.ts';
 
 export interface SigningKey {
   readonly privateKey: CryptoKey;
@@ -27,9 +28,9 @@ function wrapPkcs1(pkcs1: Uint8Array): Uint8Array {
 }
 
 function pkcs8Oid(der: Uint8Array): { alg: string; curve?: string } | undefined {
-  const p = asn1js.fromBER(der as Uint8Array<ArrayBuffer>);
-  if (p.offset !== der.length || !(p.result instanceof asn1js.Sequence)) return undefined;
-  const algId = p.result.valueBlock.value[1];
+  const seq = parseBer(der);
+  if (!(seq instanceof asn1js.Sequence)) return undefined;
+  const algId = seq.valueBlock.value[1];
   if (!(algId instanceof asn1js.Sequence)) return undefined;
   const [oid, param] = algId.valueBlock.value;
   if (!(oid instanceof asn1js.ObjectIdentifier)) return undefined;

@@ -2,7 +2,7 @@
  * SHA-256, two backends behind one streaming interface (noble-hashes' update/digest shape):
  * - hash-wasm: incremental, so a File/Blob of any size hashes in constant memory;
  * - WebCrypto: one-shot only (SubtleCrypto has no incremental digest), faster where it runs.
- * Both are checked against every NIST CAVP SHA-256 vector (tests/unit/crypto/sha256.test.ts).
+ * Both are checked against every NIST CAVP SHA-256 vector (tests/unit/crypto/sha256-nist.test.ts).
  */
 import { createSHA256, type IHasher } from 'hash-wasm';
 import { aint } from '../bytes/assert.ts';
@@ -11,6 +11,13 @@ export interface Sha256 {
   update(bytes: Uint8Array): this;
   digest(): Uint8Array;
 }
+
+/**
+ * hash-wasm's createSHA256() instantiates a new WebAssembly instance per call (~0.4 ms); finished
+ * hashers go back to a small pool and are re-initialised instead.
+ */
+const pool: IHasher[] = [];
+const POOL_MAX = 4;
 
 class WasmSha256 implements Sha256 {
   #h: IHasher | undefined;
@@ -25,6 +32,7 @@ class WasmSha256 implements Sha256 {
   digest(): Uint8Array {
     if (!this.#h) throw new Error('sha256: digest() called twice');
     const out = this.#h.digest('binary');
+    if (pool.length < POOL_MAX) pool.push(this.#h);
     this.#h = undefined;
     return out;
   }
@@ -32,7 +40,7 @@ class WasmSha256 implements Sha256 {
 
 /** A fresh streaming SHA-256 (hash-wasm). */
 export async function createSha256(): Promise<Sha256> {
-  return new WasmSha256(await createSHA256());
+  return new WasmSha256(pool.pop() ?? (await createSHA256()));
 }
 
 /** One-shot SHA-256 with hash-wasm. */

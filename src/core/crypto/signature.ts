@@ -4,10 +4,33 @@
  * an answer ({ ok: false, reason }), never an exception.
  */
 import * as asn1js from 'asn1js';
+import { parseDer } from './der.ts';
+import { toHex } from '../bytes/hex.ts';
 import { SIG_ALG, SIG_ALG_NAMES } from '../image/layout.ts';
 import { checkKeyPolicy, describeKey, parseSpki, sigAlgForKey, webCryptoAlg, type KeyInfo, type Result } from './keys.ts';
 
 const buf = (b: Uint8Array) => b as Uint8Array<ArrayBuffer>;
+
+/**
+ * Imported verify keys, by algorithm and SPKI bytes. importKey costs far more than verify, and the
+ * same few vendor keys verify every image, block and certificate. Bounded, least recently used.
+ */
+const keyCache = new Map<string, CryptoKey>();
+const KEY_CACHE_MAX = 64;
+
+export async function importVerifyKey(spki: Uint8Array, params: Parameters<SubtleCrypto['importKey']>[2]): Promise<CryptoKey> {
+  const id = `${JSON.stringify(params)}:${toHex(spki)}`;
+  const hit = keyCache.get(id);
+  if (hit) {
+    keyCache.delete(id);
+    keyCache.set(id, hit);
+    return hit;
+  }
+  const key = await crypto.subtle.importKey('spki', buf(spki), params, false, ['verify']);
+  keyCache.set(id, key);
+  if (keyCache.size > KEY_CACHE_MAX) keyCache.delete(keyCache.keys().next().value!);
+  return key;
+}
 
 /** Verifies `signature` over `data` with the SPKI key, for image signature algorithm `alg`. Never throws. */
 export async function verifySignature(alg: number, spki: Uint8Array, signature: Uint8Array, data: Uint8Array): Promise<Result<KeyInfo>> {
@@ -24,7 +47,7 @@ export async function verifySignature(alg: number, spki: Uint8Array, signature: 
     return { ok: false, reason: `RSA signature is ${signature.length} bytes; a ${parsed.value.bits}-bit key makes ${parsed.value.bits / 8}` };
   }
   try {
-    const key = await crypto.subtle.importKey('spki', buf(spki), params.import, false, ['verify']);
+    const key = await importVerifyKey(spki, params.import);
     const ok = await crypto.subtle.verify(params.sign, key, buf(signature), buf(data));
     return ok ? { ok: true, value: parsed.value } : { ok: false, reason: 'signature does not match the signed bytes' };
   } catch (e) {
@@ -44,10 +67,10 @@ export async function signBytes(alg: number, privateKey: CryptoKey, data: Uint8A
  * the fixed-width r||s that WebCrypto verifies (IEEE P1363). Strict: minimal DER integers only.
  */
 export function ecdsaDerToRaw(der: Uint8Array, size = 32): Uint8Array | undefined {
-  const p = asn1js.fromBER(buf(der));
-  if (p.offset !== der.length || !(p.result instanceof asn1js.Sequence) || p.result.valueBlock.value.length !== 2) return undefined;
+  const seq = parseDer(der);
+  if (!(seq instanceof asn1js.Sequence) || seq.valueBlock.value.length !== 2) return undefined;
   const out = new Uint8Array(size * 2);
-  for (const [i, v] of p.result.valueBlock.value.entries()) {
+  for (const [i, v] of seq.valueBlock.value.entries()) {
     if (!(v instanceof asn1js.Integer)) return undefined;
     let b = new Uint8Array(v.valueBlock.valueHexView);
     if (b.length > 1 && b[0] === 0 && (b[1]! & 0x80) === 0) return undefined; // non-minimal

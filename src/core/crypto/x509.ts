@@ -15,7 +15,9 @@ import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import { equalBytes, toHex } from '../bytes/hex.ts';
 import { checkKeyPolicy, describeKey, parseSpki, type KeyInfo, type Result } from './keys.ts';
-import { ecdsaDerToRaw } from './signature.ts';
+import { ecdsaDerToRaw, importVerifyKey } from './signature.ts';
+import { parseDer } from './der.ts';
+import { memoByBytes } from '../bytes/memo.ts';
 import { sha256WebCrypto } from './sha256.ts';
 
 export const EKU = {
@@ -97,12 +99,6 @@ export function formatName(name: pkijs.RelativeDistinguishedNames): string {
     .join(', ');
 }
 
-function strictParse(der: Uint8Array): asn1js.AsnType | undefined {
-  const p = asn1js.fromBER(der as Uint8Array<ArrayBuffer>);
-  if (p.offset !== der.length || p.result.error) return undefined;
-  return equalBytes(new Uint8Array(p.result.toBER(false)), der) ? p.result : undefined;
-}
-
 function kuMask(bits: asn1js.BitString): number {
   const b = new Uint8Array(bits.valueBlock.valueHexView);
   let mask = 0;
@@ -112,8 +108,10 @@ function kuMask(bits: asn1js.BitString): number {
 }
 
 /** Parses one certificate. Never throws; a non-DER or unparsable certificate is a reason. */
-export async function parseCertificate(der: Uint8Array): Promise<Result<Certificate>> {
-  const asn = strictParse(der);
+export const parseCertificate: (der: Uint8Array) => Promise<Result<Certificate>> = memoByBytes(parseCertificateUncached, 32);
+
+async function parseCertificateUncached(der: Uint8Array): Promise<Result<Certificate>> {
+  const asn = parseDer(der);
   if (!asn) return { ok: false, reason: 'certificate is not a single DER-encoded structure' };
   let pki: pkijs.Certificate;
   try {
@@ -223,7 +221,7 @@ export async function verifyIssuedBy(cert: Certificate, issuer: Certificate): Pr
         : alg.name === 'ECDSA'
           ? { name: 'ECDSA', namedCurve: (k as { curve: string }).curve }
           : { name: 'Ed25519' };
-    const key = await crypto.subtle.importKey('spki', issuer.spki as Uint8Array<ArrayBuffer>, importAlg, false, ['verify']);
+    const key = await importVerifyKey(issuer.spki, importAlg);
     const verifyAlg = alg.name === 'ECDSA' ? { name: 'ECDSA', hash: alg.hash! } : { name: alg.name };
     const ok = await crypto.subtle.verify(verifyAlg, key, sig as Uint8Array<ArrayBuffer>, cert.pki.tbsView as Uint8Array<ArrayBuffer>);
     return ok ? { ok: true, value: true } : { ok: false, reason: `certificate "${cert.subject}" was not signed by "${issuer.subject}" (signature does not verify)` };
@@ -258,6 +256,13 @@ function sameKeyAndName(a: Certificate, b: Certificate): boolean {
 function pathProblem(path: readonly Certificate[], opts: ChainOptions): string | undefined {
   const t = opts.time.getTime();
   for (const c of path) {
+    // RFC 5280 §4.1.2.2: a positive serial number of at most 20 octets
+    const negative = parseInt(c.serialHex.slice(0, 2), 16) >= 0x80;
+    const octets = c.serialHex.length / 2 - (c.serialHex.startsWith('00') ? 1 : 0);
+    if (/^0*$/.test(c.serialHex) || negative || octets > 20) return `certificate "${c.subject}" has an invalid serial number (zero, negative or longer than 20 octets)`;
+    // RFC 5280 §4.2.1.3: keyCertSign requires cA; §4.1.2.6: a CA has a non-empty subject
+    if (c.keyUsage !== undefined && c.keyUsage & KU.keyCertSign && !c.isCA) return `certificate "${c.subject}" asserts keyCertSign without being a CA`;
+    if (c.isCA && c.pki.subject.typesAndValues.length === 0) return `a CA certificate (issued by "${c.issuer}") has an empty subject`;
     if (c.notBefore.getTime() > t) return `certificate "${c.subject}" is not valid until ${c.notBefore.toISOString()}`;
     if (c.notAfter.getTime() < t) return `certificate "${c.subject}" expired on ${c.notAfter.toISOString()}`;
     if (c.unknownCritical.length) return `certificate "${c.subject}" has an unsupported critical extension ${c.unknownCritical.join(', ')}`;
@@ -287,8 +292,9 @@ function pathProblem(path: readonly Certificate[], opts: ChainOptions): string |
     // self-issued intermediates do not count (RFC 5280 §6.1.4 (l))
     if (!c.selfIssued) nonSelfIssuedBelow++;
   }
-  if (opts.maxIntermediates !== undefined && path.length - 2 > opts.maxIntermediates) {
-    return `path needs ${path.length - 2} intermediates, more than the ${opts.maxIntermediates} allowed`;
+  const intermediates = path.slice(1, -1).filter((c) => !c.selfIssued).length;
+  if (opts.maxIntermediates !== undefined && intermediates > opts.maxIntermediates) {
+    return `path needs ${intermediates} intermediates, more than the ${opts.maxIntermediates} allowed`;
   }
   return undefined;
 }
@@ -334,6 +340,7 @@ export async function validateChain(leaf: Certificate, intermediates: readonly C
       (c) => c.pki.subject.isEqual(tip.pki.issuer) && !path.some((p) => equalBytes(p.der, c.der)) && !(tip.aki && c.ski && !equalBytes(tip.aki, c.ski)),
     );
     if (candidates.length === 0 && tip.selfIssued && path.length > 1) note(`the chain ends at "${tip.subject}", a root that is not in the trust store`);
+    else if (candidates.length === 0 && path.length > 1 && path.some((p) => p.pki.subject.isEqual(tip.pki.issuer))) note(`the certificates form a loop that never reaches a trusted root`);
     for (const c of candidates) {
       const r = await issuedBy(tip, c);
       if (!r.ok) {

@@ -16,7 +16,7 @@ import { sha256Blob, sha256Chunked, type BlobLike, type HashProgress } from '../
 import { verifySignature } from '../crypto/signature.ts';
 import { findTrustedKey, type TrustStore } from '../crypto/trust.ts';
 import { parseCertificate, validateChain, type Certificate } from '../crypto/x509.ts';
-import { ReportBuilder, type CheckId, type Report } from './report.ts';
+import { ReportBuilder, type CheckId, type Report, type SignerInfo } from './report.ts';
 import { equalBytes } from '../bytes/hex.ts';
 
 /** What the host knows about the target device (from its QUERY answer, or DEVICE.json). */
@@ -57,9 +57,27 @@ interface Resolved {
   cert?: Certificate;
 }
 
-/** Verifies an image held in memory or in a Blob/File (streamed: the payload is never held whole). */
+/** Text that marks a report made by the last-resort net below; tests assert it never appears. */
+export const INTERNAL_ERROR = 'internal error';
+
+/**
+ * Verifies an image held in memory or in a Blob/File (streamed: the payload is never held whole).
+ * Never throws: bad input is a failed check; a bug is reported as a failed check too, not a crash.
+ */
 export async function verifyImage(source: Uint8Array | BlobLike, opts: VerifyOptions): Promise<Report> {
   const b = new ReportBuilder();
+  try {
+    return await verifyInto(b, source, opts);
+  } catch (e) {
+    if ((e as Error)?.name === 'AbortError') throw e;
+    const pending = ALL.find((id) => !b.has(id)) ?? 'payload';
+    b.fail(pending, `${INTERNAL_ERROR}: ${(e as Error)?.message ?? String(e)}`);
+    skipFrom(b, 'not checked after an internal error');
+    return b.finish({ fileSize: source instanceof Uint8Array ? source.length : source.size, deviceVerifies: true });
+  }
+}
+
+async function verifyInto(b: ReportBuilder, source: Uint8Array | BlobLike, opts: VerifyOptions): Promise<Report> {
   const now = opts.now ?? new Date();
   const total = isBytes(source) ? source.length : source.size;
   const finish = (manifest?: Manifest, payloadSha256?: string) =>
@@ -147,13 +165,15 @@ export async function verifyImage(source: Uint8Array | BlobLike, opts: VerifyOpt
 
   // 4. Chains (validity at `now`, EKU codeSigning, pathLen), and every carried certificate must be used.
   const chainNotes: string[] = [];
+  /** Reported only once their signatures verify. */
+  const signers: SignerInfo[] = [];
   const used = new Set<Certificate>();
   let chainFailed: string | undefined;
   for (const r of resolved) {
     const trusted = findTrustedKey(opts.trust, r.entry.keyId);
     const demo = isDemoKeyId(r.entry.keyId) || (trusted?.demo ?? false);
     if (r.via === 'trusted key') {
-      b.signers.push({ keyId: toHex(r.entry.keyId), via: 'trusted key', demo, ...(trusted ? { anchor: trusted.label } : {}) });
+      signers.push({ keyId: toHex(r.entry.keyId), via: 'trusted key', demo, ...(trusted ? { anchor: trusted.label } : {}) });
       chainNotes.push(`key ${short(r.entry.keyId)}… is trusted directly`);
       continue;
     }
@@ -164,7 +184,7 @@ export async function verifyImage(source: Uint8Array | BlobLike, opts: VerifyOpt
     }
     for (const c of chain.path) used.add(c);
     const anchorDemo = isDemoKeyId(chain.anchor.keyId);
-    b.signers.push({ keyId: toHex(r.entry.keyId), via: 'certificate', subject: r.cert!.subject, anchor: chain.anchor.subject, demo: demo || anchorDemo });
+    signers.push({ keyId: toHex(r.entry.keyId), via: 'certificate', subject: r.cert!.subject, anchor: chain.anchor.subject, demo: demo || anchorDemo });
     chainNotes.push(`"${r.cert!.subject}" → ${chain.path.length > 1 ? chain.path.slice(1).map((c) => `"${c.subject}"`).join(' → ') : '(trusted directly)'}`);
   }
   const cmsPrefix = isBytes(source) ? source.subarray(0, head.signedLength) : prefix.subarray(0, head.signedLength);
@@ -186,7 +206,7 @@ export async function verifyImage(source: Uint8Array | BlobLike, opts: VerifyOpt
     if (!r.ok) continue;
     for (const s of r.signers) {
       const demo = isDemoKeyId(s.certificate.keyId) || isDemoKeyId(s.chain.anchor.keyId);
-      b.signers.push({ keyId: toHex(s.certificate.keyId), via: 'cms', subject: s.certificate.subject, anchor: s.chain.anchor.subject, demo });
+      signers.push({ keyId: toHex(s.certificate.keyId), via: 'cms', subject: s.certificate.subject, anchor: s.chain.anchor.subject, demo });
       chainNotes.push(`CMS signer "${s.certificate.subject}" → "${s.chain.anchor.subject}"`);
     }
   }
@@ -208,7 +228,8 @@ export async function verifyImage(source: Uint8Array | BlobLike, opts: VerifyOpt
   }
   const n = resolved.length + cmsEntries.length;
   b.pass('signature', `${n} signature${n === 1 ? '' : 's'} over the header and manifest (${head.signedLength} bytes) verif${n === 1 ? 'ies' : 'y'}`);
-  if (b.signers.some((s) => s.demo)) b.notices.push('Signed with a DEMO key whose private half is public: this proves nothing outside a demo. Never trust demo keys on real devices.');
+  b.signers.push(...signers);
+  if (signers.some((s) => s.demo)) b.notices.push('Signed with a DEMO key whose private half is public: this proves nothing outside a demo. Never trust demo keys on real devices.');
   if (m.dev) b.notices.push('This is a development image (dev flag set); production devices refuse it.');
 
   // 6. Freshness.

@@ -1,0 +1,96 @@
+/**
+ * What the checks are made against: the trust store (the demo root by default, plus PEM files the
+ * user adds) and the target device identity (the emulated NIC's by default). Loaded from the
+ * app's own origin; fetchText comes in through the constructor.
+ */
+import type { DeviceIdentity } from '../../core/verify/verify-image.ts';
+import type { TrustSource } from '../worker/protocol.ts';
+
+export interface SampleEntry {
+  readonly file: string;
+  readonly title: string;
+  readonly description: string;
+  readonly expect: { readonly verdict: 'accept' | 'reject'; readonly failedCheck?: string };
+  readonly kind: 'image' | 'detached';
+  readonly signature?: string;
+  readonly certificate?: string;
+  readonly size?: number;
+}
+
+export class SetupState {
+  #samples = $state.raw<SampleEntry[]>([]);
+  #demoRoot = $state.raw<TrustSource | undefined>(undefined);
+  #useDemoRoot = $state(true);
+  #extraTrust = $state.raw<TrustSource[]>([]);
+  #demoDevice = $state.raw<DeviceIdentity | undefined>(undefined);
+  #useDevice = $state(true);
+  #loadError = $state<string | undefined>(undefined);
+  readonly #fetchText: (url: string) => Promise<string>;
+
+  constructor(fetchText: (url: string) => Promise<string>) {
+    this.#fetchText = fetchText;
+  }
+
+  get samples() {
+    return this.#samples;
+  }
+  get loadError() {
+    return this.#loadError;
+  }
+  get useDemoRoot() {
+    return this.#useDemoRoot;
+  }
+  get useDevice() {
+    return this.#useDevice;
+  }
+  get device(): DeviceIdentity | undefined {
+    return this.#useDevice ? this.#demoDevice : undefined;
+  }
+  get demoDevice() {
+    return this.#demoDevice;
+  }
+  get extraTrust() {
+    return this.#extraTrust;
+  }
+  get trust(): TrustSource[] {
+    return [...(this.#useDemoRoot && this.#demoRoot ? [this.#demoRoot] : []), ...this.#extraTrust];
+  }
+
+  async load(): Promise<void> {
+    try {
+      const index = JSON.parse(await this.#fetchText('samples/index.json')) as { trust: string; device: string; samples: SampleEntry[] };
+      this.#samples = index.samples;
+      this.#demoRoot = { name: `${index.trust} (demo root)`, text: await this.#fetchText(`samples/${index.trust}`) };
+      this.#demoDevice = JSON.parse(await this.#fetchText(`samples/${index.device}`)) as DeviceIdentity;
+    } catch (e) {
+      this.#loadError = `the samples and demo trust root could not be loaded: ${(e as Error).message}`;
+    }
+  }
+
+  setUseDemoRoot(on: boolean) {
+    this.#useDemoRoot = on;
+  }
+  setUseDevice(on: boolean) {
+    this.#useDevice = on;
+  }
+  addTrust(src: TrustSource) {
+    this.#extraTrust = [...this.#extraTrust.filter((t) => t.name !== src.name), src];
+  }
+  removeTrust(name: string) {
+    this.#extraTrust = this.#extraTrust.filter((t) => t.name !== name);
+  }
+
+  /** Fetches a sample as a File, so it goes through exactly the path a dropped file takes. */
+  async sampleFiles(s: SampleEntry): Promise<{ files: File[]; certificateTexts: TrustSource[] }> {
+    const get = async (name: string) => {
+      const res = await fetch(`samples/${name}`);
+      if (!res.ok) throw new Error(`samples/${name}: HTTP ${res.status}`);
+      return new File([await res.blob()], name);
+    };
+    const files = [await get(s.file)];
+    const certificateTexts: TrustSource[] = [];
+    if (s.signature) files.push(await get(s.signature));
+    if (s.certificate) certificateTexts.push({ name: s.certificate, text: await this.#fetchText(`samples/${s.certificate}`) });
+    return { files, certificateTexts };
+  }
+}

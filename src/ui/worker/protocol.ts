@@ -1,0 +1,18 @@
+/** Typed messages between the page and the verification Worker. */
+import type { Report } from '../../core/verify/report.ts';
+import type { DeviceIdentity } from '../../core/verify/verify-image.ts';
+
+export interface TrustSource {
+  readonly name: string;
+  readonly text: string;
+}
+
+export type WorkerRequest =
+  | { id: number; kind: 'image'; file: Blob; trust: readonly TrustSource[]; device?: DeviceIdentity; now?: number }
+  | { id: number; kind: 'detached'; file: Blob; signature: Blob; certificates: readonly TrustSource[]; trust: readonly TrustSource[]; now?: number }
+  | { id: number; kind: 'cancel' };
+
+export type WorkerResponse =
+  | { id: number; kind: 'progress'; done: number; total: number }
+  | { id: number; kind: 'report'; report: Report; trustErrors: string[] }
+  | { id: number; kind: 'error'; message: string };

@@ -1,0 +1,98 @@
+#!/usr/bin/env node
+/**
+ * `npm test`: every test, in the order the issue asks — typecheck (svelte-check), Vitest, the
+ * production build, Playwright in Debian Chromium — and one closing line `N passed, N failed,
+ * N skipped` that sums unit and browser tests. A gate step that fails (typecheck, build) counts as
+ * one failed test so the line can never read "0 failed" on a broken tree. Exit status 0 only when
+ * nothing failed and something ran.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const reports = 'reports';
+rmSync(reports, { recursive: true, force: true });
+mkdirSync(reports, { recursive: true });
+
+let passed = 0;
+let failed = 0;
+let skipped = 0;
+const failures = [];
+
+function step(name, cmd, args, env = {}) {
+  const t0 = Date.now();
+  console.log(`\n=== ${name}: ${cmd} ${args.join(' ')}`);
+  const r = spawnSync(cmd, args, { stdio: 'inherit', env: { ...process.env, ...env } });
+  const ok = r.status === 0;
+  console.log(`=== ${name}: ${ok ? 'ok' : `FAILED (exit ${r.status ?? r.signal})`} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  return ok;
+}
+
+function gate(name, ok) {
+  if (ok) passed++;
+  else {
+    failed++;
+    failures.push(name);
+  }
+}
+
+function ensureChromium() {
+  if (existsSync(CHROMIUM)) return true;
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (isRoot && existsSync('/usr/bin/apt-get')) {
+    console.log(`Chromium not found at ${CHROMIUM}; installing Debian's chromium with apt-get…`);
+    step('apt-get update', 'apt-get', ['update']);
+    step('install chromium', 'apt-get', ['install', '-y', 'chromium'], { DEBIAN_FRONTEND: 'noninteractive' });
+    if (existsSync(CHROMIUM)) return true;
+  }
+  console.error(`\nChromium is missing (looked for ${CHROMIUM}). Install it, then run npm test again:\n  sudo apt-get update && sudo apt-get install -y chromium\n(or set CHROMIUM_PATH to a Chromium binary)`);
+  return false;
+}
+
+const haveChromium = ensureChromium();
+
+gate('node build (CLI, samples generator)', step('node build', 'npx', ['vite', 'build', '--config', 'vite.node.config.ts', '--logLevel', 'warn']));
+gate('samples', step('samples', 'node', ['dist-node/make-samples.js', 'public/samples']));
+gate('typecheck', step('typecheck', 'npx', ['svelte-check', '--tsconfig', './tsconfig.json', '--fail-on-warnings', '--output', 'human']));
+
+step('unit tests', 'npx', ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile=${reports}/vitest.json`]);
+try {
+  const v = JSON.parse(readFileSync(`${reports}/vitest.json`, 'utf8'));
+  passed += v.numPassedTests;
+  failed += v.numFailedTests;
+  skipped += v.numPendingTests + v.numTodoTests;
+  if (v.numFailedTests) failures.push(`${v.numFailedTests} unit test(s)`);
+  // a test file that fails to load counts as a failure even though it has no test results
+  const broken = v.testResults.filter((f) => f.status === 'failed' && f.assertionResults.length === 0).length;
+  if (broken) {
+    failed += broken;
+    failures.push(`${broken} unit test file(s) failed to load`);
+  }
+} catch {
+  gate('unit test report', false);
+}
+
+gate('web build', step('web build', 'npx', ['vite', 'build', '--logLevel', 'warn']));
+
+if (haveChromium) {
+  step('browser tests', 'npx', ['playwright', 'test'], { PLAYWRIGHT_JSON_OUTPUT_FILE: `${reports}/playwright.json`, CHROMIUM_PATH: CHROMIUM });
+  try {
+    const p = JSON.parse(readFileSync(`${reports}/playwright.json`, 'utf8'));
+    passed += p.stats.expected + (p.stats.flaky ?? 0);
+    failed += p.stats.unexpected;
+    skipped += p.stats.skipped;
+    if (p.stats.unexpected) failures.push(`${p.stats.unexpected} browser test(s)`);
+    if (p.errors?.length) {
+      failed += p.errors.length;
+      failures.push(`${p.errors.length} Playwright error(s)`);
+    }
+  } catch {
+    gate('browser test report', false);
+  }
+} else {
+  gate('chromium available', false);
+}
+
+if (failures.length) console.log(`\nFailed: ${failures.join(', ')}`);
+console.log(`\n${passed} passed, ${failed} failed, ${skipped} skipped`);
+process.exitCode = failed === 0 && passed > 0 ? 0 : 1;
