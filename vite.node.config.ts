@@ -5,6 +5,8 @@
 import { defineConfig } from 'vite';
 
 export default defineConfig({
+  // public/ (the web app's static files and the 33 MB of samples) is not part of the Node build
+  publicDir: false,
   build: {
     ssr: true,
     target: 'node20',

@@ -1,14 +1,14 @@
 /** The `trustflash` commands. Each returns an exit code: 0 success/accepted, 1 rejected, 2 usage or I/O. */
 import { basename, dirname, join, resolve } from 'node:path';
 import { toHex } from '../core/bytes/hex.ts';
-import { SIG_ALG_NAMES, SIG_ENTRY_NAMES, SIG_ENTRY } from '../core/image/layout.ts';
+import { SIG_ALG, SIG_ALG_NAMES, SIG_ENTRY_NAMES, SIG_ENTRY } from '../core/image/layout.ts';
 import { describeFormatError, parseImageHead } from '../core/image/parse.ts';
-import { HEAD_MAX } from '../core/image/layout.ts';
+import { HEAD_MAX, IMAGE_MAX } from '../core/image/layout.ts';
 import { certificatePem, generateRsaKey, makeCertificate, privateKeyPem, type CertRole } from '../core/crypto/keygen.ts';
 import { parsePem, toPem, looksLikePem } from '../core/crypto/pem.ts';
 import { importSigningKey } from '../core/crypto/private-key.ts';
 import { createCms } from '../core/crypto/cms.ts';
-import { signBytes } from '../core/crypto/signature.ts';
+import { ecdsaRawToDer, signBytes } from '../core/crypto/signature.ts';
 import { loadTrustStore } from '../core/crypto/trust.ts';
 import { parseCertificate, type Certificate } from '../core/crypto/x509.ts';
 import { parseVersion } from '../core/image/version.ts';
@@ -19,7 +19,7 @@ import { manifestToJson, reportToJson, reportToText } from '../core/verify/forma
 import { verifyDetached, DETACHED_MAX, SIGNATURE_FILE_MAX } from '../core/verify/verify-detached.ts';
 import { verifyImage, type DeviceIdentity } from '../core/verify/verify-image.ts';
 import { bool, list, need, parseArgs, str, UsageError } from './args.ts';
-import { IoError, type Io } from './io.ts';
+import { IoError, TEXT_FILE_MAX, tooLargeForText, type Io } from './io.ts';
 
 export const USAGE = `trustflash — sign, inspect and verify secure firmware images
 
@@ -37,6 +37,8 @@ Exit status: 0 accepted / done, 1 rejected, 2 usage or I/O error.`;
 async function loadCerts(io: Io, paths: readonly string[]): Promise<Certificate[]> {
   const out: Certificate[] = [];
   for (const p of paths) {
+    const size = (await io.openBlob(p)).size;
+    if (size > TEXT_FILE_MAX) throw tooLargeForText(p, size);
     const bytes = await io.readBytes(p);
     const ders = looksLikePem(bytes) ? parsePem(new TextDecoder().decode(bytes)).blocks.filter((b) => b.label === 'CERTIFICATE').map((b) => b.der) : [bytes];
     if (ders.length === 0) throw new IoError(`${p}: no CERTIFICATE in it`);
@@ -120,6 +122,11 @@ export async function cmdInspect(argv: string[], io: Io): Promise<number> {
   const p = parseArgs(argv, { json: 'boolean' });
   const file = one(p, 'FILE to inspect');
   const blob = await io.openBlob(file);
+  if (blob.size > IMAGE_MAX) {
+    const reason = `the file is ${blob.size} bytes, larger than the largest possible image (${IMAGE_MAX} bytes)`;
+    io.out(bool(p, 'json') ? JSON.stringify({ ok: false, error: { field: 'size', offset: 0, message: reason } }, null, 2) : `${file}: not a valid TrustFlash image: ${reason}`);
+    return 1;
+  }
   const prefix = new Uint8Array(await blob.slice(0, Math.min(blob.size, HEAD_MAX)).arrayBuffer());
   const r = parseImageHead(prefix, blob.size);
   if (!r.ok) {
@@ -161,6 +168,11 @@ async function loadKey(io: Io, path: string) {
   return k.value;
 }
 
+/** createCms (pkijs) signs with RSA and ECDSA only; say so instead of failing inside pkijs. */
+function cmsKeyCheck(p: ReturnType<typeof parseArgs>, key: { alg: number; description: string }): void {
+  if (bool(p, 'cms') && key.alg === SIG_ALG.ED25519) throw new UsageError(`--cms signs with RSA or ECDSA P-256 keys, not ${key.description}; drop --cms to make a raw Ed25519 signature`);
+}
+
 async function signerChain(io: Io, p: ReturnType<typeof parseArgs>, spki: Uint8Array): Promise<Certificate[]> {
   const certPath = str(p, 'cert');
   if (!certPath) {
@@ -178,6 +190,7 @@ export async function cmdSign(argv: string[], io: Io): Promise<number> {
   const out = str(p, 'o') ?? str(p, 'out');
   if (!out) throw new UsageError('-o OUT is required');
   const key = await loadKey(io, need(p, 'key'));
+  cmsKeyCheck(p, key);
   const chain = await signerChain(io, p, key.spki);
   if (bool(p, 'cms') && chain.length === 0) throw new UsageError('--cms needs --cert (a CMS signature names its signer certificate)');
   const manifestPath = need(p, 'manifest');
@@ -189,7 +202,7 @@ export async function cmdSign(argv: string[], io: Io): Promise<number> {
     throw new IoError(`${manifestPath}: not valid JSON (${(e as Error).message})`);
   }
   const base = dirname(resolve(io.cwd, manifestPath));
-  const draft = await manifestFromJson(json, (rel) => io.readText(join(base, rel)));
+  const draft = await manifestFromJson(json, (rel) => io.readText(resolve(base, rel)));
   if (!draft.ok) throw new IoError(`${manifestPath}:\n  ${draft.errors.join('\n  ')}`);
   const payloadPath = need(p, 'payload');
   const payloadBlob = await io.openBlob(payloadPath);
@@ -207,13 +220,19 @@ export async function cmdSignDetached(argv: string[], io: Io): Promise<number> {
   const out = str(p, 'o') ?? str(p, 'out');
   if (!out) throw new UsageError('-o OUT is required');
   const key = await loadKey(io, need(p, 'key'));
+  cmsKeyCheck(p, key);
   const chain = await signerChain(io, p, key.spki);
+  const size = (await io.openBlob(file)).size;
+  if (size > DETACHED_MAX) throw new IoError(`${file}: ${size} bytes; detached signatures are verified in memory up to ${DETACHED_MAX} bytes (sign a larger payload as an image)`);
   const data = await io.readBytes(file);
   if (bool(p, 'cms')) {
     if (!chain[0]) throw new UsageError('--cms needs --cert');
     await io.writeBytes(out, await createCms({ content: data, privateKey: key.privateKey, signer: chain[0], chain: chain.slice(1) }));
   } else {
-    await io.writeBytes(out, await signBytes(key.alg, key.privateKey, data));
+    // WebCrypto signs ECDSA as raw r||s; a .sig file is what `openssl dgst -sha256 -sign` writes
+    // (and `openssl dgst -verify` reads): DER for ECDSA, the plain signature for RSA and Ed25519.
+    const sig = await signBytes(key.alg, key.privateKey, data);
+    await io.writeBytes(out, key.alg === SIG_ALG.ECDSA_P256_SHA256 ? ecdsaRawToDer(sig) : sig);
   }
   io.out(`${out}: ${bool(p, 'cms') ? 'CMS SignedData' : 'raw signature'} over ${basename(file)} (${data.length} bytes, ${key.description})`);
   return 0;

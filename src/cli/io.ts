@@ -8,6 +8,13 @@ export class IoError extends Error {
   override name = 'IoError';
 }
 
+/** Keys, certificates, trust files, manifests and device files are small; a bigger "text" file is a mistake, refused unread. */
+export const TEXT_FILE_MAX = 16 * 1024 * 1024;
+
+export function tooLargeForText(path: string, size: number): IoError {
+  return new IoError(`cannot use ${path}: ${size} bytes is too large for a key, certificate, manifest or device file (at most ${TEXT_FILE_MAX} bytes)`);
+}
+
 export interface Io {
   out(text: string): void;
   err(text: string): void;
@@ -41,6 +48,13 @@ export function nodeIo(cwd = process.cwd()): Io {
       }
     },
     async readText(p) {
+      let size: number;
+      try {
+        size = (await stat(abs(p))).size;
+      } catch (e) {
+        throw explain(p, e);
+      }
+      if (size > TEXT_FILE_MAX) throw tooLargeForText(p, size);
       try {
         return await readFile(abs(p), 'utf8');
       } catch (e) {

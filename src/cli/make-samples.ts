@@ -134,7 +134,7 @@ export async function makeSamples(outDir: string, opts: { big?: boolean } = {}):
   await image('unknown-key.tfw', 'Signed by an unknown key', 'Signed, but by a key no trust root vouches for (no certificate, not embedded in the device).', { verdict: 'reject', failedCheck: 'key' }, base, [{ key: unknown.key }]);
   await image('untrusted-chain.tfw', 'Untrusted certificate chain', 'Signed with a certificate chain that ends at a root this host does not trust.', { verdict: 'reject', failedCheck: 'chain' }, base, [{ key: rogue.key, chain: [rogue.cert, rogueRoot.cert] }]);
   await image('not-secured.tfw', 'Not a secured image', 'Signed, but built without the secured flag; secure firmware refuses non-secured images.', { verdict: 'reject', failedCheck: 'secured' }, { ...base, secured: false }, [demoSigner]);
-  await image('cms-signed.tfw', 'CMS-signed image', 'Signed as a CMS SignedData (openssl cms compatible) instead of a raw signature.', { verdict: 'accept' }, base, [{ key: signer.key, chain: [signer.cert], cms: true, signingTime: new Date('2026-10-15T00:00:00Z') }]);
+  await image('cms-signed.tfw', 'CMS and raw signatures', 'Signed twice: a CMS SignedData (openssl cms compatible) that the host checks against the vendor PKI, and the raw RSA-2048 signature the device itself checks.', { verdict: 'accept' }, base, [demoSigner, { key: signer.key, chain: [signer.cert], cms: true, signingTime: new Date('2026-10-15T00:00:00Z') }]);
   if (opts.big !== false) {
     await image('big-32mib.tfw', 'Large image (32 MiB)', 'A 32 MiB signed image, to watch streaming digest progress.', { verdict: 'accept' }, { ...base, releaseNotes: 'Large demo image.' }, [demoSigner], 32 * 1024 * 1024);
   }

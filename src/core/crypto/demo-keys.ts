@@ -6,12 +6,12 @@
 import { toHex } from '../bytes/hex.ts';
 
 export const DEMO_KEY_IDS: ReadonlySet<string> = new Set<string>([
-  'ac147072f195af386b75b52ebb691ecf2581c4966a3860b595e99043aef27d90', // root
-  '1090990a5346e9b637cd125bdccdb5df0bb16400031f4be08a21a6207e9d3932', // signer
-  'd8a8f939f2ba85aa620a26762f0bcc82a815c06d721494c6312c64a5439b54b1', // next-signer
-  'd0e40b23cd38329d8c183592df6c996e6c0f097d4af81ef33048727c8bba4acd', // rogue-root
-  '4ad6e5eaf2f27e1269ae90f7d83c82473bd83f34b29b2181f0043c350711bd84', // rogue-signer
-  '865ed76f8f9612e4c037a60ae73abf32eeec65b64ba608ce457c5d26f0f63194', // unknown
+  '9b0eac5d916106682644339a9b5945c6be9a517a9b7e84e848f3061bcf2b2760', // root
+  '04ce2a9b6b927144d303348230b070ecc9e96df9046b5539cbd2380f74880ec9', // signer
+  '6ab8106fe2286ef93e60084614684ffbf98190ba2bab105363f61a770ed376b3', // next-signer
+  'ed0ad9f566e3449c7e8ed0ffc6c6b6fe1bc8f549d931e14d8815b751d44c4b62', // rogue-root
+  '797e20876d38150a7130ae310c24528fe7a392bbcb1f0b1cddffe71fce7c1d85', // rogue-signer
+  '58f5036b0cbe45f5f81680f9747e009bdc97e5d51fc4c93e36aae176f4279112', // unknown
 ]);
 
 export function isDemoKeyId(keyId: Uint8Array): boolean {

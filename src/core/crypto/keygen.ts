@@ -54,6 +54,17 @@ function ext(extnID: string, critical: boolean, value: asn1js.AsnType): pkijs.Ex
   return new pkijs.Extension({ extnID, critical, extnValue: value.toBER(false) });
 }
 
+/**
+ * A Name with one attribute per RDN (O=…, CN=…), the usual shape. pkijs would put every attribute
+ * into a single multi-valued RDN (one SET), so the Name is encoded here and parsed back.
+ */
+function distinguishedName(attrs: readonly (readonly [string, string])[]): pkijs.RelativeDistinguishedNames {
+  const seq = new asn1js.Sequence({
+    value: attrs.map(([type, value]) => new asn1js.Set({ value: [new pkijs.AttributeTypeAndValue({ type, value: new asn1js.Utf8String({ value }) }).toSchema()] })),
+  });
+  return pkijs.RelativeDistinguishedNames.fromBER(seq.toBER(false));
+}
+
 export async function makeCertificate(req: CertRequest): Promise<Certificate> {
   const cert = new pkijs.Certificate();
   cert.version = 2;
@@ -62,9 +73,10 @@ export async function makeCertificate(req: CertRequest): Promise<Certificate> {
   s[0]! &= 0x7f; // positive
   if (s[0] === 0) s[0] = 1; // minimal DER
   cert.serialNumber = new asn1js.Integer({ valueHex: s.buffer });
-  const name = new pkijs.RelativeDistinguishedNames();
-  name.typesAndValues.push(new pkijs.AttributeTypeAndValue({ type: '2.5.4.3', value: new asn1js.Utf8String({ value: req.commonName }) }));
-  if (req.organization) name.typesAndValues.push(new pkijs.AttributeTypeAndValue({ type: '2.5.4.10', value: new asn1js.Utf8String({ value: req.organization }) }));
+  const name = distinguishedName([
+    ...(req.organization ? [['2.5.4.10', req.organization] as const] : []),
+    ['2.5.4.3', req.commonName] as const,
+  ]);
   cert.subject = name;
   cert.issuer = req.issuer ? req.issuer.certificate.pki.subject : name;
   cert.notBefore = time(req.notBefore);

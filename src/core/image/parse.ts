@@ -162,7 +162,7 @@ function run<T>(fn: () => T): ParseResult<T> {
 export function parseImageHead(prefix: Uint8Array, totalSize: number): ParseResult<ImageHead> {
   return run(() => {
     const r = new ByteReader(prefix);
-    if (totalSize < HEADER_SIZE) formatFail('header', 0, `file is ${totalSize} bytes, shorter than the ${HEADER_SIZE}-byte header`);
+    if (totalSize < HEADER_SIZE) formatFail('header', 0, `file is ${totalSize} byte${totalSize === 1 ? '' : 's'}, shorter than the ${HEADER_SIZE}-byte header`);
     const { formatVersion, manifestSize } = parseHeader(r);
     const manifestOffset = HEADER_SIZE;
     if (manifestOffset + manifestSize > totalSize) {

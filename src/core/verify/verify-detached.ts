@@ -94,7 +94,9 @@ export async function verifyDetached(data: Uint8Array, signature: Uint8Array, op
     const policy = checkKeyPolicy(leaf.key);
     const alg = sigAlgForKey(leaf.key);
     let sig = signature;
-    if (alg === SIG_ALG.ECDSA_P256_SHA256 && signature.length !== 64) {
+    // openssl writes DER; WebCrypto-style tools write 64-byte r||s. DER is tried first, so a DER
+    // signature that happens to be 64 bytes long is still read as DER.
+    if (alg === SIG_ALG.ECDSA_P256_SHA256 && (signature.length !== 64 || ecdsaDerToRaw(signature))) {
       const raw = ecdsaDerToRaw(signature);
       if (!raw) {
         b.fail('format', 'the ECDSA signature file is neither DER nor 64-byte r||s');
