@@ -51,6 +51,7 @@ function ensureChromium() {
 
 const haveChromium = ensureChromium();
 
+gate('NIC firmware build (AssemblyScript)', step('firmware build', 'node', ['tests/build-firmware.mjs']));
 gate('node build (CLI, samples generator)', step('node build', 'npx', ['vite', 'build', '--config', 'vite.node.config.ts', '--logLevel', 'warn']));
 gate('samples', step('samples', 'node', ['dist-node/make-samples.js', 'public/samples']));
 gate('typecheck', step('typecheck', 'npx', ['svelte-check', '--tsconfig', './tsconfig.json', '--fail-on-warnings', '--output', 'human']));

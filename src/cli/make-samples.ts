@@ -33,7 +33,7 @@ export interface SampleEntry {
   readonly file: string;
   readonly title: string;
   readonly description: string;
-  /** What the host verifier must say with device.json and demo-root.pem at a date in 2026-07…2046. */
+  /** What the host verifier must say with device.json and demo-root.pem at a date from 2026-10-14 (the good image's release date, less a day of clock skew) to 2046-01-01 (the demo certificates' end). */
   readonly expect: { readonly verdict: 'accept' | 'reject'; readonly failedCheck?: CheckId };
   readonly kind: 'image' | 'detached';
   /** For detached samples: the signature and signer certificate files. */

@@ -5,7 +5,8 @@
  * present unless checkChain is set (PKI.js#332) and its chain engine lacks pathLen and EKU checks.
  * Policy: DER only; content type signedData; at least one signerInfo and every signerInfo must
  * verify (an unverifiable extra signer is a tampered file, not a bonus); digest SHA-256 only;
- * signature RSASSA-PKCS1-v1_5, ECDSA P-256 or Ed25519; signed attributes, when present, carry
+ * signature RSASSA-PKCS1-v1_5 or ECDSA P-256 (not Ed25519: RFC 8419 pairs it with SHA-512);
+ * the signer's chain is checked before its signature; signed attributes, when present, carry
  * exactly one contentType equal to eContentType and exactly one messageDigest equal to the content's
  * SHA-256 (RFC 5652 §5.3, §11.1, §11.2), and signingTime appears only signed (§11.3); the signer
  * certificate chains to a trust anchor through x509.ts.
@@ -52,7 +53,9 @@ export interface CmsSigner {
   readonly signingTime: Date | undefined;
 }
 
-export type CmsResult = { ok: true; signers: readonly CmsSigner[]; attachedContent: Uint8Array | undefined } | { ok: false; kind: CmsFailureKind; reason: string };
+export type CmsResult =
+  | { ok: true; signers: readonly CmsSigner[]; certificates: readonly Certificate[]; attachedContent: Uint8Array | undefined }
+  | { ok: false; kind: CmsFailureKind; reason: string };
 
 export interface CmsVerifyOptions {
   /** The signed content when the CMS is detached (ignored for attached content, which must then match if given). */
@@ -126,8 +129,11 @@ export async function verifyCms(der: Uint8Array, opts: CmsVerifyOptions): Promis
     if (digestOid !== CMS_OID.sha256) return fail('policy', `${who} uses digest ${DIGEST_NAMES[digestOid] ?? digestOid}; the policy requires SHA-256`);
     const cert = findSigner(si, pool);
     if (!cert) return fail('chain', `${who}: its certificate is neither in the CMS nor supplied`);
+    // Order: structure (malformed) → chain → content digest and signature (secure-update-frameworks
+    // §4.4), so a report never shows a chain as checked when a signature failure stopped the work.
     let message: Uint8Array = content;
     let signingTime: Date | undefined;
+    let claimedDigest: Uint8Array | undefined;
     for (const oid of [CMS_OID.contentType, CMS_OID.messageDigest, CMS_OID.signingTime]) {
       if (attrs(si.unsignedAttrs, oid).length) return fail('malformed', `${who}: attribute ${oid} must be a signed attribute`);
     }
@@ -141,21 +147,22 @@ export async function verifyCms(der: Uint8Array, opts: CmsVerifyOptions): Promis
       if (md.length !== 1 || md[0]!.values.length !== 1) return fail('malformed', `${who}: signed attributes need exactly one messageDigest`);
       const mdv = md[0]!.values[0];
       if (!(mdv instanceof asn1js.OctetString)) return fail('malformed', `${who}: messageDigest is not an OCTET STRING`);
-      if (!equalBytes(new Uint8Array(mdv.valueBlock.valueHexView), contentDigest)) return fail('signature', `${who}: messageDigest does not match the content (content changed)`);
       if (st.length > 1) return fail('malformed', `${who}: more than one signingTime`);
       const stv = st[0]?.values[0];
       if (stv instanceof asn1js.UTCTime || stv instanceof asn1js.GeneralizedTime) signingTime = stv.toDate();
+      claimedDigest = new Uint8Array(mdv.valueBlock.valueHexView);
       message = new Uint8Array(si.signedAttrs.encodedValue);
     }
+    const chain = await validateChain(cert, pool.filter((c) => !equalBytes(c.der, cert.der)), opts.anchors, opts.chain);
+    if (!chain.ok) return fail('chain', `${who}: ${chain.reason}`);
+    if (claimedDigest && !equalBytes(claimedDigest, contentDigest)) return fail('signature', `${who}: messageDigest does not match the content (content changed)`);
     const sigOid = si.signatureAlgorithm.algorithmId;
     const alg =
       sigOid === CMS_OID.rsaEncryption || sigOid === CMS_OID.sha256WithRSA
         ? SIG_ALG.RSA_PKCS1_SHA256
         : sigOid === CMS_OID.ecdsaWithSha256
           ? SIG_ALG.ECDSA_P256_SHA256
-          : sigOid === CMS_OID.ed25519
-            ? SIG_ALG.ED25519
-            : undefined;
+          : undefined; // Ed25519 in CMS needs SHA-512 with signed attributes (RFC 8419 §3), which the SHA-256 policy excludes
     if (alg === undefined) return fail('policy', `${who} uses signature algorithm ${sigOid}, which the policy does not allow`);
     let sig: Uint8Array = new Uint8Array(si.signature.valueBlock.valueHexView);
     if (alg === SIG_ALG.ECDSA_P256_SHA256) {
@@ -165,11 +172,9 @@ export async function verifyCms(der: Uint8Array, opts: CmsVerifyOptions): Promis
     }
     const v = await verifySignature(alg, cert.spki, sig, message);
     if (!v.ok) return fail('signature', `${who} (${cert.subject}): ${v.reason}`);
-    const chain = await validateChain(cert, pool.filter((c) => c !== cert), opts.anchors, opts.chain);
-    if (!chain.ok) return fail('chain', `${who}: ${chain.reason}`);
     signers.push({ certificate: cert, chain, signingTime });
   }
-  return { ok: true, signers, attachedContent: attached };
+  return { ok: true, signers, certificates: inCms, attachedContent: attached };
 }
 
 /**

@@ -26,9 +26,15 @@ export interface TrustStore {
 
 export const EMPTY_TRUST: TrustStore = { anchors: [], keys: [] };
 
+/**
+ * The trust entry for a key id. When the same key is trusted both as a bare key and through a root
+ * certificate, the bare key wins whatever the load order: trusting a key directly is the more
+ * specific statement.
+ */
 export function findTrustedKey(store: TrustStore, keyId: Uint8Array): TrustedKey | undefined {
   const hex = toHex(keyId);
-  return store.keys.find((k) => toHex(k.keyId) === hex);
+  const all = store.keys.filter((k) => toHex(k.keyId) === hex);
+  return all.find((k) => !k.certificate) ?? all[0];
 }
 
 /**

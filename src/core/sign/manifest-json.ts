@@ -18,7 +18,9 @@ const KNOWN = new Set([
 /** ISO-8601 date or date-time → seconds since the epoch, or undefined. */
 export function isoToSeconds(s: unknown): number | undefined {
   if (typeof s !== 'string' || !/^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/.test(s)) return undefined;
-  const ms = Date.parse(s.length === 10 ? `${s}T00:00:00Z` : s);
+  // a date or a date-time without a zone is UTC: the same JSON signs to the same bytes everywhere
+  const zoned = s.length === 10 ? `${s}T00:00:00Z` : /(Z|[+-]\d{2}:?\d{2})$/.test(s) ? s : `${s.replace(' ', 'T')}Z`;
+  const ms = Date.parse(zoned);
   return Number.isFinite(ms) && ms >= 0 ? Math.floor(ms / 1000) : undefined;
 }
 
@@ -90,7 +92,12 @@ export async function manifestFromJson(json: unknown, readText: (path: string) =
   const forbiddenVersions = list('forbiddenVersions', 32, (v, i) => version(v, `"forbiddenVersions[${i}]"`));
   const secured = bool('secured', true);
   const dev = bool('dev', false);
-  const releaseNotes = o.releaseNotes === undefined ? undefined : typeof o.releaseNotes === 'string' && o.releaseNotes.length <= 16384 ? o.releaseNotes : void errors.push('"releaseNotes" must be text of at most 16384 characters');
+  const releaseNotes =
+    o.releaseNotes === undefined
+      ? undefined
+      : typeof o.releaseNotes === 'string' && o.releaseNotes.length > 0 && new TextEncoder().encode(o.releaseNotes).length <= 16384 && !/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/.test(o.releaseNotes)
+        ? o.releaseNotes
+        : void errors.push('"releaseNotes" must be 1..16384 bytes of UTF-8 text without control characters (tab and line breaks are fine)');
   const nextKeys: Uint8Array[] = [];
   const rawKeys = list('nextKeys', 8, (v, i) => (typeof v === 'string' && v.length > 0 ? v : void errors.push(`"nextKeys[${i}]" must be a PEM file path or PEM text`)));
   for (const [i, entry] of rawKeys.entries()) {

@@ -1,6 +1,7 @@
 /** Producing signed images: manifest + payload + keys → image bytes (the vendor side). */
 import { SIG_ENTRY, type Manifest, type SigEntry } from '../image/layout.ts';
 import { encodeSignedPart, writeImage } from '../image/write.ts';
+import { describeFormatError, parseImage } from '../image/parse.ts';
 import { createCms } from '../crypto/cms.ts';
 import { keyIdOf } from '../crypto/keys.ts';
 import type { SigningKey } from '../crypto/private-key.ts';
@@ -40,5 +41,9 @@ export async function signImage(draft: ManifestDraft, payload: Uint8Array, signe
     entries.push({ type: SIG_ENTRY.SIGNATURE, alg: s.key.alg, keyId: await keyIdOf(s.key.spki), signature: await signBytes(s.key.alg, s.key.privateKey, signed) });
     for (const c of s.chain ?? []) if (!certs.some((e) => e.type === SIG_ENTRY.CERTIFICATE && e.der === c.der)) certs.push({ type: SIG_ENTRY.CERTIFICATE, der: c.der });
   }
-  return writeImage({ signed, entries: [...entries, ...certs], payload });
+  const image = writeImage({ signed, entries: [...entries, ...certs], payload });
+  // never hand out an image our own parser would refuse
+  const check = parseImage(image);
+  if (!check.ok) throw new RangeError(`the signed image does not parse: ${describeFormatError(check.error)}`);
+  return image;
 }

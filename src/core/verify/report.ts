@@ -8,9 +8,9 @@ export type CheckId =
   | 'chain'
   | 'signature'
   | 'expiry'
+  | 'forbidden'
   | 'device'
   | 'secured'
-  | 'forbidden'
   | 'securityVersion'
   | 'payload';
 

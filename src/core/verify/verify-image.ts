@@ -1,8 +1,10 @@
 /**
- * Pre-flight verification of a signed image, in the order of secure-update-frameworks §4.4:
- * size caps → strict parse → key → chain (EKU, validity) → signature over the exact signed bytes →
- * policy (expiry) → device identity → secured → forbidden → security version → payload digest.
- * Checks that read the manifest run only once the manifest is authenticated. The verdict starts
+ * Pre-flight verification of a signed image, in the order of secure-update-frameworks §4.4 and
+ * DESIGN.md: size caps → strict parse → key → chain (EKU, validity) → signature over the exact
+ * signed bytes → policy (expiry, forbidden versions) → device identity and secured flag → security
+ * version → payload digest. The format check may reject on what the manifest holds (a malformed
+ * nextKeys entry); every check that could *pass* because of a manifest claim runs only once the
+ * manifest is authenticated. The verdict starts
  * as "reject" and is decided once (report.ts). Nothing here throws for bad input.
  */
 import { toHex } from '../bytes/hex.ts';
@@ -38,7 +40,7 @@ export interface VerifyOptions {
   readonly chunkSize?: number;
 }
 
-const AFTER_AUTH: readonly CheckId[] = ['expiry', 'device', 'secured', 'forbidden', 'securityVersion', 'payload'];
+const AFTER_AUTH: readonly CheckId[] = ['expiry', 'forbidden', 'device', 'secured', 'securityVersion', 'payload'];
 const ALL: readonly CheckId[] = ['size', 'format', 'key', 'chain', 'signature', ...AFTER_AUTH];
 
 function skipFrom(b: ReportBuilder, reason: string): void {
@@ -116,6 +118,14 @@ async function verifyInto(b: ReportBuilder, source: Uint8Array | BlobLike, opts:
   const m = head.manifest;
   const certs: Certificate[] = [];
   const problems: string[] = [];
+  // an entry repeated byte for byte explains nothing and is refused (the block is the one unsigned region)
+  const seenEntries = new Map<string, number>();
+  for (const [i, e] of head.entries.entries()) {
+    const key = e.type === SIG_ENTRY.SIGNATURE ? `${e.type}:${toHex(e.keyId)}:${toHex(e.signature)}` : `${e.type}:${toHex(e.der)}`;
+    const first = seenEntries.get(key);
+    if (first !== undefined) problems.push(`signatures.entry[${i}] repeats entry[${first}]`);
+    else seenEntries.set(key, i);
+  }
   for (const [i, e] of head.entries.entries()) {
     if (e.type !== SIG_ENTRY.CERTIFICATE) continue;
     const c = await parseCertificate(e.der);
@@ -167,7 +177,8 @@ async function verifyInto(b: ReportBuilder, source: Uint8Array | BlobLike, opts:
   const chainNotes: string[] = [];
   /** Reported only once their signatures verify. */
   const signers: SignerInfo[] = [];
-  const used = new Set<Certificate>();
+  /** DER (hex) of every certificate on a validated path. */
+  const used = new Set<string>();
   let chainFailed: string | undefined;
   for (const r of resolved) {
     const trusted = findTrustedKey(opts.trust, r.entry.keyId);
@@ -177,12 +188,12 @@ async function verifyInto(b: ReportBuilder, source: Uint8Array | BlobLike, opts:
       chainNotes.push(`key ${short(r.entry.keyId)}… is trusted directly`);
       continue;
     }
-    const chain = await validateChain(r.cert!, certs.filter((c) => c !== r.cert), opts.trust.anchors, { time: now });
+    const chain = await validateChain(r.cert!, certs.filter((c) => !equalBytes(c.der, r.cert!.der)), opts.trust.anchors, { time: now });
     if (!chain.ok) {
       chainFailed ??= chain.reason;
       continue;
     }
-    for (const c of chain.path) used.add(c);
+    for (const c of chain.path) used.add(toHex(c.der));
     const anchorDemo = isDemoKeyId(chain.anchor.keyId);
     signers.push({ keyId: toHex(r.entry.keyId), via: 'certificate', subject: r.cert!.subject, anchor: chain.anchor.subject, demo: demo || anchorDemo });
     chainNotes.push(`"${r.cert!.subject}" → ${chain.path.length > 1 ? chain.path.slice(1).map((c) => `"${c.subject}"`).join(' → ') : '(trusted directly)'}`);
@@ -195,7 +206,9 @@ async function verifyInto(b: ReportBuilder, source: Uint8Array | BlobLike, opts:
   }
   const cmsChainFail = cmsResults.find(({ r }) => !r.ok && (r.kind === 'chain' || r.kind === 'policy' || r.kind === 'malformed'));
   if (!chainFailed && cmsChainFail && !cmsChainFail.r.ok) chainFailed = `signatures.entry[${cmsChainFail.index}]: ${cmsChainFail.r.reason}`;
-  const unusedCert = certs.find((c) => !used.has(c) && !cmsResults.some(({ r }) => r.ok && r.signers.some((s) => s.chain.path.includes(c))));
+  for (const { r } of cmsResults) if (r.ok) for (const s of r.signers) for (const c of s.chain.path) used.add(toHex(c.der));
+  const carried = [...certs, ...cmsResults.flatMap(({ r }) => (r.ok ? r.certificates : []))];
+  const unusedCert = carried.find((c) => !used.has(toHex(c.der)));
   if (!chainFailed && unusedCert) chainFailed = `certificate "${unusedCert.subject}" in the image is not part of any signer's chain (unexplained bytes are not accepted)`;
   if (chainFailed) {
     b.fail('chain', chainFailed);
@@ -238,27 +251,25 @@ async function verifyInto(b: ReportBuilder, source: Uint8Array | BlobLike, opts:
   else if (m.releaseDate > t + 86400) b.fail('expiry', `the release date ${iso(m.releaseDate)} is in the future; check this computer's clock`);
   else b.pass('expiry', `released ${iso(m.releaseDate)}${m.expires !== undefined ? `, valid until ${iso(m.expires)}` : ', no expiry'}`);
 
-  // 7–10. Device policy, when the device is known.
+  // 7. Policy: forbidden versions (the device's list). 8. Device identity, secured flag. 9. Security version.
   const d = opts.device;
-  if (!d) {
-    for (const id of ['device', 'forbidden', 'securityVersion'] as const) b.skip(id, 'no device given: connect a device or pass its identity to check this');
-  } else {
-    if (!m.psids.includes(d.psid)) b.fail('device', `the image is for PSID ${m.psids.join(', ')}; this device is ${d.psid}. Get the image made for this board.`);
-    else if (d.deviceId !== undefined && m.deviceIds.length > 0 && !m.deviceIds.includes(d.deviceId)) b.fail('device', `the image is for device id ${m.deviceIds.join(', ')}; this device is ${d.deviceId}`);
-    else b.pass('device', `PSID ${d.psid}${d.deviceId !== undefined ? `, device id ${d.deviceId}` : ''} is listed in the manifest`);
-  }
+  const noDevice = 'no device given: connect a device or pass its identity to check this';
+  if (!d) b.skip('forbidden', noDevice);
+  else if ((d.forbiddenVersions ?? []).includes(m.version)) b.fail('forbidden', `version ${m.version} is on this device's forbidden list; choose another release`);
+  else b.pass('forbidden', `version ${m.version} is not on the device's forbidden list (${(d.forbiddenVersions ?? []).length} entries)`);
+  if (!d) b.skip('device', noDevice);
+  else if (!m.psids.includes(d.psid)) b.fail('device', `the image is for PSID ${m.psids.join(', ')}; this device is ${d.psid}. Get the image made for this board.`);
+  else if (d.deviceId !== undefined && m.deviceIds.length > 0 && !m.deviceIds.includes(d.deviceId)) b.fail('device', `the image is for device id ${m.deviceIds.join(', ')}; this device is ${d.deviceId}`);
+  else b.pass('device', `PSID ${d.psid}${d.deviceId !== undefined ? `, device id ${d.deviceId}` : ''} is listed in the manifest`);
   if (m.secured) b.pass('secured', 'the image is marked secured');
   else b.fail('secured', 'the image is not a secured image; a device running secure firmware refuses it');
-  if (d) {
-    if ((d.forbiddenVersions ?? []).includes(m.version)) b.fail('forbidden', `version ${m.version} is on this device's forbidden list; choose another release`);
-    else b.pass('forbidden', `version ${m.version} is not on the device's forbidden list (${(d.forbiddenVersions ?? []).length} entries)`);
-    if (d.securityVersion === undefined) b.skip('securityVersion', 'the device did not report a security version');
-    else if (m.securityVersion < d.securityVersion) {
-      b.fail('securityVersion', `image security version ${m.securityVersion} is below the device's ${d.securityVersion}: a downgrade to a version with known vulnerabilities is refused`);
-    } else {
-      const vs = d.version ? ` (version ${d.version} → ${m.version}${compareVersions(m.version, d.version) < 0 ? ', an older release at the same security level' : ''})` : '';
-      b.pass('securityVersion', `image security version ${m.securityVersion} ≥ device's ${d.securityVersion}${vs}`);
-    }
+  if (!d) b.skip('securityVersion', noDevice);
+  else if (d.securityVersion === undefined) b.skip('securityVersion', 'the device did not report a security version');
+  else if (m.securityVersion < d.securityVersion) {
+    b.fail('securityVersion', `image security version ${m.securityVersion} is below the device's ${d.securityVersion}: a downgrade to a version with known vulnerabilities is refused`);
+  } else {
+    const vs = d.version ? ` (version ${d.version} → ${m.version}${compareVersions(m.version, d.version) < 0 ? ', an older release at the same security level' : ''})` : '';
+    b.pass('securityVersion', `image security version ${m.securityVersion} ≥ device's ${d.securityVersion}${vs}`);
   }
 
   // 11. Payload digest, streamed over the same source.
