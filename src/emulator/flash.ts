@@ -1,0 +1,175 @@
+/**
+ * The emulated NIC's flash chip and fuses: hardware, not firmware. A NOR flash with 4 KiB erase
+ * sectors (erased bytes read 0xFF; programming can only clear bits), stored sparsely in 64 KiB
+ * pages; 64 one-time-programmable fuses. Every program and erase goes through the fault hooks, so a
+ * test can cut the power or fail an operation at any chosen point.
+ */
+
+export const SECTOR = 4096;
+const PAGE = 64 * 1024;
+export const BANK_BASE = 0x10000;
+export const BOOT_RECORD_A = 0x0000;
+export const BOOT_RECORD_B = 0x1000;
+export const DEVICE_INFO = 0x2000;
+
+/** Thrown from inside a flash operation when the emulated power is cut: it unwinds the firmware. */
+export class PowerLoss extends Error {
+  override name = 'PowerLoss';
+  constructor(readonly where: string) {
+    super(`power lost during ${where}`);
+  }
+}
+
+export type FlashOp = { kind: 'write' | 'erase'; addr: number; len: number };
+
+/**
+ * Hooks the fault injector installs. `before` may return an error status (the operation fails and
+ * nothing changes), 'tear' (power is lost half-way: the first half of the operation happens, then
+ * PowerLoss is thrown), or throw PowerLoss itself (power lost before the operation).
+ */
+export interface FlashHooks {
+  before?(op: FlashOp): FlashStatus | 'tear' | void;
+}
+
+export const FLASH_OK = 0;
+export const FLASH_ERR_WRITE = 1;
+export const FLASH_ERR_ERASE = 2;
+export const FLASH_ERR_RANGE = 3;
+export type FlashStatus = typeof FLASH_OK | typeof FLASH_ERR_WRITE | typeof FLASH_ERR_ERASE | typeof FLASH_ERR_RANGE;
+
+export interface FlashTiming {
+  /** Milliseconds to erase one 4 KiB sector. */
+  readonly eraseMsPerSector: number;
+  /** Milliseconds to program one KiB. */
+  readonly programMsPerKiB: number;
+}
+
+export class Flash {
+  readonly size: number;
+  readonly bankSize: number;
+  readonly #pages = new Map<number, Uint8Array>();
+  hooks: FlashHooks = {};
+  /** Busy time the last operations would have taken on real silicon (ms), collected by the timing model. */
+  busyMs = 0;
+  timing: FlashTiming = { eraseMsPerSector: 0, programMsPerKiB: 0 };
+  /** Counts, for tests and benchmarks. */
+  readonly stats = { writes: 0, erases: 0, bytesWritten: 0 };
+
+  constructor(bankSize: number) {
+    if (bankSize % PAGE !== 0 || bankSize <= 0) throw new RangeError(`"bankSize" expected a positive multiple of ${PAGE}, got ${bankSize}`);
+    this.bankSize = bankSize;
+    this.size = BANK_BASE + 2 * bankSize;
+  }
+
+  bankAddr(bank: 0 | 1): number {
+    return BANK_BASE + bank * this.bankSize;
+  }
+
+  #inRange(addr: number, len: number): boolean {
+    return Number.isInteger(addr) && Number.isInteger(len) && addr >= 0 && len >= 0 && addr + len <= this.size;
+  }
+
+  read(addr: number, len: number): Uint8Array | undefined {
+    if (!this.#inRange(addr, len)) return undefined;
+    const out = new Uint8Array(len).fill(0xff);
+    for (let at = 0; at < len; ) {
+      const a = addr + at;
+      const page = this.#pages.get(Math.floor(a / PAGE));
+      const off = a % PAGE;
+      const n = Math.min(len - at, PAGE - off);
+      if (page) out.set(page.subarray(off, off + n), at);
+      at += n;
+    }
+    return out;
+  }
+
+  /** NOR programming: bits go from 1 to 0 only (programming over unerased data ANDs it). */
+  write(addr: number, data: Uint8Array): FlashStatus {
+    if (!this.#inRange(addr, data.length)) return FLASH_ERR_RANGE;
+    const hook = this.hooks.before?.({ kind: 'write', addr, len: data.length });
+    if (hook === 'tear') {
+      this.#program(addr, data.subarray(0, data.length >> 1));
+      throw new PowerLoss(`a ${data.length}-byte flash write at 0x${addr.toString(16)}`);
+    }
+    if (hook) return hook;
+    this.#program(addr, data);
+    this.stats.writes++;
+    this.stats.bytesWritten += data.length;
+    this.busyMs += (data.length / 1024) * this.timing.programMsPerKiB;
+    return FLASH_OK;
+  }
+
+  #program(addr: number, data: Uint8Array): void {
+    for (let at = 0; at < data.length; ) {
+      const a = addr + at;
+      const idx = Math.floor(a / PAGE);
+      let page = this.#pages.get(idx);
+      if (!page) this.#pages.set(idx, (page = new Uint8Array(PAGE).fill(0xff)));
+      const off = a % PAGE;
+      const n = Math.min(data.length - at, PAGE - off);
+      for (let i = 0; i < n; i++) page[off + i]! &= data[at + i]!;
+      at += n;
+    }
+  }
+
+  erase(addr: number, len: number): FlashStatus {
+    if (!this.#inRange(addr, len) || addr % SECTOR !== 0 || len % SECTOR !== 0) return FLASH_ERR_RANGE;
+    const hook = this.hooks.before?.({ kind: 'erase', addr, len });
+    if (hook === 'tear') {
+      this.#erase(addr, Math.floor(len / SECTOR / 2) * SECTOR);
+      throw new PowerLoss(`erasing ${len} bytes at 0x${addr.toString(16)}`);
+    }
+    if (hook) return hook;
+    this.#erase(addr, len);
+    this.stats.erases++;
+    this.busyMs += (len / SECTOR) * this.timing.eraseMsPerSector;
+    return FLASH_OK;
+  }
+
+  #erase(addr: number, len: number): void {
+    for (let a = addr; a < addr + len; ) {
+      const idx = Math.floor(a / PAGE);
+      const off = a % PAGE;
+      const n = Math.min(addr + len - a, PAGE - off);
+      if (off === 0 && n === PAGE) this.#pages.delete(idx);
+      else this.#pages.get(idx)?.fill(0xff, off, off + n);
+      a += n;
+    }
+  }
+
+  /** The non-erased pages, for persistence. */
+  snapshot(): { bankSize: number; pages: [number, Uint8Array][] } {
+    return { bankSize: this.bankSize, pages: [...this.#pages.entries()].filter(([, p]) => p.some((b) => b !== 0xff)).map(([i, p]) => [i, p.slice()]) };
+  }
+
+  static restore(s: { bankSize: number; pages: readonly (readonly [number, Uint8Array])[] }): Flash {
+    const f = new Flash(s.bankSize);
+    for (const [i, p] of s.pages) {
+      if (p.length !== PAGE || i < 0 || i * PAGE >= f.size) throw new RangeError(`flash page ${i} is malformed`);
+      f.#pages.set(i, p.slice());
+    }
+    return f;
+  }
+}
+
+/** 64 one-time-programmable fuses; a burnt fuse never returns to 0. */
+export class Fuses {
+  #bits = new Uint8Array(8);
+  hooks: { beforeBurn?(bit: number): FlashStatus | void } = {};
+
+  read(): Uint8Array {
+    return this.#bits.slice();
+  }
+  burn(bit: number): FlashStatus {
+    if (!Number.isInteger(bit) || bit < 0 || bit > 63) return FLASH_ERR_RANGE;
+    const hook = this.hooks.beforeBurn?.(bit);
+    if (hook) return hook;
+    this.#bits[bit >> 3]! |= 1 << (bit & 7);
+    return FLASH_OK;
+  }
+  static restore(bytes: Uint8Array): Fuses {
+    const f = new Fuses();
+    f.#bits.set(bytes.subarray(0, 8));
+    return f;
+  }
+}

@@ -1,0 +1,108 @@
+// Boot: choose the image to run from the two banks, fail-safe.
+//
+// The boot record says which bank is active, which (if any) is pending after ACTIVATE, and each
+// bank's image length and SHA-256. It is written in two alternating 4 KiB sectors with a sequence
+// number and a SHA-256 of itself, so a write torn by a power loss leaves the previous record intact
+// (the newest record that checks out wins). At boot a pending bank becomes active only if its bytes
+// still hash to the recorded digest; otherwise the device keeps (or falls back to) the other bank.
+// An image is never booted unless its digest matches — an unverified image is never run.
+
+import { BOOT_RECORD_A, BOOT_RECORD_B, SECTOR, bankAddr, flash_erase, flash_read, flash_write, HW_OK } from './hw';
+import { equal, fill, le32, put32 } from './mem';
+import { sha256Final, sha256Init, sha256Update, SHA256_CTX_SIZE } from './crypto';
+
+export const NONE: u8 = 0xff;
+const MAGIC: u32 = 0x52424654; // "TFBR"
+export const RECORD_SIZE: u32 = 116;
+
+export class BootRecord {
+  seq: u32 = 0;
+  active: u8 = 0;
+  pending: u8 = NONE;
+  len0: u32 = 0;
+  len1: u32 = 0;
+  /** Offsets of the two digests in the record buffer (see RECORD layout). */
+  where: u32 = 0; // which sector the record was read from (0 = A, 1 = B)
+}
+
+const recBuf = memory.data(RECORD_SIZE);
+const recBuf2 = memory.data(RECORD_SIZE);
+export const digests = memory.data(64); // digest of bank 0 at +0, bank 1 at +32
+const check = memory.data(32);
+const hashCtx = memory.data(SHA256_CTX_SIZE);
+const chunk = memory.data(65536);
+
+function recordValid(buf: usize): bool {
+  if (le32(buf) != MAGIC) return false;
+  sha256Init(hashCtx);
+  sha256Update(hashCtx, buf, 84);
+  sha256Final(hashCtx, check);
+  return equal(check, buf + 84, 32);
+}
+
+/** Reads the newest valid record into `r` and `digests`. Returns false if neither sector holds one. */
+export function readRecord(r: BootRecord): bool {
+  const okA = flash_read(BOOT_RECORD_A, recBuf, RECORD_SIZE) == HW_OK && recordValid(recBuf);
+  const okB = flash_read(BOOT_RECORD_B, recBuf2, RECORD_SIZE) == HW_OK && recordValid(recBuf2);
+  let src: usize = 0;
+  if (okA && okB) src = le32(recBuf2 + 4) > le32(recBuf + 4) ? recBuf2 : recBuf;
+  else if (okA) src = recBuf;
+  else if (okB) src = recBuf2;
+  else return false;
+  r.seq = le32(src + 4);
+  r.active = load<u8>(src + 8);
+  r.pending = load<u8>(src + 9);
+  r.len0 = le32(src + 12);
+  r.len1 = le32(src + 16);
+  r.where = src == recBuf ? 0 : 1;
+  memory.copy(digests, src + 20, 64);
+  return r.active <= 1 && (r.pending == NONE || (r.pending <= 1 && r.pending != r.active));
+}
+
+/** Writes `r` (with `digests`) as the next record, into the sector not holding the current one. */
+export function writeRecord(r: BootRecord): u32 {
+  r.seq++;
+  fill(recBuf, 0, RECORD_SIZE);
+  put32(recBuf, MAGIC);
+  put32(recBuf + 4, r.seq);
+  store<u8>(recBuf + 8, r.active);
+  store<u8>(recBuf + 9, r.pending);
+  put32(recBuf + 12, r.len0);
+  put32(recBuf + 16, r.len1);
+  memory.copy(recBuf + 20, digests, 64);
+  sha256Init(hashCtx);
+  sha256Update(hashCtx, recBuf, 84);
+  sha256Final(hashCtx, recBuf + 84);
+  const target = r.where == 0 ? BOOT_RECORD_B : BOOT_RECORD_A;
+  let st = flash_erase(target, SECTOR);
+  if (st != HW_OK) return st;
+  st = flash_write(target, recBuf, RECORD_SIZE);
+  if (st != HW_OK) return st;
+  r.where = r.where == 0 ? 1 : 0;
+  return HW_OK;
+}
+
+export function bankLen(r: BootRecord, bank: u8): u32 {
+  return bank == 0 ? r.len0 : r.len1;
+}
+
+export function setBank(r: BootRecord, bank: u8, len: u32, digest: usize): void {
+  if (bank == 0) r.len0 = len;
+  else r.len1 = len;
+  memory.copy(digests + <usize>bank * 32, digest, 32);
+}
+
+/** Does bank `bank` hold `len` bytes hashing to the recorded digest? Reads the flash in 64 KiB pieces. */
+export function bankIntact(r: BootRecord, bank: u8): bool {
+  const len = bankLen(r, bank);
+  if (len == 0) return false;
+  const base = bankAddr(bank);
+  sha256Init(hashCtx);
+  for (let at: u32 = 0; at < len; at += 65536) {
+    const n = len - at < 65536 ? len - at : 65536;
+    if (flash_read(base + at, chunk, n) != HW_OK) return false;
+    sha256Update(hashCtx, chunk, n);
+  }
+  sha256Final(hashCtx, check);
+  return equal(check, digests + <usize>bank * 32, 32);
+}

@@ -1,0 +1,426 @@
+// The secure-update state machine (MCC model, reference/mstflint-secure-update.md §1.3–1.9, §8).
+//
+// The host drives: QUERY (offers a handle) → LOCK_UPDATE_HANDLE → UPDATE_COMPONENT (erase the
+// inactive bank: INITIALIZE → DOWNLOAD) → data blocks → VERIFY_COMPONENT → ACTIVATE (pending
+// reset) → RELEASE_UPDATE_HANDLE. The device decides: the head is authenticated as soon as it has
+// arrived — against the keys embedded in the *running* image — and applicability, the secured
+// flag, the forbidden list and the security version are checked before the payload is accepted;
+// the payload is hashed as it streams and checked at VERIFY. Nothing the host says is trusted: the
+// host sends bytes and commands, the device parses and decides.
+
+import * as C from './codes';
+import { bankAddr, flash_bank_size, flash_erase, flash_read, flash_write, HW_ERR_ERASE, HW_OK, now_ms, SECTOR } from './hw';
+import { equal } from './mem';
+import { ImageInfo, HEAD_MAX, headBytesNeeded, parseHead, nextSignature, entryEnd, listsPsid, listsDeviceId, forbids, ALG_RSA_PKCS1_SHA256 } from './image';
+import { sha256Final, sha256Init, sha256Update, SHA256_CTX_SIZE, rsa2048VerifySha256, spkiRsa2048Modulus } from './crypto';
+import { BootRecord, setBank, writeRecord, NONE } from './boot';
+import * as dev from './device';
+import { le16, le32 } from './mem';
+
+export const IO_SIZE: u32 = 65536 + 64;
+export const io = memory.data(IO_SIZE);
+
+// RAM: the running image's head, the incoming head, hash contexts.
+export const runningHead = memory.data(HEAD_MAX);
+const incomingHead = memory.data(HEAD_MAX);
+export const running = new ImageInfo();
+export const incoming = new ImageInfo();
+export const record = new BootRecord();
+const ctxPayload = memory.data(SHA256_CTX_SIZE);
+const ctxWhole = memory.data(SHA256_CTX_SIZE);
+const ctxScratch = memory.data(SHA256_CTX_SIZE);
+const digest = memory.data(32);
+const wholeDigest = memory.data(32);
+const modulus = memory.data(256);
+const keyHash = memory.data(32);
+
+export let state: u32 = C.ST_IDLE;
+export let error: u32 = C.E_OK;
+export let lastResult: u32 = C.R_OK;
+export let handle: u32 = 0;
+let offered: u32 = 0;
+let owned: bool = false;
+let lastCmd: f64 = 0;
+export let handleTimeoutMs: f64 = 60000;
+export let componentSize: u32 = 0;
+export let received: u32 = 0;
+let headHave: u32 = 0;
+let headChecked: bool = false;
+let verified: bool = false;
+let target: u8 = 0;
+export let pendingVersion: u64 = 0;
+export let pendingReset: bool = false;
+let busyUntil: f64 = 0;
+let seed: u32 = 0x2545f491;
+
+export function setHandleTimeout(ms: f64): void {
+  handleTimeoutMs = ms;
+}
+
+export function bankTarget(): u8 {
+  return target;
+}
+
+function nextHandle(): u32 {
+  // xorshift, reseeded from the clock: handles only need to differ between flows (24 bits, §1.2)
+  seed ^= <u32>now_ms();
+  seed ^= seed << 13;
+  seed ^= seed >> 17;
+  seed ^= seed << 5;
+  const h = seed & 0xffffff;
+  return h == 0 ? 1 : h;
+}
+
+function release(): void {
+  owned = false;
+  handle = 0;
+  state = C.ST_IDLE;
+  resetDownload();
+}
+
+function resetDownload(): void {
+  componentSize = 0;
+  received = 0;
+  headHave = 0;
+  headChecked = false;
+  verified = false;
+}
+
+/** Handle timeout (§1.2 time_elapsed_since_last_cmd): an abandoned flow is released. */
+export function tick(): void {
+  if (owned && now_ms() - lastCmd > handleTimeoutMs) {
+    release();
+    error = C.E_OK;
+  }
+  if (state == C.ST_INITIALIZE && now_ms() >= busyUntil) state = C.ST_DOWNLOAD;
+}
+
+function reject(code: u32): u32 {
+  error = code;
+  // a rejected download stops here: the FSM goes back to LOCKED, the inactive bank is not referenced
+  if (state == C.ST_DOWNLOAD || state == C.ST_INITIALIZE || state == C.ST_VERIFY) state = C.ST_LOCKED;
+  resetDownload();
+  return C.R_OK;
+}
+
+/** One MCC command. Returns the register status; state and error_code are read with status(). */
+export function command(instruction: u32, h: u32, size: u32): u32 {
+  tick();
+  lastResult = run(instruction, h, size);
+  return lastResult;
+}
+
+function run(instruction: u32, h: u32, size: u32): u32 {
+  if (instruction == C.CMD_QUERY) {
+    // MCC GET in IDLE hands out the handle to lock with (§1.7 step 3)
+    if (!owned) offered = nextHandle();
+    return C.R_OK;
+  }
+  if (instruction == C.CMD_FORCE_HANDLE_RELEASE) {
+    release();
+    error = C.E_OK;
+    return C.R_OK;
+  }
+  if (instruction == C.CMD_LOCK_UPDATE_HANDLE) {
+    if (owned) return C.R_RES_NOT_AVLBL; // another flow holds the handle
+    if (h == 0 || h != offered) return C.R_BAD_PARAM;
+    owned = true;
+    handle = h;
+    state = C.ST_LOCKED;
+    error = C.E_OK;
+    lastCmd = now_ms();
+    return C.R_OK;
+  }
+  if (instruction == C.CMD_REACTIVATE_PREVIOUS) {
+    if (owned) return C.R_RES_NOT_AVLBL;
+    return reactivatePrevious();
+  }
+  if (!owned || h != handle) return C.R_BAD_PARAM;
+  lastCmd = now_ms();
+  switch (instruction) {
+    case C.CMD_CHECK_UPDATE_HANDLE:
+      return C.R_OK;
+    case C.CMD_RELEASE_UPDATE_HANDLE:
+      if (state != C.ST_LOCKED && state != C.ST_UPLOAD && state != C.ST_UPLOAD_PENDING) return C.R_BAD_PARAM;
+      release();
+      return C.R_OK;
+    case C.CMD_CANCEL:
+      state = C.ST_LOCKED;
+      resetDownload();
+      return C.R_OK;
+    case C.CMD_UPDATE_COMPONENT:
+      if (state != C.ST_LOCKED) return C.R_BAD_PARAM;
+      return updateComponent(size);
+    case C.CMD_VERIFY_COMPONENT:
+      if (state != C.ST_DOWNLOAD) return C.R_BAD_PARAM;
+      return verifyComponent();
+    case C.CMD_ACTIVATE:
+      if (state != C.ST_LOCKED) return C.R_BAD_PARAM;
+      return activate();
+    case C.CMD_READ_COMPONENT:
+      if (state != C.ST_LOCKED) return C.R_BAD_PARAM;
+      state = C.ST_UPLOAD;
+      error = C.E_OK;
+      return C.R_OK;
+    case C.CMD_READ_PENDING_COMPONENT:
+      if (state != C.ST_LOCKED) return C.R_BAD_PARAM;
+      if (record.pending == NONE) {
+        error = C.E_ERROR;
+        return C.R_OK;
+      }
+      state = C.ST_UPLOAD_PENDING;
+      error = C.E_OK;
+      return C.R_OK;
+  }
+  return C.R_BAD_PARAM;
+}
+
+function updateComponent(size: u32): u32 {
+  error = C.E_OK;
+  if (record.pending != NONE || pendingReset) return reject(C.E_BLOCKED_PENDING_RESET);
+  const bank = flash_bank_size();
+  // size 0 = not given (a plain DFU download): the head will tell
+  if (size > bank) return reject(C.E_NO_PLACE);
+  target = record.active == 0 ? 1 : 0;
+  const eraseLen = size == 0 ? bank : ((size + SECTOR - 1) / SECTOR) * SECTOR;
+  state = C.ST_INITIALIZE;
+  const st = flash_erase(bankAddr(target), eraseLen);
+  if (st != HW_OK) return reject(st == HW_ERR_ERASE ? C.E_FLASH_ERASE_ERROR : C.E_ERROR);
+  resetDownload();
+  componentSize = size;
+  sha256Init(ctxWhole);
+  busyUntil = now_ms() + <f64>eraseMs(eraseLen);
+  tick();
+  return C.R_OK;
+}
+
+/** How long the emulated flash takes to erase `len` bytes (reported through INITIALIZE); set by the emulator's timing model. */
+let eraseMsPerSector: f64 = 0;
+export function setEraseTiming(msPerSector: f64): void {
+  eraseMsPerSector = msPerSector;
+}
+function eraseMs(len: u32): f64 {
+  return eraseMsPerSector * <f64>(len / SECTOR);
+}
+
+/** A data block at `offset` (sequential) of `len` bytes, taken from the io buffer. */
+export function writeBlock(h: u32, offset: u32, len: u32): u32 {
+  tick();
+  if (!owned || h != handle) return (lastResult = C.R_BAD_PARAM);
+  lastCmd = now_ms();
+  if (state == C.ST_INITIALIZE) return (lastResult = C.R_DEV_BUSY);
+  if (state != C.ST_DOWNLOAD || len == 0 || len > 65536 || offset != received) return (lastResult = C.R_BAD_PARAM);
+  const limit: u64 = componentSize != 0 ? <u64>componentSize : (headChecked ? incoming.total : <u64>flash_bank_size());
+  if (<u64>offset + <u64>len > limit) {
+    lastResult = C.R_OK;
+    return reject(componentSize != 0 ? C.E_REJECTED_BAD_FORMAT : C.E_NO_PLACE);
+  }
+  if (flash_write(bankAddr(target) + offset, io, len) != HW_OK) {
+    lastResult = C.R_OK;
+    return reject(C.E_FLASH_WRITE_PROTECTED);
+  }
+  sha256Update(ctxWhole, io, len);
+  // Collect the head; authenticate it the moment it is complete.
+  let consumed: u32 = 0;
+  if (!headChecked) {
+    while (consumed < len) {
+      let need = headBytesNeeded(incomingHead, headHave);
+      if (need == 0 || need > HEAD_MAX) {
+        lastResult = C.R_OK;
+        return reject(C.E_REJECTED_BAD_FORMAT);
+      }
+      if (headHave >= need) break;
+      const take = need - headHave < len - consumed ? need - headHave : len - consumed;
+      memory.copy(incomingHead + headHave, io + consumed, take);
+      headHave += take;
+      consumed += take;
+      if (headHave == need && headBytesNeeded(incomingHead, headHave) == headHave && headHave >= 16 + 8) {
+        // the whole head is here
+        const code = checkHead();
+        if (code != C.E_OK) {
+          lastResult = C.R_OK;
+          return reject(code);
+        }
+        headChecked = true;
+        sha256Init(ctxPayload);
+        break;
+      }
+    }
+  }
+  if (headChecked && consumed < len) sha256Update(ctxPayload, io + consumed, len - consumed);
+  received += len;
+  lastResult = C.R_OK;
+  return C.R_OK;
+}
+
+/** The device's policy, in order: format, signature by an embedded key, applicability, secured, dev, forbidden, security version, size. */
+function checkHead(): u32 {
+  if (!parseHead(incomingHead, headHave, incoming)) return C.E_REJECTED_BAD_FORMAT;
+  const auth = authenticate();
+  if (auth != C.E_OK) return auth;
+  const psidAt = dev.find(dev.TAG_PSID);
+  if (psidAt < 0 || !listsPsid(incoming, dev.info + <usize>psidAt, dev.lengthOf(dev.TAG_PSID)) || !listsDeviceId(incoming, dev.deviceId())) return C.E_REJECTED_NOT_APPLICABLE;
+  if (!incoming.secured) return C.E_REJECTED_NOT_A_SECURED_FW;
+  if (incoming.dev && (dev.flags() & dev.FLAG_DEV_DEVICE) == 0) return C.E_DEV_IMAGE_ON_PROD_DEVICE;
+  if (forbids(running, incoming.version)) return C.E_REJECTED_FORBIDDEN_VERSION;
+  const floor = dev.fusedSvn();
+  if (incoming.svn < floor || (running.hasMinSvn && incoming.svn < running.minSvn)) return C.E_INVALID_SECURITY_VERSION;
+  if (incoming.total > <u64>flash_bank_size() || (componentSize != 0 && incoming.total != <u64>componentSize)) return C.E_REJECTED_BAD_FORMAT;
+  return C.E_OK;
+}
+
+/**
+ * The image must carry an RSA-2048 PKCS#1 v1.5 / SHA-256 signature, over header || manifest, by a
+ * key the running image embeds (its nextKeys). Signatures by keys the device does not hold are
+ * skipped; a signature by a held key that fails is an authentication failure.
+ */
+function authenticate(): u32 {
+  if (incoming.signatures == 0 && incoming.cms == 0) return C.E_REJECTED_UNSIGNED;
+  sha256Init(ctxScratch);
+  sha256Update(ctxScratch, incomingHead, 16 + incoming.manifestSize);
+  sha256Final(ctxScratch, digest);
+  let usable: u32 = 0;
+  let known: u32 = 0;
+  let entry = nextSignature(incoming, 0);
+  while (entry != 0) {
+    const alg = le16(incomingHead + entry + 8);
+    const sigLen = le32(incomingHead + entry + 4) - 36;
+    if (alg == ALG_RSA_PKCS1_SHA256 && sigLen == 256) {
+      usable++;
+      const keyId = incomingHead + entry + 12;
+      if (trustedModulus(keyId)) {
+        known++;
+        if (!rsa2048VerifySha256(modulus, incomingHead + entry + 44, sigLen, digest)) return C.E_REJECTED_AUTH_FAILED;
+        return C.E_OK;
+      }
+    }
+    entry = nextSignature(incoming, entryEnd(incoming, entry));
+  }
+  if (usable == 0) return C.E_REJECTED_KEY_NOT_APPLICABLE; // signed, but not in a form this device verifies
+  return known == 0 ? C.E_REJECTED_UNKNOWN_KEY : C.E_REJECTED_AUTH_FAILED;
+}
+
+/** Finds the running image's embedded key whose SHA-256(SPKI) is `keyId`; puts its modulus in `modulus`. */
+function trustedModulus(keyId: usize): bool {
+  let at: u32 = 0;
+  while (at < running.nextKeysLen) {
+    const l = le16(running.buf + running.nextKeys + at);
+    const spki = running.buf + running.nextKeys + at + 2;
+    sha256Init(ctxScratch);
+    sha256Update(ctxScratch, spki, l);
+    sha256Final(ctxScratch, keyHash);
+    if (equal(keyHash, keyId, 32)) return spkiRsa2048Modulus(spki, l, modulus);
+    at += 2 + l;
+  }
+  return false;
+}
+
+function verifyComponent(): u32 {
+  error = C.E_OK;
+  if (!headChecked || <u64>received != incoming.total) return reject(C.E_REJECTED_BAD_FORMAT);
+  sha256Final(ctxPayload, digest);
+  if (!equal(digest, incomingHead + incoming.payloadSha, 32)) return reject(C.E_REJECTED_DIGEST_ERR);
+  sha256Final(ctxWhole, wholeDigest);
+  verified = true;
+  state = C.ST_LOCKED; // §1.6: the VERIFY answer already shows the final state
+  return C.R_OK;
+}
+
+function activate(): u32 {
+  error = C.E_OK;
+  if (!verified) {
+    error = C.E_ERROR;
+    return C.R_OK;
+  }
+  setBank(record, target, received, wholeDigest);
+  record.pending = target;
+  const st = writeRecord(record);
+  if (st != HW_OK) {
+    record.pending = NONE;
+    error = C.E_FLASH_WRITE_PROTECTED;
+    return C.R_OK;
+  }
+  pendingVersion = incoming.version;
+  pendingReset = true;
+  verified = false;
+  state = C.ST_LOCKED;
+  return C.R_OK;
+}
+
+/** Undo a pending image (MIRC re-activation, §6.2): the boot record forgets it. */
+function reactivatePrevious(): u32 {
+  if (record.pending == NONE) {
+    error = C.E_ERROR;
+    return C.R_OK;
+  }
+  record.pending = NONE;
+  const st = writeRecord(record);
+  if (st != HW_OK) {
+    error = C.E_FLASH_WRITE_PROTECTED;
+    return C.R_OK;
+  }
+  pendingReset = false;
+  pendingVersion = 0;
+  error = C.E_OK;
+  return C.R_OK;
+}
+
+/** READ_COMPONENT data: copies up to `len` bytes at `offset` of the running (or pending) image into io. Returns the count. */
+export function readBlock(h: u32, offset: u32, len: u32): u32 {
+  tick();
+  if (!owned || h != handle || (state != C.ST_UPLOAD && state != C.ST_UPLOAD_PENDING) || len > 65536) {
+    lastResult = C.R_BAD_PARAM;
+    return 0;
+  }
+  lastCmd = now_ms();
+  const bank: u8 = state == C.ST_UPLOAD ? record.active : record.pending;
+  const total = bank == 0 ? record.len0 : record.len1;
+  lastResult = C.R_OK;
+  return readImage(bank, total, offset, len);
+}
+
+/** Copies image bytes of `bank` (total length `total`) at `offset` into io; used by READ_COMPONENT and DFU UPLOAD. */
+export function readImage(bank: u8, total: u32, offset: u32, len: u32): u32 {
+  if (offset >= total) return 0;
+  const n = total - offset < len ? total - offset : len;
+  if (flash_read(bankAddr(bank) + offset, io, n) != HW_OK) {
+    lastResult = C.R_DEV_BUSY;
+    return 0;
+  }
+  return n;
+}
+
+export function setPending(version: u64): void {
+  pendingVersion = version;
+  pendingReset = true;
+}
+export function flashBankSize(): u32 {
+  return flash_bank_size();
+}
+export function isOwned(): bool {
+  return owned;
+}
+export function offeredHandle(): u32 {
+  return owned ? 0 : offered;
+}
+export function elapsedMs(): f64 {
+  return owned ? now_ms() - lastCmd : 0;
+}
+export function expectedTotal(): u64 {
+  return headChecked ? incoming.total : <u64>componentSize;
+}
+export function clearError(): void {
+  error = C.E_OK;
+}
+/** After boot: drop every RAM-held flow. */
+export function resetRam(): void {
+  owned = false;
+  handle = 0;
+  offered = 0;
+  state = C.ST_IDLE;
+  error = C.E_OK;
+  lastResult = C.R_OK;
+  pendingReset = false;
+  pendingVersion = 0;
+  resetDownload();
+}
