@@ -1,0 +1,76 @@
+/**
+ * The NIC's non-volatile state as bytes: what survives a power cycle (flash pages and fuses) plus
+ * the identity it was manufactured with. Used for the CLI's --state file and the page's IndexedDB,
+ * so a reload is a reboot, not a factory reset. Decoding is strict: a damaged state file is an
+ * error naming what is wrong, never a half-restored NIC.
+ *
+ *   "TFNS" | format u32 = 1 | jsonLength u32 | JSON { identity, bankSize, fuses (hex), pages [index…] }
+ *   | one 64 KiB page per index, in order
+ */
+import { encodeDeviceInfo, type Identity } from './factory.ts';
+import type { NicState } from './nic.ts';
+
+const MAGIC = 0x534e4654; // "TFNS"
+const PAGE = 64 * 1024;
+const JSON_MAX = 64 * 1024;
+/** Two banks of at most 256 MiB plus the system area. */
+const BANK_MAX = 256 * 1024 * 1024;
+
+export function encodeState(s: NicState): Uint8Array {
+  const json = new TextEncoder().encode(
+    JSON.stringify({ identity: s.identity, bankSize: s.bankSize, fuses: Array.from(s.fuses, (b) => b.toString(16).padStart(2, '0')).join(''), pages: s.flash.map(([i]) => i) }),
+  );
+  const out = new Uint8Array(12 + json.length + s.flash.length * PAGE);
+  const dv = new DataView(out.buffer);
+  dv.setUint32(0, MAGIC, true);
+  dv.setUint32(4, 1, true);
+  dv.setUint32(8, json.length, true);
+  out.set(json, 12);
+  let at = 12 + json.length;
+  for (const [, page] of s.flash) {
+    out.set(page, at);
+    at += PAGE;
+  }
+  return out;
+}
+
+export type StateResult = { ok: true; value: NicState } | { ok: false; error: string };
+
+export function decodeState(bytes: Uint8Array): StateResult {
+  const fail = (error: string): StateResult => ({ ok: false, error: `not a valid emulated-NIC state: ${error}` });
+  if (bytes.length < 12) return fail(`${bytes.length} bytes is shorter than the 12-byte header`);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (dv.getUint32(0, true) !== MAGIC) return fail('wrong magic (expected "TFNS")');
+  if (dv.getUint32(4, true) !== 1) return fail(`format ${dv.getUint32(4, true)} is not 1`);
+  const jsonLen = dv.getUint32(8, true);
+  if (jsonLen > JSON_MAX || 12 + jsonLen > bytes.length) return fail(`metadata length ${jsonLen} is out of range`);
+  let meta: { identity?: Identity; bankSize?: unknown; fuses?: unknown; pages?: unknown };
+  try {
+    meta = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(12, 12 + jsonLen)));
+  } catch {
+    return fail('metadata is not JSON');
+  }
+  const { identity, bankSize, fuses, pages } = meta;
+  if (typeof bankSize !== 'number' || !Number.isInteger(bankSize) || bankSize <= 0 || bankSize % PAGE !== 0 || bankSize > BANK_MAX) return fail(`bank size ${String(bankSize)} is invalid`);
+  if (typeof fuses !== 'string' || !/^[0-9a-f]{16}$/.test(fuses)) return fail('fuses must be 8 bytes of hex');
+  if (!Array.isArray(pages) || !pages.every((p) => Number.isInteger(p) && p >= 0)) return fail('page list is invalid');
+  const maxPage = (0x10000 + 2 * bankSize) / PAGE;
+  if (pages.some((p: number, i: number) => p >= maxPage || (i > 0 && p <= pages[i - 1]))) return fail('page indices must be increasing and inside the flash');
+  try {
+    if (!identity || typeof identity !== 'object') throw new Error('missing');
+    encodeDeviceInfo(identity); // validates every field
+  } catch (e) {
+    return fail(`identity is invalid (${(e as Error).message})`);
+  }
+  if (bytes.length !== 12 + jsonLen + pages.length * PAGE) return fail(`expected ${12 + jsonLen + pages.length * PAGE} bytes for ${pages.length} pages, got ${bytes.length}`);
+  const flash: [number, Uint8Array][] = [];
+  let at = 12 + jsonLen;
+  for (const p of pages as number[]) {
+    flash.push([p, bytes.slice(at, at + PAGE)]);
+    at += PAGE;
+  }
+  return {
+    ok: true,
+    value: { format: 1, identity: identity as Identity, bankSize, flash, fuses: Uint8Array.from({ length: 8 }, (_, i) => parseInt((fuses as string).slice(2 * i, 2 * i + 2), 16)) },
+  };
+}
