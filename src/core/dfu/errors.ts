@@ -1,0 +1,82 @@
+/**
+ * One closed set of error codes for everything that talks to a device (fwupd's FwupdError habit),
+ * each with a cause and context added on the way up ("cannot download block 12 of 2048: device
+ * reported errWRITE in dfuERROR"). WebUSB failures — DOMExceptions and stall results — are
+ * translated here and nowhere else.
+ */
+export type UpdateErrorCode =
+  | 'InvalidFile'
+  | 'InvalidData'
+  | 'SignatureInvalid'
+  | 'NotSupported'
+  | 'Rejected'
+  | 'Read'
+  | 'Write'
+  | 'TimedOut'
+  | 'Busy'
+  | 'NotFound'
+  | 'PermissionDenied'
+  | 'Aborted'
+  | 'Internal';
+
+export class UpdateError extends Error {
+  override name = 'UpdateError';
+  constructor(
+    readonly code: UpdateErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+
+  /** The same error with context in front: "cannot download block 12: …". */
+  withContext(context: string): UpdateError {
+    return new UpdateError(this.code, `${context}: ${this.message}`, { cause: this });
+  }
+}
+
+/** Translates a thrown WebUSB (or node `usb`) error into an UpdateError. */
+export function fromUsbError(e: unknown, doing: string): UpdateError {
+  if (e instanceof UpdateError) return e.withContext(doing);
+  const name = (e as { name?: string })?.name;
+  const message = (e as { message?: string })?.message ?? String(e);
+  switch (name) {
+    case 'NotFoundError':
+      return new UpdateError('NotFound', `${doing}: the device is gone (unplugged, reset or re-enumerated)`, { cause: e });
+    case 'NetworkError':
+      return new UpdateError('NotFound', `${doing}: the transfer failed; the device stopped answering (${message})`, { cause: e });
+    case 'SecurityError':
+    case 'NotAllowedError':
+      return new UpdateError('PermissionDenied', `${doing}: the browser refused access to the device (${message})`, { cause: e });
+    case 'InvalidStateError':
+      return new UpdateError('Internal', `${doing}: the device is not open or the interface is not claimed (${message})`, { cause: e });
+    case 'AbortError':
+      return new UpdateError('Aborted', `${doing}: cancelled`, { cause: e });
+    case 'TimeoutError':
+      return new UpdateError('TimedOut', `${doing}: ${message}`, { cause: e });
+    case 'NotSupportedError':
+      return new UpdateError('NotSupported', `${doing}: ${message}`, { cause: e });
+    default:
+      return new UpdateError('Internal', `${doing}: ${message}`, { cause: e });
+  }
+}
+
+/** A STALL is a result in WebUSB, not an exception: it becomes one here. */
+export function checkTransfer(status: USBTransferStatus | undefined, doing: string): void {
+  if (status === 'ok') return;
+  if (status === 'stall') throw new UpdateError('Rejected', `${doing}: the device stalled the request`);
+  throw new UpdateError('Read', `${doing}: transfer status "${status}"`);
+}
+
+/** Runs a device operation with a deadline (WebUSB has none of its own). */
+export async function withDeadline<T>(ms: number, doing: string, op: () => Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new UpdateError('TimedOut', `${doing}: no answer within ${ms} ms (the device may be wedged; reconnect it)`)), ms);
+  });
+  try {
+    return await Promise.race([op(), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
