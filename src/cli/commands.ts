@@ -20,6 +20,7 @@ import { verifyDetached, DETACHED_MAX, SIGNATURE_FILE_MAX } from '../core/verify
 import { verifyImage, type DeviceIdentity } from '../core/verify/verify-image.ts';
 import { bool, list, need, parseArgs, str, UsageError } from './args.ts';
 import { IoError, TEXT_FILE_MAX, tooLargeForText, type Io } from './io.ts';
+import { dfuDevices, formatDevice, openNodeUsb } from './usb.ts';
 
 export const USAGE = `trustflash — sign, inspect and verify secure firmware images
 
@@ -29,6 +30,7 @@ Usage:
   trustflash sign --key K.pem [--cert C.pem [--chain I.pem ...]] [--cms] --manifest M.json --payload FW.bin -o OUT
   trustflash sign-detached FW.bin --key K.pem [--cert C.pem [--chain I.pem ...]] [--cms] -o OUT.sig|OUT.p7s
   trustflash inspect FILE [--json]
+  trustflash devices [--json]
   trustflash verify FILE --trust ROOT.pem [--trust ...] [--device DEVICE.json] [--now ISO-8601] [--json]
   trustflash verify FW.bin --sig FW.sig|FW.p7s --cert SIGNER.pem [--cert ...] --trust ROOT.pem [--now ISO] [--json]
 
@@ -89,6 +91,17 @@ function parseNow(p: ReturnType<typeof parseArgs>): Date | undefined {
 function one(p: ReturnType<typeof parseArgs>, what: string): string {
   if (p.positional.length !== 1) throw new UsageError(`expected exactly one ${what}, got ${p.positional.length}`);
   return p.positional[0]!;
+}
+
+export async function cmdDevices(argv: string[], io: Io): Promise<number> {
+  const p = parseArgs(argv, { json: 'boolean' });
+  if (p.positional.length) throw new UsageError(`unexpected argument ${p.positional[0]}`);
+  const u = await openNodeUsb();
+  if (!u.ok) throw new IoError(u.reason);
+  const list = dfuDevices(await u.usb.getDevices());
+  if (bool(p, 'json')) io.out(JSON.stringify(list, null, 2));
+  else io.out(list.length ? list.map(formatDevice).join('\n') : 'no DFU devices found (is the device plugged in, and may this user open it?)');
+  return 0;
 }
 
 export async function cmdVerify(argv: string[], io: Io): Promise<number> {

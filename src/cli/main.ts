@@ -3,7 +3,7 @@
  * trace is printed only with TRUSTFLASH_DEBUG=1 (a bug, not bad input, is the only way to get one).
  */
 import { UsageError } from './args.ts';
-import { cmdInspect, cmdKeygen, cmdSign, cmdSignDetached, cmdVerify, USAGE } from './commands.ts';
+import { cmdDevices, cmdInspect, cmdKeygen, cmdSign, cmdSignDetached, cmdVerify, USAGE } from './commands.ts';
 import { IoError, type Io } from './io.ts';
 
 const COMMANDS: Record<string, (argv: string[], io: Io) => Promise<number>> = {
@@ -12,6 +12,7 @@ const COMMANDS: Record<string, (argv: string[], io: Io) => Promise<number>> = {
   'sign-detached': cmdSignDetached,
   inspect: cmdInspect,
   verify: cmdVerify,
+  devices: cmdDevices,
 };
 
 export async function run(argv: readonly string[], io: Io): Promise<number> {
