@@ -79,6 +79,9 @@ export function boot(): u32 {
     } else return (bootStatus = BOOT_NO_VALID_IMAGE);
   }
   if (!loadHead(r.active, U.runningHead, U.running)) return (bootStatus = BOOT_NO_VALID_IMAGE);
+  // anti-rollback also at boot: falling back to an image below the fused security version would be
+  // the downgrade the fuses exist to prevent (MCUboot does the same); such a device stays in recovery
+  if (U.running.svn < dev.fusedSvn()) return (bootStatus = BOOT_NO_VALID_IMAGE);
   dev.raiseSvn(U.running.svn); // "Security Ver Program: Automatically" (§3): the fuses follow the running image
   booted = true;
   return (bootStatus = status);
@@ -100,10 +103,13 @@ export function resume(): u32 {
     if (flash_read(base, pendingHead, 16) == HW_OK) {
       const msize = le32(pendingHead + 8);
       if (msize <= 65536 && flash_read(base + 16, pendingHead + 16, msize) == HW_OK) {
+        // the pending bank was verified before ACTIVATE, but flash can rot: every length is bounded
+        const end: u32 = 16 + msize;
         let at: u32 = 16;
-        while (at + 6 <= 16 + msize) {
+        while (at + 6 <= end) {
           const tag = le16(pendingHead + at);
           const l = le32(pendingHead + at + 2);
+          if (l > end - at - 6) break;
           if (tag == 5 && l == 6) U.setPending(versionAt(pendingHead + at + 6));
           at += 6 + l;
         }

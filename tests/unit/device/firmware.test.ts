@@ -332,3 +332,43 @@ describe('power loss (fail-safe flash)', () => {
     expect(running(nic2)).toBe(OLD);
   });
 });
+
+describe('anti-rollback at boot, rotten flash at resume', () => {
+  async function svn3Image(): Promise<Uint8Array> {
+    const { signImage } = await import('../../../src/core/sign/sign-image.ts');
+    const { importSigningKey } = await import('../../../src/core/crypto/private-key.ts');
+    const { demoPayload } = await import('../../../src/cli/make-samples.ts');
+    const k = await importSigningKey(readFileSync('tests/fixtures/demo-keys/signer/key.pem', 'utf8'));
+    if (!k.ok) throw new Error(k.reason);
+    return signImage(
+      { vendor: 'TrustFlash Demo', product: 'NIC', psids: ['TF_0000000001'], deviceIds: [4129], version: '28.41.1000', securityVersion: 3, releaseDate: 1_790_000_000, sequence: 1, forbiddenVersions: [], nextKeys: [k.value.spki], secured: true, dev: false },
+      demoPayload('svn3', 20000),
+      [{ key: k.value }],
+    );
+  }
+
+  it('after the fuses rise, a damaged new bank does not fall back to the older, lower-SVN image', async () => {
+    const nic = await newNic();
+    const img = await svn3Image();
+    expect(await update(nic, img)).toBe(0);
+    await nic.reset();
+    expect(new DataView(queryTags(nic).get(11)!.buffer, queryTags(nic).get(11)!.byteOffset).getUint32(0, true)).toBe(3);
+    nic.flash.hooks = {};
+    const at = img.findIndex((b, i) => i > 5000 && b !== 0); // a payload byte that programming to 0 really changes
+    nic.flash.write(nic.flash.bankAddr(1) + at, new Uint8Array([0]));
+    expect(await nic.reset()).toBe(6); // no valid image: refuses the rollback, stays in recovery
+  });
+
+  it('resume survives a pending bank whose manifest length was corrupted', async () => {
+    const nic = await newNic();
+    expect(await update(nic, sample('good'))).toBe(0);
+    nic.flash.hooks = {};
+    // the first TLV's length field (offset 18) → 0xFFFFFFFA
+    nic.flash.write(nic.flash.bankAddr(1) + 18, new Uint8Array([0xfa, 0xff, 0xff, 0xff]).map((b, i) => b & [0xfa, 0xff, 0xff, 0xff][i]!));
+    const { EmulatedNic } = await import('../../../src/emulator/nic.ts');
+    const again = await EmulatedNic.create({ state: nic.snapshot() });
+    expect(running(again)).toBe(OLD);
+    // at reset the damaged pending image is refused
+    expect(await again.reset()).toBe(2);
+  });
+});
