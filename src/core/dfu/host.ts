@@ -79,7 +79,8 @@ export class DfuHost {
 
   // ---- raw transfers ---------------------------------------------------------------------------
 
-  async #in(setup: USBControlTransferParameters, length: number, doing: string): Promise<Uint8Array> {
+  /** A control transfer IN with the deadline, error translation and transfer log (vendor clients use it too). */
+  async controlIn(setup: USBControlTransferParameters, length: number, doing: string): Promise<Uint8Array> {
     let r: USBInTransferResult;
     try {
       r = await withDeadline(this.#deadline, doing, () => this.device.controlTransferIn(setup, length));
@@ -94,7 +95,8 @@ export class DfuHost {
     return data;
   }
 
-  async #out(setup: USBControlTransferParameters, data: Uint8Array | undefined, doing: string): Promise<void> {
+  /** A control transfer OUT with the deadline, error translation and transfer log. */
+  async controlOut(setup: USBControlTransferParameters, data: Uint8Array | undefined, doing: string): Promise<void> {
     let r: USBOutTransferResult;
     try {
       r = await withDeadline(this.#deadline, doing, () => this.device.controlTransferOut(setup, data as Uint8Array<ArrayBuffer> | undefined));
@@ -116,7 +118,7 @@ export class DfuHost {
   /** Reads and parses the active configuration descriptor straight from the device. */
   async readConfiguration(): Promise<ConfigurationInfo> {
     const get = (length: number) =>
-      this.#in({ requestType: 'standard', recipient: 'device', request: 6, value: (DESCRIPTOR.CONFIGURATION << 8) | 0, index: 0 }, length, 'reading the configuration descriptor');
+      this.controlIn({ requestType: 'standard', recipient: 'device', request: 6, value: (DESCRIPTOR.CONFIGURATION << 8) | 0, index: 0 }, length, 'reading the configuration descriptor');
     const head = await get(9);
     if (head.length < 4) throw new UpdateError('InvalidData', `reading the configuration descriptor: the device sent ${head.length} bytes`);
     const total = head[2]! | (head[3]! << 8);
@@ -129,7 +131,7 @@ export class DfuHost {
   async readString(index: number): Promise<string | undefined> {
     if (index === 0) return undefined;
     try {
-      const bytes = await this.#in({ requestType: 'standard', recipient: 'device', request: 6, value: (DESCRIPTOR.STRING << 8) | index, index: 0x0409 }, 255, `reading string ${index}`);
+      const bytes = await this.controlIn({ requestType: 'standard', recipient: 'device', request: 6, value: (DESCRIPTOR.STRING << 8) | index, index: 0x0409 }, 255, `reading string ${index}`);
       const s = parseString(bytes);
       return s.ok ? s.value : undefined;
     } catch {
@@ -178,7 +180,7 @@ export class DfuHost {
   // ---- DFU requests ----------------------------------------------------------------------------
 
   async getStatus(doing = 'reading DFU status'): Promise<DfuStatus> {
-    const b = await this.#in(this.#cls(DFU_REQUEST.DFU_GETSTATUS), 6, doing);
+    const b = await this.controlIn(this.#cls(DFU_REQUEST.DFU_GETSTATUS), 6, doing);
     if (b.length !== 6) throw new UpdateError('InvalidData', `${doing}: GETSTATUS answered ${b.length} bytes, expected 6`);
     const state = b[4]!;
     if (state > 10) throw new UpdateError('InvalidData', `${doing}: the device reports state ${state}, which DFU 1.1 does not define`);
@@ -187,19 +189,19 @@ export class DfuHost {
   }
 
   async getState(): Promise<number> {
-    const b = await this.#in(this.#cls(DFU_REQUEST.DFU_GETSTATE), 1, 'reading DFU state');
+    const b = await this.controlIn(this.#cls(DFU_REQUEST.DFU_GETSTATE), 1, 'reading DFU state');
     if (b.length !== 1 || b[0]! > 10) throw new UpdateError('InvalidData', 'GETSTATE answered an impossible state');
     return b[0]!;
   }
 
   clearStatus(): Promise<void> {
-    return this.#out(this.#cls(DFU_REQUEST.DFU_CLRSTATUS), undefined, 'clearing the DFU error');
+    return this.controlOut(this.#cls(DFU_REQUEST.DFU_CLRSTATUS), undefined, 'clearing the DFU error');
   }
   abort(): Promise<void> {
-    return this.#out(this.#cls(DFU_REQUEST.DFU_ABORT), undefined, 'aborting the DFU transfer');
+    return this.controlOut(this.#cls(DFU_REQUEST.DFU_ABORT), undefined, 'aborting the DFU transfer');
   }
   detach(timeoutMs = 1000): Promise<void> {
-    return this.#out(this.#cls(DFU_REQUEST.DFU_DETACH, Math.min(timeoutMs, this.functional.detachTimeoutMs || timeoutMs)), undefined, 'sending DFU_DETACH');
+    return this.controlOut(this.#cls(DFU_REQUEST.DFU_DETACH, Math.min(timeoutMs, this.functional.detachTimeoutMs || timeoutMs)), undefined, 'sending DFU_DETACH');
   }
 
   /** The device's explanation for a status (iString), when it gives one. */
@@ -257,7 +259,7 @@ export class DfuHost {
       opts.signal?.throwIfAborted();
       const doing = `cannot download block ${n + 1} of ${blocks}`;
       const chunk = data.subarray(n * size, Math.min(data.length, (n + 1) * size));
-      await this.#out(this.#cls(DFU_REQUEST.DFU_DNLOAD, n & 0xffff), chunk, doing);
+      await this.controlOut(this.#cls(DFU_REQUEST.DFU_DNLOAD, n & 0xffff), chunk, doing);
       const s = await this.#settle(doing);
       if (s.status !== DFU_STATUS.OK || s.state !== DFU_STATE.dfuDNLOAD_IDLE) {
         const reason = await this.reason(s);
@@ -267,7 +269,7 @@ export class DfuHost {
       opts.onProgress?.({ done: n * size + chunk.length, total: data.length });
     }
     // zero-length DNLOAD: end of download (DFU 1.1 §6.1.1.1)
-    await this.#out(this.#cls(DFU_REQUEST.DFU_DNLOAD, blocks & 0xffff), undefined, 'ending the download');
+    await this.controlOut(this.#cls(DFU_REQUEST.DFU_DNLOAD, blocks & 0xffff), undefined, 'ending the download');
     let s: DfuStatus;
     try {
       s = await this.#settle('waiting for manifestation');
@@ -311,7 +313,7 @@ export class DfuHost {
         await this.abort();
         break;
       }
-      const block = await this.#in(this.#cls(DFU_REQUEST.DFU_UPLOAD, n & 0xffff), want, `cannot upload block ${n + 1}`);
+      const block = await this.controlIn(this.#cls(DFU_REQUEST.DFU_UPLOAD, n & 0xffff), want, `cannot upload block ${n + 1}`);
       parts.push(block);
       total += block.length;
       opts.onProgress?.({ done: total, total: max });

@@ -1,0 +1,60 @@
+/**
+ * The host's side of the NIC's vendor requests (docs/protocol.md §4): typed calls over the DFU
+ * interface a DfuHost has opened. Every answer is decoded by protocol.ts; a malformed answer is an
+ * UpdateError('InvalidData'), never an exception from a decoder.
+ */
+import type { DfuHost } from '../dfu/host.ts';
+import { UpdateError } from '../dfu/errors.ts';
+import { decodeLastResult, decodeQuery, decodeStatus, encodeControl, encodeData, vendorSetup, DATA_BLOCK_MAX, type DecodeResult, type DeviceQuery, type DeviceStatus, type LastResult } from './protocol.ts';
+
+function must<T>(r: DecodeResult<T>, what: string): T {
+  if (!r.ok) throw new UpdateError('InvalidData', `the device's ${what} answer is malformed: ${r.error.field} at ${r.error.offset}: ${r.error.message}`);
+  return r.value;
+}
+
+export class NicClient {
+  readonly host: DfuHost;
+  constructor(host: DfuHost) {
+    this.host = host;
+  }
+  get #intf(): number {
+    return this.host.interface.interfaceNumber;
+  }
+
+  async query(): Promise<DeviceQuery> {
+    return must(decodeQuery(await this.host.controlIn(vendorSetup('QUERY', this.#intf), 4096, 'reading the device identity (QUERY)')), 'QUERY');
+  }
+  async status(): Promise<DeviceStatus> {
+    return must(decodeStatus(await this.host.controlIn(vendorSetup('STATUS', this.#intf), 64, 'reading the update state (STATUS)')), 'STATUS');
+  }
+  /** Sends an MCC instruction and returns the STATUS that follows it. */
+  async control(instruction: number, handle: number, componentSize = 0, doing = `MCC instruction ${instruction}`): Promise<DeviceStatus> {
+    await this.host.controlOut(vendorSetup('CONTROL', this.#intf), encodeControl({ instruction, handle, componentSize }), doing);
+    return this.status();
+  }
+  async data(handle: number, offset: number, block: Uint8Array, doing: string): Promise<void> {
+    if (block.length > DATA_BLOCK_MAX) throw new UpdateError('Internal', `a DATA block holds at most ${DATA_BLOCK_MAX} bytes, got ${block.length}`);
+    await this.host.controlOut(vendorSetup('DATA', this.#intf), encodeData({ handle, offset, block }), doing);
+  }
+  async lastResult(): Promise<LastResult> {
+    return must(decodeLastResult(await this.host.controlIn(vendorSetup('LAST_RESULT', this.#intf), 512, 'reading the last result')), 'LAST_RESULT');
+  }
+  /** Resets the device (it re-enumerates); the transfer itself may fail as the device goes away. */
+  async reset(): Promise<void> {
+    try {
+      await this.host.controlOut(vendorSetup('RESET', this.#intf), undefined, 'resetting the device');
+    } catch (e) {
+      if (!(e instanceof UpdateError && e.code === 'NotFound')) throw e;
+    }
+  }
+  /** Does the device speak this protocol? (A generic DFU device stalls the QUERY.) */
+  async supported(): Promise<boolean> {
+    try {
+      await this.query();
+      return true;
+    } catch (e) {
+      if (e instanceof UpdateError && (e.code === 'Rejected' || e.code === 'InvalidData')) return false;
+      throw e;
+    }
+  }
+}

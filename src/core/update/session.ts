@@ -1,0 +1,393 @@
+/**
+ * One secure update of one device, step by step (reference/mstflint-secure-update.md §1.7, the
+ * sequence mstflint drives): query → pre-flight (src/core/verify with the device's identity) → lock
+ * the update handle → update component → download → verify → activate → release. Verification
+ * happens before the lock, on the one immutable buffer that is then sent. On any failure after the
+ * lock the session sends CANCEL then RELEASE, so the device is left as it was. Progress is weighted
+ * in bytes, declared up front, and never goes back. A gate can pause before each step (Step / Run /
+ * Cancel). Everything is written to the audit log.
+ *
+ * A generic DFU device (no vendor requests) gets a plain DFU download after the host's checks, and
+ * the session says plainly that the device does not verify signatures itself.
+ */
+import type { DfuHost } from '../dfu/host.ts';
+import { UpdateError } from '../dfu/errors.ts';
+import type { TrustStore } from '../crypto/trust.ts';
+import type { Certificate } from '../crypto/x509.ts';
+import type { Report } from '../verify/report.ts';
+import { verifyImage, type DeviceIdentity } from '../verify/verify-image.ts';
+import { verifyDetached, DEVICE_DOES_NOT_VERIFY } from '../verify/verify-detached.ts';
+import { reportToJson } from '../verify/format-report.ts';
+import { sha256WebCrypto } from '../crypto/sha256.ts';
+import { toHex } from '../bytes/hex.ts';
+import { NicClient } from './nic-client.ts';
+import { MCC_INSTRUCTION, MCC_STATE, mccError, mccStateName, regStatus, type MccErrorInfo } from './mcc-codes.ts';
+import { DATA_BLOCK_MAX, type DeviceQuery, type DeviceStatus } from './protocol.ts';
+import type { AuditLog } from './audit.ts';
+
+export const STEPS = ['query', 'preflight', 'lock', 'update-component', 'download', 'verify', 'activate', 'release'] as const;
+export type StepId = (typeof STEPS)[number];
+export const STEP_TITLES: Record<StepId, string> = {
+  query: 'Query the device',
+  preflight: 'Pre-flight checks on this host',
+  lock: 'Lock the update handle',
+  'update-component': 'Update component (erase the inactive bank)',
+  download: 'Download the image',
+  verify: 'Device verifies the image',
+  activate: 'Activate (pending reset)',
+  release: 'Release the update handle',
+};
+/** Share of the whole progress bar per step; the byte-heavy steps dominate (fwupd's declared weights). */
+const WEIGHTS: Record<StepId, number> = { query: 1, preflight: 14, lock: 1, 'update-component': 3, download: 76, verify: 3, activate: 1, release: 1 };
+
+export type StepStatus = 'pending' | 'running' | 'done' | 'failed' | 'skipped';
+export interface StepState {
+  readonly id: StepId;
+  readonly title: string;
+  readonly status: StepStatus;
+  readonly detail?: string;
+}
+
+export interface SessionProgress {
+  /** 0..1 over the whole session, never decreasing. */
+  readonly fraction: number;
+  readonly bytesSent: number;
+  readonly bytesTotal: number;
+  /** Bytes per second over the download so far. */
+  readonly rate: number;
+  /** Estimated milliseconds left in the download, when known. */
+  readonly etaMs: number | undefined;
+}
+
+export type Firmware =
+  | { readonly kind: 'image'; readonly bytes: Uint8Array }
+  | { readonly kind: 'detached'; readonly bytes: Uint8Array; readonly signature: Uint8Array; readonly certificates: readonly Certificate[] };
+
+export interface SessionOptions {
+  readonly host: DfuHost;
+  readonly firmware: Firmware;
+  readonly trust: TrustStore;
+  readonly now?: Date;
+  readonly audit?: AuditLog;
+  /** Pause before each step: resolve 'continue' or 'cancel'. Without a gate the session runs through. */
+  readonly gate?: (next: StepId) => Promise<'continue' | 'cancel'>;
+  readonly signal?: AbortSignal;
+  /** Data block size; default the device's wTransferSize, at most 65527. */
+  readonly blockSize?: number;
+  readonly clock?: () => number;
+  /** Poll interval while the device is busy (INITIALIZE); mstflint uses 240 ms. */
+  readonly pollMs?: number;
+  readonly sleep?: (ms: number) => Promise<void>;
+  readonly onSteps?: (steps: readonly StepState[]) => void;
+  readonly onProgress?: (p: SessionProgress) => void;
+  readonly onDeviceStatus?: (s: DeviceStatus) => void;
+  readonly onLog?: (line: string) => void;
+}
+
+export type Outcome = 'updated' | 'rejected-by-host' | 'rejected-by-device' | 'cancelled' | 'failed';
+
+export interface SessionResult {
+  readonly outcome: Outcome;
+  /** One sentence a person can act on. */
+  readonly message: string;
+  readonly report?: Report;
+  readonly deviceError?: MccErrorInfo;
+  readonly before?: DeviceQuery;
+  readonly after?: DeviceQuery;
+  /** False for generic DFU devices. */
+  readonly deviceVerifies: boolean;
+  readonly steps: readonly StepState[];
+}
+
+class Cancelled extends Error {}
+class DeviceRejected extends Error {
+  constructor(readonly info: MccErrorInfo) {
+    super(`${info.mstflint} (MCC error 0x${info.code.toString(16).padStart(2, '0')}): ${info.sentence} ${info.action}`);
+  }
+}
+
+const sleepMs = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export class UpdateSession {
+  readonly #o: SessionOptions;
+  readonly #steps: StepState[];
+  #fraction = 0;
+  #cancelled = false;
+  readonly #clock: () => number;
+
+  constructor(opts: SessionOptions) {
+    this.#o = opts;
+    this.#clock = opts.clock ?? (() => performance.now());
+    this.#steps = STEPS.map((id) => ({ id, title: STEP_TITLES[id], status: 'pending' }));
+  }
+
+  get steps(): readonly StepState[] {
+    return this.#steps.slice();
+  }
+
+  /** Asks the session to stop at the next opportunity (then CANCEL + RELEASE). */
+  cancel(): void {
+    this.#cancelled = true;
+  }
+
+  #log(text: string): void {
+    this.#o.onLog?.(text);
+    void this.#o.audit?.add('note', { text });
+  }
+
+  #set(id: StepId, status: StepStatus, detail?: string): void {
+    const i = STEPS.indexOf(id);
+    this.#steps[i] = { id, title: STEP_TITLES[id], status, ...(detail !== undefined ? { detail } : {}) };
+    this.#o.onSteps?.(this.steps);
+    if (status !== 'running') void this.#o.audit?.add('step', { step: id, status, ...(detail ? { detail } : {}) });
+  }
+
+  /** Moves the bar to `within` (0..1) of `id`'s weight; never backwards. */
+  #progress(id: StepId, within: number, dl?: { sent: number; total: number; started: number }): void {
+    const total = STEPS.reduce((n, s) => n + WEIGHTS[s], 0);
+    const before = STEPS.slice(0, STEPS.indexOf(id)).reduce((n, s) => n + WEIGHTS[s], 0);
+    this.#fraction = Math.max(this.#fraction, Math.min(1, (before + WEIGHTS[id] * Math.min(1, within)) / total));
+    const elapsed = dl ? (this.#clock() - dl.started) / 1000 : 0;
+    const rate = dl && elapsed > 0 ? dl.sent / elapsed : 0;
+    this.#o.onProgress?.({
+      fraction: this.#fraction,
+      bytesSent: dl?.sent ?? 0,
+      bytesTotal: dl?.total ?? this.#o.firmware.bytes.length,
+      rate,
+      etaMs: dl && rate > 0 ? ((dl.total - dl.sent) / rate) * 1000 : undefined,
+    });
+  }
+
+  async #enter(id: StepId): Promise<void> {
+    if (this.#cancelled || this.#o.signal?.aborted) throw new Cancelled();
+    if (this.#o.gate && (await this.#o.gate(id)) === 'cancel') throw new Cancelled();
+    if (this.#cancelled) throw new Cancelled();
+    this.#set(id, 'running');
+  }
+
+  #finish(outcome: Outcome, message: string, extra: Partial<SessionResult> = {}): SessionResult {
+    for (const s of this.#steps) if (s.status === 'pending') this.#set(s.id, 'skipped');
+    void this.#o.audit?.add('result', { outcome, message, ...(extra.deviceError ? { deviceError: extra.deviceError.code } : {}), ...(extra.after ? { after: { running: extra.after.fwVersionRunning, pending: extra.after.fwVersionPending } } : {}) });
+    if (outcome === 'updated') this.#progress('release', 1);
+    return { outcome, message, deviceVerifies: true, ...extra, steps: this.steps };
+  }
+
+  async run(): Promise<SessionResult> {
+    const { host, firmware } = this.#o;
+    void this.#o.audit?.add('session', { tool: 'trustflash', firmware: firmware.kind, bytes: firmware.bytes.length, sha256: toHex(await sha256WebCrypto(firmware.bytes)) });
+    const nic = new NicClient(host);
+    let before: DeviceQuery | undefined;
+    // 1. Query: who is this device? (A generic DFU device has no QUERY.)
+    try {
+      await this.#enter('query');
+      const secure = firmware.kind === 'image' && (await nic.supported());
+      if (secure) {
+        before = await nic.query();
+        void this.#o.audit?.add('device', before);
+        this.#set('query', 'done', `${before.psid ?? '?'} running ${before.fwVersionRunning ?? '?'}${before.fwVersionPending ? `, pending ${before.fwVersionPending}` : ''}`);
+      } else {
+        this.#set('query', 'done', firmware.kind === 'image' ? 'the device has no secure-update protocol: a generic DFU device' : 'a generic DFU device (detached signature)');
+      }
+      this.#progress('query', 1);
+      if (!secure) return await this.#generic();
+    } catch (e) {
+      return this.#failure('query', e, undefined, before);
+    }
+
+    // 2. Pre-flight on this host, against the device's identity, on the bytes that will be sent.
+    let report: Report;
+    try {
+      await this.#enter('preflight');
+      const q = before!;
+      const device: DeviceIdentity = {
+        psid: q.psid ?? '',
+        ...(q.deviceId !== undefined ? { deviceId: q.deviceId } : {}),
+        ...(q.fwVersionRunning ? { version: q.fwVersionRunning } : {}),
+        ...(q.efuseSecurityVer !== undefined ? { securityVersion: Math.max(q.efuseSecurityVer, q.minSecurityVer ?? 0) } : {}),
+        forbiddenVersions: q.forbiddenVersions ?? [],
+      };
+      report = await verifyImage(firmware.bytes, {
+        trust: this.#o.trust,
+        device,
+        ...(this.#o.now ? { now: this.#o.now } : {}),
+        onProgress: (p) => this.#progress('preflight', p.total ? p.done / p.total : 1),
+      });
+      for (const c of report.checks) void this.#o.audit?.add('check', c);
+      if (report.verdict !== 'accept') {
+        this.#set('preflight', 'failed', `${report.failed?.title}: ${report.failed?.reason}`);
+        return this.#finish('rejected-by-host', `Rejected before anything was sent: ${report.failed?.title}: ${report.failed?.reason}`, { report, before });
+      }
+      this.#set('preflight', 'done', `all checks passed (${report.checks.filter((c) => c.status === 'pass').length} passed, ${report.checks.filter((c) => c.status === 'skipped').length} skipped)`);
+      this.#progress('preflight', 1);
+    } catch (e) {
+      return this.#failure('preflight', e, undefined, before);
+    }
+
+    // 3–8. The device's state machine.
+    let handle = 0;
+    let locked = false;
+    try {
+      await this.#enter('lock');
+      let s = await nic.control(MCC_INSTRUCTION.QUERY, 0, 0, 'asking for an update handle');
+      const offered = s.handle;
+      s = await nic.control(MCC_INSTRUCTION.LOCK_UPDATE_HANDLE, offered, 0, 'locking the update handle');
+      this.#device(s);
+      if (s.result !== 0 || s.state !== MCC_STATE.LOCKED) {
+        const why = s.result === 8 ? 'another host holds the update handle (wait for it to finish, or force its release)' : `${regStatus(s.result).sentence} (state ${mccStateName(s.state)})`;
+        throw new UpdateError('Busy', `the device refused the lock: ${why}`);
+      }
+      handle = offered;
+      locked = true;
+      this.#set('lock', 'done', `handle 0x${handle.toString(16).padStart(6, '0')}`);
+      this.#progress('lock', 1);
+
+      await this.#enter('update-component');
+      s = await nic.control(MCC_INSTRUCTION.UPDATE_COMPONENT, handle, firmware.bytes.length, 'starting the component update');
+      s = await this.#waitWhile(nic, s, MCC_STATE.INITIALIZE, 'update-component');
+      this.#check(s, MCC_STATE.DOWNLOAD);
+      this.#set('update-component', 'done', 'the inactive bank is erased');
+      this.#progress('update-component', 1);
+
+      await this.#enter('download');
+      await this.#download(nic, handle);
+      this.#set('download', 'done', `${firmware.bytes.length} bytes`);
+
+      await this.#enter('verify');
+      s = await nic.control(MCC_INSTRUCTION.VERIFY_COMPONENT, handle, 0, 'asking the device to verify');
+      this.#check(s, MCC_STATE.LOCKED);
+      this.#set('verify', 'done', 'the device verified the signature, its policy and the payload digest');
+      this.#progress('verify', 1);
+
+      await this.#enter('activate');
+      s = await nic.control(MCC_INSTRUCTION.ACTIVATE, handle, 0, 'activating the image');
+      this.#check(s, MCC_STATE.LOCKED);
+      this.#set('activate', 'done', 'the new image runs after the next reset; the old one stays as fallback');
+      this.#progress('activate', 1);
+
+      await this.#enter('release');
+      s = await nic.control(MCC_INSTRUCTION.RELEASE_UPDATE_HANDLE, handle, 0, 'releasing the update handle');
+      this.#device(s);
+      locked = false;
+      this.#set('release', 'done');
+      const after = await nic.query();
+      void this.#o.audit?.add('device', after);
+      return this.#finish('updated', `Updated: ${after.fwVersionPending ?? report.manifest?.version} is pending and runs after the next reset (running now: ${after.fwVersionRunning}).`, { report, before, after });
+    } catch (e) {
+      return this.#failure(this.#steps.find((x) => x.status === 'running')?.id ?? 'lock', e, locked ? { nic, handle } : undefined, before, report);
+    }
+  }
+
+  #device(s: DeviceStatus): void {
+    this.#o.onDeviceStatus?.(s);
+    void this.#o.audit?.add('answer', s);
+  }
+
+  /** A device answer must show `state` with no error; otherwise the device rejected the image. */
+  #check(s: DeviceStatus, state: number): void {
+    this.#device(s);
+    if (s.error !== 0) throw new DeviceRejected(mccError(s.error));
+    if (s.result !== 0) throw new UpdateError('Rejected', `the device refused the command: ${regStatus(s.result).sentence}`);
+    if (s.state !== state) throw new UpdateError('InvalidData', `the device is in ${mccStateName(s.state)}, expected ${mccStateName(state)}`);
+  }
+
+  async #waitWhile(nic: NicClient, s: DeviceStatus, busy: number, step: StepId): Promise<DeviceStatus> {
+    const started = this.#clock();
+    const sleep = this.#o.sleep ?? sleepMs;
+    while (s.state === busy && s.error === 0) {
+      if (this.#clock() - started > 240_000) throw new UpdateError('TimedOut', `the device stayed in ${mccStateName(busy)} for 4 minutes`);
+      this.#device(s);
+      await sleep(this.#o.pollMs ?? 20);
+      s = await nic.status();
+      this.#progress(step, Math.min(0.9, (this.#clock() - started) / 5000));
+    }
+    return s;
+  }
+
+  async #download(nic: NicClient, handle: number): Promise<void> {
+    const bytes = this.#o.firmware.bytes;
+    const size = Math.min(this.#o.blockSize ?? this.#o.host.functional.transferSize, DATA_BLOCK_MAX);
+    const started = this.#clock();
+    // The device authenticates the head as soon as it arrives: read STATUS after each block until
+    // the head is in, so a rejection stops the transfer at once; then every 64 blocks and at the end.
+    const headEnd = Math.min(bytes.length, 16 + 65536 + 1048576);
+    for (let at = 0, n = 0; at < bytes.length; at += size, n++) {
+      if (this.#cancelled || this.#o.signal?.aborted) throw new Cancelled();
+      const block = bytes.subarray(at, Math.min(bytes.length, at + size));
+      await nic.data(handle, at, block, `cannot download block ${n + 1} of ${Math.ceil(bytes.length / size)}`);
+      const sent = at + block.length;
+      if (at < headEnd || n % 64 === 63 || sent === bytes.length) {
+        const s = await nic.status();
+        this.#device(s);
+        if (s.error !== 0) throw new DeviceRejected(mccError(s.error));
+        if (s.result !== 0) throw new UpdateError('Rejected', `block ${n + 1}: ${regStatus(s.result).sentence}`);
+        if (s.received !== sent) throw new UpdateError('InvalidData', `the device acknowledged ${s.received} bytes, ${sent} were sent`);
+      }
+      this.#progress('download', sent / bytes.length, { sent, total: bytes.length, started });
+    }
+  }
+
+  async #generic(): Promise<SessionResult> {
+    const { firmware, host } = this.#o;
+    for (const id of ['lock', 'update-component', 'verify', 'activate', 'release'] as const) this.#set(id, 'skipped', 'not part of a plain DFU download');
+    await this.#enter('preflight');
+    const report =
+      firmware.kind === 'detached'
+        ? await verifyDetached(firmware.bytes, firmware.signature, { trust: this.#o.trust, certificates: firmware.certificates, ...(this.#o.now ? { now: this.#o.now } : {}) })
+        : await verifyImage(firmware.bytes, { trust: this.#o.trust, ...(this.#o.now ? { now: this.#o.now } : {}) });
+    for (const c of report.checks) void this.#o.audit?.add('check', c);
+    if (report.verdict !== 'accept') {
+      this.#set('preflight', 'failed', `${report.failed?.title}: ${report.failed?.reason}`);
+      return { ...this.#finish('rejected-by-host', `Rejected before anything was sent: ${report.failed?.title}: ${report.failed?.reason}`, { report }), deviceVerifies: false };
+    }
+    this.#set('preflight', 'done', DEVICE_DOES_NOT_VERIFY);
+    this.#log(DEVICE_DOES_NOT_VERIFY);
+    await this.#enter('download');
+    const started = this.#clock();
+    try {
+      const r = await host.download(firmware.bytes, {
+        ...(this.#o.blockSize ? { blockSize: this.#o.blockSize } : {}),
+        onProgress: (p) => this.#progress('download', p.done / p.total, { sent: p.done, total: p.total, started }),
+        ...(this.#o.signal ? { signal: this.#o.signal } : {}),
+      });
+      this.#set('download', 'done', r.vanishedAfterManifest ? 'the device reset itself during manifestation (probably fine: check its version)' : 'manifestation complete');
+    } catch (e) {
+      const f = this.#failure('download', e, undefined, undefined, report);
+      return { ...f, deviceVerifies: false };
+    }
+    return { ...this.#finish('updated', `Downloaded with a plain DFU transfer. ${DEVICE_DOES_NOT_VERIFY}`, { report }), deviceVerifies: false };
+  }
+
+  async #failure(step: StepId, e: unknown, owned: { nic: NicClient; handle: number } | undefined, before?: DeviceQuery, report?: Report): Promise<SessionResult> {
+    const cancelled = e instanceof Cancelled || (e instanceof DOMException && e.name === 'AbortError');
+    this.#set(step, cancelled ? 'skipped' : 'failed', cancelled ? 'cancelled' : (e as Error).message);
+    if (owned) {
+      // leave the device as it was: abandon the download, give the handle back (mstflint's cleanup)
+      try {
+        this.#device(await owned.nic.control(MCC_INSTRUCTION.CANCEL, owned.handle, 0, 'cancelling the update'));
+        this.#device(await owned.nic.control(MCC_INSTRUCTION.RELEASE_UPDATE_HANDLE, owned.handle, 0, 'releasing the update handle'));
+        this.#log('cleanup: CANCEL and RELEASE sent; the device keeps running its current image');
+      } catch (c) {
+        this.#log(`cleanup failed: ${(c as Error).message} (the device's handle times out by itself)`);
+      }
+    }
+    const extra = { ...(report ? { report } : {}), ...(before ? { before } : {}) };
+    if (cancelled) return this.#finish('cancelled', 'Cancelled. The device was left as it was.', extra);
+    if (e instanceof DeviceRejected) return this.#finish('rejected-by-device', `The device rejected the image: ${e.message}`, { ...extra, deviceError: e.info });
+    const msg = e instanceof UpdateError ? e.message : `internal error: ${(e as Error)?.message ?? String(e)}`;
+    return this.#finish('failed', `${STEP_TITLES[step]} failed: ${msg}`, extra);
+  }
+}
+
+/** The session's report as JSON for exports (the audit log has everything; this is the summary). */
+export function sessionSummary(r: SessionResult): Record<string, unknown> {
+  return {
+    outcome: r.outcome,
+    message: r.message,
+    deviceVerifies: r.deviceVerifies,
+    steps: r.steps,
+    ...(r.deviceError ? { deviceError: { code: r.deviceError.code, name: r.deviceError.name, text: r.deviceError.mstflint } } : {}),
+    ...(r.report ? { report: reportToJson(r.report) } : {}),
+    ...(r.before ? { before: r.before } : {}),
+    ...(r.after ? { after: r.after } : {}),
+  };
+}
