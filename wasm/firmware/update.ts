@@ -43,6 +43,7 @@ let owned: bool = false;
 let lastCmd: f64 = 0;
 export let handleTimeoutMs: f64 = 60000;
 export let componentSize: u32 = 0;
+let erasedTo: u32 = 0;
 export let received: u32 = 0;
 let headHave: u32 = 0;
 let headChecked: bool = false;
@@ -182,11 +183,16 @@ function updateComponent(size: u32): u32 {
   // size 0 = not given (a plain DFU download): the head will tell
   if (size > bank) return reject(C.E_NO_PLACE);
   target = record.active == 0 ? 1 : 0;
-  const eraseLen = size == 0 ? bank : ((size + SECTOR - 1) / SECTOR) * SECTOR;
+  // A known size is erased now (INITIALIZE); an unknown one (a plain DFU download) sector by
+  // sector as data arrives, as DFU bootloaders do, so the first block does not wait for a whole bank.
+  const eraseLen = size == 0 ? 0 : ((size + SECTOR - 1) / SECTOR) * SECTOR;
   state = C.ST_INITIALIZE;
-  const st = flash_erase(bankAddr(target), eraseLen);
-  if (st != HW_OK) return reject(st == HW_ERR_ERASE ? C.E_FLASH_ERASE_ERROR : C.E_ERROR);
+  if (eraseLen > 0) {
+    const st = flash_erase(bankAddr(target), eraseLen);
+    if (st != HW_OK) return reject(st == HW_ERR_ERASE ? C.E_FLASH_ERASE_ERROR : C.E_ERROR);
+  }
   resetDownload();
+  erasedTo = eraseLen;
   componentSize = size;
   sha256Init(ctxWhole);
   busyUntil = now_ms() + <f64>eraseMs(eraseLen);
@@ -214,6 +220,15 @@ export function writeBlock(h: u32, offset: u32, len: u32): u32 {
   if (<u64>offset + <u64>len > limit) {
     lastResult = C.R_OK;
     return reject(componentSize != 0 ? C.E_REJECTED_BAD_FORMAT : C.E_NO_PLACE);
+  }
+  if (offset + len > erasedTo) {
+    const to = ((offset + len + SECTOR - 1) / SECTOR) * SECTOR;
+    const st = flash_erase(bankAddr(target) + erasedTo, to - erasedTo);
+    if (st != HW_OK) {
+      lastResult = C.R_OK;
+      return reject(st == HW_ERR_ERASE ? C.E_FLASH_ERASE_ERROR : C.E_ERROR);
+    }
+    erasedTo = to;
   }
   if (flash_write(bankAddr(target) + offset, io, len) != HW_OK) {
     lastResult = C.R_OK;

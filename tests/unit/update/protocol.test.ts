@@ -698,7 +698,7 @@ describe('what the real firmware produces', () => {
     expect(fw.mcc(I.QUERY, 0, 0)).toBe(0);
     const handle = status(fw).handle;
     if (state !== 'IDLE') expect(fw.mcc(I.LOCK_UPDATE_HANDLE, handle, 0)).toBe(0);
-    if (state === 'INITIALIZE') expect(fw.mcc(I.UPDATE_COMPONENT, handle, 0)).toBe(0); // size 0: the whole bank, 8 s at 0.5 ms per sector
+    if (state === 'INITIALIZE') expect(fw.mcc(I.UPDATE_COMPONENT, handle, good.length)).toBe(0); // 67724 bytes: 17 sectors × 0.5 ms = 8.5 ms of erase
     if (state === 'DOWNLOAD') expect(fw.mcc(I.UPDATE_COMPONENT, handle, good.length)).toBe(0);
     if (state === 'UPLOAD') expect(fw.mcc(I.READ_COMPONENT, handle, 0)).toBe(0);
     if (state === 'UPLOAD_PENDING') expect(fw.mcc(I.READ_PENDING_COMPONENT, handle, 0)).toBe(0);
@@ -732,9 +732,9 @@ describe('what the real firmware produces', () => {
 
   it('INITIALIZE ends when the erase time has passed; the handle times out after 60 s without a command', async () => {
     const { fw, handle, clock } = await nicIn('INITIALIZE');
-    clock.t += 8191;
+    clock.t += 8;
     expect(status(fw).state).toBe(MCC_STATE.INITIALIZE);
-    clock.t += 2;
+    clock.t += 1;
     expect(status(fw).state).toBe(MCC_STATE.DOWNLOAD);
     expect(fw.writeBlock(handle, 0, good.subarray(0, 4096))).toBe(REG_STATUS.OK);
     clock.t += 60_000;
