@@ -26,6 +26,21 @@ const unhex = (s: string) => Uint8Array.from({ length: s.length / 2 }, (_, i) =>
 const view = (d: DataView | undefined) => (d ? new Uint8Array(d.buffer, d.byteOffset, d.byteLength) : new Uint8Array(0));
 
 /**
+ * A USBDevice with some methods replaced. A Proxy, not Object.create: device classes keep private
+ * fields (#opened …) that only work with the real object as `this`, so every other property is read
+ * from, and every other method called on, the real device.
+ */
+export function wrapDevice(device: USBDevice, overrides: Partial<Pick<USBDevice, 'controlTransferIn' | 'controlTransferOut'>>): USBDevice {
+  return new Proxy(device, {
+    get(target, prop) {
+      if (prop in overrides) return overrides[prop as keyof typeof overrides];
+      const v = Reflect.get(target, prop, target) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+}
+
+/**
  * Wraps a USBDevice so every control transfer is appended to `recording.transfers`. Everything else
  * passes through. Returns the wrapped device and the recording.
  */
@@ -37,32 +52,27 @@ export function recordDevice(device: USBDevice): { device: USBDevice; recording:
     transfers: [],
   };
   const setupOf = (s: USBControlTransferParameters) => ({ requestType: s.requestType, recipient: s.recipient, request: s.request, value: s.value, index: s.index });
-  const wrapped = Object.create(device) as USBDevice;
-  Object.defineProperties(wrapped, {
-    controlTransferIn: {
-      value: async (setup: USBControlTransferParameters, length: number) => {
-        try {
-          const r = await device.controlTransferIn(setup, length);
-          recording.transfers.push({ dir: 'in', setup: setupOf(setup), length, result: { status: r.status, data: hex(view(r.data)) } });
-          return r;
-        } catch (e) {
-          recording.transfers.push({ dir: 'in', setup: setupOf(setup), length, result: { error: (e as Error).message, name: (e as Error).name } });
-          throw e;
-        }
-      },
+  const wrapped = wrapDevice(device, {
+    controlTransferIn: async (setup: USBControlTransferParameters, length: number) => {
+      try {
+        const r = await device.controlTransferIn(setup, length);
+        recording.transfers.push({ dir: 'in', setup: setupOf(setup), length, result: { status: r.status ?? 'ok', data: hex(view(r.data)) } });
+        return r;
+      } catch (e) {
+        recording.transfers.push({ dir: 'in', setup: setupOf(setup), length, result: { error: (e as Error).message, name: (e as Error).name } });
+        throw e;
+      }
     },
-    controlTransferOut: {
-      value: async (setup: USBControlTransferParameters, data?: BufferSource) => {
-        const bytes = data ? new Uint8Array(ArrayBuffer.isView(data) ? data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) : data) : undefined;
-        try {
-          const r = await device.controlTransferOut(setup, data);
-          recording.transfers.push({ dir: 'out', setup: setupOf(setup), ...(bytes ? { data: hex(bytes) } : {}), result: { status: r.status, bytesWritten: r.bytesWritten } });
-          return r;
-        } catch (e) {
-          recording.transfers.push({ dir: 'out', setup: setupOf(setup), ...(bytes ? { data: hex(bytes) } : {}), result: { error: (e as Error).message, name: (e as Error).name } });
-          throw e;
-        }
-      },
+    controlTransferOut: async (setup: USBControlTransferParameters, data?: BufferSource) => {
+      const bytes = data ? new Uint8Array(ArrayBuffer.isView(data) ? data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) : data) : undefined;
+      try {
+        const r = await device.controlTransferOut(setup, data);
+        recording.transfers.push({ dir: 'out', setup: setupOf(setup), ...(bytes ? { data: hex(bytes) } : {}), result: { status: r.status ?? 'ok', bytesWritten: r.bytesWritten } });
+        return r;
+      } catch (e) {
+        recording.transfers.push({ dir: 'out', setup: setupOf(setup), ...(bytes ? { data: hex(bytes) } : {}), result: { error: (e as Error).message, name: (e as Error).name } });
+        throw e;
+      }
     },
   });
   return { device: wrapped, recording };

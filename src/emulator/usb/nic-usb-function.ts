@@ -42,6 +42,11 @@ export interface UsbFunctionOptions {
   readonly transferSize?: number;
   /** bitManifestationTolerant (default true). Without it the device resets itself after manifestation. */
   readonly manifestationTolerant?: boolean;
+  /**
+   * Answer the vendor requests (QUERY, CONTROL, …); default true. With false the NIC behaves as a
+   * generic DFU device to the host: only the DFU class remains (the firmware still verifies).
+   */
+  readonly vendorRequests?: boolean;
 }
 
 /** The 8 bytes of a SETUP packet (USB 2.0 §9.3), as fields. */
@@ -105,6 +110,7 @@ export class NicUsbFunction {
   readonly #flow: SecureDfuFlow;
   readonly #dfu: DfuClass;
   readonly #vendor: VendorRequests;
+  readonly #vendorEnabled: boolean;
   #listener: EnumerationListener | undefined;
   #current: Enumeration | undefined;
   #nextId = 1;
@@ -139,6 +145,7 @@ export class NicUsbFunction {
       cancelSelfReset: () => this.#cancelSelfReset(),
     };
     this.#dfu = new DfuClass(app, { attributes, transferSize: this.transferSize, detachTimeoutMs: DEFAULT_DETACH_TIMEOUT_MS });
+    this.#vendorEnabled = opts.vendorRequests ?? true;
     this.#vendor = new VendorRequests(nic, { transferSize: this.transferSize, onReset: () => this.#resetNic() });
     // Every boot of the NIC (a reset, a power loss in the middle of a command) re-enumerates.
     nic.on((e) => {
@@ -298,7 +305,7 @@ export class NicUsbFunction {
     if (recipient !== RECIPIENT.INTERFACE || (s.wIndex & 0xff) !== d.dfuInterface || s.wIndex >> 8 !== 0) return STALL;
     const request = { request: s.bRequest, value: s.wValue, length: s.wLength, direction: dirIn ? ('in' as const) : ('out' as const), data };
     if (type === REQUEST_TYPE.CLASS) return truncate(await this.#dfu.handle(request));
-    if (type === REQUEST_TYPE.VENDOR) return truncate(await this.#vendor.handle(request));
+    if (type === REQUEST_TYPE.VENDOR) return this.#vendorEnabled ? truncate(await this.#vendor.handle(request)) : STALL;
     return STALL;
   }
 
