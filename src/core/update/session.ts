@@ -10,8 +10,9 @@
  * A generic DFU device (no vendor requests) gets a plain DFU download after the host's checks, and
  * the session says plainly that the device does not verify signatures itself.
  */
-import type { DfuHost } from '../dfu/host.ts';
 import { UpdateError } from '../dfu/errors.ts';
+import { DfuHost } from '../dfu/host.ts';
+import { reconnect, type UsbBus } from '../dfu/reconnect.ts';
 import type { TrustStore } from '../crypto/trust.ts';
 import type { Certificate } from '../crypto/x509.ts';
 import type { Report } from '../verify/report.ts';
@@ -82,6 +83,8 @@ export interface SessionOptions {
   readonly onProgress?: (p: SessionProgress) => void;
   readonly onDeviceStatus?: (s: DeviceStatus) => void;
   readonly onLog?: (line: string) => void;
+  /** The bus to find the device on again after DETACH (navigator.usb, Node's WebUSB, the emulator's bus). */
+  readonly usb?: UsbBus;
 }
 
 export type Outcome = 'updated' | 'rejected-by-host' | 'rejected-by-device' | 'cancelled' | 'failed';
@@ -344,14 +347,24 @@ export class UpdateSession {
     await this.#enter('download');
     const started = this.#clock();
     try {
-      const r = await host.download(firmware.bytes, {
+      let dfu = host;
+      if (host.mode === 'runtime') {
+        // DETACH, then find the device again in DFU mode (bitWillDetach: it re-enumerates by itself)
+        if (!this.#o.usb) throw new UpdateError('NotSupported', 'the device is in run-time mode and no USB bus was given to find it again after DETACH');
+        this.#log('DETACH: the device re-enumerates in DFU mode');
+        await host.detach();
+        const again = await reconnect(this.#o.usb, host.device);
+        dfu = new DfuHost(again);
+        await dfu.open();
+      }
+      const r = await dfu.download(firmware.bytes, {
         ...(this.#o.blockSize ? { blockSize: this.#o.blockSize } : {}),
         onProgress: (p) => this.#progress('download', p.done / p.total, { sent: p.done, total: p.total, started }),
         ...(this.#o.signal ? { signal: this.#o.signal } : {}),
       });
       this.#set('download', 'done', r.vanishedAfterManifest ? 'the device reset itself during manifestation (probably fine: check its version)' : 'manifestation complete');
     } catch (e) {
-      const f = this.#failure('download', e, undefined, undefined, report);
+      const f = await this.#failure('download', e, undefined, undefined, report);
       return { ...f, deviceVerifies: false };
     }
     return { ...this.#finish('updated', `Downloaded with a plain DFU transfer. ${DEVICE_DOES_NOT_VERIFY}`, { report }), deviceVerifies: false };

@@ -1,0 +1,129 @@
+/** The secure update session end to end against the emulated NIC's USB function. */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { DfuHost } from '../../../src/core/dfu/host.ts';
+import { loadTrustStore } from '../../../src/core/crypto/trust.ts';
+import { AuditLog, verifyAuditLog } from '../../../src/core/update/audit.ts';
+import { NicClient } from '../../../src/core/update/nic-client.ts';
+import { UpdateSession, type SessionProgress, type StepId } from '../../../src/core/update/session.ts';
+import { newDevice, sample } from '../emulator/host.ts';
+import type { Fault } from '../../../src/emulator/faults.ts';
+
+const NOW = new Date('2026-11-22T00:00:00Z');
+const pem = (p: string) => ({ name: p, text: readFileSync(`tests/fixtures/demo-keys/${p}`, 'utf8') });
+
+async function setup(opts: { faults?: Fault[]; vendorRequests?: boolean; trust?: string[] } = {}) {
+  const dev = await newDevice({ ...(opts.faults ? { faults: opts.faults } : {}), ...(opts.vendorRequests === false ? { vendorRequests: false } : {}) });
+  const host = new DfuHost(dev);
+  await host.open();
+  const { store } = await loadTrustStore((opts.trust ?? ['root/cert.pem']).map(pem));
+  return { dev, host, trust: store };
+}
+
+async function runSession(file: string, opts: Parameters<typeof setup>[0] & { gate?: (s: StepId) => Promise<'continue' | 'cancel'> } = {}) {
+  const { dev, host, trust } = await setup(opts);
+  const audit = new AuditLog();
+  const progress: SessionProgress[] = [];
+  const session = new UpdateSession({ host, usb: dev.usb, firmware: { kind: 'image', bytes: await sample(file) }, trust, now: NOW, audit, onProgress: (p) => progress.push(p), ...(opts.gate ? { gate: opts.gate } : {}) });
+  const result = await session.run();
+  return { dev, host, result, audit, progress };
+}
+
+describe('secure update session', () => {
+  it('updates the NIC: every step done, the image pending, progress never goes back, the audit log checks out', async () => {
+    const { result, audit, progress, host } = await runSession('good.tfw');
+    expect(result.outcome, result.message).toBe('updated');
+    expect(result.steps.map((s) => s.status)).toEqual(Array(8).fill('done'));
+    expect(result.before?.fwVersionRunning).toBe('28.39.1002');
+    expect(result.after).toMatchObject({ fwVersionRunning: '28.39.1002', fwVersionPending: '28.40.1000' });
+    expect(result.message).toMatch(/28\.40\.1000 is pending/);
+    expect(progress.at(-1)!.fraction).toBe(1);
+    for (let i = 1; i < progress.length; i++) expect(progress[i]!.fraction).toBeGreaterThanOrEqual(progress[i - 1]!.fraction);
+    expect(progress.some((p) => p.bytesSent > 0 && p.rate > 0)).toBe(true);
+    const log = await audit.toJsonl();
+    expect(await verifyAuditLog(log)).toMatchObject({ ok: true });
+    const kinds = log.trim().split('\n').map((l) => JSON.parse(l).kind);
+    for (const k of ['session', 'device', 'check', 'step', 'answer', 'result']) expect(kinds).toContain(k);
+    // the device is idle again; after a reset the new version runs
+    expect((await new NicClient(host).status()).state).toBe(0);
+  });
+
+  it('a host-side rejection sends nothing: the device never sees a lock', async () => {
+    for (const [file, check] of [['unsigned.tfw', 'key'], ['wrong-psid.tfw', 'device'], ['forbidden-version.tfw', 'forbidden'], ['downgrade.tfw', 'securityVersion'], ['expired.tfw', 'expiry'], ['tampered-payload.tfw', 'payload']] as const) {
+      const { result, host } = await runSession(file);
+      expect(result.outcome, file).toBe('rejected-by-host');
+      expect(result.report?.failed?.id, file).toBe(check);
+      expect(result.steps.find((s) => s.id === 'lock')?.status).toBe('skipped');
+      const s = await new NicClient(host).status();
+      expect(s.handleOwned).toBe(false);
+      expect((await new NicClient(host).query()).fwVersionPending).toBeUndefined();
+    }
+  });
+
+  it("the device's own rejection is reported with its MCC code, and CANCEL + RELEASE leave it as it was", async () => {
+    // trusting the rogue root, the host accepts the untrusted-chain image; the device does not hold that key
+    const { result, host } = await runSession('untrusted-chain.tfw', { trust: ['root/cert.pem', 'rogue-root/cert.pem'] });
+    expect(result.outcome).toBe('rejected-by-device');
+    expect(result.deviceError?.code).toBe(0x04);
+    expect(result.steps.find((s) => s.id === 'download')?.status).toBe('failed');
+    const nic = new NicClient(host);
+    expect((await nic.status()).handleOwned).toBe(false);
+    const q = await nic.query();
+    expect([q.fwVersionRunning, q.fwVersionPending]).toEqual(['28.39.1002', undefined]);
+  });
+
+  it('another host holding the handle: a clear Busy failure', async () => {
+    const { result } = await runSession('good.tfw', { faults: [{ kind: 'locked-by-other' }] });
+    expect(result.outcome).toBe('failed');
+    expect(result.message).toMatch(/another host holds the update handle/);
+  });
+
+  it('a flash error during download is the device rejecting the image; nothing changes', async () => {
+    const { result, host } = await runSession('good.tfw', { faults: [{ kind: 'flash-error', op: 'write' }] });
+    expect(result.outcome).toBe('rejected-by-device');
+    expect(result.deviceError?.code).toBe(0x28);
+    expect((await new NicClient(host).query()).fwVersionPending).toBeUndefined();
+  });
+
+  it('a power loss mid-download: the device is gone, comes back running the old image, and a new session succeeds', async () => {
+    const { dev, result } = await runSession('good.tfw', { faults: [{ kind: 'power-loss', block: 3 }] });
+    expect(result.outcome).toBe('failed');
+    expect(result.message).toMatch(/gone|stopped answering/);
+    const back = await new Promise<USBDevice>((resolve) => {
+      const found = () => dev.usb.getDevices().then((d) => d.find((x) => x.serialNumber === dev.serialNumber && x !== dev));
+      const poll = () => void found().then((d) => (d ? resolve(d) : setTimeout(poll, 10)));
+      poll();
+    });
+    const host = new DfuHost(back);
+    await host.open();
+    expect((await new NicClient(host).query()).fwVersionRunning).toBe('28.39.1002');
+    const { store } = await loadTrustStore([pem('root/cert.pem')]);
+    const again = await new UpdateSession({ host, firmware: { kind: 'image', bytes: await sample('good.tfw') }, trust: store, now: NOW }).run();
+    expect(again.outcome, again.message).toBe('updated');
+  });
+
+  it('step mode: the gate sees every step in order; cancelling before the download leaves the device as it was', async () => {
+    const seen: StepId[] = [];
+    const { result, host } = await runSession('good.tfw', { gate: async (s) => (seen.push(s), s === 'download' ? 'cancel' : 'continue') });
+    expect(seen).toEqual(['query', 'preflight', 'lock', 'update-component', 'download']);
+    expect(result.outcome).toBe('cancelled');
+    const nic = new NicClient(host);
+    expect((await nic.status()).handleOwned).toBe(false);
+    expect((await nic.query()).fwVersionPending).toBeUndefined();
+  });
+
+  it('generic DFU device: host checks, then a plain DFU download, labelled as not verified by the device', async () => {
+    const { result } = await runSession('good.tfw', { vendorRequests: false });
+    expect(result.outcome, result.message).toBe('updated');
+    expect(result.deviceVerifies).toBe(false);
+    expect(result.message).toMatch(/does not verify signatures itself/);
+    const rejected = await runSession('unsigned.tfw', { vendorRequests: false });
+    expect(rejected.result.outcome).toBe('rejected-by-host');
+  });
+
+  it('several NICs at once, each in its own session', async () => {
+    const runs = await Promise.all([runSession('good.tfw'), runSession('good.tfw'), runSession('wrong-psid.tfw')]);
+    expect(runs.map((r) => r.result.outcome)).toEqual(['updated', 'updated', 'rejected-by-host']);
+    expect(new Set(runs.map((r) => r.dev.serialNumber)).size).toBe(3);
+  });
+});
