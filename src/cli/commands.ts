@@ -31,10 +31,17 @@ Usage:
   trustflash sign-detached FW.bin --key K.pem [--cert C.pem [--chain I.pem ...]] [--cms] -o OUT.sig|OUT.p7s
   trustflash inspect FILE [--json]
   trustflash devices [--json]
+  trustflash emulator init --state S [--image FACTORY.tfw] [--serial X] [--psid P] [--bank-size MiB] [--force]
+  trustflash emulator reboot --state S
+  trustflash query (--emulated --state S | --usb VID:PID[:SERIAL]) [--json] [--full]
+  trustflash update FILE --trust ROOT.pem (--emulated --state S [--fault KIND]... [--timing T] | --usb VID:PID[:SERIAL])
+                    [--json] [--log AUDIT.jsonl] [--now ISO] [--block-size N]
+      faults: power-loss:STATE|block=N|flash-op=N, flash-error[:erase], disconnect:block=N, slow,
+              locked-by-other, handle-timeout
   trustflash verify FILE --trust ROOT.pem [--trust ...] [--device DEVICE.json] [--now ISO-8601] [--json]
   trustflash verify FW.bin --sig FW.sig|FW.p7s --cert SIGNER.pem [--cert ...] --trust ROOT.pem [--now ISO] [--json]
 
-Exit status: 0 accepted / done, 1 rejected, 2 usage or I/O error.`;
+Exit status: 0 accepted / updated / done, 1 rejected (by the host or the device), 2 usage, I/O or transport error.`;
 
 async function loadCerts(io: Io, paths: readonly string[]): Promise<Certificate[]> {
   const out: Certificate[] = [];

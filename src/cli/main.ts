@@ -5,6 +5,7 @@
 import { UsageError } from './args.ts';
 import { cmdDevices, cmdInspect, cmdKeygen, cmdSign, cmdSignDetached, cmdVerify, USAGE } from './commands.ts';
 import { IoError, type Io } from './io.ts';
+import { cmdEmulator, cmdQuery, cmdUpdate } from './device-commands.ts';
 
 const COMMANDS: Record<string, (argv: string[], io: Io) => Promise<number>> = {
   keygen: cmdKeygen,
@@ -13,6 +14,9 @@ const COMMANDS: Record<string, (argv: string[], io: Io) => Promise<number>> = {
   inspect: cmdInspect,
   verify: cmdVerify,
   devices: cmdDevices,
+  emulator: cmdEmulator,
+  query: cmdQuery,
+  update: cmdUpdate,
 };
 
 export async function run(argv: readonly string[], io: Io): Promise<number> {

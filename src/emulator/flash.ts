@@ -139,7 +139,9 @@ export class Flash {
 
   /** The non-erased pages, for persistence. */
   snapshot(): { bankSize: number; pages: [number, Uint8Array][] } {
-    return { bankSize: this.bankSize, pages: [...this.#pages.entries()].filter(([, p]) => p.some((b) => b !== 0xff)).map(([i, p]) => [i, p.slice()]) };
+    // ascending page order (the Map keeps insertion order, which erase/re-program cycles shuffle)
+    const pages = [...this.#pages.entries()].filter(([, p]) => p.some((b) => b !== 0xff)).sort(([a], [b]) => a - b);
+    return { bankSize: this.bankSize, pages: pages.map(([i, p]) => [i, p.slice()]) };
   }
 
   static restore(s: { bankSize: number; pages: readonly (readonly [number, Uint8Array])[] }): Flash {

@@ -1,0 +1,238 @@
+/**
+ * The device commands: `emulator init|reboot`, `query`, `update` — for the emulated NIC (a state
+ * file) and for real USB devices (Node's `usb`). The same host code (DfuHost, NicClient,
+ * UpdateSession) drives both: the emulator is reached through its WebUSB-shaped device only.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DfuHost } from '../core/dfu/host.ts';
+import { UpdateError } from '../core/dfu/errors.ts';
+import { sameDevice, type UsbBus } from '../core/dfu/reconnect.ts';
+import { loadTrustStore } from '../core/crypto/trust.ts';
+import { AuditLog } from '../core/update/audit.ts';
+import { NicClient } from '../core/update/nic-client.ts';
+import { renderFlintQuery, bootStatusText } from '../core/update/protocol.ts';
+import { mccStateName } from '../core/update/mcc-codes.ts';
+import { UpdateSession, sessionSummary, type StepState } from '../core/update/session.ts';
+import { isoToSeconds } from '../core/sign/manifest-json.ts';
+import { createEmulatedNic, type EmulatedUSBDevice } from '../emulator/index.ts';
+import { decodeState, encodeState } from '../emulator/persist.ts';
+import { parseFault, describeFault, type Fault } from '../emulator/faults.ts';
+import type { TimingName } from '../emulator/timing.ts';
+import { bool, list, need, parseArgs, str, UsageError } from './args.ts';
+import { IoError, type Io } from './io.ts';
+import { openNodeUsb } from './usb.ts';
+
+const MiB = 1024 * 1024;
+
+async function loadNic(io: Io, path: string, extra: { faults?: Fault[]; timing?: TimingName } = {}): Promise<EmulatedUSBDevice> {
+  const bytes = await io.readBytes(path);
+  const state = decodeState(bytes);
+  if (!state.ok) throw new IoError(`${path}: ${state.error}`);
+  return createEmulatedNic({ state: state.value, ...(extra.faults ? { faults: extra.faults } : {}), ...(extra.timing ? { timing: extra.timing } : {}) });
+}
+
+async function saveNic(io: Io, path: string, dev: EmulatedUSBDevice): Promise<void> {
+  await io.writeBytes(path, encodeState(dev.nic.snapshot()));
+}
+
+/** The demo factory image: public/samples/factory.tfw if built, else made from the committed demo keys. */
+async function demoFactory(io: Io): Promise<Uint8Array> {
+  if (await io.exists('public/samples/factory.tfw')) return io.readBytes('public/samples/factory.tfw');
+  if (!(await io.exists('tests/fixtures/demo-keys/signer/key.pem'))) throw new IoError('no demo factory image here: pass --image FACTORY.tfw (or run from a clone after npm run samples)');
+  const { makeSamples } = await import('./make-samples.ts');
+  const dir = await mkdtemp(join(tmpdir(), 'trustflash-factory-'));
+  try {
+    await makeSamples(dir, { big: false });
+    return await io.readBytes(join(dir, 'factory.tfw'));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+export async function cmdEmulator(argv: string[], io: Io): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub === 'init') {
+    const p = parseArgs(rest, { state: 'string', image: 'string', serial: 'string', psid: 'string', 'bank-size': 'string', force: 'boolean' });
+    const path = need(p, 'state');
+    if (!bool(p, 'force') && (await io.exists(path))) throw new IoError(`${path} already exists (pass --force to replace it: that is a factory reset)`);
+    const bankMiB = Number(str(p, 'bank-size') ?? 64);
+    if (!Number.isInteger(bankMiB) || bankMiB < 1 || bankMiB > 256) throw new UsageError('--bank-size is in MiB, 1..256');
+    const image = str(p, 'image') ? await io.readBytes(str(p, 'image')!) : await demoFactory(io);
+    let dev: EmulatedUSBDevice;
+    try {
+      dev = await createEmulatedNic({
+        factoryImage: image,
+        bankSize: bankMiB * MiB,
+        identity: { ...(str(p, 'serial') ? { serial: str(p, 'serial')! } : {}), ...(str(p, 'psid') ? { psid: str(p, 'psid')! } : {}) },
+      });
+    } catch (e) {
+      throw new IoError(`cannot manufacture the NIC: ${(e as Error).message}`);
+    }
+    await saveNic(io, path, dev);
+    const q = await new NicClient(await openHost(dev)).query();
+    io.out(`${path}: emulated NIC ${q.serial} (PSID ${q.psid}) manufactured; ${bootStatusText(dev.nic.firmware.status().bootStatus)}; running ${q.fwVersionRunning ?? 'nothing'}`);
+    return q.fwVersionRunning ? 0 : 1;
+  }
+  if (sub === 'reboot') {
+    const p = parseArgs(rest, { state: 'string' });
+    const path = need(p, 'state');
+    const dev = await loadNic(io, path);
+    const boot = await dev.nic.reset();
+    await saveNic(io, path, dev);
+    const q = decodeQueryFromNic(dev);
+    io.out(`${path}: reset: ${bootStatusText(boot)}; running ${q ?? 'nothing'}`);
+    return boot === 6 ? 1 : 0;
+  }
+  throw new UsageError(`emulator takes init or reboot, got ${JSON.stringify(sub ?? '')}`);
+}
+
+/** The running version, read the way a host would (over USB) after a reset. */
+function decodeQueryFromNic(dev: EmulatedUSBDevice): string | undefined {
+  const q = dev.nic.firmware.queryBytes();
+  // tag 1 = running version (3 × u16 LE); the NIC has just re-enumerated, so read its RAM directly
+  for (let at = 0; at + 3 <= q.length; ) {
+    const len = q[at + 1]! | (q[at + 2]! << 8);
+    if (q[at] === 1 && len === 6) {
+      const v = new DataView(q.buffer, q.byteOffset + at + 3, 6);
+      return `${v.getUint16(0, true)}.${v.getUint16(2, true)}.${v.getUint16(4, true)}`;
+    }
+    at += 3 + len;
+  }
+  return undefined;
+}
+
+async function openHost(dev: USBDevice): Promise<DfuHost> {
+  const host = new DfuHost(dev);
+  await host.open();
+  return host;
+}
+
+/** Picks a real device by VID:PID[:SERIAL]. */
+async function realDevice(spec: string): Promise<{ device: USBDevice; bus: UsbBus }> {
+  const m = /^([0-9a-fA-F]{4}):([0-9a-fA-F]{4})(?::(.+))?$/.exec(spec);
+  if (!m) throw new UsageError(`--usb expects VID:PID[:SERIAL] in hex, got ${JSON.stringify(spec)}`);
+  const u = await openNodeUsb();
+  if (!u.ok) throw new IoError(u.reason);
+  const want = { vendorId: parseInt(m[1]!, 16), productId: parseInt(m[2]!, 16), serialNumber: m[3] };
+  const all = (await u.usb.getDevices()).filter((d) => d.vendorId === want.vendorId && d.productId === want.productId && (want.serialNumber === undefined || sameDevice(d, { ...want, serialNumber: want.serialNumber })));
+  if (all.length === 0) throw new IoError(`no USB device ${spec} found`);
+  if (all.length > 1) throw new UsageError(`${all.length} devices match ${spec}: add :SERIAL (${all.map((d) => d.serialNumber ?? '?').join(', ')})`);
+  return { device: all[0]!, bus: u.usb };
+}
+
+export async function cmdQuery(argv: string[], io: Io): Promise<number> {
+  const p = parseArgs(argv, { emulated: 'boolean', state: 'string', usb: 'string', json: 'boolean', full: 'boolean' });
+  if (p.positional.length) throw new UsageError(`unexpected argument ${p.positional[0]}`);
+  let device: USBDevice;
+  if (bool(p, 'emulated')) device = await loadNic(io, need(p, 'state'));
+  else if (str(p, 'usb')) device = (await realDevice(str(p, 'usb')!)).device;
+  else throw new UsageError('query needs --emulated --state S or --usb VID:PID[:SERIAL]');
+  try {
+    const host = await openHost(device);
+    const nic = new NicClient(host);
+    if (!(await nic.supported())) {
+      const f = host.functional;
+      const info = { secureUpdate: false, mode: host.mode, transferSize: f.transferSize, canDownload: f.canDownload, canUpload: f.canUpload, manifestationTolerant: f.manifestationTolerant, willDetach: f.willDetach };
+      io.out(bool(p, 'json') ? JSON.stringify(info, null, 2) : `a generic DFU device (${host.mode === 'dfu' ? 'DFU mode' : 'run-time'}, wTransferSize ${f.transferSize}); it has no secure-update protocol and does not verify signatures itself`);
+      return 0;
+    }
+    const q = await nic.query();
+    const s = await nic.status();
+    io.out(bool(p, 'json') ? JSON.stringify({ secureUpdate: true, query: q, status: { ...s, stateName: mccStateName(s.state) } }, null, 2) : `${renderFlintQuery(q, { full: bool(p, 'full') })}\nUpdate state:          ${mccStateName(s.state)}${s.handleOwned ? ' (an update handle is held)' : ''}`);
+    await host.close();
+    return 0;
+  } catch (e) {
+    if (e instanceof UpdateError) throw new IoError(e.message);
+    throw e;
+  }
+}
+
+export async function cmdUpdate(argv: string[], io: Io): Promise<number> {
+  const p = parseArgs(argv, { trust: 'list', emulated: 'boolean', state: 'string', usb: 'string', fault: 'list', timing: 'string', json: 'boolean', log: 'string', now: 'string', 'block-size': 'string' });
+  if (p.positional.length !== 1) throw new UsageError(`expected exactly one FILE to update with, got ${p.positional.length}`);
+  const file = p.positional[0]!;
+  const trustPaths = list(p, 'trust');
+  if (trustPaths.length === 0) throw new UsageError('--trust ROOT.pem is required: the host checks the image before sending it');
+  const { store, errors } = await loadTrustStore(await Promise.all(trustPaths.map(async (t) => ({ name: t, text: await io.readText(t) }))));
+  if (errors.length) throw new IoError(`trust store: ${errors.join('; ')}`);
+  const faults: Fault[] = [];
+  for (const f of list(p, 'fault')) {
+    const r = parseFault(f);
+    if ('error' in r) throw new UsageError(`--fault ${f}: ${r.error}`);
+    faults.push(r);
+  }
+  const timing = str(p, 'timing');
+  if (timing !== undefined && !['instant', 'full-speed', 'high-speed'].includes(timing)) throw new UsageError('--timing takes instant, full-speed or high-speed');
+  const nowText = str(p, 'now');
+  const nowSecs = nowText === undefined ? undefined : isoToSeconds(nowText);
+  if (nowText !== undefined && nowSecs === undefined) throw new UsageError('--now expects an ISO-8601 time');
+  const blockText = str(p, 'block-size');
+  const blockSize = blockText === undefined ? undefined : Number(blockText);
+  if (blockSize !== undefined && (!Number.isInteger(blockSize) || blockSize < 64 || blockSize > 65527)) throw new UsageError('--block-size is 64..65527');
+
+  const blob = await io.openBlob(file);
+  if (blob.size > 2 ** 31 + 2 * MiB) throw new IoError(`${file}: ${blob.size} bytes is larger than any image`);
+  // one copy, read once, referenced by nothing else: the session verifies it and sends the same bytes
+  // (the file on disk is never read again, so changing it after the check changes nothing)
+  const bytes = await io.readBytes(file);
+
+  let device: USBDevice;
+  let bus: UsbBus;
+  let emulated: EmulatedUSBDevice | undefined;
+  const statePath = str(p, 'state');
+  if (bool(p, 'emulated')) {
+    if (!statePath) throw new UsageError('--emulated needs --state S');
+    emulated = await loadNic(io, statePath, { faults, ...(timing ? { timing: timing as TimingName } : {}) });
+    device = emulated;
+    bus = emulated.usb;
+  } else if (str(p, 'usb')) {
+    if (faults.length) throw new UsageError('--fault is for the emulated NIC');
+    ({ device, bus } = await realDevice(str(p, 'usb')!));
+  } else throw new UsageError('update needs --emulated --state S or --usb VID:PID[:SERIAL]');
+
+  const json = bool(p, 'json');
+  const say = (t: string) => {
+    if (!json) io.out(t);
+  };
+  if (faults.length) say(`faults armed: ${faults.map(describeFault).join(', ')}`);
+  const audit = new AuditLog();
+  let lastState = -1;
+  const printed = new Map<string, string>();
+  try {
+    const host = await openHost(device);
+    const session = new UpdateSession({
+      host,
+      usb: bus,
+      firmware: { kind: 'image', bytes },
+      trust: store,
+      audit,
+      ...(nowSecs !== undefined ? { now: new Date(nowSecs * 1000) } : {}),
+      ...(blockSize ? { blockSize } : {}),
+      onSteps: (steps: readonly StepState[]) => {
+        for (const s of steps) {
+          if (s.status === 'pending' || printed.get(s.id) === s.status) continue;
+          printed.set(s.id, s.status);
+          if (s.status !== 'running') say(`${s.status === 'done' ? 'OK  ' : s.status === 'failed' ? 'FAIL' : 'SKIP'}  ${s.title}${s.detail ? `: ${s.detail}` : ''}`);
+        }
+      },
+      onDeviceStatus: (s) => {
+        if (s.state !== lastState) say(`      device state ${lastState < 0 ? '' : `${mccStateName(lastState)} → `}${mccStateName(s.state)}${s.error ? ` (error 0x${s.error.toString(16).padStart(2, '0')})` : ''}`);
+        lastState = s.state;
+      },
+      onLog: (line) => say(`      ${line}`),
+    });
+    const result = await session.run();
+    if (json) io.out(JSON.stringify(sessionSummary(result), null, 2));
+    else {
+      if (result.deviceError) say(`device: ${result.deviceError.mstflint} (MCC error 0x${result.deviceError.code.toString(16).padStart(2, '0')}) — ${result.deviceError.action}`);
+      say(result.outcome === 'updated' ? `UPDATED: ${result.message}` : `${result.outcome === 'cancelled' ? 'CANCELLED' : result.outcome === 'failed' ? 'FAILED' : 'REJECTED'}: ${result.message}`);
+      if (result.outcome === 'updated' && emulated) say(`to run it: trustflash emulator reboot --state ${statePath}`);
+    }
+    return result.outcome === 'updated' ? 0 : result.outcome === 'failed' ? 2 : 1;
+  } finally {
+    if (str(p, 'log')) await io.writeBytes(str(p, 'log')!, await audit.toJsonl());
+    if (emulated && statePath) await saveNic(io, statePath, emulated);
+  }
+}

@@ -1,0 +1,134 @@
+/** `trustflash emulator | query | update` in-process: every sample, every fault kind, the audit log, exit codes. */
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { run } from '../../../src/cli/main.ts';
+import { nodeIo } from '../../../src/cli/io.ts';
+import { makeSamples } from '../../../src/cli/make-samples.ts';
+import { verifyAuditLog } from '../../../src/core/update/audit.ts';
+
+let dir: string;
+let samples: string;
+const NOW = ['--now', '2026-11-22T00:00:00Z'];
+
+async function tf(...argv: string[]) {
+  const out: string[] = [];
+  const io = { ...nodeIo(), out: (t: string) => void out.push(t), err: (t: string) => void out.push(t) };
+  const code = await run(argv, io);
+  return { code, text: out.join('\n') };
+}
+
+async function freshNic(name: string): Promise<string> {
+  const state = join(dir, `${name}.state`);
+  const r = await tf('emulator', 'init', '--state', state, '--image', join(samples, 'factory.tfw'), '--bank-size', '1');
+  expect(r.code, r.text).toBe(0);
+  return state;
+}
+
+async function versions(state: string): Promise<{ running?: string; pending?: string }> {
+  const r = await tf('query', '--emulated', '--state', state, '--json');
+  expect(r.code, r.text).toBe(0);
+  const q = JSON.parse(r.text).query;
+  return { running: q.fwVersionRunning, pending: q.fwVersionPending };
+}
+
+const update = (state: string, file: string, ...more: string[]) => tf('update', join(samples, file), '--trust', join(samples, 'demo-root.pem'), '--emulated', '--state', state, ...NOW, ...more);
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'tf-cli-device-'));
+  samples = join(dir, 'samples');
+  await makeSamples(samples, { big: false });
+});
+
+describe('emulated NIC through the CLI', () => {
+  it('init, query, update, reboot: the new version is pending, then running', async () => {
+    const s = await freshNic('a');
+    expect(await versions(s)).toEqual({ running: '28.39.1002', pending: undefined });
+    const q = await tf('query', '--emulated', '--state', s);
+    expect(q.text).toMatch(/^FW Version: +28\.39\.1002$/m);
+    expect(q.text).toMatch(/^PSID: +TF_0000000001$/m);
+    const log = join(dir, 'audit.jsonl');
+    const u = await update(s, 'good.tfw', '--log', log);
+    expect(u.code, u.text).toBe(0);
+    expect(u.text).toMatch(/device state DOWNLOAD → LOCKED/);
+    expect(u.text).toMatch(/UPDATED: .*28\.40\.1000 is pending/);
+    expect(await verifyAuditLog(readFileSync(log, 'utf8'))).toMatchObject({ ok: true });
+    expect(await versions(s)).toEqual({ running: '28.39.1002', pending: '28.40.1000' });
+    expect((await tf('query', '--emulated', '--state', s)).text).toMatch(/^FW Version\(Running\): +28\.39\.1002$/m);
+    const b = await tf('emulator', 'reboot', '--state', s);
+    expect(b.text).toMatch(/pending image applied\); running 28\.40\.1000/);
+    expect(await versions(s)).toEqual({ running: '28.40.1000', pending: undefined });
+  });
+
+  it('rejected samples exit 1, name the check or the device code, and change nothing', async () => {
+    const s = await freshNic('b');
+    for (const [file, text] of [
+      ['unsigned.tfw', /Signing key known/],
+      ['tampered-manifest.tfw', /Signature/],
+      ['tampered-payload.tfw', /Payload digest/],
+      ['wrong-psid.tfw', /Meant for this device/],
+      ['forbidden-version.tfw', /forbidden/],
+      ['downgrade.tfw', /Security version/],
+      ['expired.tfw', /expired/],
+      ['not-secured.tfw', /not a secured image/],
+    ] as const) {
+      const r = await update(s, file);
+      expect(r.code, `${file}: ${r.text}`).toBe(1);
+      expect(r.text, file).toMatch(/REJECTED: Rejected before anything was sent/);
+      expect(r.text, file).toMatch(text);
+    }
+    // the device's own decision: the host trusts the rogue root, the NIC does not hold that key
+    const d = await tf('update', join(samples, 'untrusted-chain.tfw'), '--trust', join(samples, 'demo-root.pem'), '--trust', 'tests/fixtures/demo-keys/rogue-root/cert.pem', '--emulated', '--state', s, ...NOW);
+    expect(d.code, d.text).toBe(1);
+    expect(d.text).toMatch(/MCC error 0x04/);
+    expect(await versions(s)).toEqual({ running: '28.39.1002', pending: undefined });
+  });
+
+  const faults: [string, number, RegExp][] = [
+    ['power-loss:LOCKED', 2, /gone|stopped answering/],
+    ['power-loss:INITIALIZE', 2, /gone|stopped answering/],
+    ['power-loss:DOWNLOAD', 2, /gone|stopped answering/],
+    ['power-loss:VERIFY', 2, /gone|stopped answering/],
+    ['power-loss:ACTIVATE', 2, /gone|stopped answering/],
+    ['power-loss:block=3', 2, /block 4 of 17.*(gone|stopped answering)/],
+    ['disconnect:block=5', 2, /block 6 of 17.*(gone|stopped answering)/],
+    ['flash-error', 1, /MCC error 0x28/],
+    ['flash-error:erase', 1, /MCC error 0x10/],
+    ['locked-by-other', 2, /another host holds the update handle/],
+  ];
+  for (const [fault, code, text] of faults) {
+    it(`--fault ${fault}: exit ${code}, a clear message, nothing corrupted, a retry succeeds`, async () => {
+      const s = await freshNic(fault.replace(/[^a-z0-9]/gi, '_'));
+      const r = await update(s, 'good.tfw', '--fault', fault);
+      expect(r.code, r.text).toBe(code);
+      expect(r.text).toMatch(text);
+      expect(r.text).not.toMatch(/\n\s+at /);
+      await tf('emulator', 'reboot', '--state', s);
+      expect((await versions(s)).running).toBe('28.39.1002');
+      // locked-by-other is a property of the bus, not a one-shot: a retry without the fault succeeds once the other host is gone
+      const again = await update(s, 'good.tfw');
+      expect(again.code, again.text).toBe(0);
+      await tf('emulator', 'reboot', '--state', s);
+      expect((await versions(s)).running).toBe('28.40.1000');
+    });
+  }
+
+  it('--fault slow and --timing full-speed still update; handle-timeout is survivable', async () => {
+    const s = await freshNic('slow');
+    expect((await update(s, 'good.tfw', '--fault', 'slow', '--timing', 'full-speed')).code).toBe(0);
+    const t = await freshNic('timeout');
+    expect((await update(t, 'good.tfw', '--fault', 'handle-timeout')).code).toBe(0);
+  });
+
+  it('usage and transport errors exit 2 with a sentence', async () => {
+    const s = await freshNic('usage');
+    expect((await update(s, 'good.tfw', '--fault', 'meteor')).text).toMatch(/unknown fault "meteor"/);
+    expect((await tf('update', join(samples, 'good.tfw'), '--emulated', '--state', s)).code).toBe(2);
+    expect((await tf('query', '--emulated', '--state', join(samples, 'good.tfw'))).text).toMatch(/not a valid emulated-NIC state/);
+    const usb = await tf('update', join(samples, 'good.tfw'), '--trust', join(samples, 'demo-root.pem'), '--usb', '1209:7a01');
+    expect(usb.code).toBe(2);
+    expect(usb.text).toMatch(/no USB subsystem|no USB device|USB is not available/);
+    expect((await tf('emulator', 'init', '--state', s, '--image', join(samples, 'factory.tfw'))).text).toMatch(/already exists/);
+  });
+});
