@@ -15,7 +15,7 @@ export default defineConfig({
     sourcemap: false,
     minify: false,
     rollupOptions: {
-      input: { trustflash: 'src/cli/bin.ts', 'make-samples': 'src/cli/make-samples.ts', bench: 'bench/run.ts' },
+      input: { trustflash: 'src/cli/bin.ts', emulator: 'src/emulator/index.ts', 'make-samples': 'src/cli/make-samples.ts', bench: 'bench/run.ts' },
       output: { format: 'es', entryFileNames: '[name].js', banner: (chunk) => (chunk.name === 'trustflash' ? '#!/usr/bin/env node' : '') },
     },
   },
