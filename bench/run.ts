@@ -23,6 +23,7 @@ import { createSha256, sha256Blob, sha256WebCrypto } from '../src/core/crypto/sh
 import { signBytes } from '../src/core/crypto/signature.ts';
 import { verifyImage } from '../src/core/verify/verify-image.ts';
 import { deviceBench } from './device.ts';
+import { updateBench } from './update.ts';
 
 const MiB = 1024 * 1024;
 const WORK = resolve('bench/.work');
@@ -131,6 +132,12 @@ async function main(): Promise<void> {
   const sections = process.argv.slice(2).filter((a) => !a.startsWith('-'));
   const want = (s: string) => sections.length === 0 || sections.includes(s);
   if (want('verify')) await verifySection();
+  if (want('update')) {
+    console.log('\nupdate: secure-update sessions over the emulated NIC…');
+    const table = (await updateBench()).join('\n');
+    console.log(table);
+    await publish('update', table);
+  }
   if (want('device')) {
     console.log('\ndevice: the NIC firmware verifying a 64 MiB image…');
     const table = (await deviceBench()).join('\n');

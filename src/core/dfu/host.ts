@@ -39,7 +39,19 @@ export interface Progress {
   readonly total: number;
 }
 
-const sleepMs = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+/**
+ * Waits at least `ms` (DFU 1.1 §6.1.2: the host must not poll before bwPollTimeout has passed).
+ * Timers can fire a little early against a monotonic clock (Node's run on the loop's cached
+ * millisecond time), and a device that enforces the wait stalls an early GETSTATUS, so the elapsed
+ * time is checked and the wait topped up.
+ */
+async function sleepAtLeast(ms: number): Promise<void> {
+  if (ms <= 0) return;
+  const start = performance.now();
+  await new Promise<void>((r) => setTimeout(r, ms));
+  while (performance.now() - start < ms) await new Promise<void>((r) => setTimeout(r, 1));
+}
+const sleepMs = sleepAtLeast;
 
 export function describeStatus(s: DfuStatus): string {
   return `${DFU_STATUS_NAMES[s.status] ?? `status 0x${s.status.toString(16)}`} in ${DFU_STATE_NAMES[s.state] ?? `state ${s.state}`}`;

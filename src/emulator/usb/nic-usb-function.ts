@@ -92,6 +92,9 @@ const RECIPIENT = { DEVICE: 0, INTERFACE: 1, ENDPOINT: 2, OTHER: 3 } as const;
 const STALL: ControlResult = { status: 'stall' };
 const NO_ERROR_TEXT = 'No error';
 
+/** Largest debt (and credit) of modelled bus time before the device waits: a few timer ticks. */
+const OWED_MAX_MS = 4;
+
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -233,10 +236,26 @@ export class NicUsbFunction {
     return run;
   }
 
+  /**
+   * Modelled time the bus still owes. Timers cannot wait a fraction of a millisecond (a 0.3 ms
+   * high-speed transfer would cost a whole timer tick), so each transfer adds its modelled time to a
+   * debt, and the device waits once more than OWED_MAX_MS is owed, then subtracts what it really
+   * waited (a timer that overshoots leaves up to OWED_MAX_MS of credit). Idle time on the host never
+   * pays the debt: the sum of the waits is the modelled time, so the emulator is never faster than
+   * its model (benchmarks compare against that model).
+   */
+  #owedMs = 0;
   async #wire(bytes: number): Promise<void> {
     const slow = this.nic.faults.some((f) => f.kind === 'slow') ? 10 : 1;
-    const ms = this.nic.timing.transferMs(bytes) * slow;
-    if (ms > 0) await sleep(ms);
+    await this.#hold(this.nic.timing.transferMs(bytes) * slow);
+  }
+  async #hold(ms: number): Promise<void> {
+    if (ms <= 0) return;
+    this.#owedMs += ms;
+    if (this.#owedMs <= OWED_MAX_MS) return;
+    const start = performance.now();
+    await sleep(this.#owedMs);
+    this.#owedMs = Math.max(-OWED_MAX_MS, this.#owedMs - (performance.now() - start));
   }
 
   /**
@@ -305,7 +324,15 @@ export class NicUsbFunction {
     if (recipient !== RECIPIENT.INTERFACE || (s.wIndex & 0xff) !== d.dfuInterface || s.wIndex >> 8 !== 0) return STALL;
     const request = { request: s.bRequest, value: s.wValue, length: s.wLength, direction: dirIn ? ('in' as const) : ('out' as const), data };
     if (type === REQUEST_TYPE.CLASS) return truncate(await this.#dfu.handle(request));
-    if (type === REQUEST_TYPE.VENDOR) return this.#vendorEnabled ? truncate(await this.#vendor.handle(request)) : STALL;
+    if (type === REQUEST_TYPE.VENDOR) {
+      if (!this.#vendorEnabled) return STALL;
+      // a vendor request completes (its status stage) when the firmware is done: flash work it did
+      // (programming a DATA block, erasing in UPDATE_COMPONENT) holds the bus that long
+      const busyBefore = this.nic.flash.busyMs;
+      const answer = truncate(await this.#vendor.handle(request));
+      await this.#hold(this.nic.flash.busyMs - busyBefore);
+      return answer;
+    }
     return STALL;
   }
 
