@@ -153,7 +153,12 @@ export async function detachToDfu(dev: EmulatedUSBDevice): Promise<EmulatedUSBDe
   return next;
 }
 
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+/** Waits at least `ms` by the monotonic clock (timers can fire early against it; DFU 1.1 §6.1.2 forbids polling early). */
+export async function sleep(ms: number): Promise<void> {
+  const start = performance.now();
+  await new Promise<void>((r) => setTimeout(r, ms));
+  while (performance.now() - start < ms) await new Promise<void>((r) => setTimeout(r, 1));
+}
 
 export interface DownloadResult {
   final: Status;
