@@ -88,6 +88,15 @@ function findSigner(si: pkijs.SignerInfo, certs: readonly Certificate[]): Certif
 
 /** Verifies a DER ContentInfo/SignedData. Never throws on bad input. */
 export async function verifyCms(der: Uint8Array, opts: CmsVerifyOptions): Promise<CmsResult> {
+  try {
+    return await verifyCmsUnguarded(der, opts);
+  } catch (e) {
+    // pkijs parses some values lazily (on first access) and asn1js can throw there
+    return fail('malformed', `CMS could not be read: ${(e as Error).message}`);
+  }
+}
+
+async function verifyCmsUnguarded(der: Uint8Array, opts: CmsVerifyOptions): Promise<CmsResult> {
   const asn = parseDer(der);
   if (!asn) return fail('malformed', 'CMS is not a single DER-encoded structure');
   let signed: pkijs.SignedData;

@@ -133,7 +133,14 @@ async function parseCertificateUncached(der: Uint8Array): Promise<Result<Certifi
   for (const ext of pki.extensions ?? []) {
     if (seen.has(ext.extnID)) return { ok: false, reason: `certificate repeats extension ${ext.extnID}` };
     seen.add(ext.extnID);
-    const v = ext.parsedValue as unknown;
+    // pkijs parses an extension's value lazily, in this getter, and asn1js can throw on malformed
+    // bytes there (found by the fuzzer: a GeneralizedTime inside an extension)
+    let v: unknown;
+    try {
+      v = ext.parsedValue as unknown;
+    } catch {
+      return { ok: false, reason: `certificate extension ${ext.extnID} does not parse` };
+    }
     if (ext.critical && !UNDERSTOOD_CRITICAL.has(ext.extnID)) unknownCritical.push(ext.extnID);
     switch (ext.extnID) {
       case EXT.basicConstraints:

@@ -65,7 +65,7 @@ describe('dispatch and help', () => {
       expect(r.code).toBe(0);
       expect(r.stdout).toContain('Usage:');
       for (const c of ['keygen', 'sign', 'sign-detached', 'inspect', 'verify']) expect(r.stdout).toContain(`trustflash ${c} `);
-      expect(r.stdout).toContain('Exit status: 0 accepted / done, 1 rejected, 2 usage or I/O error');
+      expect(r.stdout).toContain('Exit status: 0 accepted / updated / done, 1 rejected (by the host or the device), 2 usage, I/O or transport error');
     }
   });
 

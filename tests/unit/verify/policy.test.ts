@@ -108,3 +108,15 @@ describe('signing side', () => {
     await expect(signImage({ ...DRAFT, releaseNotes: '' }, payloadOf(4), [{ key: await demoKey('signer') }])).rejects.toThrow(/does not parse/);
   });
 });
+
+describe('fuzzer findings', () => {
+  it('a certificate whose extension value is malformed is refused, not thrown (lazy pkijs parsing)', async () => {
+    const { parseCertificate } = await import('../../../src/core/crypto/x509.ts');
+    const cert = await demoCert('signer');
+    const der = cert.der.slice();
+    der[587] = 24; // found by fuzz seed 23266163: a byte inside an extension turned into a GeneralizedTime tag
+    const r = await parseCertificate(der);
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.reason).toMatch(/does not parse|not a single DER/);
+  });
+});
