@@ -4,24 +4,66 @@ import App from './ui/App.svelte';
 import { VerifierState, workerBackend } from './ui/state/verifier.svelte.ts';
 import { SetupState } from './ui/state/setup.svelte.ts';
 import { AppUpdate } from './ui/state/app-update.svelte.ts';
+import { DeviceChannel } from './ui/state/device-channel.ts';
+import { combinedBackend, pageUsbBackend, workerDeviceBackend } from './ui/state/device-backend.ts';
+import { DevicesState, USB_FILTERS, type UsbSupport } from './ui/state/devices.svelte.ts';
+import { UpdateState } from './ui/state/update.svelte.ts';
+import { LogState } from './ui/state/log.svelte.ts';
+import { FaultDraft } from './ui/state/fault-draft.svelte.ts';
+import { OTHER_PSID } from './ui/state/scenarios.ts';
 import './ui/app.css';
 
-const fetchText = async (url: string) => {
+const fetchOk = async (url: string) => {
   const res = await fetch(url);
   if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
-  return res.text();
+  return res;
 };
+const fetchText = async (url: string) => (await fetchOk(url)).text();
+
+/** Offers text as a file download through a short-lived Blob URL. */
+function saveFile(name: string, text: string, type: string): void {
+  const url = URL.createObjectURL(new Blob([text], { type }));
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = name;
+  a.hidden = true;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+const usbSupport: UsbSupport = !window.isSecureContext ? 'insecure' : 'usb' in navigator ? 'available' : 'no-webusb';
 
 const verifier = new VerifierState(workerBackend());
 const setup = new SetupState(fetchText);
 const appUpdate = new AppUpdate();
+const channel = new DeviceChannel(combinedBackend(workerDeviceBackend(), pageUsbBackend()));
+const devices = new DevicesState({
+  channel,
+  baseUrl: document.baseURI,
+  usbSupport,
+  ...(usbSupport === 'available'
+    ? { requestUsbDevice: async () => ({ device: await navigator.usb.requestDevice({ filters: USB_FILTERS }), bus: navigator.usb }) }
+    : {}),
+});
+const update = new UpdateState({
+  channel,
+  devices,
+  trust: () => setup.trust,
+  fetchBytes: async (url) => (await fetchOk(url)).arrayBuffer(),
+});
+const log = new LogState({ channel, saveFile });
+const faults = new FaultDraft();
+update.choose({ kind: 'sample', file: 'good.tfw', title: 'Signed update 28.40.1000' });
 void setup.load();
+void devices.start();
 
 if ('serviceWorker' in navigator) {
-  const update = registerSW({
+  const registration = registerSW({
     immediate: true,
-    onNeedRefresh: () => appUpdate.announce(() => update(true)),
+    onNeedRefresh: () => appUpdate.announce(() => registration(true)),
   });
 }
 
-mount(App, { target: document.getElementById('app')!, props: { verifier, setup, appUpdate } });
+mount(App, { target: document.getElementById('app')!, props: { verifier, setup, appUpdate, devices, update, log, faults, otherPsid: OTHER_PSID } });

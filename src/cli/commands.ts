@@ -36,6 +36,7 @@ Usage:
   trustflash query (--emulated --state S | --usb VID:PID[:SERIAL]) [--json] [--full]
   trustflash update FILE --trust ROOT.pem (--emulated --state S [--fault KIND]... [--timing T] | --usb VID:PID[:SERIAL])
                     [--json] [--log AUDIT.jsonl] [--now ISO] [--block-size N]
+  trustflash audit verify AUDIT.jsonl [--json]
       faults: power-loss:STATE|block=N|flash-op=N, flash-error[:erase], disconnect:block=N, slow,
               locked-by-other, handle-timeout
   trustflash verify FILE --trust ROOT.pem [--trust ...] [--device DEVICE.json] [--now ISO-8601] [--json]

@@ -10,7 +10,7 @@ import { DfuHost } from '../core/dfu/host.ts';
 import { UpdateError } from '../core/dfu/errors.ts';
 import { sameDevice, type UsbBus } from '../core/dfu/reconnect.ts';
 import { loadTrustStore } from '../core/crypto/trust.ts';
-import { AuditLog } from '../core/update/audit.ts';
+import { AuditLog, verifyAuditLog } from '../core/update/audit.ts';
 import { NicClient } from '../core/update/nic-client.ts';
 import { renderFlintQuery, bootStatusText } from '../core/update/protocol.ts';
 import { mccStateName } from '../core/update/mcc-codes.ts';
@@ -235,4 +235,15 @@ export async function cmdUpdate(argv: string[], io: Io): Promise<number> {
     if (str(p, 'log')) await io.writeBytes(str(p, 'log')!, await audit.toJsonl());
     if (emulated && statePath) await saveNic(io, statePath, emulated);
   }
+}
+
+export async function cmdAudit(argv: string[], io: Io): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub !== 'verify') throw new UsageError(`audit takes verify FILE, got ${JSON.stringify(sub ?? '')}`);
+  const p = parseArgs(rest, { json: 'boolean' });
+  if (p.positional.length !== 1) throw new UsageError('audit verify needs one FILE');
+  const r = await verifyAuditLog(await io.readText(p.positional[0]!));
+  if (bool(p, 'json')) io.out(JSON.stringify(r, null, 2));
+  else io.out(r.ok ? `${p.positional[0]}: intact, ${r.records} records, head ${r.head}` : `${p.positional[0]}: BROKEN at line ${r.line}: ${r.reason}`);
+  return r.ok ? 0 : 1;
 }

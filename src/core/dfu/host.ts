@@ -283,6 +283,28 @@ export class DfuHost {
     // zero-length DNLOAD: end of download (DFU 1.1 §6.1.1.1)
     await this.controlOut(this.#cls(DFU_REQUEST.DFU_DNLOAD, blocks & 0xffff), undefined, 'ending the download');
     let s: DfuStatus;
+    if (!f.manifestationTolerant) {
+      // DFU 1.1 §7: a device that is not manifestation-tolerant goes dfuMANIFEST → dfuMANIFEST-WAIT-RESET
+      // and stops answering; with bitWillDetach it resets itself, otherwise the host resets the bus.
+      try {
+        s = await this.getStatus('starting manifestation');
+        if (s.status !== DFU_STATUS.OK) {
+          const reason = await this.reason(s);
+          throw new UpdateError('Rejected', `manifestation failed: ${reason}`);
+        }
+        await this.#sleep(s.pollTimeoutMs);
+        s = await this.getStatus('waiting for manifestation');
+        if (s.status !== DFU_STATUS.OK) throw new UpdateError('Rejected', `manifestation failed: ${await this.reason(s)}`);
+      } catch (e) {
+        if (e instanceof UpdateError && (e.code === 'NotFound' || (e.code === 'Rejected' && /stalled/.test(e.message)))) {
+          if (!f.willDetach) await this.device.reset().catch(() => undefined);
+          return { final: undefined, vanishedAfterManifest: true };
+        }
+        throw e;
+      }
+      if (!f.willDetach && s.state === DFU_STATE.dfuMANIFEST_WAIT_RESET) await this.device.reset().catch(() => undefined);
+      return { final: s, vanishedAfterManifest: false };
+    }
     try {
       s = await this.#settle('waiting for manifestation');
     } catch (e) {

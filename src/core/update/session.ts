@@ -13,6 +13,7 @@
 import { UpdateError } from '../dfu/errors.ts';
 import { DfuHost } from '../dfu/host.ts';
 import { reconnect, type UsbBus } from '../dfu/reconnect.ts';
+import { parseDfuFile, suffixMatches } from '../dfu/dfu-file.ts';
 import type { TrustStore } from '../crypto/trust.ts';
 import type { Certificate } from '../crypto/x509.ts';
 import type { Report } from '../verify/report.ts';
@@ -353,11 +354,30 @@ export class UpdateSession {
         if (!this.#o.usb) throw new UpdateError('NotSupported', 'the device is in run-time mode and no USB bus was given to find it again after DETACH');
         this.#log('DETACH: the device re-enumerates in DFU mode');
         await host.detach();
+        if (!host.functional.willDetach) {
+          // without bitWillDetach the host must reset the bus (DFU 1.1 §5.1); where the platform
+          // cannot (WinUSB), the device times out of appDETACH and the reconnect below fails clearly
+          try {
+            await host.device.reset();
+          } catch {
+            /* the device may already be gone: that is the re-enumeration */
+          }
+        }
         const again = await reconnect(this.#o.usb, host.device);
         dfu = new DfuHost(again);
         await dfu.open();
       }
-      const r = await dfu.download(firmware.bytes, {
+      // a .dfu file: its suffix names the device it is for (DFU 1.1 App. B); the payload is sent without it, as dfu-util does
+      let payload = firmware.bytes;
+      const dfuFile = parseDfuFile(firmware.bytes);
+      if (dfuFile.ok) {
+        if (dfuFile.value.dfuse) throw new UpdateError('NotSupported', 'DfuSe files (ST) are not sent by this host yet: their targets need DfuSe address commands');
+        const match = suffixMatches(dfuFile.value.suffix, { vendorId: dfu.device.vendorId, productId: dfu.device.productId });
+        if (!match.ok) throw new UpdateError('InvalidFile', `the .dfu file is not for this device: ${match.reason}`);
+        payload = dfuFile.value.payload;
+        this.#log(`.dfu suffix checked (VID ${dfuFile.value.suffix.idVendor.toString(16)}, PID ${dfuFile.value.suffix.idProduct.toString(16)}); sending ${payload.length} bytes without it`);
+      }
+      const r = await dfu.download(payload, {
         ...(this.#o.blockSize ? { blockSize: this.#o.blockSize } : {}),
         onProgress: (p) => this.#progress('download', p.done / p.total, { sent: p.done, total: p.total, started }),
         ...(this.#o.signal ? { signal: this.#o.signal } : {}),

@@ -132,3 +132,21 @@ describe('emulated NIC through the CLI', () => {
     expect((await tf('emulator', 'init', '--state', s, '--image', join(samples, 'factory.tfw'))).text).toMatch(/already exists/);
   });
 });
+
+describe('trustflash audit verify', () => {
+  it('checks an exported log and names the first edited line', async () => {
+    const s = await freshNic('audit');
+    const log = join(dir, 'a.jsonl');
+    expect((await update(s, 'good.tfw', '--log', log)).code).toBe(0);
+    const ok = await tf('audit', 'verify', log);
+    expect(ok.code).toBe(0);
+    expect(ok.text).toMatch(/intact, \d+ records/);
+    const { writeFileSync } = await import('node:fs');
+    const lines = readFileSync(log, 'utf8').trim().split('\n');
+    lines[3] = lines[3]!.replace(/"seq":3/, '"seq":3,"x":1');
+    writeFileSync(log, lines.join('\n') + '\n');
+    const bad = await tf('audit', 'verify', log);
+    expect(bad.code).toBe(1);
+    expect(bad.text).toMatch(/BROKEN at line 4/);
+  });
+});

@@ -127,3 +127,45 @@ describe('secure update session', () => {
     expect(new Set(runs.map((r) => r.dev.serialNumber)).size).toBe(3);
   });
 });
+
+describe('generic DFU files and non-tolerant devices', () => {
+  it('a .dfu file with a detached signature: suffix checked against the device, payload sent without it', async () => {
+    const { writeDfuFile } = await import('../../../src/core/dfu/dfu-file.ts');
+    const { importSigningKey } = await import('../../../src/core/crypto/private-key.ts');
+    const { signBytes } = await import('../../../src/core/crypto/signature.ts');
+    const { parseCertificate } = await import('../../../src/core/crypto/x509.ts');
+    const { parsePem } = await import('../../../src/core/crypto/pem.ts');
+    const key = await importSigningKey(pem('signer/key.pem').text);
+    if (!key.ok) throw new Error(key.reason);
+    const cert = await parseCertificate(parsePem(pem('signer/cert.pem').text).blocks[0]!.der);
+    if (!cert.ok) throw new Error(cert.reason);
+    for (const [vid, outcome] of [[0x1209, 'updated'], [0x0483, 'failed']] as const) {
+      const { dev, host, trust } = await setup({ vendorRequests: false });
+      const file = writeDfuFile(await sample('good.tfw'), { idVendor: vid, idProduct: 0x7a01 });
+      const signature = await signBytes(key.value.alg, key.value.privateKey, file);
+      const r = await new UpdateSession({ host, usb: dev.usb, firmware: { kind: 'detached', bytes: file, signature, certificates: [cert.value] }, trust, now: NOW }).run();
+      expect(r.outcome, r.message).toBe(outcome);
+      expect(r.deviceVerifies).toBe(false);
+      if (outcome === 'failed') expect(r.message).toMatch(/not for this device: the file is for vendor id 0483/);
+    }
+  });
+
+  it('a device without bitManifestationTolerant resets itself after manifestation; the host reports it and the image is pending', async () => {
+    const dev = await newDevice({ manifestationTolerant: false });
+    const h = new DfuHost(dev);
+    await h.open();
+    const back = new Promise<USBDevice>((r) => dev.usb.addEventListener('connect', (e) => r((e as unknown as { device: USBDevice }).device), { once: true }));
+    await h.detach();
+    const dfu = new DfuHost(await back);
+    await dfu.open();
+    expect(dfu.functional.manifestationTolerant).toBe(false);
+    const r = await dfu.download(await sample('good.tfw'));
+    expect(r.vanishedAfterManifest || r.final?.state === 8).toBe(true);
+    const again = await (await import('../../../src/core/dfu/reconnect.ts')).reconnect(dev.usb, dfu.device);
+    const h2 = new DfuHost(again);
+    await h2.open();
+    // the USB function re-enumerated; the NIC itself was not reset, so the image waits for its reset (MCC pending reset)
+    const q = await new NicClient(h2).query();
+    expect([q.fwVersionRunning, q.fwVersionPending]).toEqual(['28.39.1002', '28.40.1000']);
+  });
+});

@@ -1,0 +1,89 @@
+/**
+ * Typed messages between the page and the device side: the device Worker that owns the emulated
+ * NICs (and, for a real WebUSB device, the same service running in the page, because USBDevice
+ * objects cannot move to a Worker). The page sends intents; the device side answers with events.
+ * Every request carries an id; the device side ends each one with exactly one `done`.
+ */
+import type { DeviceQuery, DeviceStatus } from '../../core/update/protocol.ts';
+import type { SessionProgress, SessionResult, StepId, StepState } from '../../core/update/session.ts';
+import type { AuditCheck } from '../../core/update/audit.ts';
+import type { Fault } from '../../emulator/faults.ts';
+import type { TimingName } from '../../emulator/timing.ts';
+import type { TrustSource } from './protocol.ts';
+
+export type { Fault, TimingName, TrustSource };
+
+/** How a step-by-step session advances: one gate per Step click, or straight through. */
+export type RunMode = 'step' | 'run';
+
+export type DeviceRequest =
+  /** Start the emulator: restore the NICs saved in IndexedDB (a reboot), or manufacture the first one. */
+  | { id: number; kind: 'init'; baseUrl: string }
+  | { id: number; kind: 'query'; serial: string }
+  /**
+   * Start an update. `bytes` is the page's one copy of the file, transferred: the device side
+   * verifies and sends that same buffer. `faults` (emulator only) are armed for this run.
+   */
+  | { id: number; kind: 'start'; serial: string; name: string; bytes: ArrayBuffer; trust: readonly TrustSource[]; mode: RunMode; faults?: readonly Fault[] }
+  /** Let the paused session take one step. */
+  | { id: number; kind: 'step' }
+  /** Continue without pausing. */
+  | { id: number; kind: 'run' }
+  | { id: number; kind: 'cancel' }
+  /** Host-side reset over USB (vendor RESET): the device reboots and runs its pending image. */
+  | { id: number; kind: 'reset-device'; serial: string }
+  /** Emulator only: a power cycle of the NIC. */
+  | { id: number; kind: 'power-cycle'; serial: string }
+  /** Emulator only: re-manufacture the NIC with the factory image (same identity). */
+  | { id: number; kind: 'factory-reset'; serial: string }
+  | { id: number; kind: 'set-faults'; serial: string; faults: readonly Fault[] }
+  | { id: number; kind: 'set-timing'; serial: string; timing: TimingName }
+  | { id: number; kind: 'add-nic'; psid?: string }
+  | { id: number; kind: 'export-audit' }
+  /** Page side only (a USBDevice cannot be posted to a Worker): take over a device the user picked. */
+  | { id: number; kind: 'adopt-usb'; device: USBDevice; bus: DeviceBus };
+
+/** A navigator.usb-shaped bus: where a device is found again after it re-enumerates. */
+export interface DeviceBus {
+  getDevices(): Promise<USBDevice[]>;
+  addEventListener(type: 'connect' | 'disconnect', listener: (e: Event) => void): void;
+  removeEventListener(type: 'connect' | 'disconnect', listener: (e: Event) => void): void;
+}
+
+export interface DeviceSummary {
+  readonly serial: string;
+  readonly kind: 'emulated' | 'usb';
+  /** What the bus says (product string, or the emulated NIC's PSID). */
+  readonly label: string;
+  readonly psid?: string;
+  readonly timing?: TimingName;
+  /** Armed faults, as the CLI writes them (power-loss:block=3, …). */
+  readonly faults: readonly string[];
+}
+
+export type LogSource = 'host' | 'device' | 'session' | 'nic';
+
+export interface LogLine {
+  /** Milliseconds since the device side started. */
+  readonly t: number;
+  readonly serial: string;
+  readonly source: LogSource;
+  readonly text: string;
+}
+
+export type DeviceEvent =
+  /** Sent once the device side is up: the session's steps, all pending (their titles come from the core). */
+  | { kind: 'ready'; steps: readonly StepState[] }
+  | { kind: 'devices'; source: 'emulator' | 'usb'; devices: readonly DeviceSummary[] }
+  | { kind: 'query'; serial: string; query: DeviceQuery }
+  /** A STATUS answer as the host read it; `instruction` is the MCC instruction it answers, if any. */
+  | { kind: 'status'; serial: string; status: DeviceStatus; instruction?: number }
+  | { kind: 'session-start'; serial: string; name: string; size: number; mode: RunMode }
+  | { kind: 'steps'; serial: string; steps: readonly StepState[] }
+  | { kind: 'progress'; serial: string; progress: SessionProgress }
+  /** The session is paused before `next`; null when it runs on. */
+  | { kind: 'waiting'; serial: string; next: StepId | null }
+  | { kind: 'result'; serial: string; name: string; result: SessionResult }
+  | { kind: 'log'; lines: readonly LogLine[] }
+  | { kind: 'audit'; id: number; jsonl: string; check: AuditCheck }
+  | { kind: 'done'; id: number; error?: string };

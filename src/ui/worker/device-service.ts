@@ -1,0 +1,521 @@
+/**
+ * The device side of the app: it owns the devices (emulated NICs, or a real WebUSB device when it
+ * runs in the page), the DfuHost / NicClient for each, and the UpdateSession. It answers the
+ * page's DeviceRequests with DeviceEvents and never touches the DOM, so the same class runs in the
+ * device Worker (emulator) and in the page (real USB), and in unit tests with an in-memory store.
+ *
+ * One update runs at a time. The session's gate pauses before each step (Step / Run / Cancel) and
+ * reads QUERY there, so the device panel is current after every step. Emulated NICs are saved
+ * (encodeState bytes) after every session, reset and factory reset; at start they are restored and
+ * rebooted — a reload is a reboot, not a factory reset.
+ */
+import { DfuHost, type TransferLogEntry } from '../../core/dfu/host.ts';
+import { loadTrustStore, type TrustStore } from '../../core/crypto/trust.ts';
+import { AuditLog, verifyAuditLog } from '../../core/update/audit.ts';
+import { NicClient } from '../../core/update/nic-client.ts';
+import { bootStatusText, type DeviceQuery } from '../../core/update/protocol.ts';
+import { STEPS, STEP_TITLES, UpdateSession, type SessionProgress, type StepId, type StepState } from '../../core/update/session.ts';
+import type { EmulatedNic, EmulatedNicOptions, EmulatedUsb } from '../../emulator/index.ts';
+import type { Identity } from '../../emulator/factory.ts';
+import { describeFault, type Fault } from '../../emulator/faults.ts';
+import { decodeState, encodeState } from '../../emulator/persist.ts';
+import type { TimingName } from '../../emulator/timing.ts';
+import type { DeviceBus, DeviceEvent, DeviceRequest, DeviceSummary, LogLine, LogSource, RunMode, TrustSource } from './device-protocol.ts';
+import type { NicStore } from './nic-store.ts';
+import { describeTransfer, StatusTracker } from './transfer-log.ts';
+
+export interface DeviceServiceOptions {
+  /** 'emulator': owns emulated NICs (in the Worker); 'usb': real devices the page picked. */
+  readonly source: 'emulator' | 'usb';
+  readonly post: (e: DeviceEvent) => void;
+  /** Where emulated NICs are saved; without one they are forgotten on reload. */
+  readonly store?: NicStore;
+  /** Fetches the factory image (public/samples/factory.tfw); the URL is resolved against init's baseUrl. */
+  readonly fetchBytes?: (url: string) => Promise<Uint8Array>;
+  /** Bank size for new NICs; default the emulator's 64 MiB (tests use less). */
+  readonly bankSize?: number;
+  /** How long a device may take to come back after a reset or power loss. */
+  readonly reconnectMs?: number;
+  readonly clock?: () => number;
+}
+
+interface Slot {
+  readonly serial: string;
+  readonly kind: 'emulated' | 'usb';
+  readonly bus: DeviceBus;
+  readonly nic?: EmulatedNic;
+  readonly tracker: StatusTracker;
+  label: string;
+  psid?: string;
+  timing?: TimingName;
+  device: USBDevice;
+  host?: DfuHost;
+}
+
+export const FACTORY_IMAGE = 'samples/factory.tfw';
+/** The first emulated NIC's serial (the emulator's default identity). */
+export const FIRST_SERIAL = 'TFN0000001';
+
+const PROGRESS_EVERY_MS = 50;
+const LOG_FLUSH_MS = 30;
+
+class Busy extends Error {}
+
+export class DeviceService {
+  readonly #o: DeviceServiceOptions;
+  readonly #slots = new Map<string, Slot>();
+  /** The emulated NICs' bus (one navigator.usb for all of them); the emulator loads on first use. */
+  #emulator: Promise<{ bus: EmulatedUsb; create: (o: EmulatedNicOptions) => ReturnType<typeof import('../../emulator/index.ts').createEmulatedNic> }> | undefined;
+  readonly #audit = new AuditLog();
+  readonly #trustCache = new Map<string, Promise<TrustStore>>();
+  readonly #clock: () => number;
+  readonly #t0: number;
+  #base = 'http://localhost/';
+  #busy: string | undefined;
+  #log: LogLine[] = [];
+  #logTimer: ReturnType<typeof setTimeout> | undefined;
+  // the running session
+  #session: UpdateSession | undefined;
+  #mode: RunMode = 'run';
+  #credits = 0;
+  #resume: ((r: 'continue' | 'cancel') => void) | undefined;
+  #cancelRequested = false;
+
+  constructor(opts: DeviceServiceOptions) {
+    this.#o = opts;
+    this.#clock = opts.clock ?? (() => performance.now());
+    this.#t0 = this.#clock();
+    opts.post({ kind: 'ready', steps: STEPS.map((id) => ({ id, title: STEP_TITLES[id], status: 'pending' })) });
+  }
+
+  /** Handles one request; always ends with one `done` for its id. */
+  async handle(req: DeviceRequest): Promise<void> {
+    let error: string | undefined;
+    try {
+      await this.#dispatch(req);
+    } catch (e) {
+      error = e instanceof Busy ? e.message : `${(e as Error)?.message ?? String(e)}`;
+      if (!(e instanceof Busy)) this.#line('', 'session', `error: ${error}`);
+    }
+    this.#emit({ kind: 'done', id: req.id, ...(error !== undefined ? { error } : {}) });
+  }
+
+  async #dispatch(req: DeviceRequest): Promise<void> {
+    switch (req.kind) {
+      case 'init':
+        return this.#exclusive('starting', () => this.#init(req.baseUrl));
+      case 'query':
+        return this.#exclusive('reading the device', async () => void (await this.#query(this.#slot(req.serial))));
+      case 'start':
+        return this.#exclusive('updating', () => this.#start(req));
+      case 'step':
+        if (this.#resume) this.#continue('continue');
+        else if (this.#session) this.#credits++;
+        return;
+      case 'run':
+        this.#mode = 'run';
+        if (this.#resume) this.#continue('continue');
+        return;
+      case 'cancel':
+        this.#cancelRequested = true;
+        if (this.#resume) this.#continue('cancel');
+        this.#session?.cancel();
+        return;
+      case 'reset-device':
+        return this.#exclusive('resetting', () => this.#resetDevice(this.#slot(req.serial)));
+      case 'power-cycle':
+        return this.#exclusive('power-cycling', () => this.#powerCycle(this.#emulated(req.serial), 'power cycle'));
+      case 'factory-reset':
+        return this.#exclusive('factory reset', () => this.#factoryReset(this.#emulated(req.serial)));
+      case 'set-faults':
+        return this.#exclusive('arming faults', () => this.#setFaults(this.#emulated(req.serial), req.faults));
+      case 'set-timing': {
+        const slot = this.#emulated(req.serial);
+        slot.nic!.setTiming(req.timing);
+        slot.timing = req.timing;
+        this.#note(slot, `timing model: ${req.timing}`);
+        this.#postDevices();
+        return;
+      }
+      case 'add-nic':
+        return this.#exclusive('adding a NIC', () => this.#addNic(req.psid));
+      case 'export-audit': {
+        const jsonl = await this.#audit.toJsonl();
+        const check = await verifyAuditLog(jsonl);
+        this.#emit({ kind: 'audit', id: req.id, jsonl, check });
+        return;
+      }
+      case 'adopt-usb':
+        return this.#exclusive('connecting', () => this.#adopt(req.device, req.bus));
+    }
+  }
+
+  async #exclusive(what: string, work: () => Promise<void>): Promise<void> {
+    if (this.#busy) throw new Busy(`busy: ${this.#busy}; wait for it to finish`);
+    this.#busy = what;
+    try {
+      await work();
+    } finally {
+      this.#busy = undefined;
+    }
+  }
+
+  #slot(serial: string): Slot {
+    const s = this.#slots.get(serial);
+    if (!s) throw new Error(`no device with serial ${JSON.stringify(serial)}`);
+    return s;
+  }
+  #emulated(serial: string): Slot & { nic: EmulatedNic } {
+    const s = this.#slot(serial);
+    if (!s.nic) throw new Error(`${serial} is a real USB device: fault injection, timing and resets of the emulator apply to emulated NICs only`);
+    return s as Slot & { nic: EmulatedNic };
+  }
+
+  // ---- events --------------------------------------------------------------------------------
+
+  #emit(e: DeviceEvent): void {
+    this.#flushLog();
+    this.#o.post(e);
+  }
+
+  #line(serial: string, source: LogSource, text: string): void {
+    this.#log.push({ t: Math.round(this.#clock() - this.#t0), serial, source, text });
+    this.#logTimer ??= setTimeout(() => this.#flushLog(), LOG_FLUSH_MS);
+  }
+
+  #flushLog(): void {
+    clearTimeout(this.#logTimer);
+    this.#logTimer = undefined;
+    if (this.#log.length === 0) return;
+    const lines = this.#log;
+    this.#log = [];
+    this.#o.post({ kind: 'log', lines });
+  }
+
+  /** A line in the log that also goes into the audit log. */
+  #note(slot: Slot, text: string): void {
+    this.#line(slot.serial, 'session', text);
+    void this.#audit.add('note', { serial: slot.serial, text });
+  }
+
+  #postDevices(): void {
+    const devices: DeviceSummary[] = [...this.#slots.values()].map((s) => ({
+      serial: s.serial,
+      kind: s.kind,
+      label: s.label,
+      ...(s.psid ? { psid: s.psid } : {}),
+      ...(s.timing ? { timing: s.timing } : {}),
+      faults: s.nic ? s.nic.faults.map(describeFault) : [],
+    }));
+    this.#emit({ kind: 'devices', source: this.#o.source, devices });
+  }
+
+  #onTransfer(slot: Slot, t: TransferLogEntry): void {
+    const { request, answer } = describeTransfer(t);
+    this.#line(slot.serial, 'host', request);
+    this.#line(slot.serial, 'device', answer);
+    const s = slot.tracker.observe(t);
+    if (s) this.#emit({ kind: 'status', serial: slot.serial, ...s });
+  }
+
+  // ---- devices -------------------------------------------------------------------------------
+
+  #loadEmulator() {
+    return (this.#emulator ??= import('../../emulator/index.ts').then(({ createEmulatedNic, EmulatedUsb }) => {
+      const bus = new EmulatedUsb();
+      bus.addEventListener('connect', (e) => this.#onConnect((e as Event & { device: USBDevice }).device));
+      return { bus, create: createEmulatedNic };
+    }));
+  }
+
+  #onConnect(device: USBDevice): void {
+    const slot = [...this.#slots.values()].find((s) => s.serial === device.serialNumber);
+    if (slot && slot.device !== device) {
+      slot.device = device;
+      slot.host = undefined;
+    }
+  }
+
+  #watchNic(slot: Slot): void {
+    slot.nic?.on((e) => {
+      if (e.kind === 'power-loss') this.#line(slot.serial, 'nic', `power lost during ${e.where}`);
+      else if (e.kind === 'boot') this.#line(slot.serial, 'nic', `boot: ${e.text}`);
+      else this.#line(slot.serial, 'nic', `fault fired: ${e.fault}`);
+    });
+  }
+
+  #addSlot(slot: Slot): Slot {
+    this.#slots.set(slot.serial, slot);
+    this.#watchNic(slot);
+    return slot;
+  }
+
+  /** The device's current enumeration: waits for it to come back after a reset or power loss. */
+  async #waitDevice(slot: Slot, gone?: USBDevice): Promise<USBDevice> {
+    const deadline = this.#clock() + (this.#o.reconnectMs ?? 10_000);
+    for (;;) {
+      const found = (await slot.bus.getDevices()).find((d) => d.serialNumber === slot.serial && d !== gone);
+      if (found) {
+        if (found !== slot.device) {
+          slot.device = found;
+          slot.host = undefined;
+        }
+        return found;
+      }
+      if (this.#clock() > deadline) throw new Error(`${slot.serial} did not come back on the bus`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  async #host(slot: Slot): Promise<DfuHost> {
+    const device = await this.#waitDevice(slot);
+    if (slot.host && slot.host.device === device && device.opened) return slot.host;
+    const host = new DfuHost(device, { onTransfer: (t) => this.#onTransfer(slot, t) });
+    await host.open();
+    slot.host = host;
+    return host;
+  }
+
+  /** Reads QUERY (and STATUS) and posts them; undefined for a generic DFU device. */
+  async #query(slot: Slot): Promise<DeviceQuery | undefined> {
+    const host = await this.#host(slot);
+    const nic = new NicClient(host);
+    if (!(await nic.supported())) {
+      this.#line(slot.serial, 'session', 'a generic DFU device: it has no secure-update protocol and does not verify signatures itself');
+      return undefined;
+    }
+    const q = await nic.query();
+    await nic.status();
+    if (q.psid && slot.psid !== q.psid) {
+      slot.psid = q.psid;
+      this.#postDevices();
+    }
+    this.#emit({ kind: 'query', serial: slot.serial, query: q });
+    return q;
+  }
+
+  async #save(slot: Slot): Promise<void> {
+    if (!slot.nic || !this.#o.store) return;
+    try {
+      await this.#o.store.save(slot.serial, encodeState(slot.nic.snapshot()));
+    } catch (e) {
+      this.#line(slot.serial, 'session', `could not save the NIC's state: ${(e as Error).message}; it will not survive a reload`);
+    }
+  }
+
+  async #factoryImage(): Promise<Uint8Array> {
+    if (!this.#o.fetchBytes) throw new Error('no way to fetch the factory image');
+    return this.#o.fetchBytes(new URL(FACTORY_IMAGE, this.#base).href);
+  }
+
+  async #init(baseUrl: string): Promise<void> {
+    this.#base = baseUrl;
+    let saved: { serial: string; bytes: Uint8Array }[] = [];
+    try {
+      saved = (await this.#o.store?.loadAll()) ?? [];
+    } catch (e) {
+      this.#line('', 'session', `saved NICs could not be read: ${(e as Error).message}`);
+    }
+    for (const { serial, bytes } of saved) {
+      const state = decodeState(bytes);
+      if (!state.ok) {
+        this.#line(serial, 'session', `saved state for ${serial} is unusable (${state.error}); manufacturing a new NIC instead`);
+        continue;
+      }
+      const { bus, create } = await this.#loadEmulator();
+      const dev = await create({ state: state.value, usb: bus });
+      const slot = this.#addSlot({ serial: dev.nic.identity.serial, kind: 'emulated', bus, nic: dev.nic, tracker: new StatusTracker(), label: 'Emulated NIC', psid: dev.nic.identity.psid, timing: 'instant', device: dev });
+      // a reload is a reboot: flash and fuses as they were, RAM lost, a pending image applied
+      const boot = await dev.nic.reset();
+      this.#note(slot, `restored from IndexedDB and rebooted: ${bootStatusText(boot)}`);
+      await this.#save(slot);
+    }
+    if (this.#slots.size === 0) await this.#manufacture({ serial: FIRST_SERIAL });
+    this.#postDevices();
+    for (const slot of this.#slots.values()) await this.#query(slot);
+  }
+
+  async #manufacture(identity: Partial<Identity>): Promise<Slot> {
+    const { bus, create } = await this.#loadEmulator();
+    const dev = await create({ factoryImage: await this.#factoryImage(), identity, usb: bus, ...(this.#o.bankSize ? { bankSize: this.#o.bankSize } : {}) });
+    const slot = this.#addSlot({ serial: dev.nic.identity.serial, kind: 'emulated', bus, nic: dev.nic, tracker: new StatusTracker(), label: 'Emulated NIC', psid: dev.nic.identity.psid, timing: 'instant', device: dev });
+    this.#note(slot, `manufactured emulated NIC ${slot.serial} (PSID ${slot.psid}) with the factory image`);
+    await this.#save(slot);
+    return slot;
+  }
+
+  async #addNic(psid: string | undefined): Promise<void> {
+    let n = 2;
+    const serial = (i: number) => `TFN${String(i).padStart(7, '0')}`;
+    while (this.#slots.has(serial(n))) n++;
+    const h = n.toString(16).padStart(2, '0');
+    const slot = await this.#manufacture({ serial: serial(n), baseMac: `b8:ce:f6:00:00:${h}`, baseGuid: `b8cef603000000${h}`, ...(psid ? { psid } : {}) });
+    this.#postDevices();
+    await this.#query(slot);
+  }
+
+  async #adopt(device: USBDevice, bus: DeviceBus): Promise<void> {
+    const serial = device.serialNumber || `${device.vendorId.toString(16).padStart(4, '0')}:${device.productId.toString(16).padStart(4, '0')}`;
+    const existing = this.#slots.get(serial);
+    if (existing) {
+      existing.device = device;
+      existing.host = undefined;
+    } else {
+      bus.addEventListener('connect', (e) => this.#onConnect((e as Event & { device: USBDevice }).device));
+      this.#addSlot({ serial, kind: 'usb', bus, tracker: new StatusTracker(), label: device.productName || 'USB device', device });
+    }
+    this.#postDevices();
+    await this.#query(this.#slot(serial));
+  }
+
+  async #resetDevice(slot: Slot): Promise<void> {
+    const host = await this.#host(slot);
+    const old = host.device;
+    this.#note(slot, 'reset requested (vendor RESET): the device reboots and runs its pending image, if any');
+    await new NicClient(host).reset();
+    slot.host = undefined;
+    await this.#waitDevice(slot, old);
+    const q = await this.#query(slot);
+    if (q) this.#note(slot, `after reset: running ${q.fwVersionRunning ?? '?'}${q.fwVersionPending ? `, pending ${q.fwVersionPending}` : ''}`);
+    await this.#save(slot);
+  }
+
+  async #powerCycle(slot: Slot & { nic: EmulatedNic }, why: string): Promise<void> {
+    const boot = await slot.nic.reset();
+    this.#note(slot, `${why}: ${bootStatusText(boot)}`);
+    await this.#waitDevice(slot);
+    await this.#query(slot);
+    await this.#save(slot);
+  }
+
+  async #factoryReset(slot: Slot & { nic: EmulatedNic }): Promise<void> {
+    const image = await this.#factoryImage();
+    await slot.nic.setFaults([]);
+    await slot.nic.factoryReset(image);
+    this.#note(slot, 'factory reset: re-manufactured with the factory image (the fuses keep what was burnt)');
+    this.#postDevices();
+    await this.#waitDevice(slot);
+    await this.#query(slot);
+    await this.#save(slot);
+  }
+
+  async #setFaults(slot: Slot & { nic: EmulatedNic }, faults: readonly Fault[]): Promise<void> {
+    const wasLocked = slot.nic.faults.some((f) => f.kind === 'locked-by-other');
+    await slot.nic.setFaults(faults);
+    this.#note(slot, faults.length ? `faults armed: ${faults.map(describeFault).join(', ')}` : 'faults cleared');
+    this.#postDevices();
+    // the other host's lock lives in the NIC's RAM: a power cycle drops it
+    if (wasLocked && !faults.some((f) => f.kind === 'locked-by-other')) await this.#powerCycle(slot, "power cycle to drop the other host's lock");
+  }
+
+  // ---- the update session --------------------------------------------------------------------
+
+  #trust(sources: readonly TrustSource[]): Promise<TrustStore> {
+    const key = JSON.stringify(sources.map((s) => [s.name, s.text]));
+    let hit = this.#trustCache.get(key);
+    if (!hit) {
+      hit = loadTrustStore(sources).then(({ store, errors }) => {
+        for (const e of errors) this.#line('', 'session', `trust store: ${e}`);
+        return store;
+      });
+      this.#trustCache.set(key, hit);
+    }
+    return hit;
+  }
+
+  #continue(r: 'continue' | 'cancel'): void {
+    const resume = this.#resume;
+    this.#resume = undefined;
+    resume?.(r);
+  }
+
+  async #start(req: Extract<DeviceRequest, { kind: 'start' }>): Promise<void> {
+    const slot = this.#slot(req.serial);
+    // the transferred buffer is this side's own copy: it is verified and sent as is
+    const bytes = new Uint8Array(req.bytes);
+    if (req.faults && slot.nic && (req.faults.length > 0 || slot.nic.faults.length > 0)) await this.#setFaults(slot as Slot & { nic: EmulatedNic }, req.faults);
+    const trust = await this.#trust(req.trust);
+    const host = await this.#host(slot);
+    this.#mode = req.mode;
+    // Step starts the session and takes its first step
+    this.#credits = req.mode === 'step' ? 1 : 0;
+    this.#cancelRequested = false;
+    const serial = slot.serial;
+    let speaksProtocol = true;
+    let lastProgress = 0;
+    let pendingProgress: SessionProgress | undefined;
+    let prevSteps: readonly StepState[] = [];
+    const gate = async (next: StepId): Promise<'continue' | 'cancel'> => {
+      if (next !== 'query' && speaksProtocol) {
+        // the device panel is refreshed between steps (the session is paused, the bus is free)
+        try {
+          const q = await new NicClient(host).query();
+          this.#emit({ kind: 'query', serial, query: q });
+        } catch {
+          speaksProtocol = false;
+        }
+      }
+      if (this.#cancelRequested) return 'cancel';
+      if (this.#mode === 'run') return 'continue';
+      if (this.#credits > 0) {
+        this.#credits--;
+        return 'continue';
+      }
+      this.#emit({ kind: 'waiting', serial, next });
+      const r = await new Promise<'continue' | 'cancel'>((resolve) => (this.#resume = resolve));
+      this.#emit({ kind: 'waiting', serial, next: null });
+      return r;
+    };
+    this.#emit({ kind: 'session-start', serial, name: req.name, size: bytes.length, mode: req.mode });
+    this.#note(slot, `update started: ${req.name} (${bytes.length} bytes), ${req.mode === 'step' ? 'step by step' : 'running through'}`);
+    const session = new UpdateSession({
+      host,
+      usb: slot.bus,
+      firmware: { kind: 'image', bytes },
+      trust,
+      audit: this.#audit,
+      gate,
+      onSteps: (steps) => {
+        for (const s of steps) {
+          const before = prevSteps.find((p) => p.id === s.id);
+          if (before?.status === s.status && before.detail === s.detail) continue;
+          if (s.status === 'running') this.#line(serial, 'session', `▶ ${s.title}`);
+          else if (s.status === 'done') this.#line(serial, 'session', `✔ ${s.title}${s.detail ? ` — ${s.detail}` : ''}`);
+          else if (s.status === 'failed') this.#line(serial, 'session', `✘ ${s.title} — ${s.detail ?? 'failed'}`);
+          else if (s.status === 'skipped' && s.detail) this.#line(serial, 'session', `– ${s.title} — ${s.detail}`);
+        }
+        prevSteps = steps;
+        this.#emit({ kind: 'steps', serial, steps });
+      },
+      onProgress: (p) => {
+        const now = this.#clock();
+        pendingProgress = p;
+        if (now - lastProgress >= PROGRESS_EVERY_MS || p.fraction >= 1 || (p.bytesTotal > 0 && p.bytesSent === p.bytesTotal)) {
+          lastProgress = now;
+          pendingProgress = undefined;
+          this.#emit({ kind: 'progress', serial, progress: p });
+        }
+      },
+      onLog: (text) => this.#line(serial, 'session', text),
+    });
+    this.#session = session;
+    let result;
+    try {
+      result = await session.run();
+    } finally {
+      this.#session = undefined;
+      this.#resume = undefined;
+    }
+    if (pendingProgress) this.#emit({ kind: 'progress', serial, progress: pendingProgress });
+    this.#note(slot, `result: ${result.outcome}: ${result.message}`);
+    // the device may have re-enumerated (power loss, pulled cable): read it again where it is now
+    try {
+      await this.#query(slot);
+    } catch (e) {
+      this.#line(serial, 'session', `the device could not be read after the update: ${(e as Error).message}`);
+    }
+    await this.#save(slot);
+    this.#postDevices();
+    this.#emit({ kind: 'result', serial, name: req.name, result });
+  }
+}
