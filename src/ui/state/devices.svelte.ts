@@ -6,7 +6,9 @@
  * constructor.
  */
 import type { DeviceQuery } from '../../core/update/protocol.ts';
-import type { DeviceBus, DeviceEvent, DeviceSummary, Fault, TimingName } from '../worker/device-protocol.ts';
+import type { DeviceBus, DeviceEvent, DeviceSummary, Fault, MaintenanceOp, TimingName } from '../worker/device-protocol.ts';
+import { regStatus } from '../../core/update/mcc-codes.ts';
+import { hex } from './format.ts';
 import type { DeviceChannel, RequestBody } from './device-channel.ts';
 import { deviceFields, flintText, type FieldRow } from './device-view.ts';
 
@@ -22,6 +24,17 @@ export interface DevicesOptions {
   readonly requestUsbDevice?: () => Promise<{ device: USBDevice; bus: DeviceBus }>;
 }
 
+/** A maintenance command's outcome, for a person. */
+export interface MaintenanceView {
+  readonly op: MaintenanceOp;
+  readonly refused: boolean;
+  /** What the device said (LAST_RESULT) and its register status, e.g. "0x06 METHOD_NOT_SUPP". */
+  readonly device?: string;
+  readonly status?: string;
+  /** What mstflint prints for it on secure firmware. */
+  readonly mstflint: string;
+}
+
 export const USB_FILTERS: USBDeviceFilter[] = [{ classCode: 0xfe, subclassCode: 0x01 }];
 
 export class DevicesState {
@@ -33,6 +46,7 @@ export class DevicesState {
   #busy = $state<string | undefined>(undefined);
   #error = $state<string | undefined>(undefined);
   #notice = $state<string | undefined>(undefined);
+  #maintenance = $state.raw<MaintenanceView | undefined>(undefined);
   readonly #o: DevicesOptions;
 
   constructor(opts: DevicesOptions) {
@@ -78,6 +92,10 @@ export class DevicesState {
   get notice() {
     return this.#notice;
   }
+  /** The last maintenance command's outcome. */
+  get maintenanceResult() {
+    return this.#maintenance;
+  }
   get usbSupport() {
     return this.#o.usbSupport;
   }
@@ -92,6 +110,14 @@ export class DevicesState {
       if (!this.#selected || !this.devices.some((d) => d.serial === this.#selected)) this.#selected = this.devices[0]?.serial;
     } else if (e.kind === 'query') {
       this.#queries = { ...this.#queries, [e.serial]: e.query };
+    } else if (e.kind === 'maintenance') {
+      this.#maintenance = {
+        op: e.op,
+        refused: e.refused,
+        mstflint: e.mstflint,
+        ...(e.deviceText !== undefined ? { device: e.deviceText } : {}),
+        ...(e.registerStatus !== undefined ? { status: `${hex(e.registerStatus)} ${regStatus(e.registerStatus).name}` } : {}),
+      };
     } else if (e.kind === 'done' && e.id === -1) {
       this.#error = e.error;
     }
@@ -193,6 +219,14 @@ export class DevicesState {
     const ok = await this.#op('connecting the USB device', { kind: 'adopt-usb', device: picked.device, bus: picked.bus });
     if (ok) this.#selected = picked.device.serialNumber || this.#usb.at(-1)?.serial;
     return ok;
+  }
+
+  /** Tries a maintenance command secure firmware blocks, to show that it does. */
+  maintenance(op: MaintenanceOp): Promise<boolean> {
+    const serial = this.#selected;
+    if (!serial) return Promise.resolve(false);
+    this.#maintenance = undefined;
+    return this.#op('sending a maintenance command', { kind: 'maintenance', serial, op });
   }
 
   clearNotice(): void {

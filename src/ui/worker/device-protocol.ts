@@ -13,6 +13,9 @@ import type { TrustSource } from './protocol.ts';
 
 export type { Fault, TimingName, TrustSource };
 
+/** The blocked maintenance commands the app can try (MAINT_OP names in core/update/protocol.ts). */
+export type MaintenanceOp = 'RAW_FLASH_WRITE' | 'SET_VSD' | 'ROM_BURN';
+
 /** How a step-by-step session advances: one gate per Step click, or straight through. */
 export type RunMode = 'step' | 'run';
 
@@ -39,6 +42,8 @@ export type DeviceRequest =
   | { id: number; kind: 'set-faults'; serial: string; faults: readonly Fault[] }
   | { id: number; kind: 'set-timing'; serial: string; timing: TimingName }
   | { id: number; kind: 'add-nic'; psid?: string }
+  /** Try a maintenance command secure firmware blocks (raw flash write, set VSD, ROM burn). */
+  | { id: number; kind: 'maintenance'; serial: string; op: MaintenanceOp }
   | { id: number; kind: 'export-audit' }
   /** Page side only (a USBDevice cannot be posted to a Worker): take over a device the user picked. */
   | { id: number; kind: 'adopt-usb'; device: USBDevice; bus: DeviceBus };
@@ -85,5 +90,7 @@ export type DeviceEvent =
   | { kind: 'waiting'; serial: string; next: StepId | null }
   | { kind: 'result'; serial: string; name: string; result: SessionResult }
   | { kind: 'log'; lines: readonly LogLine[] }
+  /** What the device answered to a maintenance command: refused (STALL) with its LAST_RESULT, or done. */
+  | { kind: 'maintenance'; serial: string; op: MaintenanceOp; refused: boolean; deviceText?: string; registerStatus?: number; mstflint: string }
   | { kind: 'audit'; id: number; jsonl: string; check: AuditCheck }
   | { kind: 'done'; id: number; error?: string };

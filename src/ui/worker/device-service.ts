@@ -10,17 +10,18 @@
  * rebooted — a reload is a reboot, not a factory reset.
  */
 import { DfuHost, type TransferLogEntry } from '../../core/dfu/host.ts';
-import { loadTrustStore, type TrustStore } from '../../core/crypto/trust.ts';
+import type { TrustStore } from '../../core/crypto/trust.ts';
 import { AuditLog, verifyAuditLog } from '../../core/update/audit.ts';
 import { NicClient } from '../../core/update/nic-client.ts';
-import { bootStatusText, type DeviceQuery } from '../../core/update/protocol.ts';
-import { STEPS, STEP_TITLES, UpdateSession, type SessionProgress, type StepId, type StepState } from '../../core/update/session.ts';
+import { bootStatusText, MAINT_OP, MAINT_OP_MSTFLINT, vendorSetup, type DeviceQuery } from '../../core/update/protocol.ts';
+import { UpdateError } from '../../core/dfu/errors.ts';
+import type { SessionProgress, SessionResult, StepId, StepState, UpdateSession } from '../../core/update/session.ts';
 import type { EmulatedNic, EmulatedNicOptions, EmulatedUsb } from '../../emulator/index.ts';
 import type { Identity } from '../../emulator/factory.ts';
 import { describeFault, type Fault } from '../../emulator/faults.ts';
 import { decodeState, encodeState } from '../../emulator/persist.ts';
 import type { TimingName } from '../../emulator/timing.ts';
-import type { DeviceBus, DeviceEvent, DeviceRequest, DeviceSummary, LogLine, LogSource, RunMode, TrustSource } from './device-protocol.ts';
+import type { DeviceBus, DeviceEvent, DeviceRequest, DeviceSummary, LogLine, LogSource, MaintenanceOp, RunMode, TrustSource } from './device-protocol.ts';
 import type { NicStore } from './nic-store.ts';
 import { describeTransfer, StatusTracker } from './transfer-log.ts';
 
@@ -85,7 +86,8 @@ export class DeviceService {
     this.#o = opts;
     this.#clock = opts.clock ?? (() => performance.now());
     this.#t0 = this.#clock();
-    opts.post({ kind: 'ready', steps: STEPS.map((id) => ({ id, title: STEP_TITLES[id], status: 'pending' })) });
+    // the session (with the verifier and pkijs) is its own chunk; the steps' titles come with it
+    void this.#sessionModule().then(({ STEPS, STEP_TITLES }) => this.#emit({ kind: 'ready', steps: STEPS.map((id) => ({ id, title: STEP_TITLES[id], status: 'pending' })) }));
   }
 
   /** Handles one request; always ends with one `done` for its id. */
@@ -139,6 +141,8 @@ export class DeviceService {
       }
       case 'add-nic':
         return this.#exclusive('adding a NIC', () => this.#addNic(req.psid));
+      case 'maintenance':
+        return this.#exclusive('sending a maintenance command', () => this.#maintenance(this.#slot(req.serial), req.op));
       case 'export-audit': {
         const jsonl = await this.#audit.toJsonl();
         const check = await verifyAuditLog(jsonl);
@@ -408,13 +412,39 @@ export class DeviceService {
     if (wasLocked && !faults.some((f) => f.kind === 'locked-by-other')) await this.#powerCycle(slot, "power cycle to drop the other host's lock");
   }
 
+  /**
+   * Sends a maintenance command as flint would (MAINT, docs/protocol.md §4.6). Secure firmware
+   * refuses it with a STALL; LAST_RESULT then says why.
+   */
+  async #maintenance(slot: Slot, op: MaintenanceOp): Promise<void> {
+    const host = await this.#host(slot);
+    const code = MAINT_OP[op];
+    const argument: Record<MaintenanceOp, Uint8Array> = {
+      RAW_FLASH_WRITE: new Uint8Array(16).fill(0xff),
+      SET_VSD: new TextEncoder().encode('bench 7'),
+      ROM_BURN: new Uint8Array(16),
+    };
+    this.#note(slot, `maintenance command ${op} sent`);
+    let refused = false;
+    try {
+      await host.controlOut(vendorSetup('MAINT', host.interface.interfaceNumber, code), argument[op], `MAINT ${op}`);
+    } catch (e) {
+      if (!(e instanceof UpdateError && e.code === 'Rejected')) throw e;
+      refused = true;
+    }
+    const last = refused ? await new NicClient(host).lastResult().catch(() => undefined) : undefined;
+    this.#note(slot, refused ? `${op} refused by the device: ${last?.text ?? 'STALL'}` : `${op} accepted by the device`);
+    this.#emit({ kind: 'maintenance', serial: slot.serial, op, refused, ...(last ? { deviceText: last.text, registerStatus: last.code } : {}), mstflint: MAINT_OP_MSTFLINT[code] ?? '' });
+  }
+
   // ---- the update session --------------------------------------------------------------------
 
   #trust(sources: readonly TrustSource[]): Promise<TrustStore> {
     const key = JSON.stringify(sources.map((s) => [s.name, s.text]));
     let hit = this.#trustCache.get(key);
     if (!hit) {
-      hit = loadTrustStore(sources).then(({ store, errors }) => {
+      hit = import('../../core/crypto/trust.ts').then(async ({ loadTrustStore }) => {
+        const { store, errors } = await loadTrustStore(sources);
         for (const e of errors) this.#line('', 'session', `trust store: ${e}`);
         return store;
       });
@@ -429,17 +459,23 @@ export class DeviceService {
     resume?.(r);
   }
 
+  #sessionModule() {
+    return import('../../core/update/session.ts');
+  }
+
   async #start(req: Extract<DeviceRequest, { kind: 'start' }>): Promise<void> {
     const slot = this.#slot(req.serial);
+    // a Cancel that arrives while the session is being set up still counts
+    this.#cancelRequested = false;
     // the transferred buffer is this side's own copy: it is verified and sent as is
     const bytes = new Uint8Array(req.bytes);
     if (req.faults && slot.nic && (req.faults.length > 0 || slot.nic.faults.length > 0)) await this.#setFaults(slot as Slot & { nic: EmulatedNic }, req.faults);
+    const { UpdateSession } = await this.#sessionModule();
     const trust = await this.#trust(req.trust);
     const host = await this.#host(slot);
     this.#mode = req.mode;
     // Step starts the session and takes its first step
     this.#credits = req.mode === 'step' ? 1 : 0;
-    this.#cancelRequested = false;
     const serial = slot.serial;
     let speaksProtocol = true;
     let lastProgress = 0;
@@ -499,7 +535,7 @@ export class DeviceService {
       onLog: (text) => this.#line(serial, 'session', text),
     });
     this.#session = session;
-    let result;
+    let result: SessionResult;
     try {
       result = await session.run();
     } finally {
