@@ -56,12 +56,30 @@ export class SetupState {
     return [...(this.#useDemoRoot && this.#demoRoot ? [this.#demoRoot] : []), ...this.#extraTrust];
   }
 
-  async load(): Promise<void> {
+  #loaded: Promise<void> | undefined;
+
+  /** Loads the sample list, the demo trust root and the device identity (once). */
+  load(): Promise<void> {
+    return (this.#loaded ??= this.#load());
+  }
+
+  /**
+   * Resolves when the trust store and device identity are in place. Verifying before that would
+   * check against an empty trust store and report a false "does not chain to a trusted root".
+   */
+  whenReady(): Promise<void> {
+    return this.load();
+  }
+
+  async #load(): Promise<void> {
     try {
       const index = JSON.parse(await this.#fetchText('samples/index.json')) as { trust: string; device: string; samples: SampleEntry[] };
+      const rootText = await this.#fetchText(`samples/${index.trust}`);
+      const device = JSON.parse(await this.#fetchText(`samples/${index.device}`)) as DeviceIdentity;
+      // all at once, so nothing can be verified against a half-loaded setup
+      this.#demoRoot = { name: `${index.trust} (demo root)`, text: rootText };
+      this.#demoDevice = device;
       this.#samples = index.samples;
-      this.#demoRoot = { name: `${index.trust} (demo root)`, text: await this.#fetchText(`samples/${index.trust}`) };
-      this.#demoDevice = JSON.parse(await this.#fetchText(`samples/${index.device}`)) as DeviceIdentity;
     } catch (e) {
       this.#loadError = `the samples and demo trust root could not be loaded: ${(e as Error).message}`;
     }
