@@ -83,7 +83,8 @@ export async function cmdEmulator(argv: string[], io: Io): Promise<number> {
     await saveNic(io, path, dev);
     const q = decodeQueryFromNic(dev);
     io.out(`${path}: reset: ${bootStatusText(boot)}; running ${q ?? 'nothing'}`);
-    return boot === 6 ? 1 : 0;
+    // 3 no manufacturing data, 4 no boot record, 6 no valid image: the NIC is not running firmware
+    return boot === 3 || boot === 4 || boot === 6 ? 1 : 0;
   }
   throw new UsageError(`emulator takes init or reboot, got ${JSON.stringify(sub ?? '')}`);
 }

@@ -120,6 +120,7 @@ export function parseString(bytes: Uint8Array): DescriptorResult<string> {
     const len = r.u8('string.bLength');
     if (len < 2 || len > bytes.length || len % 2 !== 0) formatFail('string.bLength', 0, `is ${len} for ${bytes.length} bytes`);
     if (r.u8('string.bDescriptorType') !== DESCRIPTOR.STRING) formatFail('string.bDescriptorType', 1, 'is not a string descriptor');
-    return new TextDecoder('utf-16le').decode(bytes.subarray(2, len));
+    // device text is untrusted: control characters (terminal escapes, bidi overrides) become U+FFFD
+    return new TextDecoder('utf-16le').decode(bytes.subarray(2, len)).replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, '\ufffd');
   });
 }

@@ -1,6 +1,7 @@
 /**
- * The audit log: hash-chained JSON lines (one object per line), so an edited, reordered or
- * truncated log is detectable. Each record carries `seq`, `time`, its `kind`, its data, `prev` (the
+ * The audit log: hash-chained JSON lines (one object per line), so an edited, removed or reordered
+ * record is detectable. A log cut short still verifies as a shorter chain: keep the head hash
+ * (verifyAuditLog returns it) elsewhere to detect that. The log is not signed. Each record carries `seq`, `time`, its `kind`, its data, `prev` (the
  * previous record's hash, or 64 zeros) and `hash` = SHA-256 of the record's canonical JSON without
  * `hash`. It records what a review needs: device identity, image digest and manifest, each check,
  * each step, each device answer, the result (fwupd history / ESRT LastAttemptStatus in spirit).

@@ -120,7 +120,11 @@ export class UpdateSession {
   readonly #clock: () => number;
 
   constructor(opts: SessionOptions) {
-    this.#o = opts;
+    // one copy, taken before the first await (STYLE.md): the session verifies and sends this buffer,
+    // and nothing the caller does to its own array afterwards can change what is sent
+    const f = opts.firmware;
+    const bytes = f.bytes.slice();
+    this.#o = { ...opts, firmware: f.kind === 'image' ? { kind: 'image', bytes } : { ...f, bytes, signature: f.signature.slice() } };
     this.#clock = opts.clock ?? (() => performance.now());
     this.#steps = STEPS.map((id) => ({ id, title: STEP_TITLES[id], status: 'pending' }));
   }

@@ -144,3 +144,19 @@ describe('lying and vanishing devices', () => {
     await expect(host.open()).rejects.toMatchObject({ code: 'TimedOut' });
   });
 });
+
+describe('untrusted device text', () => {
+  it('control characters in a string descriptor never reach the caller', async () => {
+    const { parseString } = await import('../../../src/core/dfu/descriptors.ts');
+    const text = 'evil\u001b[2J\u202etext';
+    const utf16 = new Uint8Array(2 + text.length * 2);
+    utf16[0] = utf16.length;
+    utf16[1] = 3;
+    for (let i = 0; i < text.length; i++) {
+      utf16[2 + 2 * i] = text.charCodeAt(i) & 0xff;
+      utf16[3 + 2 * i] = text.charCodeAt(i) >> 8;
+    }
+    const r = parseString(utf16);
+    expect(r.ok && r.value).toBe('evil\ufffd[2J\ufffdtext');
+  });
+});

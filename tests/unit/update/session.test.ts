@@ -169,3 +169,14 @@ describe('generic DFU files and non-tolerant devices', () => {
     expect([q.fwVersionRunning, q.fwVersionPending]).toEqual(['28.39.1002', '28.40.1000']);
   });
 });
+
+describe('the one buffer', () => {
+  it('the session sends the bytes it verified, whatever the caller does to its array afterwards', async () => {
+    const { dev, host, trust } = await setup();
+    const bytes = await sample('good.tfw');
+    const session = new UpdateSession({ host, usb: dev.usb, firmware: { kind: 'image', bytes }, trust, now: NOW });
+    const running = session.run();
+    bytes.fill(0); // the caller scribbles over its array right away
+    expect((await running).outcome).toBe('updated');
+  });
+});
