@@ -24,6 +24,7 @@ import { signBytes } from '../src/core/crypto/signature.ts';
 import { verifyImage } from '../src/core/verify/verify-image.ts';
 import { deviceBench } from './device.ts';
 import { updateBench } from './update.ts';
+import { appBench } from './app.ts';
 
 const MiB = 1024 * 1024;
 const WORK = resolve('bench/.work');
@@ -143,6 +144,12 @@ async function main(): Promise<void> {
     const table = (await deviceBench()).join('\n');
     console.log(table);
     await publish('device', table);
+  }
+  if (want('app')) {
+    console.log('\napp: first-screen JavaScript, time to interactive, the main thread during a 256 MiB verification…');
+    const table = (await appBench()).join('\n');
+    console.log(table);
+    await publish('app', table);
   }
 }
 

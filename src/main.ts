@@ -10,6 +10,7 @@ import { DevicesState, USB_FILTERS, type UsbSupport } from './ui/state/devices.s
 import { UpdateState } from './ui/state/update.svelte.ts';
 import { LogState } from './ui/state/log.svelte.ts';
 import { FaultDraft } from './ui/state/fault-draft.svelte.ts';
+import { BatchState } from './ui/state/batch.svelte.ts';
 import { OTHER_PSID } from './ui/state/scenarios.ts';
 import './ui/app.css';
 
@@ -55,6 +56,7 @@ const update = new UpdateState({
 });
 const log = new LogState({ channel, saveFile });
 const faults = new FaultDraft();
+const batch = new BatchState({ channel, trust: () => setup.trust, fetchBytes: async (url) => (await fetchOk(url)).arrayBuffer() });
 update.choose({ kind: 'sample', file: 'good.tfw', title: 'Signed update 28.40.1000' });
 void setup.load();
 void devices.start();
@@ -66,4 +68,4 @@ if ('serviceWorker' in navigator) {
   });
 }
 
-mount(App, { target: document.getElementById('app')!, props: { verifier, setup, appUpdate, devices, update, log, faults, otherPsid: OTHER_PSID } });
+mount(App, { target: document.getElementById('app')!, props: { verifier, setup, appUpdate, devices, update, log, faults, batch, otherPsid: OTHER_PSID } });

@@ -40,6 +40,7 @@ export function deviceFields(q: DeviceQuery): FieldRow[] {
     q.banks ? `active ${q.banks.active} (${q.banks.lengths[q.banks.active]} bytes), pending ${q.banks.pending === null ? 'none' : `${q.banks.pending} (${q.banks.lengths[q.banks.pending]} bytes)`}` : undefined,
   );
   add('release-date', 'FW Release Date', q.fwReleaseDate !== undefined ? flintDate(q.fwReleaseDate) : undefined);
+  add('vsd', 'Device VSD', q.deviceVsd ? (q.deviceVsd.text ?? `0x${q.deviceVsd.hex}`) || 'none' : undefined);
   add('boot', 'Last boot', q.bootStatus !== undefined ? bootStatusText(q.bootStatus) : undefined);
   return rows;
 }

@@ -6,7 +6,7 @@
  * constructor.
  */
 import type { DeviceQuery } from '../../core/update/protocol.ts';
-import type { DeviceBus, DeviceEvent, DeviceSummary, Fault, MaintenanceOp, TimingName } from '../worker/device-protocol.ts';
+import type { CsTokenStep, DeviceBus, DeviceEvent, DeviceSummary, Fault, MaintenanceOp, TimingName } from '../worker/device-protocol.ts';
 import { regStatus } from '../../core/update/mcc-codes.ts';
 import { hex } from './format.ts';
 import type { DeviceChannel, RequestBody } from './device-channel.ts';
@@ -35,6 +35,13 @@ export interface MaintenanceView {
   readonly mstflint: string;
 }
 
+/** One step of the CS-token demo as the device side reported it. */
+export interface CsTokenStepView {
+  readonly step: CsTokenStep;
+  readonly ok: boolean;
+  readonly text: string;
+}
+
 export const USB_FILTERS: USBDeviceFilter[] = [{ classCode: 0xfe, subclassCode: 0x01 }];
 
 export class DevicesState {
@@ -47,6 +54,7 @@ export class DevicesState {
   #error = $state<string | undefined>(undefined);
   #notice = $state<string | undefined>(undefined);
   #maintenance = $state.raw<MaintenanceView | undefined>(undefined);
+  #csToken = $state.raw<readonly CsTokenStepView[]>([]);
   readonly #o: DevicesOptions;
 
   constructor(opts: DevicesOptions) {
@@ -96,6 +104,10 @@ export class DevicesState {
   get maintenanceResult() {
     return this.#maintenance;
   }
+  /** The CS-token demo's steps so far (the last run). */
+  get csTokenSteps(): readonly CsTokenStepView[] {
+    return this.#csToken;
+  }
   get usbSupport() {
     return this.#o.usbSupport;
   }
@@ -118,6 +130,8 @@ export class DevicesState {
         ...(e.deviceText !== undefined ? { device: e.deviceText } : {}),
         ...(e.registerStatus !== undefined ? { status: `${hex(e.registerStatus)} ${regStatus(e.registerStatus).name}` } : {}),
       };
+    } else if (e.kind === 'cs-token') {
+      this.#csToken = [...this.#csToken, { step: e.step, ok: e.ok, text: e.text }];
     } else if (e.kind === 'done' && e.id === -1) {
       this.#error = e.error;
     }
@@ -227,6 +241,17 @@ export class DevicesState {
     if (!serial) return Promise.resolve(false);
     this.#maintenance = undefined;
     return this.#op('sending a maintenance command', { kind: 'maintenance', serial, op });
+  }
+
+  /**
+   * The CS-token demo on the selected emulated NIC: SET_VSD refused, the challenge answered with a
+   * token signed by the DEMO key, SET_VSD accepted with `vsd`.
+   */
+  unlockWithToken(vsd: string): Promise<boolean> {
+    const serial = this.#selected;
+    if (!serial) return Promise.resolve(false);
+    this.#csToken = [];
+    return this.#op('unlocking SET_VSD with a CS token', { kind: 'cs-token', serial, vsd });
   }
 
   clearNotice(): void {

@@ -19,6 +19,10 @@ export type MaintenanceOp = 'RAW_FLASH_WRITE' | 'SET_VSD' | 'ROM_BURN';
 /** How a step-by-step session advances: one gate per Step click, or straight through. */
 export type RunMode = 'step' | 'run';
 
+/** The CS-token demo's steps, in order (docs/protocol.md §4.6, reference §5.4). */
+export const CS_TOKEN_STEPS = ['refused', 'challenge', 'signed', 'applied', 'accepted'] as const;
+export type CsTokenStep = (typeof CS_TOKEN_STEPS)[number];
+
 export type DeviceRequest =
   /** Start the emulator: restore the NICs saved in IndexedDB (a reboot), or manufacture the first one. */
   | { id: number; kind: 'init'; baseUrl: string }
@@ -45,6 +49,16 @@ export type DeviceRequest =
   /** Try a maintenance command secure firmware blocks (raw flash write, set VSD, ROM burn). */
   | { id: number; kind: 'maintenance'; serial: string; op: MaintenanceOp }
   | { id: number; kind: 'export-audit' }
+  /**
+   * Emulator demo: SET_VSD is refused, the device's challenge is answered with a CS token signed by
+   * the DEMO signer key (its private half is public), then SET_VSD is sent again with `vsd`.
+   */
+  | { id: number; kind: 'cs-token'; serial: string; vsd: string }
+  /**
+   * Update several NICs at once with the same image: one independent session per NIC, running
+   * concurrently and straight through (no step gate). Without `serials`, every emulated NIC.
+   */
+  | { id: number; kind: 'start-all'; name: string; bytes: ArrayBuffer; trust: readonly TrustSource[]; serials?: readonly string[] }
   /** Page side only (a USBDevice cannot be posted to a Worker): take over a device the user picked. */
   | { id: number; kind: 'adopt-usb'; device: USBDevice; bus: DeviceBus };
 
@@ -93,4 +107,10 @@ export type DeviceEvent =
   /** What the device answered to a maintenance command: refused (STALL) with its LAST_RESULT, or done. */
   | { kind: 'maintenance'; serial: string; op: MaintenanceOp; refused: boolean; deviceText?: string; registerStatus?: number; mstflint: string }
   | { kind: 'audit'; id: number; jsonl: string; check: AuditCheck }
+  /** One step of the CS-token demo, as it happened. */
+  | { kind: 'cs-token'; serial: string; step: CsTokenStep; ok: boolean; text: string }
+  /** An "update all" run began: one session per serial. */
+  | { kind: 'batch-start'; name: string; serials: readonly string[] }
+  | { kind: 'batch-progress'; serial: string; progress: SessionProgress }
+  | { kind: 'batch-result'; serial: string; name: string; result: SessionResult }
   | { kind: 'done'; id: number; error?: string };

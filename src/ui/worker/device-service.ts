@@ -13,7 +13,20 @@ import { DfuHost, type TransferLogEntry } from '../../core/dfu/host.ts';
 import type { TrustStore } from '../../core/crypto/trust.ts';
 import { AuditLog, verifyAuditLog } from '../../core/update/audit.ts';
 import { NicClient } from '../../core/update/nic-client.ts';
-import { bootStatusText, MAINT_OP, MAINT_OP_MSTFLINT, vendorSetup, type DeviceQuery } from '../../core/update/protocol.ts';
+import {
+  bootStatusText,
+  CHALLENGE_SIZE,
+  decodeChallenge,
+  encodeToken,
+  encodeTokenBody,
+  MAINT_OP,
+  MAINT_OP_MSTFLINT,
+  TOKEN_MAX_SECONDS,
+  tokenOps,
+  vendorSetup,
+  VSD_MAX,
+  type DeviceQuery,
+} from '../../core/update/protocol.ts';
 import { UpdateError } from '../../core/dfu/errors.ts';
 import type { SessionProgress, SessionResult, StepId, StepState, UpdateSession } from '../../core/update/session.ts';
 import type { EmulatedNic, EmulatedNicOptions, EmulatedUsb } from '../../emulator/index.ts';
@@ -21,7 +34,7 @@ import type { Identity } from '../../emulator/factory.ts';
 import { describeFault, type Fault } from '../../emulator/faults.ts';
 import { decodeState, encodeState } from '../../emulator/persist.ts';
 import type { TimingName } from '../../emulator/timing.ts';
-import type { DeviceBus, DeviceEvent, DeviceRequest, DeviceSummary, LogLine, LogSource, MaintenanceOp, RunMode, TrustSource } from './device-protocol.ts';
+import type { CsTokenStep, DeviceBus, DeviceEvent, DeviceRequest, DeviceSummary, LogLine, LogSource, MaintenanceOp, RunMode, TrustSource } from './device-protocol.ts';
 import type { NicStore } from './nic-store.ts';
 import { describeTransfer, StatusTracker } from './transfer-log.ts';
 
@@ -38,7 +51,25 @@ export interface DeviceServiceOptions {
   /** How long a device may take to come back after a reset or power loss. */
   readonly reconnectMs?: number;
   readonly clock?: () => number;
+  /**
+   * Signs a CS token's 60-byte body (the CS-token demo). The Worker passes the DEMO signer key,
+   * whose private half is public; without a signer the demo is refused.
+   */
+  readonly signToken?: (body: Uint8Array) => Promise<SignedTokenParts>;
 }
+
+/** What a token signer returns: the key id the device looks the key up by, and the signature. */
+export interface SignedTokenParts {
+  /** SHA-256 of the signer's SubjectPublicKeyInfo (DER). */
+  readonly keyId: Uint8Array;
+  /** RSASSA-PKCS1-v1_5 / SHA-256 / RSA-2048 over the body. */
+  readonly signature: Uint8Array;
+  /** Who signed, for a person ("DEMO vendor signer key (public, demo only)"). */
+  readonly signer: string;
+}
+
+/** How long the demo's CS token asks to be valid (the device caps it at TOKEN_MAX_SECONDS). */
+export const DEMO_TOKEN_SECONDS = 300;
 
 interface Slot {
   readonly serial: string;
@@ -143,6 +174,10 @@ export class DeviceService {
         return this.#exclusive('adding a NIC', () => this.#addNic(req.psid));
       case 'maintenance':
         return this.#exclusive('sending a maintenance command', () => this.#maintenance(this.#slot(req.serial), req.op));
+      case 'cs-token':
+        return this.#exclusive('unlocking with a CS token', () => this.#csToken(this.#emulated(req.serial), req.vsd));
+      case 'start-all':
+        return this.#exclusive('updating all NICs', () => this.#startAll(req));
       case 'export-audit': {
         const jsonl = await this.#audit.toJsonl();
         const check = await verifyAuditLog(jsonl);
@@ -435,6 +470,126 @@ export class DeviceService {
     const last = refused ? await new NicClient(host).lastResult().catch(() => undefined) : undefined;
     this.#note(slot, refused ? `${op} refused by the device: ${last?.text ?? 'STALL'}` : `${op} accepted by the device`);
     this.#emit({ kind: 'maintenance', serial: slot.serial, op, refused, ...(last ? { deviceText: last.text, registerStatus: last.code } : {}), mstflint: MAINT_OP_MSTFLINT[code] ?? '' });
+  }
+
+  /** MAINT SET_VSD: undefined when the device took it, else what it said (LAST_RESULT) when it stalled. */
+  async #setVsd(host: DfuHost, value: Uint8Array): Promise<string | undefined> {
+    try {
+      await host.controlOut(vendorSetup('MAINT', host.interface.interfaceNumber, MAINT_OP.SET_VSD), value, 'MAINT SET_VSD');
+      return undefined;
+    } catch (e) {
+      if (!(e instanceof UpdateError && e.code === 'Rejected')) throw e;
+      return (await new NicClient(host).lastResult().catch(() => undefined))?.text ?? 'the request was stalled';
+    }
+  }
+
+  /**
+   * The CS-token demo (reference §5.4): SET_VSD refused under secure firmware; the device's
+   * challenge read; a token for that nonce and PSID signed and applied; SET_VSD accepted.
+   */
+  async #csToken(slot: Slot & { nic: EmulatedNic }, vsd: string): Promise<void> {
+    const sign = this.#o.signToken;
+    if (!sign) throw new Error('no CS-token signer is available here');
+    const value = new TextEncoder().encode(vsd);
+    if (value.length === 0 || value.length > VSD_MAX) throw new RangeError(`"vsd" expected 1..${VSD_MAX} bytes, got ${value.length}`);
+    const host = await this.#host(slot);
+    const intf = host.interface.interfaceNumber;
+    const step = (id: CsTokenStep, ok: boolean, text: string) => {
+      this.#note(slot, `CS token: ${text}`);
+      this.#emit({ kind: 'cs-token', serial: slot.serial, step: id, ok, text });
+    };
+
+    const refused = await this.#setVsd(host, value);
+    if (refused === undefined) {
+      step('refused', false, 'SET_VSD was accepted without asking for a token: a token applied earlier is still active');
+      await this.#query(slot);
+      return;
+    }
+    step('refused', true, `SET_VSD refused by the device: ${refused} (${MAINT_OP_MSTFLINT[MAINT_OP.SET_VSD]})`);
+
+    const raw = await host.controlIn(vendorSetup('TOKEN_CHALLENGE', intf), CHALLENGE_SIZE, 'reading the token challenge');
+    const ch = decodeChallenge(raw);
+    if (!ch.ok) throw new UpdateError('InvalidData', `the device's challenge is malformed: ${ch.error.field}: ${ch.error.message}`);
+    const nonceHex = [...ch.value.nonce].map((b) => b.toString(16).padStart(2, '0')).join('');
+    step('challenge', true, `challenge read: nonce ${nonceHex.slice(0, 8)}…${nonceHex.slice(-4)} for PSID ${ch.value.psid}`);
+
+    const body = encodeTokenBody({ ops: tokenOps([MAINT_OP.SET_VSD]), seconds: DEMO_TOKEN_SECONDS, nonce: ch.value.nonce, psid: ch.value.psid });
+    const signed = await sign(body);
+    const keyHex = [...signed.keyId.slice(0, 6)].map((b) => b.toString(16).padStart(2, '0')).join('');
+    step('signed', true, `token for SET_VSD, ${DEMO_TOKEN_SECONDS} s, signed by the ${signed.signer} (key id ${keyHex}…)`);
+
+    try {
+      await host.controlOut(vendorSetup('TOKEN_APPLY', intf), encodeToken({ body, ...signed }), 'applying the CS token');
+    } catch (e) {
+      if (!(e instanceof UpdateError && e.code === 'Rejected')) throw e;
+      const last = await new NicClient(host).lastResult().catch(() => undefined);
+      step('applied', false, `the device refused the token: ${last?.text ?? 'STALL'}`);
+      return;
+    }
+    const seconds = Math.min(DEMO_TOKEN_SECONDS, TOKEN_MAX_SECONDS);
+    step('applied', true, `token applied: SET_VSD is unlocked for ${seconds} s (the device caps any token at ${TOKEN_MAX_SECONDS} s and accepts one answer per challenge); raw flash writes and ROM burns stay refused`);
+
+    const again = await this.#setVsd(host, value);
+    if (again !== undefined) {
+      step('accepted', false, `SET_VSD still refused: ${again}`);
+      return;
+    }
+    await this.#query(slot);
+    await this.#save(slot);
+    step('accepted', true, `SET_VSD accepted: the device VSD is now "${vsd}"`);
+  }
+
+  // ---- several NICs at once ------------------------------------------------------------------
+
+  /** One session per NIC, concurrently; each NIC has its own DfuHost and UpdateSession. */
+  async #startAll(req: Extract<DeviceRequest, { kind: 'start-all' }>): Promise<void> {
+    const slots = req.serials ? req.serials.map((s) => this.#slot(s)) : [...this.#slots.values()].filter((s) => s.kind === 'emulated');
+    if (slots.length === 0) throw new Error('there is no device to update');
+    this.#cancelRequested = false;
+    // the transferred buffer is this side's one copy; the sessions only read it
+    const bytes = new Uint8Array(req.bytes);
+    const { UpdateSession } = await this.#sessionModule();
+    const trust = await this.#trust(req.trust);
+    this.#emit({ kind: 'batch-start', name: req.name, serials: slots.map((s) => s.serial) });
+    await Promise.all(
+      slots.map(async (slot) => {
+        const serial = slot.serial;
+        let result: SessionResult;
+        let lastProgress = 0;
+        try {
+          const host = await this.#host(slot);
+          this.#note(slot, `update started (all NICs): ${req.name} (${bytes.length} bytes)`);
+          const session = new UpdateSession({
+            host,
+            usb: slot.bus,
+            firmware: { kind: 'image', bytes },
+            trust,
+            audit: this.#audit,
+            gate: async () => (this.#cancelRequested ? 'cancel' : 'continue'),
+            onProgress: (p) => {
+              const now = this.#clock();
+              if (now - lastProgress >= PROGRESS_EVERY_MS || p.fraction >= 1) {
+                lastProgress = now;
+                this.#emit({ kind: 'batch-progress', serial, progress: p });
+              }
+            },
+            onLog: (text) => this.#line(serial, 'session', text),
+          });
+          result = await session.run();
+        } catch (e) {
+          result = { outcome: 'failed', message: (e as Error).message, deviceVerifies: true, steps: [] };
+        }
+        this.#note(slot, `result: ${result.outcome}: ${result.message}`);
+        try {
+          await this.#query(slot);
+        } catch (e) {
+          this.#line(serial, 'session', `the device could not be read after the update: ${(e as Error).message}`);
+        }
+        await this.#save(slot);
+        this.#emit({ kind: 'batch-result', serial, name: req.name, result });
+      }),
+    );
+    this.#postDevices();
   }
 
   // ---- the update session --------------------------------------------------------------------

@@ -19,6 +19,8 @@ const service = new DeviceService({
     if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
     return new Uint8Array(await res.arrayBuffer());
   },
+  // the CS-token demo signs with the DEMO key (public); loaded only when the demo runs
+  signToken: async (body) => (await import('./demo-token-signer.ts')).signWithDemoKey(body),
 });
 
 scope.onmessage = (ev: MessageEvent<DeviceRequest>) => void service.handle(ev.data);
