@@ -1,4 +1,5 @@
 /** USB DFU 1.1 numbers, spelled as the specification spells them, with name tables for logs. */
+import { nameTable } from '../bytes/names.ts';
 
 export const DFU_REQUEST = {
   DFU_DETACH: 0,
@@ -57,7 +58,7 @@ export const DFU_STATUS = {
   errUNKNOWN: 0x0e,
   errSTALLEDPKT: 0x0f,
 } as const;
-export const DFU_STATUS_NAMES: Record<number, string> = Object.fromEntries(Object.entries(DFU_STATUS).map(([k, v]) => [v, k]));
+export const DFU_STATUS_NAMES: Record<number, string> = nameTable(DFU_STATUS);
 export const DFU_STATUS_TEXT: Record<number, string> = {
   0x00: 'no error',
   0x01: 'the file is not meant for this device',

@@ -6,6 +6,7 @@
  * own copy is wasm/firmware/codes.ts (device code shares nothing with the host, like real silicon);
  * docs/protocol.md documents both.
  */
+import { nameTable } from '../bytes/names.ts';
 
 // ---- FSM states (MCC control_state, §1.4) ----------------------------------------------------
 
@@ -23,7 +24,7 @@ export const MCC_STATE = {
 } as const;
 export type MccStateName = keyof typeof MCC_STATE;
 
-export const MCC_STATE_NAMES: Readonly<Record<number, MccStateName>> = Object.fromEntries(Object.entries(MCC_STATE).map(([k, v]) => [v, k])) as Record<number, MccStateName>;
+export const MCC_STATE_NAMES: Readonly<Record<number, MccStateName>> = nameTable(MCC_STATE);
 
 /** What each state means, for a person watching the machine (mstflint's stateToStr where it has one). */
 export const MCC_STATE_TEXT: Readonly<Record<number, string>> = {
@@ -68,7 +69,7 @@ export const MCC_INSTRUCTION = {
 } as const;
 export type MccInstructionName = keyof typeof MCC_INSTRUCTION;
 
-export const MCC_INSTRUCTION_NAMES: Readonly<Record<number, MccInstructionName>> = Object.fromEntries(Object.entries(MCC_INSTRUCTION).map(([k, v]) => [v, k])) as Record<number, MccInstructionName>;
+export const MCC_INSTRUCTION_NAMES: Readonly<Record<number, MccInstructionName>> = nameTable(MCC_INSTRUCTION);
 
 /** The instructions the emulated NIC's firmware implements (wasm/firmware/update.ts); the others answer R_BAD_PARAM. */
 export const MCC_INSTRUCTIONS_IMPLEMENTED: readonly number[] = [0x0, 0x1, 0x2, 0x3, 0x4, 0x6, 0x7, 0x8, 0x9, 0xa, 0xb, 0x20];
@@ -135,7 +136,7 @@ export const MCC_ERROR = {
 } as const;
 export type MccErrorName = keyof typeof MCC_ERROR;
 
-export const MCC_ERROR_NAMES: Readonly<Record<number, MccErrorName>> = Object.fromEntries(Object.entries(MCC_ERROR).map(([k, v]) => [v, k])) as Record<number, MccErrorName>;
+export const MCC_ERROR_NAMES: Readonly<Record<number, MccErrorName>> = nameTable(MCC_ERROR);
 
 /** mstflint's text for codes its getLastErrMsg has no case for (§1.5: 0x04, 0x08, 0x32, 0x33 and anything unknown). */
 export const MSTFLINT_GENERAL_ERROR = 'GENERAL ERROR';
@@ -321,7 +322,7 @@ export const REG_STATUS = {
 } as const;
 export type RegStatusName = keyof typeof REG_STATUS;
 
-export const REG_STATUS_NAMES: Readonly<Record<number, RegStatusName>> = Object.fromEntries(Object.entries(REG_STATUS).map(([k, v]) => [v, k])) as Record<number, RegStatusName>;
+export const REG_STATUS_NAMES: Readonly<Record<number, RegStatusName>> = nameTable(REG_STATUS);
 
 export interface RegStatusInfo {
   readonly code: number;

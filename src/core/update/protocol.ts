@@ -13,6 +13,7 @@ import { fromHex, toHex } from '../bytes/hex.ts';
 import { ByteReader, FormatFailure, formatFail, type FormatError } from '../bytes/reader.ts';
 import { ByteWriter } from '../bytes/writer.ts';
 import { formatVersion, parseVersion } from '../image/version.ts';
+import { nameTable } from '../bytes/names.ts';
 
 export type { FormatError } from '../bytes/reader.ts';
 export type DecodeResult<T> = { ok: true; value: T } | { ok: false; error: FormatError };
@@ -46,7 +47,7 @@ export const VENDOR_REQUEST = {
 } as const;
 export type VendorRequestName = keyof typeof VENDOR_REQUEST;
 
-export const VENDOR_REQUEST_NAMES: Readonly<Record<number, VendorRequestName>> = Object.fromEntries(Object.entries(VENDOR_REQUEST).map(([k, v]) => [v, k])) as Record<number, VendorRequestName>;
+export const VENDOR_REQUEST_NAMES: Readonly<Record<number, VendorRequestName>> = nameTable(VENDOR_REQUEST);
 
 export interface VendorRequestSpec {
   readonly bRequest: number;
@@ -182,7 +183,7 @@ export const BOOT_STATUS = {
 } as const;
 export type BootStatusName = keyof typeof BOOT_STATUS;
 
-export const BOOT_STATUS_NAMES: Readonly<Record<number, BootStatusName>> = Object.fromEntries(Object.entries(BOOT_STATUS).map(([k, v]) => [v, k])) as Record<number, BootStatusName>;
+export const BOOT_STATUS_NAMES: Readonly<Record<number, BootStatusName>> = nameTable(BOOT_STATUS);
 
 export const BOOT_STATUS_TEXT: Readonly<Record<number, string>> = {
   0: 'booted the active image',
@@ -265,7 +266,7 @@ export const MAINT_OP = {
   ROM_READ: 5,
 } as const;
 export type MaintOpName = keyof typeof MAINT_OP;
-export const MAINT_OP_NAMES: Readonly<Record<number, MaintOpName>> = Object.fromEntries(Object.entries(MAINT_OP).map(([k, v]) => [v, k])) as Record<number, MaintOpName>;
+export const MAINT_OP_NAMES: Readonly<Record<number, MaintOpName>> = nameTable(MAINT_OP);
 
 /** What mstflint prints when secure firmware refuses the op (§5.2). */
 export const MAINT_OP_MSTFLINT: Readonly<Record<number, string>> = {
@@ -424,7 +425,7 @@ export const LAST_RESULT_KIND = {
   /** An MCC error code (MCC_ERROR, reference §1.5): the command was taken and the FSM rejected it. */
   MCC_ERROR: 1,
 } as const;
-export const LAST_RESULT_KIND_NAMES: Readonly<Record<number, keyof typeof LAST_RESULT_KIND>> = Object.fromEntries(Object.entries(LAST_RESULT_KIND).map(([k, v]) => [v, k])) as Record<number, keyof typeof LAST_RESULT_KIND>;
+export const LAST_RESULT_KIND_NAMES: Readonly<Record<number, keyof typeof LAST_RESULT_KIND>> = nameTable(LAST_RESULT_KIND);
 
 export const LAST_RESULT_HEADER_SIZE = 4;
 /** Longest sentence a host accepts (an answer fits one control transfer anyway). */
