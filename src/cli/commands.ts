@@ -33,6 +33,8 @@ Usage:
   trustflash devices [--json]
   trustflash emulator init --state S [--image FACTORY.tfw] [--serial X] [--psid P] [--bank-size MiB] [--force]
   trustflash emulator reboot --state S
+  trustflash emulator gadget --state S [--udc UDC] [--name N] [--generic] [--fault KIND]... [--verbose] [--ready FILE]
+  trustflash reset (--emulated --state S | --usb VID:PID[:SERIAL]) [--json]
   trustflash query (--emulated --state S | --usb VID:PID[:SERIAL]) [--json] [--full]
   trustflash update FILE --trust ROOT.pem (--emulated --state S [--fault KIND]... [--timing T] | --usb VID:PID[:SERIAL])
                     [--json] [--log AUDIT.jsonl] [--now ISO] [--block-size N]

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DfuHost } from '../core/dfu/host.ts';
 import { UpdateError } from '../core/dfu/errors.ts';
-import { sameDevice, type UsbBus } from '../core/dfu/reconnect.ts';
+import { reconnect, sameDevice, type UsbBus } from '../core/dfu/reconnect.ts';
 import { loadTrustStore } from '../core/crypto/trust.ts';
 import { AuditLog, verifyAuditLog } from '../core/update/audit.ts';
 import { NicClient } from '../core/update/nic-client.ts';
@@ -86,7 +86,64 @@ export async function cmdEmulator(argv: string[], io: Io): Promise<number> {
     // 3 no manufacturing data, 4 no boot record, 6 no valid image: the NIC is not running firmware
     return boot === 3 || boot === 4 || boot === 6 ? 1 : 0;
   }
-  throw new UsageError(`emulator takes init or reboot, got ${JSON.stringify(sub ?? '')}`);
+  if (sub === 'gadget') return cmdGadget(rest, io);
+  throw new UsageError(`emulator takes init, reboot or gadget, got ${JSON.stringify(sub ?? '')}`);
+}
+
+/**
+ * `emulator gadget`: serves the NIC in state file S on a real USB bus (a Linux configfs gadget on a
+ * UDC, FunctionFS on ep0) until SIGTERM or SIGINT. Every flash change is written through to S, so a
+ * killed process is a power cut and starting it again is the next power-on.
+ */
+async function cmdGadget(argv: string[], io: Io): Promise<number> {
+  const p = parseArgs(argv, { state: 'string', udc: 'string', name: 'string', generic: 'boolean', fault: 'list', verbose: 'boolean', ready: 'string' });
+  const path = need(p, 'state');
+  const faults: Fault[] = [];
+  for (const f of list(p, 'fault')) {
+    const r = parseFault(f);
+    if ('error' in r) throw new UsageError(`--fault ${f}: ${r.error}`);
+    faults.push(r);
+  }
+  const state = decodeState(await io.readBytes(path));
+  if (!state.ok) throw new IoError(`${path}: ${state.error}`);
+  const [{ EmulatedNic }, { NicUsbFunction }, { GadgetBridge }, { WriteThroughState }] = await Promise.all([
+    import('../emulator/nic.ts'),
+    import('../emulator/usb/nic-usb-function.ts'),
+    import('../gadget/bridge.ts'),
+    import('../gadget/state-file.ts'),
+  ]);
+  const nic = await EmulatedNic.create({ state: state.value, faults });
+  const store = WriteThroughState.open(path, nic);
+  const fn = new NicUsbFunction(nic, { vendorRequests: !bool(p, 'generic') });
+  let bridge: InstanceType<typeof GadgetBridge>;
+  try {
+    bridge = new GadgetBridge(fn, { ...(str(p, 'udc') ? { udc: str(p, 'udc')! } : {}), ...(str(p, 'name') ? { name: str(p, 'name')! } : {}), verbose: bool(p, 'verbose'), log: (l) => io.err(`gadget: ${l}`) });
+  } catch (e) {
+    store.close();
+    throw new IoError((e as Error).message);
+  }
+  nic.on((e) => io.err(`gadget: NIC ${e.kind === 'boot' ? `booted: ${e.text}` : e.kind === 'power-loss' ? `power lost during ${e.where}` : `fault: ${e.fault}`}`));
+  const ready = str(p, 'ready');
+  let first = true;
+  bridge.onBound(() => {
+    if (first && ready) void io.writeBytes(ready, new TextEncoder().encode(`${process.pid}\n`));
+    first = false;
+  });
+  const stop = () => bridge.stop();
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  io.err(`gadget: serving ${nic.identity.serial} from ${path} on ${bridge.udc}${bool(p, 'generic') ? ' as a generic DFU device' : ''}`);
+  try {
+    await bridge.run();
+  } finally {
+    bridge.tearDown();
+    store.close();
+    process.off('SIGTERM', stop);
+    process.off('SIGINT', stop);
+  }
+  const s = bridge.stats;
+  io.err(`gadget: stopped after ${s.enumerations} enumerations, ${s.requests} requests (${s.stalls} stalled, ${s.lateStalls} refused after their data stage), ${s.resets} USB resets, ${s.cablePulls} cable pulls, ${s.ep0Errors} ep0 errors; ${store.written} bytes written through`);
+  return 0;
 }
 
 /** The running version, read the way a host would (over USB) after a reset. */
@@ -235,6 +292,41 @@ export async function cmdUpdate(argv: string[], io: Io): Promise<number> {
   } finally {
     if (str(p, 'log')) await io.writeBytes(str(p, 'log')!, await audit.toJsonl());
     if (emulated && statePath) await saveNic(io, statePath, emulated);
+  }
+}
+
+/**
+ * `reset`: resets the NIC (vendor RESET, as mlxfwreset does) so a pending image starts running,
+ * waits for it to come back on the bus and reads the running version.
+ */
+export async function cmdReset(argv: string[], io: Io): Promise<number> {
+  const p = parseArgs(argv, { emulated: 'boolean', state: 'string', usb: 'string', json: 'boolean' });
+  if (p.positional.length) throw new UsageError(`unexpected argument ${p.positional[0]}`);
+  let device: USBDevice;
+  let bus: UsbBus;
+  let emulated: EmulatedUSBDevice | undefined;
+  if (bool(p, 'emulated')) {
+    emulated = await loadNic(io, need(p, 'state'));
+    device = emulated;
+    bus = emulated.usb;
+  } else if (str(p, 'usb')) ({ device, bus } = await realDevice(str(p, 'usb')!));
+  else throw new UsageError('reset needs --emulated --state S or --usb VID:PID[:SERIAL]');
+  try {
+    const host = await openHost(device);
+    const nic = new NicClient(host);
+    if (!(await nic.supported())) throw new IoError('a generic DFU device has no reset request: power-cycle it');
+    const before = await nic.query();
+    await nic.reset();
+    const again = await reconnect(bus, device);
+    const q = await new NicClient(await openHost(again)).query();
+    if (bool(p, 'json')) io.out(JSON.stringify({ before: before.fwVersionRunning ?? null, running: q.fwVersionRunning ?? null, pending: q.fwVersionPending ?? null }, null, 2));
+    else io.out(`reset: was running ${before.fwVersionRunning ?? 'nothing'}, now running ${q.fwVersionRunning ?? 'nothing'}${q.fwVersionPending ? ` (pending ${q.fwVersionPending})` : ''}`);
+    return q.fwVersionRunning ? 0 : 1;
+  } catch (e) {
+    if (e instanceof UpdateError) throw new IoError(e.message);
+    throw e;
+  } finally {
+    if (emulated) await saveNic(io, need(p, 'state'), emulated);
   }
 }
 

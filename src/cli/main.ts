@@ -5,7 +5,7 @@
 import { UsageError } from './args.ts';
 import { cmdDevices, cmdInspect, cmdKeygen, cmdSign, cmdSignDetached, cmdVerify, USAGE } from './commands.ts';
 import { IoError, type Io } from './io.ts';
-import { cmdAudit, cmdEmulator, cmdQuery, cmdUpdate } from './device-commands.ts';
+import { cmdAudit, cmdEmulator, cmdQuery, cmdReset, cmdUpdate } from './device-commands.ts';
 
 const COMMANDS: Record<string, (argv: string[], io: Io) => Promise<number>> = {
   keygen: cmdKeygen,
@@ -17,6 +17,7 @@ const COMMANDS: Record<string, (argv: string[], io: Io) => Promise<number>> = {
   emulator: cmdEmulator,
   query: cmdQuery,
   update: cmdUpdate,
+  reset: cmdReset,
   audit: cmdAudit,
 };
 

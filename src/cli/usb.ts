@@ -5,7 +5,106 @@
  */
 import { DFU_CLASS } from '../core/dfu/spec.ts';
 
-export type NodeUsb = { ok: true; usb: USB } | { ok: false; reason: string };
+export type NodeUsb = { ok: true; usb: NodeUsbBus } | { ok: false; reason: string };
+
+/**
+ * WebUSB puts no time limit on a control transfer; usb@3 gives up after 1 s by default, less than a
+ * device may take to verify an image inside one request. The host's own deadlines (DfuHost) apply.
+ */
+export const CONTROL_TIMEOUT_MS = 120_000;
+
+interface NativeDevice {
+  readonly handle?: string;
+  readonly bus?: string;
+  readonly address?: number;
+  nativeControlTransferIn(setup: USBControlTransferParameters, timeout: number, length: number): Promise<Uint8Array | null>;
+  nativeControlTransferOut(setup: USBControlTransferParameters, timeout: number, data?: Uint8Array): Promise<number>;
+}
+
+/** usb@3 errors are plain Errors with nusb's text; WebUSB callers expect DOMException names. */
+export function webUsbError(e: unknown): Error {
+  const message = (e as Error)?.message ?? String(e);
+  const name = /disconnect|no such device|not found|ENODEV/i.test(message)
+    ? 'NotFoundError'
+    : /permission|access denied|EACCES|EPERM/i.test(message)
+      ? 'SecurityError'
+      : /busy|claimed/i.test(message)
+        ? 'InvalidStateError'
+        : 'NetworkError';
+  return new DOMException(message, name);
+}
+
+const isStall = (e: unknown): boolean => /stall|EPIPE|pipe error/i.test((e as Error)?.message ?? '');
+
+/**
+ * One USBDevice per appearance on the bus, as in a browser, over a usb@3 device. It fixes what
+ * usb@3 does differently from WebUSB (reference/usb-gadget-lab): a STALL resolves with status
+ * "stall" instead of rejecting, an OUT request without data is sent with an empty data stage, there
+ * is no 1-second limit, and failures carry WebUSB's DOMException names.
+ */
+function webUsbDevice(native: USBDevice & NativeDevice): USBDevice {
+  const controlTransferIn = async (setup: USBControlTransferParameters, length: number): Promise<USBInTransferResult> => {
+    try {
+      const r = await native.nativeControlTransferIn(setup, CONTROL_TIMEOUT_MS, length);
+      return r ? { status: 'ok', data: new DataView(r.buffer, r.byteOffset, r.byteLength) } : { status: 'stall' };
+    } catch (e) {
+      if (isStall(e)) return { status: 'stall' };
+      throw webUsbError(e);
+    }
+  };
+  const controlTransferOut = async (setup: USBControlTransferParameters, data?: BufferSource): Promise<USBOutTransferResult> => {
+    const bytes = data === undefined ? new Uint8Array(0) : data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    try {
+      const n = await native.nativeControlTransferOut(setup, CONTROL_TIMEOUT_MS, bytes);
+      return { status: 'ok', bytesWritten: n };
+    } catch (e) {
+      if (isStall(e)) return { status: 'stall', bytesWritten: 0 };
+      throw webUsbError(e);
+    }
+  };
+  return new Proxy(native, {
+    get(target, prop) {
+      if (prop === 'controlTransferIn') return controlTransferIn;
+      if (prop === 'controlTransferOut') return controlTransferOut;
+      const v: unknown = Reflect.get(target, prop, target);
+      if (typeof v !== 'function') return v;
+      return (...args: unknown[]) => {
+        try {
+          const r = (v as (...a: unknown[]) => unknown).apply(target, args);
+          return r instanceof Promise ? r.catch((e: unknown) => Promise.reject(webUsbError(e))) : r;
+        } catch (e) {
+          throw webUsbError(e);
+        }
+      };
+    },
+  });
+}
+
+/**
+ * navigator.usb over Node's `usb`: getDevices() returns the same USBDevice object for a device as
+ * long as it stays on the bus and a new one after it re-enumerates (usb@3 makes new objects on
+ * every call, which would make a device that has not left yet look as if it had come back).
+ */
+export class NodeUsbBus {
+  readonly #usb: { getDevices(): Promise<USBDevice[]> };
+  readonly #known = new Map<string, USBDevice>();
+  constructor(usb: { getDevices(): Promise<USBDevice[]> }) {
+    this.#usb = usb;
+  }
+  async getDevices(): Promise<USBDevice[]> {
+    const natives = (await this.#usb.getDevices()) as (USBDevice & NativeDevice)[];
+    const seen = new Set<string>();
+    const out = natives.map((n) => {
+      const key = `${n.handle ?? ''}|${n.bus ?? ''}|${n.address ?? ''}|${n.vendorId}:${n.productId}:${n.serialNumber ?? ''}`;
+      seen.add(key);
+      let d = this.#known.get(key);
+      if (!d) this.#known.set(key, (d = webUsbDevice(n)));
+      return d;
+    });
+    for (const k of [...this.#known.keys()]) if (!seen.has(k)) this.#known.delete(k);
+    return out;
+  }
+}
 
 export async function openNodeUsb(): Promise<NodeUsb> {
   let mod: typeof import('usb');
@@ -14,7 +113,7 @@ export async function openNodeUsb(): Promise<NodeUsb> {
   } catch (e) {
     return { ok: false, reason: `the usb package could not be loaded (${(e as Error).message})` };
   }
-  const usb = new mod.WebUSB({ allowAllDevices: true }) as unknown as USB;
+  const usb = new NodeUsbBus(new mod.WebUSB({ allowAllDevices: true }) as unknown as USB);
   try {
     await usb.getDevices();
   } catch (e) {

@@ -49,6 +49,11 @@ export class Flash {
   readonly bankSize: number;
   readonly #pages = new Map<number, Uint8Array>();
   hooks: FlashHooks = {};
+  /**
+   * Told after every change to the flash contents (a program, an erase, the half of a torn one):
+   * a write-through store (the gadget bridge's state file) persists exactly these bytes.
+   */
+  onChange: ((addr: number, len: number) => void) | undefined;
   /** Busy time the last operations would have taken on real silicon (ms), collected by the timing model. */
   busyMs = 0;
   timing: FlashTiming = { eraseMsPerSector: 0, programMsPerKiB: 0 };
@@ -89,10 +94,12 @@ export class Flash {
     const hook = this.hooks.before?.({ kind: 'write', addr, len: data.length });
     if (hook === 'tear') {
       this.#program(addr, data.subarray(0, data.length >> 1));
+      this.onChange?.(addr, data.length >> 1);
       throw new PowerLoss(`a ${data.length}-byte flash write at 0x${addr.toString(16)}`);
     }
     if (hook) return hook;
     this.#program(addr, data);
+    this.onChange?.(addr, data.length);
     this.stats.writes++;
     this.stats.bytesWritten += data.length;
     this.busyMs += (data.length / 1024) * this.timing.programMsPerKiB;
@@ -117,10 +124,12 @@ export class Flash {
     const hook = this.hooks.before?.({ kind: 'erase', addr, len });
     if (hook === 'tear') {
       this.#erase(addr, Math.floor(len / SECTOR / 2) * SECTOR);
+      this.onChange?.(addr, Math.floor(len / SECTOR / 2) * SECTOR);
       throw new PowerLoss(`erasing ${len} bytes at 0x${addr.toString(16)}`);
     }
     if (hook) return hook;
     this.#erase(addr, len);
+    this.onChange?.(addr, len);
     this.stats.erases++;
     this.busyMs += (len / SECTOR) * this.timing.eraseMsPerSector;
     return FLASH_OK;
@@ -158,6 +167,8 @@ export class Flash {
 export class Fuses {
   #bits = new Uint8Array(8);
   hooks: { beforeBurn?(bit: number): FlashStatus | void } = {};
+  /** Told after a fuse is burnt (see Flash.onChange). */
+  onBurn: ((bit: number) => void) | undefined;
 
   read(): Uint8Array {
     return this.#bits.slice();
@@ -167,6 +178,7 @@ export class Fuses {
     const hook = this.hooks.beforeBurn?.(bit);
     if (hook) return hook;
     this.#bits[bit >> 3]! |= 1 << (bit & 7);
+    this.onBurn?.(bit);
     return FLASH_OK;
   }
   static restore(bytes: Uint8Array): Fuses {

@@ -16,23 +16,69 @@ const JSON_MAX = 64 * 1024;
 /** Two banks of at most 256 MiB plus the system area. */
 const BANK_MAX = 256 * 1024 * 1024;
 
-export function encodeState(s: NicState): Uint8Array {
-  const json = new TextEncoder().encode(
-    JSON.stringify({ identity: s.identity, bankSize: s.bankSize, fuses: Array.from(s.fuses, (b) => b.toString(16).padStart(2, '0')).join(''), pages: s.flash.map(([i]) => i) }),
+function metadata(s: Pick<NicState, 'identity' | 'bankSize' | 'fuses'>, pages: readonly number[]): Uint8Array {
+  return new TextEncoder().encode(
+    JSON.stringify({ identity: s.identity, bankSize: s.bankSize, fuses: Array.from(s.fuses, (b) => b.toString(16).padStart(2, '0')).join(''), pages }),
   );
-  const out = new Uint8Array(12 + json.length + s.flash.length * PAGE);
+}
+
+function encode(json: Uint8Array, pages: readonly (Uint8Array | undefined)[]): Uint8Array {
+  const out = new Uint8Array(12 + json.length + pages.length * PAGE);
   const dv = new DataView(out.buffer);
   dv.setUint32(0, MAGIC, true);
   dv.setUint32(4, 1, true);
   dv.setUint32(8, json.length, true);
   out.set(json, 12);
   let at = 12 + json.length;
-  for (const [, page] of s.flash) {
-    out.set(page, at);
+  for (const page of pages) {
+    if (page) out.set(page, at);
+    else out.fill(0xff, at, at + PAGE);
     at += PAGE;
   }
   return out;
 }
+
+export function encodeState(s: NicState): Uint8Array {
+  return encode(
+    metadata(s, s.flash.map(([i]) => i)),
+    s.flash.map(([, p]) => p),
+  );
+}
+
+/**
+ * A state file with every flash page present (erased ones as 0xFF), so each page sits at a fixed
+ * offset and a write-through store can rewrite one page, or the fuses, in place: the metadata keeps
+ * its length because only the fuse hex changes. Still an ordinary state file for decodeState.
+ */
+export interface DenseState {
+  readonly bytes: Uint8Array;
+  /** Byte offset of flash page `index` in `bytes`. */
+  pageOffset(index: number): number;
+  /** The metadata bytes (at offset 12) for these fuses: same length as the file's. */
+  metadata(fuses: Uint8Array): Uint8Array;
+}
+
+export function encodeDenseState(s: NicState): DenseState {
+  const count = (0x10000 + 2 * s.bankSize) / PAGE;
+  const byIndex = new Map(s.flash.map(([i, p]) => [i, p] as const));
+  const pages = Array.from({ length: count }, (_, i) => i);
+  const json = metadata(s, pages);
+  const bytes = encode(
+    json,
+    pages.map((i) => byIndex.get(i)),
+  );
+  return {
+    bytes,
+    pageOffset: (index) => 12 + json.length + index * PAGE,
+    metadata: (fuses) => {
+      const m = metadata({ ...s, fuses }, pages);
+      if (m.length !== json.length) throw new Error(`state metadata changed length (${json.length} → ${m.length})`);
+      return m;
+    },
+  };
+}
+
+export { PAGE as STATE_PAGE_SIZE };
 
 export type StateResult = { ok: true; value: NicState } | { ok: false; error: string };
 

@@ -274,9 +274,7 @@ export class NicUsbFunction {
         result = await this.#dispatch(setup, data);
       } catch (e) {
         if (e instanceof CablePulled) {
-          this.#detach();
-          await this.#dfu.busLost();
-          this.#attachLater(REENUMERATION.cableReplugMs);
+          await this.#lost();
           throw transferError();
         }
         // power lost inside the firmware: the NIC has rebooted and #onBoot re-enumerates
@@ -285,6 +283,24 @@ export class NicUsbFunction {
       }
       if (dirIn) await this.#wire(result.status === 'ok' ? result.data.length : 0);
       return result;
+    });
+  }
+
+  async #lost(): Promise<void> {
+    this.#detach();
+    await this.#dfu.busLost();
+    this.#attachLater(REENUMERATION.cableReplugMs);
+  }
+
+  /**
+   * The cable of enumeration `id` was pulled from outside (a real bus: the gadget's UDC was
+   * unbound): the device leaves the bus, the DFU class drops any transfer in progress, and the
+   * cable is plugged back in after REENUMERATION.cableReplugMs.
+   */
+  cableLost(id: number): Promise<void> {
+    return this.#queue(async () => {
+      if (this.#current?.id !== id) return;
+      await this.#lost();
     });
   }
 

@@ -1,0 +1,312 @@
+/**
+ * Serves the emulated NIC on a real Linux USB bus: a configfs gadget with one FunctionFS function
+ * whose endpoint 0 is answered by the same device model the page and the tests use
+ * (NicUsbFunction over the WASM firmware). Hosts written by others (dfu-util, lsusb, libusb, the
+ * kernel's own usbcore) then talk to it through the kernel's USB stack, on a UDC such as dummy_hcd.
+ *
+ * Each enumeration of the model is one binding of the gadget: the bridge writes that personality's
+ * descriptors, binds the UDC, serves ep0 until the model leaves the bus (DETACH, RESET, a reboot),
+ * then unbinds and waits for the next enumeration. Events from the bus go to the model: a DISABLE
+ * the bridge did not cause is a USB reset from the host; an UNBIND it did not cause is a pulled
+ * cable (the model plugs itself back in).
+ *
+ * FunctionFS acknowledges an OUT data stage when the data is read, before the model has seen it, so
+ * an OUT request with data cannot be stalled afterwards; the model's answer then shows in the next
+ * GETSTATUS / STATUS / LAST_RESULT, which is where DFU and our protocol report errors anyway. Such
+ * cases are counted (`lateStalls`). The DFU status string (iString) is not served: the kernel
+ * answers string requests itself from the strings written at bind time.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Enumeration, NicUsbFunction, SetupPacket } from '../emulator/usb/nic-usb-function.ts';
+import { FFS_EVENT, FFS_EVENT_NAMES, FFS_EVENT_SIZE, functionFsBlobs, gadgetAttributes, parseEvents } from './ffs.ts';
+
+/** libcomposite stalls control OUT requests longer than this (USB_COMP_EP0_BUFSIZ) before they reach FunctionFS. */
+export const COMPOSITE_EP0_MAX = 4096;
+
+export interface GadgetOptions {
+  /** configfs mount point (default /sys/kernel/config). */
+  readonly configfs?: string;
+  /** Name of the gadget and of its FunctionFS instance (default "trustflash"). */
+  readonly name?: string;
+  /** UDC to bind to (default: the first in /sys/class/udc). */
+  readonly udc?: string;
+  /** Where FunctionFS is mounted (default /dev/ffs-<name>). */
+  readonly ffsDir?: string;
+  /** One line per event and request. */
+  readonly verbose?: boolean;
+  readonly log?: (line: string) => void;
+}
+
+export interface BridgeStats {
+  enumerations: number;
+  requests: number;
+  stalls: number;
+  /** OUT requests with data the model refused after FunctionFS had acknowledged them. */
+  lateStalls: number;
+  resets: number;
+  cablePulls: number;
+  /** ep0 reads or writes the kernel refused (the host cancelled the request, the bus went away). */
+  ep0Errors: number;
+}
+
+const SETUP_IN = 0x80;
+/**
+ * Zero-length I/O on ep0 acknowledges or stalls a request. FileHandle.read/write return at once
+ * for zero lengths without a system call; readv/writev make it.
+ */
+const EMPTY = new Uint8Array(0);
+
+function mounted(dir: string): boolean {
+  try {
+    return readFileSync('/proc/mounts', 'utf8')
+      .split('\n')
+      .some((l) => l.split(' ')[1] === dir && l.split(' ')[2] === 'functionfs');
+  } catch {
+    return false;
+  }
+}
+
+/** DFU_GETSTATUS: class request to an interface, IN (DFU 1.1 §6.1.2). */
+function isGetStatus(s: SetupPacket): boolean {
+  return s.bmRequestType === 0xa1 && s.bRequest === 3;
+}
+
+function describeSetup(s: SetupPacket): string {
+  const h = (v: number, n: number) => v.toString(16).padStart(n, '0');
+  return `bmRequestType=${h(s.bmRequestType, 2)} bRequest=${h(s.bRequest, 2)} wValue=${h(s.wValue, 4)} wIndex=${h(s.wIndex, 4)} wLength=${s.wLength}`;
+}
+
+export class GadgetBridge {
+  readonly stats: BridgeStats = { enumerations: 0, requests: 0, stalls: 0, lateStalls: 0, resets: 0, cablePulls: 0, ep0Errors: 0 };
+  readonly #fn: NicUsbFunction;
+  readonly #dir: string;
+  readonly #name: string;
+  readonly #ffsDir: string;
+  readonly #udc: string;
+  readonly #verbose: boolean;
+  readonly #log: (line: string) => void;
+  /** The enumeration the model wants on the bus now (undefined: off the bus). */
+  #wanted: Enumeration | undefined;
+  #wake: (() => void) | undefined;
+  /** The enumeration being served, and whether the bridge itself is unbinding it. */
+  #serving: Enumeration | undefined;
+  #unbinding = false;
+  #inRequest = false;
+  #stopping = false;
+  #ep0: FileHandle | undefined;
+  #onBound: ((e: Enumeration) => void) | undefined;
+
+  constructor(fn: NicUsbFunction, opts: GadgetOptions = {}) {
+    if (fn.transferSize > COMPOSITE_EP0_MAX) {
+      throw new RangeError(`wTransferSize ${fn.transferSize} cannot work on a Linux gadget: libcomposite stalls control transfers longer than ${COMPOSITE_EP0_MAX} bytes`);
+    }
+    this.#fn = fn;
+    this.#name = opts.name ?? 'trustflash';
+    this.#dir = join(opts.configfs ?? '/sys/kernel/config', 'usb_gadget', this.#name);
+    this.#ffsDir = opts.ffsDir ?? `/dev/ffs-${this.#name}`;
+    this.#verbose = opts.verbose ?? false;
+    this.#log = opts.log ?? ((l) => process.stderr.write(`${l}\n`));
+    const udcs = existsSync('/sys/class/udc') ? readdirSync('/sys/class/udc') : [];
+    const udc = opts.udc ?? udcs[0];
+    if (!udc) throw new Error('no USB device controller (UDC) on this machine: load dummy_hcd or a real UDC driver');
+    if (!udcs.includes(udc)) throw new Error(`no UDC named ${udc} (have: ${udcs.join(', ') || 'none'})`);
+    this.#udc = udc;
+  }
+
+  get udc(): string {
+    return this.#udc;
+  }
+
+  /** Called each time the gadget is bound (the device is on the bus). */
+  onBound(cb: (e: Enumeration) => void): void {
+    this.#onBound = cb;
+  }
+
+  /** Creates the configfs gadget and mounts FunctionFS (reusing what a previous run left). */
+  #setUp(): void {
+    const fdir = join(this.#dir, 'functions', `ffs.${this.#name}`);
+    for (const d of [this.#dir, join(this.#dir, 'strings', '0x409'), join(this.#dir, 'configs', 'c.1'), fdir]) mkdirSync(d, { recursive: true });
+    const link = join(this.#dir, 'configs', 'c.1', `ffs.${this.#name}`);
+    if (!existsSync(link)) symlinkSync(fdir, link);
+    mkdirSync(this.#ffsDir, { recursive: true });
+    if (!mounted(this.#ffsDir)) execFileSync('mount', ['-t', 'functionfs', this.#name, this.#ffsDir]);
+  }
+
+  /** Unbinds, unmounts and removes the gadget (best effort, in the order configfs requires). */
+  tearDown(): void {
+    const quiet = (f: () => void) => {
+      try {
+        f();
+      } catch {
+        /* already gone */
+      }
+    };
+    quiet(() => writeFileSync(join(this.#dir, 'UDC'), '\n'));
+    if (mounted(this.#ffsDir)) quiet(() => execFileSync('umount', [this.#ffsDir]));
+    quiet(() => unlinkSync(join(this.#dir, 'configs', 'c.1', `ffs.${this.#name}`)));
+    quiet(() => rmdirSync(join(this.#dir, 'configs', 'c.1', 'strings', '0x409')));
+    quiet(() => rmdirSync(join(this.#dir, 'configs', 'c.1')));
+    quiet(() => rmdirSync(join(this.#dir, 'functions', `ffs.${this.#name}`)));
+    quiet(() => rmdirSync(join(this.#dir, 'strings', '0x409')));
+    quiet(() => rmdirSync(this.#dir));
+  }
+
+  #writeAttributes(e: Enumeration): void {
+    const a = gadgetAttributes(e.descriptors);
+    for (const [k, v] of Object.entries(a.device)) writeFileSync(join(this.#dir, k), v);
+    for (const [k, v] of Object.entries(a.strings)) writeFileSync(join(this.#dir, 'strings', '0x409', k), v);
+    for (const [k, v] of Object.entries(a.config)) writeFileSync(join(this.#dir, 'configs', a.configName, k), v);
+  }
+
+  #bind(): void {
+    writeFileSync(join(this.#dir, 'UDC'), this.#udc);
+  }
+
+  #unbind(): void {
+    try {
+      writeFileSync(join(this.#dir, 'UDC'), '\n');
+    } catch (e) {
+      // ENODEV: not bound (the kernel got there first, e.g. ep0 closed)
+      if ((e as NodeJS.ErrnoException).code !== 'ENODEV') throw e;
+    }
+  }
+
+  /**
+   * Runs until stop(): plugs the model in and serves each of its enumerations. Resolves after the
+   * gadget is unbound for good.
+   */
+  async run(): Promise<void> {
+    this.#setUp();
+    this.#wanted = this.#fn.start({
+      attached: (e) => {
+        this.#wanted = e;
+        this.#wake?.();
+      },
+      detached: (e) => {
+        if (this.#wanted?.id === e.id) this.#wanted = undefined;
+        // leave the bus now, or right after the request in progress has its status stage
+        if (this.#serving?.id === e.id && !this.#inRequest) this.#leave();
+        this.#wake?.();
+      },
+    });
+    while (!this.#stopping) {
+      const e = this.#wanted;
+      if (!e) {
+        await new Promise<void>((resolve) => (this.#wake = resolve));
+        this.#wake = undefined;
+        continue;
+      }
+      await this.#serve(e);
+    }
+  }
+
+  /** Leaves the bus for good; run() resolves. */
+  stop(): void {
+    this.#stopping = true;
+    if (this.#serving) this.#leave();
+    this.#wake?.();
+  }
+
+  #leave(): void {
+    if (this.#unbinding) return;
+    this.#unbinding = true;
+    this.#unbind();
+  }
+
+  async #serve(e: Enumeration): Promise<void> {
+    const blobs = functionFsBlobs(e.descriptors);
+    const ep0 = await open(join(this.#ffsDir, 'ep0'), 'r+');
+    this.#ep0 = ep0;
+    try {
+      await ep0.write(blobs.descriptors, 0, blobs.descriptors.length, null);
+      await ep0.write(blobs.strings, 0, blobs.strings.length, null);
+      this.#writeAttributes(e);
+      this.#serving = e;
+      this.#unbinding = false;
+      this.stats.enumerations++;
+      this.#bind();
+      this.#log(`bound to ${this.#udc} as the ${e.descriptors.personality === 'dfu' ? 'DFU-mode' : 'run-time'} device (enumeration ${e.id})`);
+      this.#onBound?.(e);
+      // the model may have left the bus while the descriptors were being written
+      if (this.#wanted?.id !== e.id || this.#stopping) this.#leave();
+      const buf = new Uint8Array(FFS_EVENT_SIZE * 4);
+      for (;;) {
+        const { bytesRead } = await ep0.read(buf, 0, buf.length, null);
+        let unbound = false;
+        for (const ev of parseEvents(buf.subarray(0, bytesRead))) {
+          if (this.#verbose && ev.type !== FFS_EVENT.SETUP) this.#log(`event ${FFS_EVENT_NAMES[ev.type] ?? ev.type}`);
+          if (ev.type === FFS_EVENT.SETUP && ev.setup) await this.#request(e, ep0, ev.setup);
+          else if (ev.type === FFS_EVENT.ENABLE) await this.#fn.setConfiguration(e.id, 1).catch(() => undefined);
+          else if (ev.type === FFS_EVENT.DISABLE && !this.#unbinding) {
+            // a bus reset (or SET_CONFIGURATION 0) from the host: the model decides what comes back
+            this.stats.resets++;
+            const r = await this.#fn.usbReset(e.id).catch(() => 'gone');
+            if (this.#verbose) this.#log(`USB reset: ${r}`);
+          } else if (ev.type === FFS_EVENT.UNBIND) unbound = true;
+        }
+        if (unbound) {
+          if (!this.#unbinding) {
+            // someone else unbound the UDC: the cable was pulled; the model plugs itself back in
+            this.stats.cablePulls++;
+            this.#log('the UDC was unbound from outside: cable pulled');
+            this.#unbinding = true;
+            await this.#fn.cableLost(e.id);
+          }
+          break;
+        }
+      }
+    } finally {
+      this.#serving = undefined;
+      this.#ep0 = undefined;
+      await ep0.close();
+    }
+  }
+
+  async #request(e: Enumeration, ep0: FileHandle, setup: SetupPacket): Promise<void> {
+    this.stats.requests++;
+    const dirIn = (setup.bmRequestType & SETUP_IN) !== 0;
+    this.#inRequest = true;
+    try {
+      let data = new Uint8Array(0);
+      if (!dirIn && setup.wLength > 0) {
+        // the data stage; FunctionFS acknowledges it when it completes
+        data = new Uint8Array(setup.wLength);
+        const { bytesRead } = await ep0.read(data, 0, data.length, null);
+        data = data.subarray(0, bytesRead);
+      }
+      let result: Awaited<ReturnType<NicUsbFunction['control']>>;
+      try {
+        result = await this.#fn.control(e.id, setup, data);
+      } catch (err) {
+        // the model left the bus during the request (a power loss, a pulled cable): no answer
+        if (this.#verbose) this.#log(`${describeSetup(setup)} → device gone (${(err as Error).message})`);
+        result = { status: 'stall' };
+      }
+      if (result.status === 'ok' && isGetStatus(setup) && result.data.length >= 6 && result.data[5] !== 0) {
+        // the kernel serves string descriptors from the table written at bind time, which cannot
+        // hold the model's last-error sentence: say "no string" rather than name a missing one
+        result = { status: 'ok', data: Uint8Array.of(...result.data.subarray(0, 5), 0, ...result.data.subarray(6)) };
+      }
+      if (this.#verbose) this.#log(`${describeSetup(setup)} → ${result.status === 'ok' ? `ok ${result.data.length}` : 'STALL'}`);
+      if (result.status === 'stall') this.stats.stalls++;
+      if (dirIn) {
+        if (result.status === 'ok') await ep0.writev([result.data.subarray(0, setup.wLength)]);
+        else await ep0.readv([EMPTY]); // I/O against the direction stalls ep0
+      } else if (setup.wLength === 0) {
+        if (result.status === 'ok') await ep0.readv([EMPTY]); // the status stage
+        else await ep0.writev([EMPTY]);
+      } else if (result.status === 'stall') this.stats.lateStalls++;
+    } catch (err) {
+      // the host gave up on the request (EIDRM, EL2HLT) or the bus went away (ESHUTDOWN)
+      this.stats.ep0Errors++;
+      if (this.#verbose) this.#log(`${describeSetup(setup)}: ep0 ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    } finally {
+      this.#inRequest = false;
+      // a detach the request caused (RESET, a reboot) happens after its status stage
+      if (!this.#wanted || this.#wanted.id !== e.id) this.#leave();
+    }
+  }
+}
