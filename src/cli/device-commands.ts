@@ -106,18 +106,21 @@ async function cmdGadget(argv: string[], io: Io): Promise<number> {
   }
   const state = decodeState(await io.readBytes(path));
   if (!state.ok) throw new IoError(`${path}: ${state.error}`);
+  const t0 = performance.now();
+  const stamp = () => `+${((performance.now() - t0) / 1000).toFixed(3)}s`;
   const [{ EmulatedNic }, { NicUsbFunction }, { GadgetBridge }, { WriteThroughState }] = await Promise.all([
     import('../emulator/nic.ts'),
     import('../emulator/usb/nic-usb-function.ts'),
     import('../gadget/bridge.ts'),
     import('../gadget/state-file.ts'),
   ]);
-  const nic = await EmulatedNic.create({ state: state.value, faults });
+  // the gadget process is the NIC's power: starting it is a power-on (a pending image is applied)
+  const nic = await EmulatedNic.create({ state: state.value, start: 'boot', faults });
   const store = WriteThroughState.open(path, nic);
   const fn = new NicUsbFunction(nic, { vendorRequests: !bool(p, 'generic') });
   let bridge: InstanceType<typeof GadgetBridge>;
   try {
-    bridge = new GadgetBridge(fn, { ...(str(p, 'udc') ? { udc: str(p, 'udc')! } : {}), ...(str(p, 'name') ? { name: str(p, 'name')! } : {}), verbose: bool(p, 'verbose'), log: (l) => io.err(`gadget: ${l}`) });
+    bridge = new GadgetBridge(fn, { ...(str(p, 'udc') ? { udc: str(p, 'udc')! } : {}), ...(str(p, 'name') ? { name: str(p, 'name')! } : {}), verbose: bool(p, 'verbose'), log: (l) => io.err(`gadget ${stamp()}: ${l}`) });
   } catch (e) {
     store.close();
     throw new IoError((e as Error).message);
@@ -132,6 +135,7 @@ async function cmdGadget(argv: string[], io: Io): Promise<number> {
   const stop = () => bridge.stop();
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
+  io.err(`gadget: NIC powered on: ${bootStatusText(nic.firmware.bootStatus())}`);
   io.err(`gadget: serving ${nic.identity.serial} from ${path} on ${bridge.udc}${bool(p, 'generic') ? ' as a generic DFU device' : ''}`);
   try {
     await bridge.run();

@@ -23,7 +23,9 @@ interface NativeDevice {
 
 /** usb@3 errors are plain Errors with nusb's text; WebUSB callers expect DOMException names. */
 export function webUsbError(e: unknown): Error {
-  const message = (e as Error)?.message ?? String(e);
+  const code = (e as { code?: unknown })?.code;
+  // usb@3 sometimes rejects with an empty message (seen when the device vanishes mid-transfer)
+  const message = (e as Error)?.message || (code !== undefined ? String(code) : '') || (e instanceof Error ? 'the USB stack gave no reason' : String(e));
   const name = /disconnect|no such device|not found|ENODEV/i.test(message)
     ? 'NotFoundError'
     : /permission|access denied|EACCES|EPERM/i.test(message)

@@ -16,6 +16,12 @@ export interface NicOptions {
   readonly factoryImage?: Uint8Array;
   /** Saved state to resume (a reload of the page or the CLI's state file). */
   readonly state?: NicState;
+  /**
+   * With `state`: 'resume' (default) re-attaches to a NIC that kept running while its host process
+   * restarted (a pending image stays pending); 'boot' powers it on from cold, as after a power
+   * cut (a pending image is applied, as at any boot).
+   */
+  readonly start?: 'resume' | 'boot';
   /** Image bank size; default 64 MiB. */
   readonly bankSize?: number;
   readonly timing?: TimingName;
@@ -87,7 +93,7 @@ export class EmulatedNic {
       await manufacture(flash, identity, opts.factoryImage);
       flash.hooks = saved;
     }
-    await nic.#powerOn(opts.state ? 'resume' : 'boot');
+    await nic.#powerOn(opts.state && opts.start !== 'boot' ? 'resume' : 'boot');
     return nic;
   }
 

@@ -17,7 +17,7 @@
  * answers string requests itself from the strings written at bind time.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readvSync, rmdirSync, symlinkSync, unlinkSync, writeFileSync, writevSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Enumeration, NicUsbFunction, SetupPacket } from '../emulator/usb/nic-usb-function.ts';
@@ -56,6 +56,12 @@ const SETUP_IN = 0x80;
 /**
  * Zero-length I/O on ep0 acknowledges or stalls a request. FileHandle.read/write return at once
  * for zero lengths without a system call; readv/writev make it.
+ *
+ * The data and status stages of a request use synchronous readv/writev: the host is waiting on
+ * the other end, so they return at once, and each saves the thread-pool round trip an async call
+ * costs, which under TCG was most of the time a request took. Only the wait for the next event is
+ * asynchronous, so timers and signals run between requests. A stage the host abandons fails (the
+ * kernel completes the request with an error), it does not hang.
  */
 const EMPTY = new Uint8Array(0);
 
@@ -72,6 +78,12 @@ function mounted(dir: string): boolean {
 /** DFU_GETSTATUS: class request to an interface, IN (DFU 1.1 §6.1.2). */
 function isGetStatus(s: SetupPacket): boolean {
   return s.bmRequestType === 0xa1 && s.bRequest === 3;
+}
+
+/** Linux errno EIDRM; libuv has no name for it, so Node reports "Unknown system error -43". */
+const EIDRM = 43;
+function isErrno(err: unknown, errno: number): boolean {
+  return (err as NodeJS.ErrnoException | undefined)?.errno === -errno;
 }
 
 function describeSetup(s: SetupPacket): string {
@@ -234,7 +246,15 @@ export class GadgetBridge {
       if (this.#wanted?.id !== e.id || this.#stopping) this.#leave();
       const buf = new Uint8Array(FFS_EVENT_SIZE * 4);
       for (;;) {
-        const { bytesRead } = await ep0.read(buf, 0, buf.length, null);
+        let bytesRead: number;
+        try {
+          ({ bytesRead } = await ep0.read(buf, 0, buf.length, null));
+        } catch (err) {
+          // a setup the host (or an unbind) cancelled before we answered it is reported once, as
+          // EIDRM, by the next ep0 read (f_fs.c: FFS_SETUP_CANCELLED); the events follow it
+          if (isErrno(err, EIDRM)) continue;
+          throw err;
+        }
         let unbound = false;
         for (const ev of parseEvents(buf.subarray(0, bytesRead))) {
           if (this.#verbose && ev.type !== FFS_EVENT.SETUP) this.#log(`event ${FFS_EVENT_NAMES[ev.type] ?? ev.type}`);
@@ -274,8 +294,7 @@ export class GadgetBridge {
       if (!dirIn && setup.wLength > 0) {
         // the data stage; FunctionFS acknowledges it when it completes
         data = new Uint8Array(setup.wLength);
-        const { bytesRead } = await ep0.read(data, 0, data.length, null);
-        data = data.subarray(0, bytesRead);
+        data = data.subarray(0, readvSync(ep0.fd, [data]));
       }
       let result: Awaited<ReturnType<NicUsbFunction['control']>>;
       try {
@@ -293,16 +312,16 @@ export class GadgetBridge {
       if (this.#verbose) this.#log(`${describeSetup(setup)} → ${result.status === 'ok' ? `ok ${result.data.length}` : 'STALL'}`);
       if (result.status === 'stall') this.stats.stalls++;
       if (dirIn) {
-        if (result.status === 'ok') await ep0.writev([result.data.subarray(0, setup.wLength)]);
-        else await ep0.readv([EMPTY]); // I/O against the direction stalls ep0
+        if (result.status === 'ok') writevSync(ep0.fd, [result.data.subarray(0, setup.wLength)]);
+        else readvSync(ep0.fd, [EMPTY]); // I/O against the direction stalls ep0
       } else if (setup.wLength === 0) {
-        if (result.status === 'ok') await ep0.readv([EMPTY]); // the status stage
-        else await ep0.writev([EMPTY]);
+        if (result.status === 'ok') readvSync(ep0.fd, [EMPTY]); // the status stage
+        else writevSync(ep0.fd, [EMPTY]);
       } else if (result.status === 'stall') this.stats.lateStalls++;
     } catch (err) {
       // the host gave up on the request (EIDRM, EL2HLT) or the bus went away (ESHUTDOWN)
       this.stats.ep0Errors++;
-      if (this.#verbose) this.#log(`${describeSetup(setup)}: ep0 ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      if (this.#verbose) this.#log(`${describeSetup(setup)}: ep0 ${isErrno(err, EIDRM) ? 'EIDRM (the request was cancelled)' : ((err as NodeJS.ErrnoException).code ?? (err as Error).message)}`);
     } finally {
       this.#inRequest = false;
       // a detach the request caused (RESET, a reboot) happens after its status stage

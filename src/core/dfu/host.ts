@@ -91,11 +91,25 @@ export class DfuHost {
 
   // ---- raw transfers ---------------------------------------------------------------------------
 
+  /**
+   * Starts `transfer` once every transfer issued before it has settled. Callers may issue several
+   * at once (the update session queues DATA blocks): WebUSB does not promise that concurrent
+   * transfers reach the bus in the order they were issued, and usb@3 in Node indeed reorders them
+   * (each runs on its own worker thread), while a DFU or DATA stream must arrive in order. Each
+   * transfer's deadline starts when it starts, not while it waits its turn.
+   */
+  #pipe: Promise<unknown> = Promise.resolve();
+  #inOrder<T>(transfer: () => Promise<T>): Promise<T> {
+    const run = this.#pipe.then(transfer, transfer);
+    this.#pipe = run.catch(() => undefined);
+    return run;
+  }
+
   /** A control transfer IN with the deadline, error translation and transfer log (vendor clients use it too). */
   async controlIn(setup: USBControlTransferParameters, length: number, doing: string): Promise<Uint8Array> {
     let r: USBInTransferResult;
     try {
-      r = await withDeadline(this.#deadline, doing, () => this.device.controlTransferIn(setup, length));
+      r = await this.#inOrder(() => withDeadline(this.#deadline, doing, () => this.device.controlTransferIn(setup, length)));
     } catch (e) {
       this.#onTransfer?.({ direction: 'in', setup, length, status: 'error', error: (e as Error).message });
       throw fromUsbError(e, doing);
@@ -111,7 +125,7 @@ export class DfuHost {
   async controlOut(setup: USBControlTransferParameters, data: Uint8Array | undefined, doing: string): Promise<void> {
     let r: USBOutTransferResult;
     try {
-      r = await withDeadline(this.#deadline, doing, () => this.device.controlTransferOut(setup, data as Uint8Array<ArrayBuffer> | undefined));
+      r = await this.#inOrder(() => withDeadline(this.#deadline, doing, () => this.device.controlTransferOut(setup, data as Uint8Array<ArrayBuffer> | undefined)));
     } catch (e) {
       this.#onTransfer?.({ direction: 'out', setup, length: data?.length ?? 0, status: 'error', error: (e as Error).message });
       throw fromUsbError(e, doing);

@@ -24,8 +24,12 @@ import { sha256WebCrypto } from '../crypto/sha256.ts';
 import { toHex } from '../bytes/hex.ts';
 import { NicClient } from './nic-client.ts';
 import { MCC_INSTRUCTION, MCC_STATE, mccError, mccStateName, regStatus, type MccErrorInfo } from './mcc-codes.ts';
-import { DATA_BLOCK_MAX, type DeviceQuery, type DeviceStatus } from './protocol.ts';
+import { DATA_BLOCK_MAX, DATA_HEADER_SIZE, type DeviceQuery, type DeviceStatus } from './protocol.ts';
+import { HEAD_MAX } from '../image/layout.ts';
 import type { AuditLog } from './audit.ts';
+
+/** DATA requests queued on the control pipe at once after the image head (see #download). */
+export const DATA_IN_FLIGHT = 4;
 
 export const STEPS = ['query', 'preflight', 'lock', 'update-component', 'download', 'verify', 'activate', 'release'] as const;
 export type StepId = (typeof STEPS)[number];
@@ -48,6 +52,8 @@ export interface StepState {
   readonly title: string;
   readonly status: StepStatus;
   readonly detail?: string;
+  /** How long the step ran, in milliseconds (on the session's clock), once it has ended. */
+  readonly ms?: number;
 }
 
 export interface SessionProgress {
@@ -118,6 +124,8 @@ export class UpdateSession {
   #fraction = 0;
   #cancelled = false;
   readonly #clock: () => number;
+  /** When each step started running (clock time). */
+  readonly #started: (number | undefined)[] = [];
 
   constructor(opts: SessionOptions) {
     // one copy, taken before the first await (STYLE.md): the session verifies and sends this buffer,
@@ -145,7 +153,11 @@ export class UpdateSession {
 
   #set(id: StepId, status: StepStatus, detail?: string): void {
     const i = STEPS.indexOf(id);
-    this.#steps[i] = { id, title: STEP_TITLES[id], status, ...(detail !== undefined ? { detail } : {}) };
+    const now = this.#clock();
+    if (status === 'running') this.#started[i] = now;
+    const began = this.#started[i];
+    const ms = status !== 'running' && began !== undefined ? Math.round(now - began) : undefined;
+    this.#steps[i] = { id, title: STEP_TITLES[id], status, ...(detail !== undefined ? { detail } : {}), ...(ms !== undefined ? { ms } : {}) };
     this.#o.onSteps?.(this.steps);
     if (status !== 'running') void this.#o.audit?.add('step', { step: id, status, ...(detail ? { detail } : {}) });
   }
@@ -313,24 +325,51 @@ export class UpdateSession {
 
   async #download(nic: NicClient, handle: number): Promise<void> {
     const bytes = this.#o.firmware.bytes;
-    const size = Math.min(this.#o.blockSize ?? this.#o.host.functional.transferSize, DATA_BLOCK_MAX);
+    // a DATA request (8-byte header + block) is one control write: it must fit in wTransferSize (a
+    // Linux gadget's libcomposite stalls anything longer than 4096 before the device sees it)
+    const size = Math.min(this.#o.blockSize ?? Math.max(1, this.#o.host.functional.transferSize - DATA_HEADER_SIZE), DATA_BLOCK_MAX);
+    const blocks = Math.ceil(bytes.length / size);
     const started = this.#clock();
     // The device authenticates the head as soon as it arrives: read STATUS after each block until
     // the head is in, so a rejection stops the transfer at once; then every 64 blocks and at the end.
-    const headEnd = Math.min(bytes.length, 16 + 65536 + 1048576);
-    for (let at = 0, n = 0; at < bytes.length; at += size, n++) {
-      if (this.#cancelled || this.#o.signal?.aborted) throw new Cancelled();
-      const block = bytes.subarray(at, Math.min(bytes.length, at + size));
-      await nic.data(handle, at, block, `cannot download block ${n + 1} of ${Math.ceil(bytes.length / size)}`);
-      const sent = at + block.length;
-      if (at < headEnd || n % 64 === 63 || sent === bytes.length) {
-        const s = await nic.status();
-        this.#device(s);
-        if (s.error !== 0) throw new DeviceRejected(mccError(s.error));
-        if (s.result !== 0) throw new UpdateError('Rejected', `block ${n + 1}: ${regStatus(s.result).sentence}`);
-        if (s.received !== sent) throw new UpdateError('InvalidData', `the device acknowledged ${s.received} bytes, ${sent} were sent`);
+    const headEnd = Math.min(bytes.length, HEAD_MAX);
+    // After the head, up to DATA_IN_FLIGHT blocks are queued on the control pipe at once: they reach
+    // the device in order (one pipe, first in, first out), and the host's own time per transfer
+    // overlaps the device's instead of adding to it. A block the device refuses makes every later
+    // one fail too (its offset no longer follows), and the STATUS read at the next checkpoint, or
+    // the first failed transfer, ends the download.
+    const inFlight: Promise<void>[] = [];
+    const settle = async (): Promise<void> => {
+      const all = inFlight.splice(0);
+      const results = await Promise.allSettled(all);
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
+    };
+    try {
+      for (let at = 0, n = 0; at < bytes.length; at += size, n++) {
+        if (this.#cancelled || this.#o.signal?.aborted) throw new Cancelled();
+        const block = bytes.subarray(at, Math.min(bytes.length, at + size));
+        const sent = at + block.length;
+        const send = nic.data(handle, at, block, `cannot download block ${n + 1} of ${blocks}`);
+        const checkpoint = at < headEnd || n % 64 === 63 || sent === bytes.length;
+        if (checkpoint) {
+          inFlight.push(send);
+          await settle();
+          const s = await nic.status();
+          this.#device(s);
+          if (s.error !== 0) throw new DeviceRejected(mccError(s.error));
+          if (s.result !== 0) throw new UpdateError('Rejected', `block ${n + 1}: ${regStatus(s.result).sentence}`);
+          if (s.received !== sent) throw new UpdateError('InvalidData', `the device acknowledged ${s.received} bytes, ${sent} were sent`);
+        } else {
+          send.catch(() => undefined); // seen by settle(); never an unhandled rejection meanwhile
+          inFlight.push(send);
+          if (inFlight.length >= DATA_IN_FLIGHT) await inFlight.shift();
+        }
+        this.#progress('download', sent / bytes.length, { sent, total: bytes.length, started });
       }
-      this.#progress('download', sent / bytes.length, { sent, total: bytes.length, started });
+    } finally {
+      // nothing else (CANCEL, RELEASE) may go out while blocks are still queued
+      await Promise.allSettled(inFlight.splice(0));
     }
   }
 

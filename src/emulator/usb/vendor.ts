@@ -197,6 +197,7 @@ export class VendorRequests {
 
   async #dataBlock(r: VendorSetup): Promise<VendorReply> {
     if (r.data.length <= DATA_HEADER_LENGTH) return this.#malformed(r.request, `DATA expects an 8-byte header and a block, got ${r.data.length} bytes`);
+    if (r.data.length > this.#opts.transferSize) return this.#malformed(r.request, `DATA carries at most wTransferSize (${this.#opts.transferSize}) bytes, header included, got ${r.data.length}`);
     const v = new DataView(r.data.buffer, r.data.byteOffset, r.data.byteLength);
     const handle = v.getUint32(0, true);
     const offset = v.getUint32(4, true);

@@ -160,3 +160,40 @@ describe('untrusted device text', () => {
     expect(r.ok && r.value).toBe('evil\ufffd[2J\ufffdtext');
   });
 });
+
+describe('transfer order', () => {
+  it('transfers issued together reach the device one at a time, in the order issued, even when the transport would reorder them', async () => {
+    const dev = await newDevice();
+    const seen: string[] = [];
+    let onBus = 0;
+    let most = 0;
+    // a transport that finishes the first STATUS read late: issued at once, it would let the second overtake it
+    let first = true;
+    const slowFirst = wrapDevice(dev, {
+      controlTransferIn: async (setup: USBControlTransferParameters, length: number) => {
+        most = Math.max(most, ++onBus);
+        seen.push(`in ${setup.request.toString(16)}`);
+        if (first) {
+          first = false;
+          await new Promise((r) => setTimeout(r, 30));
+        }
+        try {
+          return await dev.controlTransferIn(setup, length);
+        } finally {
+          onBus--;
+        }
+      },
+    });
+    const host = await dfuHost(slowFirst);
+    const nic = new NicClient(host);
+    seen.length = 0;
+    most = 0;
+    first = true;
+    const [a, b, c] = await Promise.all([nic.status(), nic.query(), nic.status()]);
+    expect(seen).toEqual(['in 41', 'in 40', 'in 41']);
+    expect(most).toBe(1);
+    expect([a.state, c.state]).toEqual([0, 0]);
+    expect(b.fwVersionRunning).toBe('28.39.1002');
+  });
+});
+

@@ -32,6 +32,9 @@ import {
   version,
 } from './host.ts';
 
+/** A DATA request is an 8-byte header and a block, and fits in wTransferSize (4096). */
+const BLOCK = 4096 - 8;
+
 const FACTORY = '28.39.1002';
 const GOOD = '28.40.1000';
 
@@ -83,21 +86,21 @@ describe('disconnect', () => {
     await control(dev, 1, h);
     await control(dev, 3, h, image.length);
     const data = (off: number, handle: number) => {
-      const b = new Uint8Array(8 + 4096);
+      const b = new Uint8Array(8 + BLOCK);
       new DataView(b.buffer).setUint32(0, handle, true);
       new DataView(b.buffer).setUint32(4, off, true);
-      b.set(image.subarray(off, off + 4096), 8);
-      return b.subarray(0, 8 + Math.min(4096, image.length - off));
+      b.set(image.subarray(off, off + BLOCK), 8);
+      return b.subarray(0, 8 + Math.min(BLOCK, image.length - off));
     };
     expect((await vendorOut(dev, V.DATA, data(0, h))).status).toBe('ok');
-    expect((await vendorOut(dev, V.DATA, data(4096, h))).status).toBe('ok');
+    expect((await vendorOut(dev, V.DATA, data(BLOCK, h))).status).toBe('ok');
     const back = nextConnect(dev.usb);
-    await expect(vendorOut(dev, V.DATA, data(8192, h))).rejects.toMatchObject({ name: 'NetworkError' });
+    await expect(vendorOut(dev, V.DATA, data(2 * BLOCK, h))).rejects.toMatchObject({ name: 'NetworkError' });
     const again = await back;
     await openDfu(again);
     // the NIC kept running: the abandoned flow still holds the handle
     const held = await fwStatus(again);
-    expect([held.state, held.flags & 1, held.received]).toEqual([3, 1, 8192]);
+    expect([held.state, held.flags & 1, held.received]).toEqual([3, 1, 2 * BLOCK]);
     expect((await control(again, 1, (await control(again, 0)).handle)).result).toBe(8);
     expect((await control(again, 0xa)).state).toBe(0);
     await retrySucceeds(again);
@@ -132,11 +135,11 @@ describe('power loss', () => {
     const h = (await control(dev, 0)).handle;
     await control(dev, 1, h);
     await control(dev, 3, h, image.length);
-    for (let off = 0; off < image.length; off += 4096) {
-      const b = new Uint8Array(8 + Math.min(4096, image.length - off));
+    for (let off = 0; off < image.length; off += BLOCK) {
+      const b = new Uint8Array(8 + Math.min(BLOCK, image.length - off));
       new DataView(b.buffer).setUint32(0, h, true);
       new DataView(b.buffer).setUint32(4, off, true);
-      b.set(image.subarray(off, off + 4096), 8);
+      b.set(image.subarray(off, off + BLOCK), 8);
       expect((await vendorOut(dev, V.DATA, b)).status).toBe('ok');
     }
     const back = nextConnect(dev.usb);

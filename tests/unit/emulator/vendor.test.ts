@@ -39,7 +39,8 @@ function dataRequest(handle: number, offset: number, block: Uint8Array): Uint8Ar
 }
 
 /** QUERY → LOCK → UPDATE_COMPONENT(size) → DATA…; stops at the first block the device reports an error for. */
-async function explicitDownload(dev: USBDevice, image: Uint8Array<ArrayBuffer>, blockSize = 4096) {
+/** Blocks of 4088 bytes: with its 8-byte header a DATA request fills wTransferSize (4096). */
+async function explicitDownload(dev: USBDevice, image: Uint8Array<ArrayBuffer>, blockSize = 4096 - 8) {
   const offered = (await control(dev, QUERY)).handle;
   expect(offered).toBeGreaterThan(0);
   const locked = await control(dev, LOCK, offered);
@@ -102,8 +103,18 @@ describe('explicit MCC flow over vendor requests', () => {
 
   it('works in DFU mode too (the vendor requests follow the DFU interface to number 0)', async () => {
     const dfu = await detachToDfu(await runtime());
-    const { handle } = await explicitDownload(dfu, await sample('good.tfw'), 65527);
+    const { handle } = await explicitDownload(dfu, await sample('good.tfw'));
     expect((await control(dfu, VERIFY, handle)).error).toBe(0);
+  });
+  it('DATA longer than wTransferSize (header included) stalls and LAST_RESULT says why', async () => {
+    const dev = await runtime();
+    const offered = (await control(dev, QUERY)).handle;
+    await control(dev, LOCK, offered);
+    await control(dev, UPDATE_COMPONENT, offered, 67728);
+    // 8 + 4096 = 4104 bytes: what a Linux gadget's libcomposite stalls before the device sees it
+    expect((await vendorOut(dev, V.DATA, dataRequest(offered, 0, new Uint8Array(4096)))).status).toBe('stall');
+    expect((await lastResult(dev)).text).toMatch(/DATA carries at most wTransferSize \(4096\) bytes, header included, got 4104/);
+    expect((await vendorOut(dev, V.DATA, dataRequest(offered, 0, new Uint8Array(4088)))).status).toBe('ok');
   });
 
   it('READ returns the running image block by block (READ_COMPONENT)', async () => {

@@ -5,7 +5,7 @@ import { DfuHost } from '../../../src/core/dfu/host.ts';
 import { loadTrustStore } from '../../../src/core/crypto/trust.ts';
 import { AuditLog, verifyAuditLog } from '../../../src/core/update/audit.ts';
 import { NicClient } from '../../../src/core/update/nic-client.ts';
-import { UpdateSession, type SessionProgress, type StepId } from '../../../src/core/update/session.ts';
+import { DATA_IN_FLIGHT, UpdateSession, type SessionProgress, type StepId } from '../../../src/core/update/session.ts';
 import { newDevice, sample } from '../emulator/host.ts';
 import type { Fault } from '../../../src/emulator/faults.ts';
 
@@ -34,6 +34,8 @@ describe('secure update session', () => {
     const { result, audit, progress, host } = await runSession('good.tfw');
     expect(result.outcome, result.message).toBe('updated');
     expect(result.steps.map((s) => s.status)).toEqual(Array(8).fill('done'));
+    // each step says how long it ran
+    expect(result.steps.every((s) => Number.isInteger(s.ms) && s.ms! >= 0)).toBe(true);
     expect(result.before?.fwVersionRunning).toBe('28.39.1002');
     expect(result.after).toMatchObject({ fwVersionRunning: '28.39.1002', fwVersionPending: '28.40.1000' });
     expect(result.message).toMatch(/28\.40\.1000 is pending/);
@@ -178,5 +180,101 @@ describe('the one buffer', () => {
     const running = session.run();
     bytes.fill(0); // the caller scribbles over its array right away
     expect((await running).outcome).toBe('updated');
+  });
+});
+
+describe('pipelined download after the head', () => {
+  const MIB = 1024 * 1024;
+  /** A 2.5 MiB image (past the 1.06 MiB head limit) on a NIC with banks big enough for it. */
+  async function bigSetup(faults: Fault[] = [], corrupt?: (offset: number) => number) {
+    const { smallCertImage } = await import('../helpers/demo.ts');
+    const { createEmulatedNic } = await import('../../../src/emulator/index.ts');
+    const bytes = await smallCertImage(2.5 * MIB);
+    const dev = await createEmulatedNic({ factoryImage: await sample('factory.tfw'), bankSize: 4 * MIB, faults });
+    // watch the DATA requests on their way to the device: order, and how many are queued at once
+    const offsets: number[] = [];
+    const requests: number[] = [];
+    let queued = 0;
+    let maxQueued = 0;
+    const out = dev.controlTransferOut.bind(dev);
+    dev.controlTransferOut = async (setup, data) => {
+      requests.push(setup.request === 0x42 ? 0x4200 | (data as Uint8Array)[0]! : setup.request);
+      if (setup.request !== 0x43) return out(setup, data);
+      let view = data as Uint8Array<ArrayBuffer>;
+      const offset = new DataView(view.buffer, view.byteOffset).getUint32(4, true);
+      offsets.push(offset);
+      if (corrupt && corrupt(offset) !== offset) {
+        view = view.slice();
+        new DataView(view.buffer).setUint32(4, corrupt(offset), true);
+      }
+      data = view;
+      maxQueued = Math.max(maxQueued, ++queued);
+      try {
+        return await out(setup, data);
+      } finally {
+        queued--;
+      }
+    };
+    const host = new DfuHost(dev);
+    await host.open();
+    // and how many the session has handed to the host at once
+    let issued = 0;
+    let maxIssued = 0;
+    const controlOut = host.controlOut.bind(host);
+    host.controlOut = async (setup, data, doing) => {
+      if (setup.request !== 0x43) return controlOut(setup, data, doing);
+      maxIssued = Math.max(maxIssued, ++issued);
+      try {
+        return await controlOut(setup, data, doing);
+      } finally {
+        issued--;
+      }
+    };
+    const { store } = await loadTrustStore([pem('root/cert.pem')]);
+    const session = new UpdateSession({ host, usb: dev.usb, firmware: { kind: 'image', bytes }, trust: store, now: NOW });
+    return { dev, host, bytes, session, watch: () => ({ offsets, maxQueued, maxIssued, requests }) };
+  }
+
+  it(`keeps ${DATA_IN_FLIGHT} DATA requests queued in the host, one on the bus at a time, in order; the device takes the image`, async () => {
+    const { host, bytes, session, watch } = await bigSetup();
+    const result = await session.run();
+    expect(result.outcome, result.message).toBe('updated');
+    const { offsets, maxQueued, maxIssued } = watch();
+    expect(maxIssued).toBe(DATA_IN_FLIGHT);
+    expect(maxQueued).toBe(1);
+    expect(offsets).toEqual(Array.from({ length: Math.ceil(bytes.length / 4088) }, (_, i) => i * 4088));
+    expect((await new NicClient(host).query()).fwVersionPending).toBe('28.40.1000');
+  });
+
+  it('a cable pull while blocks are queued: a clear failure, nothing after the queued blocks, the NIC unchanged', async () => {
+    const { dev, session, watch } = await bigSetup([{ kind: 'disconnect', block: 400 }]);
+    const result = await session.run();
+    expect(result.outcome).toBe('failed');
+    expect(result.message).toMatch(/Download the image failed: cannot download block \d+ of 642: .*(gone|stopped answering)/);
+    expect(result.steps.find((s) => s.id === 'download')?.status).toBe('failed');
+    expect(Math.max(...watch().offsets) / 4088).toBeLessThan(400 + DATA_IN_FLIGHT);
+    const back = await new Promise<USBDevice>((resolve) => {
+      const poll = () => void dev.usb.getDevices().then((d) => { const x = d.find((y) => y.serialNumber === dev.serialNumber && y !== dev); if (x) resolve(x); else setTimeout(poll, 10); });
+      poll();
+    });
+    const host = new DfuHost(back);
+    await host.open();
+    const q = await new NicClient(host).query();
+    expect([q.fwVersionRunning, q.fwVersionPending]).toEqual(['28.39.1002', undefined]);
+  });
+
+  it('a block the device refuses while others are queued is caught at the next STATUS checkpoint; CANCEL + RELEASE go out after the queue', async () => {
+    // block 500 arrives with a wrong offset (as a corrupted request would): the device refuses it and every later one
+    const { host, session, watch } = await bigSetup([], (offset) => (offset === 500 * 4088 ? offset + 4088 : offset));
+    const result = await session.run();
+    expect(result.outcome).not.toBe('updated');
+    expect(result.message).toMatch(/block 512/); // the first checkpoint after block 500 (every 64 blocks)
+    const { requests, offsets } = watch();
+    expect(Math.max(...offsets) / 4088).toBeLessThan(512);
+    // after the last DATA: CANCEL (0x08) then RELEASE (0x02), nothing interleaved with the queued blocks
+    const lastData = requests.lastIndexOf(0x43);
+    expect(requests.slice(lastData + 1).filter((r) => r !== 0x41 && r !== 0x40)).toEqual([0x4208, 0x4202]);
+    const q = await new NicClient(host).query();
+    expect([q.fwVersionRunning, q.fwVersionPending]).toEqual(['28.39.1002', undefined]);
   });
 });
