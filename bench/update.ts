@@ -131,7 +131,7 @@ export async function updateBench(): Promise<string[]> {
     `| host pre-flight (parse, chain, signature, payload SHA-256 with hash-wasm) | ${(pre / 1000).toFixed(2)} s | ${mbps(big.length, pre).toFixed(0)} |`,
     `| transfer + device receive (device SHA-256 of every byte, flash writes) | ${(dl / 1000).toFixed(2)} s | ${mbps(big.length, dl).toFixed(0)} |`,
     `| device verify (digest compare) | ${(ver / 1000).toFixed(3)} s | — |`,
-    `| control transfers per MiB (4096-byte blocks; STATUS after each head block, then every 64) | ${perMiB.toFixed(1)} | — |`,
+    `| control transfers per MiB (DATA of wTransferSize 4096 with its 8-byte header; STATUS after each head block, then every 64) | ${perMiB.toFixed(1)} | — |`,
     `| emulator + host cost per control transfer during the download (instant model) | ${emulatorUsPerTransfer.toFixed(0)} µs | — |`,
     '',
     `High-speed timing model, ${(mid.length / MiB).toFixed(0)} MiB image, MB/s. Wire ceiling: one DNLOAD + one GETSTATUS per block (reference §4.1 overhead model, 0.25 ms host round trip per transfer). With flash time: the same plus the device's erase and program time per block — the most any host can reach (target: achieved ≥ 90 % of it):`,

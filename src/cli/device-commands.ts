@@ -259,7 +259,9 @@ export async function cmdUpdate(argv: string[], io: Io): Promise<number> {
     if (!json) io.out(t);
   };
   if (faults.length) say(`faults armed: ${faults.map(describeFault).join(', ')}`);
-  const audit = new AuditLog();
+  // the hash-chained log costs a hash per record (and one over the whole image): only when asked for
+  const logPath = str(p, 'log');
+  const audit = logPath ? new AuditLog() : undefined;
   let lastState = -1;
   const printed = new Map<string, string>();
   try {
@@ -269,7 +271,7 @@ export async function cmdUpdate(argv: string[], io: Io): Promise<number> {
       usb: bus,
       firmware: { kind: 'image', bytes },
       trust: store,
-      audit,
+      ...(audit ? { audit } : {}),
       ...(nowSecs !== undefined ? { now: new Date(nowSecs * 1000) } : {}),
       ...(blockSize ? { blockSize } : {}),
       onSteps: (steps: readonly StepState[]) => {
@@ -294,7 +296,7 @@ export async function cmdUpdate(argv: string[], io: Io): Promise<number> {
     }
     return result.outcome === 'updated' ? 0 : result.outcome === 'failed' ? 2 : 1;
   } finally {
-    if (str(p, 'log')) await io.writeBytes(str(p, 'log')!, await audit.toJsonl());
+    if (logPath && audit) await io.writeBytes(logPath, await audit.toJsonl());
     if (emulated && statePath) await saveNic(io, statePath, emulated);
   }
 }

@@ -26,6 +26,7 @@ import { NicClient } from './nic-client.ts';
 import { MCC_INSTRUCTION, MCC_STATE, mccError, mccStateName, regStatus, type MccErrorInfo } from './mcc-codes.ts';
 import { DATA_BLOCK_MAX, DATA_HEADER_SIZE, type DeviceQuery, type DeviceStatus } from './protocol.ts';
 import { HEAD_MAX } from '../image/layout.ts';
+import { parseImageHead } from '../image/parse.ts';
 import type { AuditLog } from './audit.ts';
 
 /** DATA requests queued on the control pipe at once after the image head (see #download). */
@@ -332,7 +333,10 @@ export class UpdateSession {
     const started = this.#clock();
     // The device authenticates the head as soon as it arrives: read STATUS after each block until
     // the head is in, so a rejection stops the transfer at once; then every 64 blocks and at the end.
-    const headEnd = Math.min(bytes.length, HEAD_MAX);
+    // The head ends where the payload starts (pre-flight parsed these very bytes); HEAD_MAX, the
+    // largest head the format allows, if they do not parse.
+    const head = parseImageHead(bytes.subarray(0, HEAD_MAX), bytes.length);
+    const headEnd = Math.min(bytes.length, head.ok ? head.value.payloadOffset : HEAD_MAX);
     // After the head, up to DATA_IN_FLIGHT blocks are queued on the control pipe at once: they reach
     // the device in order (one pipe, first in, first out), and the host's own time per transfer
     // overlaps the device's instead of adding to it. A block the device refuses makes every later

@@ -2,28 +2,17 @@
 // gadget (`trustflash emulator gadget`: FunctionFS on dummy_hcd) and driven through the guest
 // kernel's USB host stack by tools written by others (lsusb, dfu-util) and by our own CLI over
 // Node's `usb`. Each check prints one PASS/FAIL line; the summary ends with "N passed, N failed".
-// Usage: node checks.mjs [name-filter]   (env BIG=0 skips the big-image checks; BIG_MIB=8 sets their size)
-import { spawn } from 'node:child_process';
-import { appendFileSync, copyFileSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+// Usage: node checks.mjs [name-filter]   (env BIG=0 skips the big-image checks; BIG_MIB=4 sets their size in MiB)
+import { appendFileSync, existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { assert, Bridge, GADGET, log, onBus, R, REPO, ROOT, run, running, S, signBig, STATE, tf, VIDPID, waitFor } from './lib.mjs';
 
-const REPO = process.env.USBVM_REPO ?? process.cwd();
-const R = process.env.USBVM_RESULTS ?? join(REPO, '.cache/usbvm/results');
 const FILTER = process.argv[2];
-const CLI = join(REPO, 'dist-node/trustflash.js');
-const S = join(REPO, 'public/samples');
-const ROOT = join(S, 'demo-root.pem');
-const STATE = '/run/nic.state';
-const READY = '/run/gadget.ready';
-const VIDPID = '1209:7a01';
-const GADGET = '/sys/kernel/config/usb_gadget/trustflash';
 const FACTORY = '28.39.1002';
 const GOOD = '28.40.1000';
 const BIG = process.env.BIG !== '0';
-const BIG_MIB = Number(process.env.BIG_MIB ?? 8);
+const BIG_MIB = Number(process.env.BIG_MIB ?? 4);
 
-const t0 = performance.now();
-const secs = () => ((performance.now() - t0) / 1000).toFixed(1);
 let passed = 0;
 let failed = 0;
 const results = {};
@@ -31,9 +20,6 @@ writeFileSync(join(R, 'summary.txt'), '');
 function record(line) {
   console.log(line);
   appendFileSync(join(R, 'summary.txt'), `${line}\n`);
-}
-function log(text) {
-  appendFileSync(join(R, 'checks.log'), `[${secs()}s] ${text}\n`);
 }
 
 async function check(name, fn, { always = false } = {}) {
@@ -51,128 +37,6 @@ async function check(name, fn, { always = false } = {}) {
     bridge.save();
   }
 }
-
-function assert(cond, message) {
-  if (!cond) throw new Error(message);
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor(what, pred, timeoutMs = 15_000, everyMs = 50) {
-  const until = performance.now() + timeoutMs;
-  for (;;) {
-    const v = await pred();
-    if (v) return v;
-    if (performance.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
-
-/** Runs a command; resolves with its exit code, output and wall time (never rejects on exit code). */
-function run(cmd, args, { timeoutMs = 120_000, onStart } = {}) {
-  return new Promise((resolve) => {
-    const start = performance.now();
-    const child = spawn(cmd, args, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    onStart?.(child);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      const ms = performance.now() - start;
-      log(`$ ${cmd} ${args.join(' ')}  → ${code ?? signal} in ${ms.toFixed(0)} ms\n${out}${err ? `--- stderr\n${err}` : ''}`);
-      resolve({ code: code ?? -1, signal, out, err, all: out + err, ms });
-    });
-  });
-}
-const tf = (...args) => run('node', [CLI, ...args]);
-
-/** The host's view of the device: sysfs of the guest's USB host side. */
-function hostView() {
-  for (const d of readdirSync('/sys/bus/usb/devices')) {
-    const dir = join('/sys/bus/usb/devices', d);
-    try {
-      if (readFileSync(join(dir, 'idVendor'), 'utf8').trim() !== '1209' || readFileSync(join(dir, 'idProduct'), 'utf8').trim() !== '7a01') continue;
-      const protocols = readdirSync(dir)
-        .filter((x) => x.startsWith(`${d}:`))
-        .map((x) => readFileSync(join(dir, x, 'bInterfaceProtocol'), 'utf8').trim());
-      return { path: d, devnum: Number(readFileSync(join(dir, 'devnum'), 'utf8')), personality: protocols.includes('02') ? 'dfu' : 'runtime' };
-    } catch {
-      /* appearing or leaving */
-    }
-  }
-  return undefined;
-}
-const onBus = (personality) => waitFor(`the device on the bus${personality ? ` in ${personality} mode` : ''}`, () => {
-  const v = hostView();
-  return v && (!personality || v.personality === personality) ? v : undefined;
-});
-
-/**
- * The gadget bridge process: the NIC's power. Killing it is a power cut. Its verbose log (one line
- * per control request) goes to the guest's tmpfs, not to the slow results share, while it runs:
- * writing it there costs more than serving the request. Requests are counted as lines arrive.
- */
-class Bridge {
-  static count = 0;
-  child;
-  exited;
-  logFile;
-  /** Vendor DATA (0x43) and DFU_DNLOAD requests served so far, over all starts. */
-  counts = { data: 0, dnload: 0 };
-  #partial = '';
-  async start(extra = []) {
-    rmSync(READY, { force: true });
-    this.logFile = `/tmp/gadget-${++Bridge.count}.log`;
-    this.child = spawn('node', [CLI, 'emulator', 'gadget', '--state', STATE, '--ready', READY, '--verbose', ...extra], { cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'] });
-    const file = this.logFile;
-    this.child.stderr.on('data', (d) => {
-      appendFileSync(file, d);
-      const lines = (this.#partial + d).split('\n');
-      this.#partial = lines.pop();
-      for (const l of lines) {
-        if (l.includes(' bRequest=43 ')) this.counts.data++;
-        else if (l.includes('bmRequestType=21 bRequest=01 ')) this.counts.dnload++;
-      }
-    });
-    this.exited = new Promise((r) => this.child.on('close', (code, signal) => r({ code, signal })));
-    await waitFor('the gadget to bind', () => existsSync(READY), 20_000);
-    return onBus();
-  }
-  async stop(signal = 'SIGTERM') {
-    if (!this.child) return undefined;
-    this.child.kill(signal);
-    const r = await this.exited;
-    this.child = undefined;
-    this.save();
-    await waitFor('the device to leave the bus', () => !hostView());
-    if (signal === 'SIGKILL') {
-      // a killed bridge leaves its gadget bound to nothing: unbind so the next one can bind
-      try {
-        writeFileSync(join(GADGET, 'UDC'), '\n');
-      } catch {
-        /* not bound */
-      }
-    }
-    return r;
-  }
-  /** Copies the current log to the results. */
-  save() {
-    if (this.logFile && existsSync(this.logFile)) copyFileSync(this.logFile, join(R, basename(this.logFile)));
-  }
-  text() {
-    return existsSync(this.logFile) ? readFileSync(this.logFile, 'utf8') : '';
-  }
-}
-
-const running = async () => {
-  const q = await tf('query', '--usb', VIDPID, '--json');
-  assert(q.code === 0, `query failed (${q.code}): ${q.err.trim()}`);
-  const j = JSON.parse(q.out);
-  return { running: j.query.fwVersionRunning, pending: j.query.fwVersionPending, state: j.status.stateName, handleOwned: j.status.handleOwned };
-};
 
 // ---------------------------------------------------------------------------------------------
 const bridge = new Bridge();
@@ -301,26 +165,12 @@ await check('trustflash update --usb downgrade.tfw: the host refuses it (securit
 if (BIG) {
   // images big enough to pull the cable in the middle of, signed here with the CLI and the demo
   // keys: the same random payload as two releases, so each host gets a version it may install
-  const K = join(REPO, 'tests/fixtures/demo-keys');
   const big = { a: { file: '/run/big-a.tfw', version: '28.41.1000' }, b: { file: '/run/big-b.tfw', version: '28.42.1000' } };
   const lastDfuStatus = (r) => r.all.split('\n').filter((l) => /DFU state\(\d+\)/.test(l)).pop()?.trim() ?? '';
   const rate = (bytes, ms) => +(bytes / 1048576 / (ms / 1000)).toFixed(2);
 
   await check(`trustflash sign makes two ${BIG_MIB} MiB releases (${big.a.version}, ${big.b.version}) with the demo signer`, async () => {
-    const payload = new Uint8Array(BIG_MIB * 1048576);
-    for (let i = 0; i < payload.length; i += 65536) crypto.getRandomValues(payload.subarray(i, i + 65536));
-    writeFileSync('/run/big.bin', payload);
-    const sizes = [];
-    for (const { file, version } of [big.a, big.b]) {
-      writeFileSync('/run/big.json', JSON.stringify({
-        vendor: 'TrustFlash Demo', product: 'Emulated ConnectX NIC firmware', psids: ['TF_0000000001'], deviceIds: [4129],
-        version, securityVersion: 2, releaseDate: '2026-11-01', sequence: 1793491200, forbiddenVersions: ['28.38.1000'],
-        nextKeys: [join(K, 'signer/pubkey.pem'), join(K, 'next-signer/pubkey.pem')], secured: true, dev: false, releaseNotes: 'real-USB test image',
-      }));
-      const r = await tf('sign', '--key', join(K, 'signer/key.pem'), '--cert', join(K, 'signer/cert.pem'), '--manifest', '/run/big.json', '--payload', '/run/big.bin', '-o', file);
-      assert(r.code === 0, r.all);
-      sizes.push(statSync(file).size);
-    }
+    const sizes = [await signBig(big.a.file, big.a.version, BIG_MIB), await signBig(big.b.file, big.b.version, BIG_MIB)];
     return `${sizes.join(' and ')} bytes`;
   }, { always: true });
 

@@ -15,7 +15,8 @@ grep -q " /sys/kernel/config configfs " /proc/mounts || mount -t configfs none /
 /lib/systemd/systemd-udevd --daemon 2>> "$R/udevd.log" || fail "start systemd-udevd"
 [ -f dist-node/trustflash.js ] || fail "dist-node/trustflash.js missing: run npm run build:node first"
 [ -f public/samples/good.tfw ] || fail "public/samples missing: run npm run samples first"
-node tests/usb/guest/checks.mjs "$@"
+# USB_GUEST=bench runs the throughput benchmark (bench.mjs) instead of the checks
+node "tests/usb/guest/${USB_GUEST:-checks}.mjs" "$@"
 RC=$?
 dmesg > "$R/dmesg.txt" 2>/dev/null
 echo $RC > "$R/rc"
