@@ -162,6 +162,16 @@ await check('trustflash update --usb downgrade.tfw: the host refuses it (securit
   return r.out.trim().split('\n').pop();
 });
 
+await check('trustflash update --usb untrusted-chain.tfw with its rogue root trusted: the host accepts it, the device refuses it with its own code', async () => {
+  // a host talked into trusting the wrong root: the device's embedded keys still decide
+  const rogue = join(REPO, 'tests/fixtures/demo-keys/rogue-root/cert.pem');
+  const r = await tf('update', '--usb', VIDPID, '--trust', rogue, join(S, 'untrusted-chain.tfw'));
+  assert(r.code === 1 && /^OK\s+Pre-flight checks on this host/m.test(r.out) && /MCC error 0x04/.test(r.out) && /^REJECTED/m.test(r.out), `exit ${r.code}: ${r.all.slice(-800)}`);
+  const q = await running();
+  assert(q.running === GOOD && !q.pending && !q.handleOwned, JSON.stringify(q));
+  return r.out.split('\n').find((l) => /MCC error 0x04/.test(l))?.trim();
+});
+
 if (BIG) {
   // images big enough to pull the cable in the middle of, signed here with the CLI and the demo
   // keys: the same random payload as two releases, so each host gets a version it may install
@@ -218,11 +228,15 @@ if (BIG) {
   await check(`trustflash update --usb ${big.a.version} (${BIG_MIB} MiB): the whole session through the kernel`, async () => {
     const r = await tf('update', '--usb', VIDPID, '--trust', ROOT, '--json', big.a.file);
     assert(r.code === 0, r.all.slice(-800));
+    const steps = JSON.parse(r.out).steps;
+    const want = ['query', 'preflight', 'lock', 'update-component', 'download', 'verify', 'activate', 'release'];
+    assert(steps.map((x) => `${x.id}:${x.status}`).join(' ') === want.map((id) => `${id}:done`).join(' '), JSON.stringify(steps));
+    results.trustflashSteps = Object.fromEntries(steps.map((x) => [x.id, x.ms]));
     const q = await running();
     assert(q.running === GOOD && q.pending === big.a.version, JSON.stringify(q));
     const size = statSync(big.a.file).size;
     results.trustflash = { bytes: size, ms: Math.round(r.ms), MiBps: rate(size, r.ms), what: 'whole command: node start, host verification, vendor session (lock, erase, DATA blocks, device verify, activate, release)' };
-    return `${(r.ms / 1000).toFixed(1)} s, ${results.trustflash.MiBps} MiB/s; ${big.a.version} pending`;
+    return `${steps.map((x) => `${x.id} ${(x.ms / 1000).toFixed(1)} s`).join(' → ')}; ${big.a.version} pending`;
   });
 
   await check(`power cut with ${big.a.version} pending: the NIC powers on running it`, async () => {
