@@ -45,7 +45,10 @@ const devices = new DevicesState({
   baseUrl: document.baseURI,
   usbSupport,
   ...(usbSupport === 'available'
-    ? { requestUsbDevice: async () => ({ device: await navigator.usb.requestDevice({ filters: USB_FILTERS }), bus: navigator.usb }) }
+    ? {
+        requestUsbDevice: async () => ({ device: await navigator.usb.requestDevice({ filters: USB_FILTERS }), bus: navigator.usb }),
+        grantedUsbDevices: async () => (await navigator.usb.getDevices()).map((device) => ({ device, bus: navigator.usb })),
+      }
     : {}),
 });
 const update = new UpdateState({

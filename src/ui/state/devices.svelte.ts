@@ -22,6 +22,17 @@ export interface DevicesOptions {
   readonly usbSupport: UsbSupport;
   /** Opens the browser's USB picker (needs the click's user activation) and returns the device and its bus. */
   readonly requestUsbDevice?: () => Promise<{ device: USBDevice; bus: DeviceBus }>;
+  /**
+   * The USB devices this page may use already (navigator.usb.getDevices(): picked before, or
+   * allowed by the WebUsbAllowDevicesForUrls policy on a managed lab machine). DFU-class ones are
+   * connected at start, without the picker.
+   */
+  readonly grantedUsbDevices?: () => Promise<readonly { device: USBDevice; bus: DeviceBus }[]>;
+}
+
+/** Does the device have a DFU interface (class 0xFE, subclass 0x01) in some configuration? */
+export function hasDfuInterface(device: USBDevice): boolean {
+  return (device.configurations ?? []).some((c) => c.interfaces.some((i) => i.alternates.some((a) => a.interfaceClass === 0xfe && a.interfaceSubclass === 0x01)));
 }
 
 /** A maintenance command's outcome, for a person. */
@@ -156,6 +167,24 @@ export class DevicesState {
   async start(): Promise<void> {
     await this.#op('starting the emulated NIC', { kind: 'init', baseUrl: this.#o.baseUrl });
     this.#ready = true;
+    await this.#adoptGranted();
+  }
+
+  /** Connects the DFU devices the browser already lets this page use (see `grantedUsbDevices`). */
+  async #adoptGranted(): Promise<void> {
+    if (this.#o.usbSupport !== 'available' || !this.#o.grantedUsbDevices) return;
+    let granted: readonly { device: USBDevice; bus: DeviceBus }[];
+    try {
+      granted = await this.#o.grantedUsbDevices();
+    } catch (e) {
+      this.#error = `Could not list the USB devices this page may use: ${(e as Error).message}`;
+      return;
+    }
+    for (const g of granted) {
+      if (!hasDfuInterface(g.device)) continue;
+      if (g.device.serialNumber && this.#usb.some((d) => d.serial === g.device.serialNumber)) continue;
+      await this.#op(`connecting ${g.device.productName ?? 'a USB device'} (already allowed for this page)`, { kind: 'adopt-usb', device: g.device, bus: g.bus });
+    }
   }
 
   select(serial: string): void {

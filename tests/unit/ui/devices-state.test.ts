@@ -122,6 +122,38 @@ describe('DevicesState', () => {
     expect(devices.isEmulated).toBe(false);
   });
 
+  it('real USB devices the page may already use (picked before, or allowed by policy) are connected at start, DFU-class ones only', async () => {
+    const dfu = (serialNumber: string, cls = 0xfe, sub = 0x01) =>
+      ({ serialNumber, productName: `NIC ${serialNumber}`, configurations: [{ interfaces: [{ alternates: [{ interfaceClass: 0xff, interfaceSubclass: 0 }] }, { alternates: [{ interfaceClass: cls, interfaceSubclass: sub }] }] }] }) as unknown as USBDevice;
+    const bus = { getDevices: async () => [], addEventListener() {}, removeEventListener() {} };
+    const granted = [dfu('REAL1'), dfu('MOUSE', 0x03, 0x01), dfu('REAL2')];
+    const { fake, devices } = setup({ grantedUsbDevices: async () => granted.map((device) => ({ device, bus })) });
+    const adopted: string[] = [];
+    fake.reply = (req, f) => {
+      if (req.kind === 'init') f.emit({ kind: 'devices', source: 'emulator', devices: [nic('TFN0000001')] });
+      if (req.kind === 'adopt-usb') {
+        adopted.push(req.device.serialNumber!);
+        f.emit({ kind: 'devices', source: 'usb', devices: adopted.map((serial) => ({ serial, kind: 'usb', label: 'NIC', faults: [] })) });
+      }
+      f.done(req.id);
+    };
+    await devices.start();
+    expect(adopted).toEqual(['REAL1', 'REAL2']);
+    expect(devices.devices.map((d) => d.serial)).toEqual(['TFN0000001', 'REAL1', 'REAL2']);
+    expect(devices.selectedSerial).toBe('TFN0000001'); // the emulated NIC stays the default
+    expect(devices.error).toBeUndefined();
+
+    // without WebUSB nothing is asked; a failing getDevices() is said, not thrown
+    const none = setup({ usbSupport: 'no-webusb', grantedUsbDevices: async () => { throw new Error('should not be called'); } });
+    none.fake.reply = (req, f) => f.done(req.id);
+    await none.devices.start();
+    expect(none.fake.sent.filter((r) => r.req.kind === 'adopt-usb')).toHaveLength(0);
+    const broken = setup({ grantedUsbDevices: async () => { throw new Error('the USB service is down'); } });
+    broken.fake.reply = (req, f) => f.done(req.id);
+    await broken.devices.start();
+    expect(broken.devices.error).toBe('Could not list the USB devices this page may use: the USB service is down');
+  });
+
   it('a maintenance command: the refusal with the register status and what mstflint prints', async () => {
     const { fake, devices } = setup();
     fake.emit({ kind: 'devices', source: 'emulator', devices: [nic('TFN0000001')] });

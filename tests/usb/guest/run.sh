@@ -13,6 +13,8 @@ grep -q " /sys/kernel/config configfs " /proc/mounts || mount -t configfs none /
 # libusb built with udev (Debian's: dfu-util, lsusb) hears of a device that re-enumerates (DFU
 # DETACH) only through udevd's netlink group; without udevd, dfu-util says "Lost device after RESET?"
 /lib/systemd/systemd-udevd --daemon 2>> "$R/udevd.log" || fail "start systemd-udevd"
+# loopback, for the page served on localhost (Chromium calls a down lo "no internet")
+ip link set lo up 2>/dev/null || busybox ip link set lo up || fail "bring up lo"
 [ -f dist-node/trustflash.js ] || fail "dist-node/trustflash.js missing: run npm run build:node first"
 [ -f public/samples/good.tfw ] || fail "public/samples missing: run npm run samples first"
 # USB_GUEST=bench runs the throughput benchmark (bench.mjs) instead of the checks
