@@ -144,7 +144,7 @@ export const running = async () => {
   const q = await tf('query', '--usb', VIDPID, '--json');
   assert(q.code === 0, `query failed (${q.code}): ${q.err.trim()}`);
   const j = JSON.parse(q.out);
-  return { running: j.query.fwVersionRunning, pending: j.query.fwVersionPending, state: j.status.stateName, handleOwned: j.status.handleOwned };
+  return { running: j.query.fwVersionRunning, pending: j.query.fwVersionPending, state: j.status.stateName, handleOwned: j.status.handleOwned, banks: j.query.banks };
 };
 
 /**
