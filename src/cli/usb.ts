@@ -3,7 +3,7 @@
  * libusb). Where the machine has no USB subsystem (a container without /sys/bus/usb), getDevices
  * throws: that becomes one plain sentence, "no USB subsystem", not a stack trace.
  */
-import { DFU_CLASS } from '../core/dfu/spec.ts';
+import { isDfuAlternate } from '../core/dfu/descriptors.ts';
 
 export type NodeUsb = { ok: true; usb: NodeUsbBus } | { ok: false; reason: string };
 
@@ -143,7 +143,7 @@ export function dfuDevices(devices: readonly USBDevice[]): ListedDevice[] {
     const alts = (d.configurations ?? []).flatMap((c) =>
       c.interfaces.flatMap((i) =>
         i.alternates
-          .filter((a) => a.interfaceClass === DFU_CLASS.bInterfaceClass && a.interfaceSubclass === DFU_CLASS.bInterfaceSubClass && (a.interfaceProtocol === 1 || a.interfaceProtocol === 2))
+          .filter(isDfuAlternate)
           .map((a) => ({ interfaceNumber: i.interfaceNumber, alternateSetting: a.alternateSetting, name: a.interfaceName ?? undefined, protocol: a.interfaceProtocol })),
       ),
     );

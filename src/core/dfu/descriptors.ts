@@ -124,3 +124,14 @@ export function parseString(bytes: Uint8Array): DescriptorResult<string> {
     return new TextDecoder('utf-16le').decode(bytes.subarray(2, len)).replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, '\ufffd');
   });
 }
+
+/** Is this alternate setting (as WebUSB exposes it) a DFU interface, run-time or DFU mode? */
+export function isDfuAlternate(a: Pick<USBAlternateInterface, 'interfaceClass' | 'interfaceSubclass' | 'interfaceProtocol'>): boolean {
+  return a.interfaceClass === DFU_CLASS.bInterfaceClass && a.interfaceSubclass === DFU_CLASS.bInterfaceSubClass && (a.interfaceProtocol === DFU_CLASS.protocolRuntime || a.interfaceProtocol === DFU_CLASS.protocolDfuMode);
+}
+
+/** Does the device have a DFU interface in any configuration (from the descriptors WebUSB exposes, without opening it)? */
+export function hasDfuInterface(device: Pick<USBDevice, 'configurations'>): boolean {
+  return (device.configurations ?? []).some((c) => c.interfaces.some((i) => i.alternates.some(isDfuAlternate)));
+}
+

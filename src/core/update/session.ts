@@ -29,7 +29,7 @@ import { HEAD_MAX } from '../image/layout.ts';
 import { parseImageHead } from '../image/parse.ts';
 import type { AuditLog } from './audit.ts';
 
-/** DATA requests queued on the control pipe at once after the image head (see #download). */
+/** DATA requests handed to the host at once after the image head (see #download). */
 export const DATA_IN_FLIGHT = 4;
 
 export const STEPS = ['query', 'preflight', 'lock', 'update-component', 'download', 'verify', 'activate', 'release'] as const;
@@ -337,11 +337,11 @@ export class UpdateSession {
     // largest head the format allows, if they do not parse.
     const head = parseImageHead(bytes.subarray(0, HEAD_MAX), bytes.length);
     const headEnd = Math.min(bytes.length, head.ok ? head.value.payloadOffset : HEAD_MAX);
-    // After the head, up to DATA_IN_FLIGHT blocks are queued on the control pipe at once: they reach
-    // the device in order (one pipe, first in, first out), and the host's own time per transfer
-    // overlaps the device's instead of adding to it. A block the device refuses makes every later
-    // one fail too (its offset no longer follows), and the STATUS read at the next checkpoint, or
-    // the first failed transfer, ends the download.
+    // After the head, up to DATA_IN_FLIGHT blocks are handed to the host at once. DfuHost puts them
+    // on the bus one at a time, in order; the queue lets the next block be prepared while the
+    // current one is on the wire. A block the device refuses makes every later one fail too (its
+    // offset no longer follows), and the STATUS read at the next checkpoint, or the first failed
+    // transfer, ends the download.
     const inFlight: Promise<void>[] = [];
     const settle = async (): Promise<void> => {
       const all = inFlight.splice(0);

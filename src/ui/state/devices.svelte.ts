@@ -8,6 +8,7 @@
 import type { DeviceQuery } from '../../core/update/protocol.ts';
 import type { CsTokenStep, DeviceBus, DeviceEvent, DeviceSummary, Fault, MaintenanceOp, TimingName } from '../worker/device-protocol.ts';
 import { regStatus } from '../../core/update/mcc-codes.ts';
+import { hasDfuInterface } from '../../core/dfu/descriptors.ts';
 import { hex } from './format.ts';
 import type { DeviceChannel, RequestBody } from './device-channel.ts';
 import { deviceFields, flintText, type FieldRow } from './device-view.ts';
@@ -30,10 +31,6 @@ export interface DevicesOptions {
   readonly grantedUsbDevices?: () => Promise<readonly { device: USBDevice; bus: DeviceBus }[]>;
 }
 
-/** Does the device have a DFU interface (class 0xFE, subclass 0x01) in some configuration? */
-export function hasDfuInterface(device: USBDevice): boolean {
-  return (device.configurations ?? []).some((c) => c.interfaces.some((i) => i.alternates.some((a) => a.interfaceClass === 0xfe && a.interfaceSubclass === 0x01)));
-}
 
 /** A maintenance command's outcome, for a person. */
 export interface MaintenanceView {

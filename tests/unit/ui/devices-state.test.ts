@@ -124,7 +124,7 @@ describe('DevicesState', () => {
 
   it('real USB devices the page may already use (picked before, or allowed by policy) are connected at start, DFU-class ones only', async () => {
     const dfu = (serialNumber: string, cls = 0xfe, sub = 0x01) =>
-      ({ serialNumber, productName: `NIC ${serialNumber}`, configurations: [{ interfaces: [{ alternates: [{ interfaceClass: 0xff, interfaceSubclass: 0 }] }, { alternates: [{ interfaceClass: cls, interfaceSubclass: sub }] }] }] }) as unknown as USBDevice;
+      ({ serialNumber, productName: `NIC ${serialNumber}`, configurations: [{ interfaces: [{ alternates: [{ interfaceClass: 0xff, interfaceSubclass: 0, interfaceProtocol: 0 }] }, { alternates: [{ interfaceClass: cls, interfaceSubclass: sub, interfaceProtocol: 1 }] }] }] }) as unknown as USBDevice;
     const bus = { getDevices: async () => [], addEventListener() {}, removeEventListener() {} };
     const granted = [dfu('REAL1'), dfu('MOUSE', 0x03, 0x01), dfu('REAL2')];
     const { fake, devices } = setup({ grantedUsbDevices: async () => granted.map((device) => ({ device, bus })) });

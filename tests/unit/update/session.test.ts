@@ -267,8 +267,8 @@ describe('pipelined download after the head', () => {
     // block 500 arrives with a wrong offset (as a corrupted request would): the device refuses it and every later one
     const { host, session, watch } = await bigSetup([], (offset) => (offset === 500 * 4088 ? offset + 4088 : offset));
     const result = await session.run();
-    expect(result.outcome).not.toBe('updated');
-    expect(result.message).toMatch(/block 512/); // the first checkpoint after block 500 (every 64 blocks)
+    expect(result.outcome).toBe('failed');
+    expect(result.message).toMatch(/^Download the image failed: block 512: .*wrong offset/); // the first checkpoint after block 500 (every 64 blocks)
     const { requests, offsets } = watch();
     expect(Math.max(...offsets) / 4088).toBeLessThan(512);
     // after the last DATA: CANCEL (0x08) then RELEASE (0x02), nothing interleaved with the queued blocks

@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { assert, log, REPO, waitFor } from './lib.mjs';
+import { assert, log, R, REPO, waitFor } from './lib.mjs';
 
 const PORT = 4173;
 const ORIGIN = `http://localhost:${PORT}`;
@@ -70,7 +70,7 @@ export async function updateThroughPage({ serial, sample, vid = 0x1209, pid = 0x
     const steps = await page.locator('[data-step]').evaluateAll((els) => els.map((e) => `${e.getAttribute('data-step')}:${e.getAttribute('data-status')}`));
     await page.getByTestId('nic-pending').filter({ hasNotText: before.pending ?? '' }).waitFor({ timeout: 30_000 }).catch(() => undefined);
     const after = { running: await page.getByTestId('nic-running').textContent(), pending: await page.getByTestId('nic-pending').textContent() };
-    await page.screenshot({ path: '/tmp/browser-update.png', fullPage: true }).catch(() => undefined);
+    await page.screenshot({ path: join(R, 'browser-update.png'), fullPage: true }).catch(() => undefined);
     return { label, before, after, outcome, steps, message: (await result.textContent())?.replace(/\s+/g, ' ').trim(), console: consoleLines };
   } finally {
     await browser.close();

@@ -6,7 +6,7 @@
 // BROWSER=1 adds the Chromium check: npm run test:usb:browser)
 import { appendFileSync, existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { assert, Bridge, GADGET, log, onBus, R, REPO, ROOT, run, running, S, signBig, STATE, tf, VIDPID, waitFor } from './lib.mjs';
+import { assert, Bridge, GADGET, lastDfuStatus, log, onBus, R, REPO, ROOT, run, running, S, signBig, STATE, tf, VIDPID, waitFor } from './lib.mjs';
 
 const FILTER = process.argv[2];
 const SERIAL = 'TFN0000101';
@@ -124,7 +124,7 @@ for (const [file, status, code] of REJECTIONS) {
   await check(`dfu-util -D ${file}: the device refuses it (${status})`, async () => {
     const r = await run('dfu-util', ['-d', VIDPID, '-a', '0', '-D', join(S, file)]);
     // dfu-util exits 0 when only manifestation fails; its last status line is the device's verdict
-    const last = r.all.split('\n').filter((l) => /DFU state\(\d+\) = \w+, status\(\d+\)/.test(l)).pop() ?? '';
+    const last = lastDfuStatus(r);
     assert(new RegExp(`state\\(10\\) = dfuERROR, status\\(${code}\\) `).test(last), `expected dfuERROR with status(${code}) = ${status}, got ${JSON.stringify(last)}: ${r.all.slice(-300)}`);
     return `${last.trim()} (dfu-util exit ${r.code})`;
   });
@@ -188,7 +188,6 @@ if (BIG) {
   // images big enough to pull the cable in the middle of, signed here with the CLI and the demo
   // keys: the same random payload as two releases, so each host gets a version it may install
   const big = { a: { file: '/run/big-a.tfw', version: '28.41.1000' }, b: { file: '/run/big-b.tfw', version: '28.42.1000' } };
-  const lastDfuStatus = (r) => r.all.split('\n').filter((l) => /DFU state\(\d+\)/.test(l)).pop()?.trim() ?? '';
   const rate = (bytes, ms) => +(bytes / 1048576 / (ms / 1000)).toFixed(2);
 
   await check(`trustflash sign makes two ${BIG_MIB} MiB releases (${big.a.version}, ${big.b.version}) with the demo signer`, async () => {

@@ -56,6 +56,9 @@ export function run(cmd, args, { timeoutMs = 120_000, onStart } = {}) {
     });
   });
 }
+/** dfu-util's last "DFU state(N) = …, status(N) = …" line: the device's final verdict. */
+export const lastDfuStatus = (r) => r.all.split('\n').filter((l) => /DFU state\(\d+\) = \w+, status\(\d+\)/.test(l)).pop()?.trim() ?? '';
+
 export const tf = (...args) => run('node', [CLI, ...args]);
 
 /** The host's view of the device: sysfs of the guest's USB host side. */
