@@ -13,7 +13,9 @@ import { loadTrustStore } from '../core/crypto/trust.ts';
 import { parseCertificate, type Certificate } from '../core/crypto/x509.ts';
 import { parseVersion } from '../core/image/version.ts';
 import { equalBytes } from '../core/bytes/hex.ts';
-import { manifestFromJson, isoToSeconds } from '../core/sign/manifest-json.ts';
+import { manifestFromJson } from '../core/sign/manifest-json.ts';
+import { parseIsoTime } from '../core/bytes/iso-time.ts';
+import { formatJsonError, parseStrictJson } from '../core/bytes/strict-json.ts';
 import { signImage } from '../core/sign/sign-image.ts';
 import { manifestToJson, reportToJson, reportToText } from '../core/verify/format-report.ts';
 import { verifyDetached, DETACHED_MAX, SIGNATURE_FILE_MAX } from '../core/verify/verify-detached.ts';
@@ -38,7 +40,7 @@ Usage:
   trustflash query (--emulated --state S | --usb VID:PID[:SERIAL]) [--json] [--full]
   trustflash update FILE --trust ROOT.pem (--emulated --state S [--fault KIND]... [--timing T] | --usb VID:PID[:SERIAL])
                     [--json] [--log AUDIT.jsonl] [--now ISO] [--block-size N]
-  trustflash audit verify AUDIT.jsonl [--json]
+  trustflash audit verify AUDIT.jsonl [--head HEX] [--json]
       faults: power-loss:STATE|block=N|flash-op=N, flash-error[:erase], disconnect:block=N, slow,
               locked-by-other, handle-timeout
   trustflash verify FILE --trust ROOT.pem [--trust ...] [--device DEVICE.json] [--now ISO-8601] [--json]
@@ -72,13 +74,7 @@ async function loadTrust(io: Io, paths: readonly string[]) {
 }
 
 async function loadDevice(io: Io, path: string): Promise<DeviceIdentity> {
-  let j: unknown;
-  try {
-    j = JSON.parse(await io.readText(path));
-  } catch (e) {
-    if (e instanceof IoError) throw e;
-    throw new IoError(`${path}: not valid JSON (${(e as Error).message})`);
-  }
+  const j = await readJsonFile(io, path);
   const o = (typeof j === 'object' && j !== null ? j : {}) as Record<string, unknown>;
   const problems: string[] = [];
   if (typeof o.psid !== 'string' || o.psid.length === 0) problems.push('"psid" must be a non-empty string');
@@ -90,12 +86,20 @@ async function loadDevice(io: Io, path: string): Promise<DeviceIdentity> {
   return o as unknown as DeviceIdentity;
 }
 
-function parseNow(p: ReturnType<typeof parseArgs>): Date | undefined {
+/** A JSON file a person wrote (manifest, device file): strict, so a duplicated key or a syntax error names its line and column. */
+export async function readJsonFile(io: Io, path: string): Promise<unknown> {
+  const r = parseStrictJson(await io.readText(path));
+  if (!r.ok) throw new IoError(`${formatJsonError(path, r.error)} (not valid JSON)`);
+  return r.value;
+}
+
+/** `--now`: a validation time other than the clock's, an override the report and the audit log name as such. */
+export function parseNow(p: ReturnType<typeof parseArgs>): Date | undefined {
   const s = str(p, 'now');
   if (s === undefined) return undefined;
-  const secs = isoToSeconds(s);
-  if (secs === undefined) throw new UsageError(`--now expects an ISO-8601 time such as 2026-11-22T12:00:00Z, got ${JSON.stringify(s)}`);
-  return new Date(secs * 1000);
+  const r = parseIsoTime(s);
+  if (!r.ok) throw new UsageError(`--now expects an ISO-8601 time such as 2026-11-22T12:00:00Z: ${r.reason}`);
+  return new Date(r.seconds * 1000);
 }
 
 function one(p: ReturnType<typeof parseArgs>, what: string): string {
@@ -217,13 +221,7 @@ export async function cmdSign(argv: string[], io: Io): Promise<number> {
   const chain = await signerChain(io, p, key.spki);
   if (bool(p, 'cms') && chain.length === 0) throw new UsageError('--cms needs --cert (a CMS signature names its signer certificate)');
   const manifestPath = need(p, 'manifest');
-  let json: unknown;
-  try {
-    json = JSON.parse(await io.readText(manifestPath));
-  } catch (e) {
-    if (e instanceof IoError) throw e;
-    throw new IoError(`${manifestPath}: not valid JSON (${(e as Error).message})`);
-  }
+  const json = await readJsonFile(io, manifestPath);
   const base = dirname(resolve(io.cwd, manifestPath));
   const draft = await manifestFromJson(json, (rel) => io.readText(resolve(base, rel)));
   if (!draft.ok) throw new IoError(`${manifestPath}:\n  ${draft.errors.join('\n  ')}`);
@@ -268,8 +266,9 @@ export async function cmdKeygen(argv: string[], io: Io): Promise<number> {
   const days = Number(str(p, 'days') ?? 3650);
   if (!Number.isInteger(days) || days < 1 || days > 36500) throw new UsageError('--days must be a whole number of days, 1..36500');
   const nb = str(p, 'not-before');
-  const nbSecs = nb === undefined ? undefined : isoToSeconds(nb);
-  if (nb !== undefined && nbSecs === undefined) throw new UsageError('--not-before expects an ISO-8601 date');
+  const nbTime = nb === undefined ? undefined : parseIsoTime(nb);
+  if (nbTime && !nbTime.ok) throw new UsageError(`--not-before expects an ISO-8601 date: ${nbTime.reason}`);
+  const nbSecs = nbTime?.ok ? nbTime.seconds : undefined;
   const notBefore = nbSecs !== undefined ? new Date(nbSecs * 1000) : new Date(Math.floor(Date.now() / 1000) * 1000 - 60_000);
   const notAfter = new Date(notBefore.getTime() + days * 86400_000);
   const pathLenText = str(p, 'path-len');

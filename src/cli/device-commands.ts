@@ -15,7 +15,6 @@ import { NicClient } from '../core/update/nic-client.ts';
 import { renderFlintQuery, bootStatusText } from '../core/update/protocol.ts';
 import { mccStateName } from '../core/update/mcc-codes.ts';
 import { UpdateSession, sessionSummary, type StepState } from '../core/update/session.ts';
-import { isoToSeconds } from '../core/sign/manifest-json.ts';
 import { createEmulatedNic, type EmulatedUSBDevice } from '../emulator/index.ts';
 import { decodeState, encodeState } from '../emulator/persist.ts';
 import { parseFault, describeFault, type Fault } from '../emulator/faults.ts';
@@ -23,6 +22,7 @@ import type { TimingName } from '../emulator/timing.ts';
 import { bool, list, need, parseArgs, str, UsageError } from './args.ts';
 import { IoError, type Io } from './io.ts';
 import { openNodeUsb } from './usb.ts';
+import { parseNow } from './commands.ts';
 
 const MiB = 1024 * 1024;
 
@@ -227,9 +227,7 @@ export async function cmdUpdate(argv: string[], io: Io): Promise<number> {
   }
   const timing = str(p, 'timing');
   if (timing !== undefined && !['instant', 'full-speed', 'high-speed'].includes(timing)) throw new UsageError('--timing takes instant, full-speed or high-speed');
-  const nowText = str(p, 'now');
-  const nowSecs = nowText === undefined ? undefined : isoToSeconds(nowText);
-  if (nowText !== undefined && nowSecs === undefined) throw new UsageError('--now expects an ISO-8601 time');
+  const now = parseNow(p);
   const blockText = str(p, 'block-size');
   const blockSize = blockText === undefined ? undefined : Number(blockText);
   if (blockSize !== undefined && (!Number.isInteger(blockSize) || blockSize < 64 || blockSize > 65527)) throw new UsageError('--block-size is 64..65527');
@@ -272,7 +270,7 @@ export async function cmdUpdate(argv: string[], io: Io): Promise<number> {
       firmware: { kind: 'image', bytes },
       trust: store,
       ...(audit ? { audit } : {}),
-      ...(nowSecs !== undefined ? { now: new Date(nowSecs * 1000) } : {}),
+      ...(now ? { now } : {}),
       ...(blockSize ? { blockSize } : {}),
       onSteps: (steps: readonly StepState[]) => {
         for (const s of steps) {
@@ -288,17 +286,28 @@ export async function cmdUpdate(argv: string[], io: Io): Promise<number> {
       onLog: (line) => say(`      ${line}`),
     });
     const result = await session.run();
-    if (json) io.out(JSON.stringify(sessionSummary(result), null, 2));
+    const auditHead = logPath && audit ? await writeAudit(io, logPath, audit) : undefined;
+    if (json) io.out(JSON.stringify({ ...sessionSummary(result), ...(auditHead ? { audit: { path: logPath, head: auditHead } } : {}) }, null, 2));
     else {
       if (result.deviceError) say(`device: ${result.deviceError.mstflint} (MCC error 0x${result.deviceError.code.toString(16).padStart(2, '0')}) — ${result.deviceError.action}`);
       say(result.outcome === 'updated' ? `UPDATED: ${result.message}` : `${result.outcome === 'cancelled' ? 'CANCELLED' : result.outcome === 'failed' ? 'FAILED' : 'REJECTED'}: ${result.message}`);
       if (result.outcome === 'updated' && emulated) say(`to run it: trustflash emulator reboot --state ${statePath}`);
+      if (auditHead) say(`audit log: ${logPath}, head ${auditHead} (keep it: trustflash audit verify ${logPath} --head ${auditHead})`);
     }
     return result.outcome === 'updated' ? 0 : result.outcome === 'failed' ? 2 : 1;
+  } catch (e) {
+    // a session that ends in an exception still leaves its log (what happened up to the failure)
+    if (logPath && audit) await writeAudit(io, logPath, audit).then((h) => io.err(`audit log: ${logPath}, head ${h}`));
+    throw e;
   } finally {
-    if (logPath && audit) await io.writeBytes(logPath, await audit.toJsonl());
     if (emulated && statePath) await saveNic(io, statePath, emulated);
   }
+}
+
+/** Writes the audit log and returns its head hash (what `audit verify --head` compares with). */
+async function writeAudit(io: Io, path: string, audit: AuditLog): Promise<string> {
+  await io.writeBytes(path, await audit.toJsonl());
+  return audit.head();
 }
 
 /**
@@ -339,10 +348,13 @@ export async function cmdReset(argv: string[], io: Io): Promise<number> {
 export async function cmdAudit(argv: string[], io: Io): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub !== 'verify') throw new UsageError(`audit takes verify FILE, got ${JSON.stringify(sub ?? '')}`);
-  const p = parseArgs(rest, { json: 'boolean' });
+  const p = parseArgs(rest, { json: 'boolean', head: 'string' });
   if (p.positional.length !== 1) throw new UsageError('audit verify needs one FILE');
-  const r = await verifyAuditLog(await io.readText(p.positional[0]!));
-  if (bool(p, 'json')) io.out(JSON.stringify(r, null, 2));
-  else io.out(r.ok ? `${p.positional[0]}: intact, ${r.records} records, head ${r.head}` : `${p.positional[0]}: BROKEN at line ${r.line}: ${r.reason}`);
+  const head = str(p, 'head');
+  if (head !== undefined && !/^[0-9a-fA-F]{64}$/.test(head)) throw new UsageError(`--head expects the 64 hex digits printed when the log was written, got ${JSON.stringify(head)}`);
+  const r = await verifyAuditLog(await io.readText(p.positional[0]!), head);
+  if (bool(p, 'json')) io.out(JSON.stringify({ ...r, headChecked: head !== undefined }, null, 2));
+  else if (r.ok) io.out(`${p.positional[0]}: intact, ${r.records} records, head ${r.head}${head ? ' (as expected)' : ' (compare it with the head printed when the log was written: a log cut after a record is otherwise still intact)'}`);
+  else io.out(`${p.positional[0]}: BROKEN at line ${r.line}: ${r.reason}`);
   return r.ok ? 0 : 1;
 }

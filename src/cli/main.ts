@@ -6,6 +6,7 @@ import { UsageError } from './args.ts';
 import { cmdDevices, cmdInspect, cmdKeygen, cmdSign, cmdSignDetached, cmdVerify, USAGE } from './commands.ts';
 import { IoError, type Io } from './io.ts';
 import { cmdAudit, cmdEmulator, cmdQuery, cmdReset, cmdUpdate } from './device-commands.ts';
+import { escapeControls } from '../core/bytes/safe-text.ts';
 
 const COMMANDS: Record<string, (argv: string[], io: Io) => Promise<number>> = {
   keygen: cmdKeygen,
@@ -21,7 +22,18 @@ const COMMANDS: Record<string, (argv: string[], io: Io) => Promise<number>> = {
   audit: cmdAudit,
 };
 
-export async function run(argv: readonly string[], io: Io): Promise<number> {
+/**
+ * Every line any command prints goes through here: text from files and devices (certificate
+ * names, release notes, vendor and product strings, file names, USB strings) reaches the terminal
+ * with its control and bidi characters escaped, in every command and output mode (JSON stays
+ * valid: the escape is JSON's own spelling). The CLI itself prints no control character but LF.
+ */
+export function safeIo(io: Io): Io {
+  return { ...io, out: (t) => io.out(escapeControls(t)), err: (t) => io.err(escapeControls(t)) };
+}
+
+export async function run(argv: readonly string[], rawIo: Io): Promise<number> {
+  const io = safeIo(rawIo);
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     io.out(USAGE);

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, expect, index, SAMPLES_DIR } from './fixtures.ts';
 import { signImage } from '../../src/core/sign/sign-image.ts';
+import { makeCertificate } from '../../src/core/crypto/keygen.ts';
 import { DRAFT, demoKey, demoCert, payloadOf } from '../unit/helpers/demo.ts';
 
 test.describe('firmware verification page', () => {
@@ -74,6 +75,23 @@ test.describe('firmware verification page', () => {
     await expect(page.getByTestId('manifest')).toContainText('TrustFlash <b>Test</b>');
     await expect(page.locator('.panel img, .panel b, .panel script')).toHaveCount(0);
     expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+  });
+
+  test('control and bidi characters from a certificate or a file name are shown escaped, not obeyed', async ({ watched: page }) => {
+    // a signer certificate, issued by the demo root, whose name would reverse what follows it
+    const signer = await demoKey('signer');
+    const root = await demoKey('root');
+    const cn = 'Signer \u202eexe.txt\u202c \u2066x\u2069 \u001b[31m';
+    const publicKey = await crypto.subtle.importKey('spki', signer.spki.slice(), { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, true, ['verify']);
+    const cert = await makeCertificate({ commonName: cn, role: 'signer', publicKey, issuer: { certificate: await demoCert('root'), privateKey: root.privateKey }, notBefore: new Date('2026-01-01T00:00:00Z'), notAfter: new Date('2036-01-01T00:00:00Z') });
+    const img = await signImage({ ...DRAFT, psids: ['TF_0000000001'] }, payloadOf(128), [{ key: signer, chain: [cert] }]);
+    await page.goto('/');
+    await page.getByTestId('file-input').setInputFiles({ name: 'fw\u202egpj.tfw', mimeType: 'application/octet-stream', buffer: Buffer.from(img) });
+    await expect(page.getByTestId('verdict')).toBeVisible();
+    const shown = (await page.locator('.panel').filter({ has: page.getByTestId('verdict') }).innerText());
+    expect(shown).toContain('Signer \\u202eexe.txt\\u202c \\u2066x\\u2069 \\u001b[31m');
+    expect(shown).toContain('fw\\u202egpj.tfw');
+    expect(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/.test(shown)).toBe(false);
   });
 
   test('without the demo root in the trust store, the demo-signed image is rejected at the chain', async ({ watched: page }) => {

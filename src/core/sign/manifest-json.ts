@@ -7,6 +7,7 @@ import { parseVersion } from '../image/version.ts';
 import { checkKeyPolicy, parseSpki } from '../crypto/keys.ts';
 import { parsePem } from '../crypto/pem.ts';
 import type { ManifestDraft } from './sign-image.ts';
+import { parseIsoTime } from '../bytes/iso-time.ts';
 
 export type JsonResult<T> = { ok: true; value: T } | { ok: false; errors: string[] };
 
@@ -14,15 +15,6 @@ const KNOWN = new Set([
   'vendor', 'product', 'psids', 'deviceIds', 'version', 'securityVersion', 'minSecurityVersion', 'releaseDate',
   'expires', 'sequence', 'forbiddenVersions', 'nextKeys', 'secured', 'dev', 'releaseNotes',
 ]);
-
-/** ISO-8601 date or date-time → seconds since the epoch, or undefined. */
-export function isoToSeconds(s: unknown): number | undefined {
-  if (typeof s !== 'string' || !/^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/.test(s)) return undefined;
-  // a date or a date-time without a zone is UTC: the same JSON signs to the same bytes everywhere
-  const zoned = s.length === 10 ? `${s}T00:00:00Z` : /(Z|[+-]\d{2}:?\d{2})$/.test(s) ? s : `${s.replace(' ', 'T')}Z`;
-  const ms = Date.parse(zoned);
-  return Number.isFinite(ms) && ms >= 0 ? Math.floor(ms / 1000) : undefined;
-}
 
 export async function manifestFromJson(json: unknown, readText: (path: string) => Promise<string>): Promise<JsonResult<ManifestDraft>> {
   const errors: string[] = [];
@@ -74,9 +66,9 @@ export async function manifestFromJson(json: unknown, readText: (path: string) =
   };
   const date = (k: string, required: boolean): number | undefined => {
     if (o[k] === undefined && !required) return undefined;
-    const s = isoToSeconds(o[k]);
-    if (s === undefined) errors.push(`"${k}" must be an ISO-8601 date such as "2026-11-01" or "2026-11-01T12:00:00Z"`);
-    return s;
+    const r = parseIsoTime(o[k]);
+    if (!r.ok) errors.push(`"${k}": ${r.reason}`);
+    return r.ok ? r.seconds : undefined;
   };
 
   const vendor = str('vendor', 64);

@@ -1,7 +1,8 @@
 /**
  * The audit log: hash-chained JSON lines (one object per line), so an edited, removed or reordered
- * record is detectable. A log cut short still verifies as a shorter chain: keep the head hash
- * (verifyAuditLog returns it) elsewhere to detect that. The log is not signed. Each record carries `seq`, `time`, its `kind`, its data, `prev` (the
+ * record is detectable, and every line must be the canonical encoding of its record, so any changed
+ * byte is. A log cut after a complete record is a shorter valid chain: the head hash (printed when
+ * the log is written) detects that when it is kept elsewhere. The log is not signed. Each record carries `seq`, `time`, its `kind`, its data, `prev` (the
  * previous record's hash, or 64 zeros) and `hash` = SHA-256 of the record's canonical JSON without
  * `hash`. It records what a review needs: device identity, image digest and manifest, each check,
  * each step, each device answer, the result (fwupd history / ESRT LastAttemptStatus in spirit).
@@ -65,6 +66,11 @@ export class AuditLog {
     return this.#records.slice();
   }
 
+  /** The hash of the last record (64 zeros for an empty log): keep it apart from the log to detect a cut. */
+  async head(): Promise<string> {
+    return (await this.records()).at(-1)?.hash ?? ZERO;
+  }
+
   /** JSON lines, one record per line. */
   async toJsonl(): Promise<string> {
     return (await this.records()).map((r) => canonicalJson(r)).join('\n') + '\n';
@@ -73,24 +79,46 @@ export class AuditLog {
 
 export type AuditCheck = { ok: true; records: number; head: string } | { ok: false; line: number; reason: string };
 
-/** Checks a JSON-lines audit log: each line parses, sequence numbers run 0.., each prev links, each hash matches. */
-export async function verifyAuditLog(text: string): Promise<AuditCheck> {
-  const lines = text.split('\n').filter((l) => l.length > 0);
-  if (lines.length === 0) return { ok: false, line: 0, reason: 'the log is empty' };
+const RECORD_KEYS = ['data', 'hash', 'kind', 'prev', 'seq', 'time'];
+const KINDS: ReadonlySet<string> = new Set<AuditKind>(['session', 'device', 'image', 'check', 'step', 'answer', 'result', 'note']);
+const HEX64 = /^[0-9a-f]{64}$/;
+
+/**
+ * Checks a JSON-lines audit log byte for byte. Each line must be exactly the canonical encoding of
+ * its record (so a duplicated key that `JSON.parse` would silently accept, re-ordered keys, extra
+ * spaces, another escape for the same character or a stray `\r` are all caught); lines end with
+ * one `\n`, the last one too, with no blank line; sequence numbers run 0.., each `prev` links and
+ * each `hash` matches. With `expectedHead` (the head printed when the log was written), a log cut
+ * after a complete record is caught too: its head differs.
+ */
+export async function verifyAuditLog(text: string, expectedHead?: string): Promise<AuditCheck> {
+  if (text.length === 0) return { ok: false, line: 0, reason: 'the log is empty' };
+  const lines = text.split('\n');
+  const last = lines.pop();
+  if (last !== '') return { ok: false, line: lines.length + 1, reason: 'the last line does not end with a line feed (the log was cut or appended to)' };
   let prev = ZERO;
   for (const [i, line] of lines.entries()) {
+    const at = { ok: false as const, line: i + 1 };
+    if (line.length === 0) return { ...at, reason: 'a blank line (every line must be one record)' };
     let r: AuditRecord;
     try {
       r = JSON.parse(line) as AuditRecord;
     } catch {
-      return { ok: false, line: i + 1, reason: 'not JSON' };
+      return { ...at, reason: `not JSON${line.includes('\r') ? ' (it holds a carriage return)' : ''}` };
     }
-    if (typeof r !== 'object' || r === null || typeof r.hash !== 'string') return { ok: false, line: i + 1, reason: 'not an audit record' };
-    if (r.seq !== i) return { ok: false, line: i + 1, reason: `sequence ${String(r.seq)} where ${i} was expected (a record was removed or reordered)` };
-    if (r.prev !== prev) return { ok: false, line: i + 1, reason: 'prev does not match the previous record (the chain is broken)' };
+    if (typeof r !== 'object' || r === null || Array.isArray(r)) return { ...at, reason: 'not an audit record' };
+    const keys = Object.keys(r).sort();
+    if (keys.length !== RECORD_KEYS.length || keys.some((k, j) => k !== RECORD_KEYS[j])) return { ...at, reason: `not an audit record: it has the fields ${keys.join(', ')}, expected ${RECORD_KEYS.join(', ')}` };
+    if (!Number.isSafeInteger(r.seq) || typeof r.time !== 'string' || !KINDS.has(r.kind) || typeof r.prev !== 'string' || !HEX64.test(r.hash)) return { ...at, reason: 'not an audit record: a field has the wrong type' };
+    if (canonicalJson(r) !== line) return { ...at, reason: 'the line is not the canonical encoding of its record (a duplicated key, re-ordered keys, spacing, an escape or a carriage return was changed)' };
+    if (r.seq !== i) return { ...at, reason: `sequence ${String(r.seq)} where ${i} was expected (a record was removed or reordered)` };
+    if (r.prev !== prev) return { ...at, reason: 'prev does not match the previous record (the chain is broken)' };
     const { hash, ...body } = r;
-    if ((await hashOf(body)) !== hash) return { ok: false, line: i + 1, reason: 'hash does not match the record (it was edited)' };
+    if ((await hashOf(body)) !== hash) return { ...at, reason: 'hash does not match the record (it was edited)' };
     prev = hash;
+  }
+  if (expectedHead !== undefined && expectedHead.toLowerCase() !== prev) {
+    return { ok: false, line: lines.length, reason: `the head is ${prev}, not the expected ${expectedHead.toLowerCase()} (records were cut from the end, or this is another log)` };
   }
   return { ok: true, records: lines.length, head: prev };
 }

@@ -30,8 +30,10 @@ export interface AuditSummary {
   readonly file: string;
   readonly records: number;
   readonly intact: boolean;
-  /** The chain's last hash, or why the chain does not check out. */
+  /** Whether the chain checks out, or why not. */
   readonly detail: string;
+  /** The chain's last hash: kept apart from the file, it shows a log cut after a record (`trustflash audit verify FILE --head HEAD`). */
+  readonly head?: string;
 }
 
 /** Lines shown at most; the filter narrows first. */
@@ -133,7 +135,7 @@ export class LogState {
         return;
       }
       this.#o.saveFile(file, got.jsonl, 'application/jsonl');
-      this.#audit = got.check.ok ? { file, records, intact: true, detail: `chain intact, last hash ${got.check.head.slice(0, 16)}…` } : { file, records, intact: false, detail: `line ${got.check.line}: ${got.check.reason}` };
+      this.#audit = got.check.ok ? { file, records, intact: true, detail: 'chain intact', head: got.check.head } : { file, records, intact: false, detail: `line ${got.check.line}: ${got.check.reason}` };
     } catch (e) {
       this.#error = `The audit log could not be exported: ${(e as Error).message}`;
     } finally {

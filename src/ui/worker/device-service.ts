@@ -28,6 +28,7 @@ import {
   type DeviceQuery,
 } from '../../core/update/protocol.ts';
 import { UpdateError } from '../../core/dfu/errors.ts';
+import { escapeControlsInline } from '../../core/bytes/safe-text.ts';
 import type { SessionProgress, SessionResult, StepId, StepState, UpdateSession } from '../../core/update/session.ts';
 import type { EmulatedNic, EmulatedNicOptions, EmulatedUsb } from '../../emulator/index.ts';
 import type { Identity } from '../../emulator/factory.ts';
@@ -401,7 +402,7 @@ export class DeviceService {
       existing.host = undefined;
     } else {
       bus.addEventListener('connect', (e) => this.#onConnect((e as Event & { device: USBDevice }).device));
-      this.#addSlot({ serial, kind: 'usb', bus, tracker: new StatusTracker(), label: device.productName || 'USB device', device });
+      this.#addSlot({ serial, kind: 'usb', bus, tracker: new StatusTracker(), label: escapeControlsInline(device.productName || 'USB device'), device });
     }
     this.#postDevices();
     await this.#query(this.#slot(serial));

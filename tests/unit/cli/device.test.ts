@@ -150,3 +150,43 @@ describe('trustflash audit verify', () => {
     expect(bad.text).toMatch(/BROKEN at line 4/);
   });
 });
+
+describe('trustflash update --log and audit verify --head', () => {
+  it('update prints the final head (text and JSON); audit verify --head accepts that log and refuses it cut after any complete record', async () => {
+    const { writeFileSync } = await import('node:fs');
+    const s = await freshNic('head');
+    const log = join(dir, 'head.jsonl');
+    const u = await update(s, 'good.tfw', '--log', log);
+    expect(u.code, u.text).toBe(0);
+    const head = /audit log: .*head\.jsonl, head ([0-9a-f]{64}) \(keep it: trustflash audit verify .* --head \1\)/.exec(u.text)?.[1];
+    expect(head, u.text).toBeDefined();
+    expect(await tf('audit', 'verify', log, '--head', head!)).toMatchObject({ code: 0, text: expect.stringMatching(/intact, \d+ records, head [0-9a-f]{64} \(as expected\)/) });
+    const lines = readFileSync(log, 'utf8').trim().split('\n');
+    for (const keep of [1, Math.floor(lines.length / 2), lines.length - 1]) {
+      const cut = join(dir, `cut-${keep}.jsonl`);
+      writeFileSync(cut, lines.slice(0, keep).join('\n') + '\n');
+      expect((await tf('audit', 'verify', cut)).code).toBe(0); // a shorter chain, valid on its own
+      const r = await tf('audit', 'verify', cut, '--head', head!);
+      expect(r.code, r.text).toBe(1);
+      expect(r.text).toMatch(/not the expected .*cut from the end/);
+    }
+    expect((await tf('audit', 'verify', log, '--head', 'abc')).code).toBe(2);
+
+    const s2 = await freshNic('head-json');
+    const log2 = join(dir, 'head2.jsonl');
+    const j = await update(s2, 'good.tfw', '--log', log2, '--json');
+    expect(j.code).toBe(0);
+    const summary = JSON.parse(j.text);
+    expect(summary.audit).toEqual({ path: log2, head: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect((await tf('audit', 'verify', log2, '--head', summary.audit.head)).code).toBe(0);
+  });
+
+  it('a rejected update leaves a log too, with its head printed', async () => {
+    const s = await freshNic('head-rej');
+    const log = join(dir, 'rej.jsonl');
+    const r = await update(s, 'wrong-psid.tfw', '--log', log);
+    expect(r.code).toBe(1);
+    const head = /head ([0-9a-f]{64})/.exec(r.text)?.[1];
+    expect((await tf('audit', 'verify', log, '--head', head!)).code).toBe(0);
+  });
+});

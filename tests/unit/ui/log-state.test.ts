@@ -57,7 +57,7 @@ describe('LogState', () => {
     };
     await log.exportAudit();
     expect(saved).toEqual([{ name: 'trustflash-audit-2026-11-22T10-00-00-000Z.jsonl', text: '{"seq":0}\n', type: 'application/jsonl' }]);
-    expect(log.audit).toEqual({ file: 'trustflash-audit-2026-11-22T10-00-00-000Z.jsonl', records: 1, intact: true, detail: `chain intact, last hash ${'ab'.repeat(8)}…` });
+    expect(log.audit).toEqual({ file: 'trustflash-audit-2026-11-22T10-00-00-000Z.jsonl', records: 1, intact: true, detail: 'chain intact', head: 'ab'.repeat(32) });
     expect(log.exporting).toBe(false);
 
     fake.reply = (req, f) => {

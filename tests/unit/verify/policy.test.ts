@@ -6,7 +6,8 @@ import { SIG_ENTRY, type SigEntry } from '../../../src/core/image/layout.ts';
 import { loadTrustStore } from '../../../src/core/crypto/trust.ts';
 import { createCms } from '../../../src/core/crypto/cms.ts';
 import { signImage } from '../../../src/core/sign/sign-image.ts';
-import { isoToSeconds, manifestFromJson } from '../../../src/core/sign/manifest-json.ts';
+import { manifestFromJson } from '../../../src/core/sign/manifest-json.ts';
+import { isoToSeconds } from '../../../src/core/bytes/iso-time.ts';
 import { verifyImage } from '../../../src/core/verify/verify-image.ts';
 import { DEVICE, DRAFT, NOW, demoCert, demoKey, demoTrust, keyPem, payloadOf, smallCertImage } from '../helpers/demo.ts';
 
