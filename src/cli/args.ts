@@ -1,4 +1,5 @@
 /** A small, strict argument parser: known flags only, `--flag value` or `--flag=value`, repeatable lists. */
+import { closest } from './help.ts';
 
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -28,8 +29,11 @@ export function parseArgs(argv: readonly string[], spec: FlagSpec): Parsed {
     }
     const eq = a.indexOf('=');
     const name = (eq > 0 ? a.slice(0, eq) : a).replace(/^--?/, '');
-    const kind = spec[name];
-    if (!kind) throw new UsageError(`unknown option ${a.slice(0, eq > 0 ? eq : undefined)}`);
+    const kind = Object.hasOwn(spec, name) ? spec[name] : undefined;
+    if (!kind) {
+      const guess = closest(name, Object.keys(spec));
+      throw new UsageError(`unknown option ${a.slice(0, eq > 0 ? eq : undefined)}${guess ? ` (did you mean ${guess.length === 1 ? '-' : '--'}${guess}?)` : ''}`);
+    }
     if (kind === 'boolean') {
       if (eq > 0) throw new UsageError(`--${name} takes no value`);
       flags[name] = true;

@@ -23,30 +23,8 @@ import { verifyImage, type DeviceIdentity } from '../core/verify/verify-image.ts
 import { bool, list, need, parseArgs, str, UsageError } from './args.ts';
 import { IoError, TEXT_FILE_MAX, tooLargeForText, type Io } from './io.ts';
 import { dfuDevices, formatDevice, openNodeUsb } from './usb.ts';
-
-export const USAGE = `trustflash — sign, inspect and verify secure firmware images
-
-Usage:
-  trustflash keygen --out DIR [--cn NAME] [--org ORG] [--ca] [--ca-key K.pem --ca-cert C.pem]
-                    [--days N] [--not-before ISO] [--path-len N] [--force]
-  trustflash sign --key K.pem [--cert C.pem [--chain I.pem ...]] [--cms] --manifest M.json --payload FW.bin -o OUT
-  trustflash sign-detached FW.bin --key K.pem [--cert C.pem [--chain I.pem ...]] [--cms] -o OUT.sig|OUT.p7s
-  trustflash inspect FILE [--json]
-  trustflash devices [--json]
-  trustflash emulator init --state S [--image FACTORY.tfw] [--serial X] [--psid P] [--bank-size MiB] [--force]
-  trustflash emulator reboot --state S
-  trustflash emulator gadget --state S [--udc UDC] [--name N] [--generic] [--fault KIND]... [--verbose] [--ready FILE]
-  trustflash reset (--emulated --state S | --usb VID:PID[:SERIAL]) [--json]
-  trustflash query (--emulated --state S | --usb VID:PID[:SERIAL]) [--json] [--full]
-  trustflash update FILE --trust ROOT.pem (--emulated --state S [--fault KIND]... [--timing T] | --usb VID:PID[:SERIAL])
-                    [--json] [--log AUDIT.jsonl] [--now ISO] [--block-size N]
-  trustflash audit verify AUDIT.jsonl [--head HEX] [--json]
-      faults: power-loss:STATE|block=N|flash-op=N, flash-error[:erase], disconnect:block=N, slow,
-              locked-by-other, handle-timeout
-  trustflash verify FILE --trust ROOT.pem [--trust ...] [--device DEVICE.json] [--now ISO-8601] [--json]
-  trustflash verify FW.bin --sig FW.sig|FW.p7s --cert SIGNER.pem [--cert ...] --trust ROOT.pem [--now ISO] [--json]
-
-Exit status: 0 accepted / updated / done, 1 rejected (by the host or the device), 2 usage, I/O or transport error.`;
+import { flagSpec } from './help.ts';
+import { decryptKeyPem } from './passphrase.ts';
 
 async function loadCerts(io: Io, paths: readonly string[]): Promise<Certificate[]> {
   const out: Certificate[] = [];
@@ -108,7 +86,7 @@ function one(p: ReturnType<typeof parseArgs>, what: string): string {
 }
 
 export async function cmdDevices(argv: string[], io: Io): Promise<number> {
-  const p = parseArgs(argv, { json: 'boolean' });
+  const p = parseArgs(argv, flagSpec('devices'));
   if (p.positional.length) throw new UsageError(`unexpected argument ${p.positional[0]}`);
   const u = await openNodeUsb();
   if (!u.ok) throw new IoError(u.reason);
@@ -119,7 +97,7 @@ export async function cmdDevices(argv: string[], io: Io): Promise<number> {
 }
 
 export async function cmdVerify(argv: string[], io: Io): Promise<number> {
-  const p = parseArgs(argv, { trust: 'list', device: 'string', now: 'string', json: 'boolean', sig: 'string', cert: 'list' });
+  const p = parseArgs(argv, flagSpec('verify'));
   const file = one(p, 'FILE to verify');
   const trust = await loadTrust(io, list(p, 'trust'));
   const now = parseNow(p);
@@ -139,14 +117,16 @@ export async function cmdVerify(argv: string[], io: Io): Promise<number> {
     if (list(p, 'cert').length) throw new UsageError('--cert is for detached signatures (with --sig); an image carries its own certificates');
     const device = str(p, 'device') ? await loadDevice(io, str(p, 'device')!) : undefined;
     const blob = await io.openBlob(file);
-    report = await verifyImage(blob, { trust, ...(device ? { device } : {}), ...(now ? { now } : {}) });
+    const bar = bool(p, 'quiet') ? undefined : io.progress;
+    report = await verifyImage(blob, { trust, ...(device ? { device } : {}), ...(now ? { now } : {}), ...(bar ? { onProgress: (h) => bar({ label: 'Hashing', done: h.done, total: h.total }) } : {}) });
+    bar?.({ label: '', end: true });
   }
   io.out(bool(p, 'json') ? JSON.stringify(reportToJson(report), null, 2) : reportToText(report, file));
   return report.verdict === 'accept' ? 0 : 1;
 }
 
 export async function cmdInspect(argv: string[], io: Io): Promise<number> {
-  const p = parseArgs(argv, { json: 'boolean' });
+  const p = parseArgs(argv, flagSpec('inspect'));
   const file = one(p, 'FILE to inspect');
   const blob = await io.openBlob(file);
   if (blob.size > IMAGE_MAX) {
@@ -189,8 +169,8 @@ export async function cmdInspect(argv: string[], io: Io): Promise<number> {
   return 0;
 }
 
-async function loadKey(io: Io, path: string) {
-  const k = await importSigningKey(await io.readText(path));
+async function loadKey(io: Io, path: string, passin: string | undefined) {
+  const k = await importSigningKey(await decryptKeyPem(await io.readText(path), path, passin, io));
   if (!k.ok) throw new IoError(`${path}: ${k.reason}`);
   return k.value;
 }
@@ -212,11 +192,11 @@ async function signerChain(io: Io, p: ReturnType<typeof parseArgs>, spki: Uint8A
 }
 
 export async function cmdSign(argv: string[], io: Io): Promise<number> {
-  const p = parseArgs(argv, { key: 'string', cert: 'string', chain: 'list', manifest: 'string', payload: 'string', o: 'string', out: 'string', cms: 'boolean' });
+  const p = parseArgs(argv, flagSpec('sign'));
   if (p.positional.length) throw new UsageError(`unexpected argument ${p.positional[0]}`);
   const out = str(p, 'o') ?? str(p, 'out');
   if (!out) throw new UsageError('-o OUT is required');
-  const key = await loadKey(io, need(p, 'key'));
+  const key = await loadKey(io, need(p, 'key'), str(p, 'passin'));
   cmsKeyCheck(p, key);
   const chain = await signerChain(io, p, key.spki);
   if (bool(p, 'cms') && chain.length === 0) throw new UsageError('--cms needs --cert (a CMS signature names its signer certificate)');
@@ -236,11 +216,11 @@ export async function cmdSign(argv: string[], io: Io): Promise<number> {
 }
 
 export async function cmdSignDetached(argv: string[], io: Io): Promise<number> {
-  const p = parseArgs(argv, { key: 'string', cert: 'string', chain: 'list', o: 'string', out: 'string', cms: 'boolean' });
+  const p = parseArgs(argv, flagSpec('sign-detached'));
   const file = one(p, 'FILE to sign');
   const out = str(p, 'o') ?? str(p, 'out');
   if (!out) throw new UsageError('-o OUT is required');
-  const key = await loadKey(io, need(p, 'key'));
+  const key = await loadKey(io, need(p, 'key'), str(p, 'passin'));
   cmsKeyCheck(p, key);
   const chain = await signerChain(io, p, key.spki);
   const size = (await io.openBlob(file)).size;
@@ -260,7 +240,7 @@ export async function cmdSignDetached(argv: string[], io: Io): Promise<number> {
 }
 
 export async function cmdKeygen(argv: string[], io: Io): Promise<number> {
-  const p = parseArgs(argv, { out: 'string', cn: 'string', org: 'string', ca: 'boolean', 'ca-key': 'string', 'ca-cert': 'string', days: 'string', 'not-before': 'string', 'path-len': 'string', force: 'boolean' });
+  const p = parseArgs(argv, flagSpec('keygen'));
   if (p.positional.length) throw new UsageError(`unexpected argument ${p.positional[0]}`);
   const dir = need(p, 'out');
   const days = Number(str(p, 'days') ?? 3650);
@@ -282,7 +262,7 @@ export async function cmdKeygen(argv: string[], io: Io): Promise<number> {
   if (!bool(p, 'force')) for (const f of [keyPath, certPath]) if (await io.exists(f)) throw new IoError(`${f} already exists (pass --force to replace it)`);
   let issuer;
   if (caKey && caCert) {
-    const k = await loadKey(io, caKey);
+    const k = await loadKey(io, caKey, str(p, 'passin'));
     const [c] = await loadCerts(io, [caCert]);
     if (!equalBytes(c!.spki, k.spki)) throw new IoError(`${caCert}: the CA certificate is not for --ca-key`);
     if (!c!.isCA) throw new IoError(`${caCert}: not a CA certificate (basicConstraints cA is not set)`);

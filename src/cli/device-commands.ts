@@ -23,6 +23,7 @@ import { bool, list, need, parseArgs, str, UsageError } from './args.ts';
 import { IoError, type Io } from './io.ts';
 import { openNodeUsb } from './usb.ts';
 import { parseNow } from './commands.ts';
+import { closest, flagSpec, subcommands } from './help.ts';
 
 const MiB = 1024 * 1024;
 
@@ -54,7 +55,7 @@ async function demoFactory(io: Io): Promise<Uint8Array> {
 export async function cmdEmulator(argv: string[], io: Io): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub === 'init') {
-    const p = parseArgs(rest, { state: 'string', image: 'string', serial: 'string', psid: 'string', 'bank-size': 'string', force: 'boolean' });
+    const p = parseArgs(rest, flagSpec('emulator init'));
     const path = need(p, 'state');
     if (!bool(p, 'force') && (await io.exists(path))) throw new IoError(`${path} already exists (pass --force to replace it: that is a factory reset)`);
     const bankMiB = Number(str(p, 'bank-size') ?? 64);
@@ -76,7 +77,7 @@ export async function cmdEmulator(argv: string[], io: Io): Promise<number> {
     return q.fwVersionRunning ? 0 : 1;
   }
   if (sub === 'reboot') {
-    const p = parseArgs(rest, { state: 'string' });
+    const p = parseArgs(rest, flagSpec('emulator reboot'));
     const path = need(p, 'state');
     const dev = await loadNic(io, path);
     const boot = await dev.nic.reset();
@@ -87,7 +88,8 @@ export async function cmdEmulator(argv: string[], io: Io): Promise<number> {
     return boot === 3 || boot === 4 || boot === 6 ? 1 : 0;
   }
   if (sub === 'gadget') return cmdGadget(rest, io);
-  throw new UsageError(`emulator takes init, reboot or gadget, got ${JSON.stringify(sub ?? '')}`);
+  const guess = sub ? closest(sub, subcommands('emulator')) : undefined;
+  throw new UsageError(`emulator takes init, reboot or gadget, got ${JSON.stringify(sub ?? '')}${guess ? ` (did you mean "${guess}"?)` : ''}`);
 }
 
 /**
@@ -96,7 +98,7 @@ export async function cmdEmulator(argv: string[], io: Io): Promise<number> {
  * killed process is a power cut and starting it again is the next power-on.
  */
 async function cmdGadget(argv: string[], io: Io): Promise<number> {
-  const p = parseArgs(argv, { state: 'string', udc: 'string', name: 'string', generic: 'boolean', fault: 'list', verbose: 'boolean', ready: 'string' });
+  const p = parseArgs(argv, flagSpec('emulator gadget'));
   const path = need(p, 'state');
   const faults: Fault[] = [];
   for (const f of list(p, 'fault')) {
@@ -185,7 +187,7 @@ async function realDevice(spec: string): Promise<{ device: USBDevice; bus: UsbBu
 }
 
 export async function cmdQuery(argv: string[], io: Io): Promise<number> {
-  const p = parseArgs(argv, { emulated: 'boolean', state: 'string', usb: 'string', json: 'boolean', full: 'boolean' });
+  const p = parseArgs(argv, flagSpec('query'));
   if (p.positional.length) throw new UsageError(`unexpected argument ${p.positional[0]}`);
   let device: USBDevice;
   if (bool(p, 'emulated')) device = await loadNic(io, need(p, 'state'));
@@ -212,7 +214,7 @@ export async function cmdQuery(argv: string[], io: Io): Promise<number> {
 }
 
 export async function cmdUpdate(argv: string[], io: Io): Promise<number> {
-  const p = parseArgs(argv, { trust: 'list', emulated: 'boolean', state: 'string', usb: 'string', fault: 'list', timing: 'string', json: 'boolean', log: 'string', now: 'string', 'block-size': 'string' });
+  const p = parseArgs(argv, flagSpec('update'));
   if (p.positional.length !== 1) throw new UsageError(`expected exactly one FILE to update with, got ${p.positional.length}`);
   const file = p.positional[0]!;
   const trustPaths = list(p, 'trust');
@@ -253,9 +255,20 @@ export async function cmdUpdate(argv: string[], io: Io): Promise<number> {
   } else throw new UsageError('update needs --emulated --state S or --usb VID:PID[:SERIAL]');
 
   const json = bool(p, 'json');
+  const quiet = bool(p, 'quiet');
+  // the bar (a terminal only, never with --json or --quiet) ends its line before any other line
+  const bar = io.progress;
+  const endBar = () => bar?.({ label: '', end: true });
   const say = (t: string) => {
-    if (!json) io.out(t);
+    if (json) return;
+    endBar();
+    io.out(t);
   };
+  /** Step-by-step lines: not with --quiet. */
+  const step = (t: string) => {
+    if (!quiet) say(t);
+  };
+  let runningStep: string | undefined;
   if (faults.length) say(`faults armed: ${faults.map(describeFault).join(', ')}`);
   // the hash-chained log costs a hash per record (and one over the whole image): only when asked for
   const logPath = str(p, 'log');
@@ -276,16 +289,23 @@ export async function cmdUpdate(argv: string[], io: Io): Promise<number> {
         for (const s of steps) {
           if (s.status === 'pending' || printed.get(s.id) === s.status) continue;
           printed.set(s.id, s.status);
-          if (s.status !== 'running') say(`${s.status === 'done' ? 'OK  ' : s.status === 'failed' ? 'FAIL' : 'SKIP'}  ${s.title}${s.detail ? `: ${s.detail}` : ''}`);
+          if (s.status === 'running') {
+            runningStep = s.id;
+            if (s.id !== 'download') bar?.({ label: s.title });
+          } else step(`${s.status === 'done' ? 'OK  ' : s.status === 'failed' ? 'FAIL' : 'SKIP'}  ${s.title}${s.detail ? `: ${s.detail}` : ''}`);
         }
       },
+      onProgress: (pr) => {
+        if (runningStep === 'download' && pr.bytesTotal) bar?.({ label: 'Download', done: pr.bytesSent, total: pr.bytesTotal });
+      },
       onDeviceStatus: (s) => {
-        if (s.state !== lastState) say(`      device state ${lastState < 0 ? '' : `${mccStateName(lastState)} → `}${mccStateName(s.state)}${s.error ? ` (error 0x${s.error.toString(16).padStart(2, '0')})` : ''}`);
+        if (s.state !== lastState) step(`      device state ${lastState < 0 ? '' : `${mccStateName(lastState)} → `}${mccStateName(s.state)}${s.error ? ` (error 0x${s.error.toString(16).padStart(2, '0')})` : ''}`);
         lastState = s.state;
       },
-      onLog: (line) => say(`      ${line}`),
+      onLog: (line) => step(`      ${line}`),
     });
     const result = await session.run();
+    endBar();
     const auditHead = logPath && audit ? await writeAudit(io, logPath, audit) : undefined;
     if (json) io.out(JSON.stringify({ ...sessionSummary(result), ...(auditHead ? { audit: { path: logPath, head: auditHead } } : {}) }, null, 2));
     else {
@@ -315,7 +335,7 @@ async function writeAudit(io: Io, path: string, audit: AuditLog): Promise<string
  * waits for it to come back on the bus and reads the running version.
  */
 export async function cmdReset(argv: string[], io: Io): Promise<number> {
-  const p = parseArgs(argv, { emulated: 'boolean', state: 'string', usb: 'string', json: 'boolean' });
+  const p = parseArgs(argv, flagSpec('reset'));
   if (p.positional.length) throw new UsageError(`unexpected argument ${p.positional[0]}`);
   let device: USBDevice;
   let bus: UsbBus;
@@ -347,8 +367,8 @@ export async function cmdReset(argv: string[], io: Io): Promise<number> {
 
 export async function cmdAudit(argv: string[], io: Io): Promise<number> {
   const [sub, ...rest] = argv;
-  if (sub !== 'verify') throw new UsageError(`audit takes verify FILE, got ${JSON.stringify(sub ?? '')}`);
-  const p = parseArgs(rest, { json: 'boolean', head: 'string' });
+  if (sub !== 'verify') throw new UsageError(`audit takes verify FILE, got ${JSON.stringify(sub ?? '')}${sub && closest(sub, ['verify']) ? ' (did you mean "verify"?)' : ''}`);
+  const p = parseArgs(rest, flagSpec('audit verify'));
   if (p.positional.length !== 1) throw new UsageError('audit verify needs one FILE');
   const head = str(p, 'head');
   if (head !== undefined && !/^[0-9a-fA-F]{64}$/.test(head)) throw new UsageError(`--head expects the 64 hex digits printed when the log was written, got ${JSON.stringify(head)}`);

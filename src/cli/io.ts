@@ -25,6 +25,19 @@ export interface Io {
   writeBytes(path: string, bytes: Uint8Array | string, opts?: { overwrite?: boolean }): Promise<void>;
   exists(path: string): Promise<boolean>;
   readonly cwd: string;
+  /** Asks for a secret on the terminal without echo; absent when there is no terminal to ask on. */
+  askSecret?(prompt: string): Promise<string>;
+  /** A progress line for long steps (a bar on a terminal); absent when stderr is not a terminal. */
+  progress?(p: ProgressLine): void;
+}
+
+/** What a progress bar shows: a named phase, and bytes when the phase counts them. */
+export interface ProgressLine {
+  readonly label: string;
+  readonly done?: number;
+  readonly total?: number;
+  /** The phase is over: end the bar's line. */
+  readonly end?: boolean;
 }
 
 function explain(path: string, e: unknown): IoError {
@@ -78,6 +91,8 @@ export function nodeIo(cwd = process.cwd()): Io {
         throw explain(p, e);
       }
     },
+    ...(process.stdin.isTTY && process.stderr.isTTY ? { askSecret } : {}),
+    ...(process.stderr.isTTY ? { progress: progressBar((t) => void process.stderr.write(t), () => process.stderr.columns ?? 80) } : {}),
     async exists(p) {
       try {
         await stat(abs(p));
@@ -86,5 +101,69 @@ export function nodeIo(cwd = process.cwd()): Io {
         return false;
       }
     },
+  };
+}
+
+/** Reads one line from the terminal with echo off (as openssl's passphrase prompt does). */
+function askSecret(prompt: string): Promise<string> {
+  return new Promise((resolveLine, reject) => {
+    const stdin = process.stdin;
+    process.stderr.write(prompt);
+    stdin.setRawMode(true);
+    stdin.resume();
+    let line = '';
+    const done = (err?: Error) => {
+      stdin.setRawMode(false);
+      stdin.pause();
+      stdin.off('data', onData);
+      process.stderr.write('\n');
+      if (err) reject(err);
+      else resolveLine(line);
+    };
+    const onData = (chunk: Buffer) => {
+      for (const ch of chunk.toString('utf8')) {
+        if (ch === '\r' || ch === '\n') return done();
+        if (ch === '\u0003') return done(new IoError('cancelled (Ctrl-C) at the passphrase prompt'));
+        if (ch === '\u007f' || ch === '\b') line = line.slice(0, -1);
+        else line += ch;
+      }
+    };
+    stdin.on('data', onData);
+  });
+}
+
+/**
+ * A dfu-util-style bar on one terminal line, redrawn in place with CR:
+ * `Download    [=========               ]  38%     1572864 bytes`. A phase without byte counts
+ * (erase, device verify) shows its name and a spinner-free "…". At most ~20 redraws a second.
+ */
+export function progressBar(write: (text: string) => void, columns: () => number): (p: ProgressLine) => void {
+  let last = 0;
+  let open = false;
+  let lastLabel = '';
+  let counted = false;
+  return (p) => {
+    const now = Date.now();
+    if (p.end) {
+      // a byte bar stays on screen, finished, as dfu-util leaves it; a phase name is wiped
+      if (open) write(counted ? '\n' : '\r\u001b[K');
+      open = false;
+      return;
+    }
+    const final = p.total !== undefined && p.done === p.total;
+    if (open && p.label === lastLabel && !final && now - last < 50) return;
+    last = now;
+    lastLabel = p.label;
+    const label = p.label.padEnd(12).slice(0, 12);
+    let line: string;
+    counted = !!p.total && p.done !== undefined;
+    if (p.total && p.done !== undefined) {
+      const frac = Math.min(1, p.done / p.total);
+      const width = Math.max(10, Math.min(40, columns() - 40));
+      const fill = Math.round(frac * width);
+      line = `${label}[${'='.repeat(fill)}${' '.repeat(width - fill)}] ${String(Math.floor(frac * 100)).padStart(3)}% ${String(p.done).padStart(12)} bytes`;
+    } else line = `${p.label} …`;
+    write(`\r${line}\u001b[K`);
+    open = true;
   };
 }

@@ -56,7 +56,7 @@ describe('manifest JSON', () => {
   it('a date-time without a zone is UTC: the same JSON signs the same dates in any TZ (as docs/image-format.md says)', async () => {
     const r = await sign(manifestJson({ nextKeys: [NEXT], releaseDate: '2026-03-01T08:30:00', expires: '2027-03-01' }));
     expect(r.code, r.stderr).toBe(0);
-    const head = parseImageHead(new Uint8Array(readFileSync(join(dir, 'out.tfw'))));
+    const head = parseImageHead(new Uint8Array(readFileSync(join(dir, "out.tfw"))), readFileSync(join(dir, "out.tfw")).length);
     if (!head.ok) throw new Error('signed image does not parse');
     expect(head.value.manifest.releaseDate).toBe(Date.UTC(2026, 2, 1, 8, 30) / 1000);
     expect(head.value.manifest.expires).toBe(Date.UTC(2027, 2, 1) / 1000);

@@ -1,0 +1,274 @@
+/**
+ * Every command's flags, declared once: the parser takes its spec from here (so `--help` can never
+ * list a flag the command does not take, or miss one it does), and `trustflash CMD --help` prints
+ * the synopsis, what the command does, each flag and the exit status, as dfu-util, openssl and
+ * imgtool users expect.
+ */
+import type { FlagSpec } from './args.ts';
+
+export interface FlagHelp {
+  readonly kind: 'string' | 'boolean' | 'list';
+  /** The value's placeholder in help ("FILE", "ISO-8601"). */
+  readonly value?: string;
+  readonly help: string;
+}
+
+export interface CommandHelp {
+  /** "verify", or "emulator init" for a subcommand. */
+  readonly name: string;
+  readonly synopsis: readonly string[];
+  readonly about: string;
+  readonly flags: Readonly<Record<string, FlagHelp>>;
+  readonly exit?: string;
+  readonly examples?: readonly string[];
+}
+
+const json: FlagHelp = { kind: 'boolean', help: 'write only JSON to stdout (notes go to stderr); no progress bar' };
+const quiet: FlagHelp = { kind: 'boolean', help: 'no progress bar and no step-by-step lines; the result is still printed' };
+const trust: FlagHelp = { kind: 'list', value: 'ROOT.pem', help: 'a vendor root certificate or public key (PEM) to trust; repeatable' };
+const now: FlagHelp = { kind: 'string', value: 'ISO-8601', help: 'check certificates and expiry at this time instead of the clock (an override: the report and the audit log say so)' };
+const passin: FlagHelp = { kind: 'string', value: 'SRC', help: 'passphrase of an encrypted --key, as openssl spells it: pass:TEXT, env:VAR, file:PATH, fd:N or stdin; without it an encrypted key is asked for on the terminal' };
+const state: FlagHelp = { kind: 'string', value: 'S', help: 'the emulated NIC\'s state file (its flash and fuses)' };
+const emulated: FlagHelp = { kind: 'boolean', help: 'talk to the emulated NIC in --state S' };
+const usb: FlagHelp = { kind: 'string', value: 'VID:PID[:SERIAL]', help: 'talk to a real USB device (see trustflash devices)' };
+const fault: FlagHelp = { kind: 'list', value: 'KIND', help: 'inject a fault into the emulated NIC: power-loss:STATE|block=N|flash-op=N, flash-error[:erase], disconnect:block=N, slow, locked-by-other, handle-timeout; repeatable' };
+const force: FlagHelp = { kind: 'boolean', help: 'replace files that already exist' };
+const keyFlags = {
+  key: { kind: 'string', value: 'KEY.pem', help: 'the signing private key (PKCS#8 or traditional PEM, as openssl writes it; encrypted keys need --passin or a terminal)' },
+  passin,
+  cert: { kind: 'string', value: 'CERT.pem', help: 'the signer certificate, carried in the output so a verifier can chain it to a vendor root' },
+  chain: { kind: 'list', value: 'CA.pem', help: 'intermediate certificates to carry; repeatable' },
+  o: { kind: 'string', value: 'OUT', help: 'where to write the result' },
+  out: { kind: 'string', value: 'OUT', help: 'same as -o' },
+  cms: { kind: 'boolean', help: 'sign as CMS SignedData (openssl cms -sign compatible) instead of a raw signature' },
+} as const satisfies Record<string, FlagHelp>;
+
+export const COMMANDS: readonly CommandHelp[] = [
+  {
+    name: 'keygen',
+    synopsis: ['trustflash keygen --out DIR [--cn NAME] [--org ORG] [--ca] [--ca-key K.pem --ca-cert C.pem [--passin SRC]] [--days N] [--not-before ISO] [--path-len N] [--force]'],
+    about: 'Makes an RSA-2048 key (DIR/key.pem, PKCS#8), its certificate (DIR/cert.pem) and public key (DIR/pubkey.pem): a root with --ca, an intermediate with --ca and --ca-key/--ca-cert, a code-signing signer with --ca-key/--ca-cert, or a self-signed signer.',
+    flags: {
+      out: { kind: 'string', value: 'DIR', help: 'folder for key.pem, cert.pem and pubkey.pem' },
+      cn: { kind: 'string', value: 'NAME', help: 'certificate common name' },
+      org: { kind: 'string', value: 'ORG', help: 'certificate organisation' },
+      ca: { kind: 'boolean', help: 'make a CA (root, or intermediate with --ca-key)' },
+      'ca-key': { kind: 'string', value: 'K.pem', help: 'the issuing CA\'s private key' },
+      'ca-cert': { kind: 'string', value: 'C.pem', help: 'the issuing CA\'s certificate' },
+      days: { kind: 'string', value: 'N', help: 'validity in days (default 3650)' },
+      'not-before': { kind: 'string', value: 'ISO-8601', help: 'start of validity (default: a minute ago)' },
+      'path-len': { kind: 'string', value: 'N', help: 'basicConstraints pathLen of a CA, 0..8' },
+      passin: { ...passin, help: 'passphrase of an encrypted --ca-key (pass:TEXT, env:VAR, file:PATH, fd:N or stdin)' },
+      force,
+    },
+    examples: ['trustflash keygen --out vendor-root --ca --cn "Example Root CA"', 'trustflash keygen --out signer --ca-key vendor-root/key.pem --ca-cert vendor-root/cert.pem'],
+  },
+  {
+    name: 'sign',
+    synopsis: ['trustflash sign --key K.pem [--passin SRC] [--cert C.pem [--chain I.pem ...]] [--cms] [--final-image] --manifest M.json --payload FW.bin -o OUT'],
+    about: 'Signs a payload into a TrustFlash image: the manifest (docs/image-format.md) and the payload\'s size and SHA-256, signed with --key, carrying --cert and --chain.',
+    flags: {
+      ...keyFlags,
+      manifest: { kind: 'string', value: 'M.json', help: 'the manifest (JSON; field names in docs/image-format.md)' },
+      payload: { kind: 'string', value: 'FW.bin', help: 'the firmware payload' },
+      'final-image': { kind: 'boolean', help: 'allow an image after which the device can verify no further update (a deliberate last image): it is marked as such, signed' },
+    },
+    examples: ['trustflash sign --key signer/key.pem --cert signer/cert.pem --manifest manifest.json --payload fw.bin -o fw.tfw'],
+  },
+  {
+    name: 'sign-detached',
+    synopsis: ['trustflash sign-detached FW.bin --key K.pem [--passin SRC] [--cert C.pem [--chain I.pem ...]] [--cms] -o OUT.sig|OUT.p7s'],
+    about: 'A detached signature over any file, for generic DFU devices: raw (openssl dgst -sha256 -sign compatible) or CMS (openssl cms -sign -binary compatible).',
+    flags: keyFlags,
+  },
+  {
+    name: 'inspect',
+    synopsis: ['trustflash inspect FILE [--json]'],
+    about: 'Shows an image\'s layout, manifest, signature block and certificates WITHOUT verifying anything (use verify for that).',
+    flags: { json },
+  },
+  {
+    name: 'verify',
+    synopsis: ['trustflash verify FILE --trust ROOT.pem [--trust ...] [--device DEVICE.json] [--now ISO-8601] [--json] [--quiet]', 'trustflash verify FW.bin --sig FW.sig|FW.p7s --cert SIGNER.pem [--cert ...] --trust ROOT.pem [--now ISO-8601] [--json]'],
+    about: 'Runs every pre-flight check on an image (or a file and its detached signature) and prints each check with pass, fail or skipped and why.',
+    flags: {
+      trust,
+      device: { kind: 'string', value: 'DEVICE.json', help: 'the target device\'s identity (psid, deviceId, version, securityVersion, forbiddenVersions); without it device checks are skipped' },
+      now,
+      json,
+      quiet,
+      sig: { kind: 'string', value: 'FW.sig|FW.p7s', help: 'a detached signature to verify FILE with' },
+      cert: { kind: 'list', value: 'SIGNER.pem', help: 'certificates for a detached signature; repeatable' },
+    },
+    exit: '0 accepted, 1 rejected (the failing check is named), 2 usage or I/O error',
+  },
+  {
+    name: 'devices',
+    synopsis: ['trustflash devices [--json]'],
+    about: 'Lists the USB DFU devices this user can open.',
+    flags: { json },
+  },
+  {
+    name: 'emulator init',
+    synopsis: ['trustflash emulator init --state S [--image FACTORY.tfw] [--serial X] [--psid P] [--bank-size MiB] [--force]'],
+    about: 'Manufactures an emulated NIC into state file S, running FACTORY.tfw (by default the demo factory image). A factory image is trusted by definition: the NIC then accepts updates signed by the keys that image embeds (its nextKeys).',
+    flags: {
+      state,
+      image: { kind: 'string', value: 'FACTORY.tfw', help: 'the image the NIC is manufactured with' },
+      serial: { kind: 'string', value: 'X', help: 'serial number' },
+      psid: { kind: 'string', value: 'P', help: 'PSID' },
+      'bank-size': { kind: 'string', value: 'MiB', help: 'size of each flash bank, 1..256 (default 64)' },
+      force: { kind: 'boolean', help: 'replace an existing state file (a factory reset)' },
+    },
+  },
+  {
+    name: 'emulator reboot',
+    synopsis: ['trustflash emulator reboot --state S'],
+    about: 'Power-cycles the emulated NIC: a pending image becomes the running one if it is intact.',
+    flags: { state },
+  },
+  {
+    name: 'emulator gadget',
+    synopsis: ['trustflash emulator gadget --state S [--udc UDC] [--name N] [--generic] [--fault KIND]... [--verbose] [--ready FILE]'],
+    about: 'Serves the emulated NIC as a real USB device on Linux (configfs + FunctionFS; root, a UDC such as dummy_hcd). The process is the NIC\'s power: kill -9 is a power cut.',
+    flags: {
+      state,
+      udc: { kind: 'string', value: 'UDC', help: 'the USB device controller to bind (default: the first one)' },
+      name: { kind: 'string', value: 'N', help: 'configfs gadget name' },
+      generic: { kind: 'boolean', help: 'plain DFU only (no vendor requests)' },
+      fault,
+      verbose: { kind: 'boolean', help: 'log every control transfer' },
+      ready: { kind: 'string', value: 'FILE', help: 'write the process id here once the gadget is bound' },
+    },
+  },
+  {
+    name: 'query',
+    synopsis: ['trustflash query (--emulated --state S | --usb VID:PID[:SERIAL]) [--json] [--full]'],
+    about: 'Reads the device\'s identity and security state, printed as `flint q` does.',
+    flags: { emulated, state, usb, json, full: { kind: 'boolean', help: 'every field, including bank digests and key ids' } },
+  },
+  {
+    name: 'update',
+    synopsis: ['trustflash update FILE --trust ROOT.pem (--emulated --state S [--fault KIND]... [--timing T] | --usb VID:PID[:SERIAL]) [--json] [--quiet] [--log AUDIT.jsonl] [--now ISO] [--block-size N]'],
+    about: 'Checks FILE on the host against what the device reports, then drives the device\'s secure-update state machine step by step (lock, erase, download, device-side verify, activate, release), printing each step and device state.',
+    flags: {
+      trust,
+      emulated,
+      state,
+      usb,
+      fault,
+      timing: { kind: 'string', value: 'T', help: 'the emulated bus: instant, full-speed or high-speed' },
+      json,
+      quiet,
+      log: { kind: 'string', value: 'AUDIT.jsonl', help: 'write the hash-chained audit log here; its head is printed' },
+      now,
+      'block-size': { kind: 'string', value: 'N', help: 'bytes of image per transfer; refused before anything is sent if the device cannot take it' },
+    },
+    exit: '0 updated, 1 rejected by the host or the device (the check or the device\'s error code is named), 2 usage, I/O or transport error',
+  },
+  {
+    name: 'reset',
+    synopsis: ['trustflash reset (--emulated --state S | --usb VID:PID[:SERIAL]) [--json]'],
+    about: 'Resets the NIC (as mlxfwreset does) so a pending image starts running, then reads the running version.',
+    flags: { emulated, state, usb, json },
+  },
+  {
+    name: 'audit verify',
+    synopsis: ['trustflash audit verify AUDIT.jsonl [--head HEX] [--json]'],
+    about: 'Checks a hash-chained audit log byte for byte and prints its head. With --head (printed when the log was written) a log cut after a record is caught too.',
+    flags: { json, head: { kind: 'string', value: 'HEX', help: 'the head hash the log must end with' } },
+    exit: '0 intact, 1 broken (the first bad line is named), 2 usage or I/O error',
+  },
+];
+
+const BY_NAME = new Map(COMMANDS.map((c) => [c.name, c]));
+
+/** Top-level command names, subcommand groups included once ("emulator", "audit"). */
+export const COMMAND_NAMES = [...new Set(COMMANDS.map((c) => c.name.split(' ')[0]!))];
+
+export function commandHelp(name: string): CommandHelp {
+  const c = BY_NAME.get(name);
+  if (!c) throw new TypeError(`"name" expected a command, got ${JSON.stringify(name)}`);
+  return c;
+}
+
+/** The parser's spec for a command, from its help. */
+export function flagSpec(name: string): FlagSpec {
+  return Object.fromEntries(Object.entries(commandHelp(name).flags).map(([k, f]) => [k, f.kind]));
+}
+
+/** Subcommands of a group ("emulator" → init, reboot, gadget). */
+export function subcommands(group: string): string[] {
+  return COMMANDS.filter((c) => c.name.startsWith(`${group} `)).map((c) => c.name.slice(group.length + 1));
+}
+
+/** `trustflash CMD --help`. */
+export function formatCommandHelp(name: string): string {
+  const c = commandHelp(name);
+  const flag = (k: string, f: FlagHelp) => `${k.length === 1 ? '-' : '--'}${k}${f.value ? ` ${f.value}` : ''}`;
+  const width = Math.min(34, Math.max(...Object.entries(c.flags).map(([k, f]) => flag(k, f).length)) + 2);
+  const lines = ['Usage:', ...c.synopsis.map((s) => `  ${s}`), '', wrap(c.about, 96), ''];
+  if (Object.keys(c.flags).length) {
+    lines.push('Options:');
+    for (const [k, f] of Object.entries(c.flags)) {
+      const left = `  ${flag(k, f)}`.padEnd(width + 2);
+      lines.push(...wrap(f.help, 96 - left.length).split('\n').map((l, i) => (i === 0 ? `${left}${l}` : `${' '.repeat(left.length)}${l}`)));
+    }
+    lines.push(`  ${'-h, --help'.padEnd(width)}this help`);
+  }
+  if (c.exit) lines.push('', `Exit status: ${c.exit}.`);
+  if (c.examples?.length) lines.push('', 'Examples:', ...c.examples.map((e) => `  ${e}`));
+  return lines.join('\n');
+}
+
+function wrap(text: string, width: number): string {
+  const out: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line && line.length + 1 + word.length > width) {
+      out.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  if (line) out.push(line);
+  return out.join('\n');
+}
+
+/** `trustflash --help`: every synopsis. */
+export function formatUsage(): string {
+  return [
+    'trustflash — sign, inspect, verify and install secure firmware images',
+    '',
+    'Usage:',
+    ...COMMANDS.flatMap((c) => c.synopsis.map((s) => `  ${s}`)),
+    '',
+    'trustflash COMMAND --help describes a command and each of its options. trustflash --version prints the version.',
+    '',
+    'Exit status: 0 accepted / updated / done, 1 rejected (by the host or the device), 2 usage, I/O or transport error.',
+  ].join('\n');
+}
+
+/** Edit distance with adjacent transpositions (optimal string alignment): "haed" is 1 from "head". */
+export function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = v;
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+/** The closest of `candidates` to `word`, if it is close enough to be what was meant. */
+export function closest(word: string, candidates: Iterable<string>): string | undefined {
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const c of candidates) {
+    const d = c.startsWith(word) && word.length >= 3 ? 0.5 : editDistance(word, c);
+    if (d < bestD) [best, bestD] = [c, d];
+  }
+  return best !== undefined && bestD <= Math.max(1, Math.floor(word.length / 3)) ? best : undefined;
+}
