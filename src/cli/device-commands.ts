@@ -5,7 +5,9 @@
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { DfuHost } from '../core/dfu/host.ts';
 import { UpdateError } from '../core/dfu/errors.ts';
 import { reconnect, sameDevice, type UsbBus } from '../core/dfu/reconnect.ts';
@@ -24,6 +26,9 @@ import { IoError, type Io } from './io.ts';
 import { openNodeUsb } from './usb.ts';
 import { parseNow } from './commands.ts';
 import { closest, flagSpec, subcommands } from './help.ts';
+import { factoryImageTrusting } from '../core/sign/factory-image.ts';
+import { parsePem } from '../core/crypto/pem.ts';
+import { parseCertificate } from '../core/crypto/x509.ts';
 
 const MiB = 1024 * 1024;
 
@@ -38,18 +43,60 @@ async function saveNic(io: Io, path: string, dev: EmulatedUSBDevice): Promise<vo
   await io.writeBytes(path, encodeState(dev.nic.snapshot()));
 }
 
-/** The demo factory image: public/samples/factory.tfw if built, else made from the committed demo keys. */
+/**
+ * The demo factory image: public/samples/factory.tfw if built, else made from the committed demo
+ * keys; looked for in the working directory, then in the clone the CLI runs from (so the README's
+ * recipes work from any folder).
+ */
 async function demoFactory(io: Io): Promise<Uint8Array> {
-  if (await io.exists('public/samples/factory.tfw')) return io.readBytes('public/samples/factory.tfw');
-  if (!(await io.exists('tests/fixtures/demo-keys/signer/key.pem'))) throw new IoError('no demo factory image here: pass --image FACTORY.tfw (or run from a clone after npm run samples)');
+  const roots = [io.cwd, packageRoot()].filter((r): r is string => r !== undefined);
+  for (const root of roots) {
+    const built = join(root, 'public/samples/factory.tfw');
+    if (await io.exists(built)) return io.readBytes(built);
+  }
+  const keysRoot = roots.find((r) => existsSync(join(r, 'tests/fixtures/demo-keys/signer/key.pem')));
+  if (!keysRoot) throw new IoError('no demo factory image here: pass --image FACTORY.tfw (or run from a clone after npm run samples)');
   const { makeSamples } = await import('./make-samples.ts');
   const dir = await mkdtemp(join(tmpdir(), 'trustflash-factory-'));
   try {
-    await makeSamples(dir, { big: false });
+    await makeSamples(dir, { big: false, keysDir: join(keysRoot, 'tests/fixtures/demo-keys') });
     return await io.readBytes(join(dir, 'factory.tfw'));
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** The clone or package this CLI runs from: the nearest folder above this module whose package.json is trustflash's. */
+function packageRoot(): string | undefined {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    try {
+      if (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).name === 'trustflash') return dir;
+    } catch {
+      /* not here */
+    }
+    dir = dirname(dir);
+  }
+  return undefined;
+}
+
+/** The factory image with its nextKeys replaced by the operator's public keys (PEM: PUBLIC KEY or CERTIFICATE). */
+async function trustingFactory(io: Io, base: Uint8Array, paths: readonly string[]): Promise<Uint8Array> {
+  const keys: Uint8Array[] = [];
+  for (const path of paths) {
+    const blocks = parsePem(await io.readText(path)).blocks;
+    const pub = blocks.find((b) => b.label === 'PUBLIC KEY');
+    const certBlock = blocks.find((b) => b.label === 'CERTIFICATE');
+    if (pub) keys.push(pub.der);
+    else if (certBlock) {
+      const c = await parseCertificate(certBlock.der);
+      if (!c.ok) throw new IoError(`${path}: ${c.reason}`);
+      keys.push(c.value.spki);
+    } else throw new IoError(`${path}: no PUBLIC KEY or CERTIFICATE in it (openssl pkey -in KEY.pem -pubout -out KEY.pub makes one)`);
+  }
+  const r = await factoryImageTrusting(base, keys);
+  if (!r.ok) throw new IoError(`--trust-key: ${r.reason}`);
+  return r.image;
 }
 
 export async function cmdEmulator(argv: string[], io: Io): Promise<number> {
@@ -60,7 +107,9 @@ export async function cmdEmulator(argv: string[], io: Io): Promise<number> {
     if (!bool(p, 'force') && (await io.exists(path))) throw new IoError(`${path} already exists (pass --force to replace it: that is a factory reset)`);
     const bankMiB = Number(str(p, 'bank-size') ?? 64);
     if (!Number.isInteger(bankMiB) || bankMiB < 1 || bankMiB > 256) throw new UsageError('--bank-size is in MiB, 1..256');
-    const image = str(p, 'image') ? await io.readBytes(str(p, 'image')!) : await demoFactory(io);
+    const base = str(p, 'image') ? await io.readBytes(str(p, 'image')!) : await demoFactory(io);
+    const trustKeys = list(p, 'trust-key');
+    const image = trustKeys.length ? await trustingFactory(io, base, trustKeys) : base;
     let dev: EmulatedUSBDevice;
     try {
       dev = await createEmulatedNic({
@@ -74,6 +123,7 @@ export async function cmdEmulator(argv: string[], io: Io): Promise<number> {
     await saveNic(io, path, dev);
     const q = await new NicClient(await openHost(dev)).query();
     io.out(`${path}: emulated NIC ${q.serial} (PSID ${q.psid}) manufactured; ${bootStatusText(dev.nic.firmware.status().bootStatus)}; running ${q.fwVersionRunning ?? 'nothing'}`);
+    if (trustKeys.length) io.out(`it accepts updates signed by ${trustKeys.join(', ')} (key id${q.keyIds && q.keyIds.length > 1 ? 's' : ''} ${(q.keyIds ?? []).map((k) => k.slice(0, 16)).join(', ')}), and nothing signed by the demo keys`);
     return q.fwVersionRunning ? 0 : 1;
   }
   if (sub === 'reboot') {

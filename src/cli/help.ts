@@ -110,11 +110,12 @@ export const COMMANDS: readonly CommandHelp[] = [
   },
   {
     name: 'emulator init',
-    synopsis: ['trustflash emulator init --state S [--image FACTORY.tfw] [--serial X] [--psid P] [--bank-size MiB] [--force]'],
+    synopsis: ['trustflash emulator init --state S [--image FACTORY.tfw] [--trust-key PUB.pem]... [--serial X] [--psid P] [--bank-size MiB] [--force]'],
     about: 'Manufactures an emulated NIC into state file S, running FACTORY.tfw (by default the demo factory image). A factory image is trusted by definition: the NIC then accepts updates signed by the keys that image embeds (its nextKeys).',
     flags: {
       state,
       image: { kind: 'string', value: 'FACTORY.tfw', help: 'the image the NIC is manufactured with' },
+      'trust-key': { kind: 'list', value: 'PUB.pem', help: 'make the NIC trust this key (a PUBLIC KEY or a CERTIFICATE PEM; RSA-2048) for its next update instead of the keys the factory image embeds; repeatable' },
       serial: { kind: 'string', value: 'X', help: 'serial number' },
       psid: { kind: 'string', value: 'P', help: 'PSID' },
       'bank-size': { kind: 'string', value: 'MiB', help: 'size of each flash bank, 1..256 (default 64)' },

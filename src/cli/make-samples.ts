@@ -61,17 +61,18 @@ export function demoPayload(seedText: string, size: number): Uint8Array {
   return out;
 }
 
-async function loadKeyPair(name: string): Promise<{ key: SigningKey; cert: Certificate; pem: string }> {
-  const key = await importSigningKey(await readFile(join(KEYS, name, 'key.pem'), 'utf8'));
+async function loadKeyPairFrom(name: string, keys = KEYS): Promise<{ key: SigningKey; cert: Certificate; pem: string }> {
+  const key = await importSigningKey(await readFile(join(keys, name, 'key.pem'), 'utf8'));
   if (!key.ok) throw new Error(`${name}: ${key.reason}`);
-  const pem = await readFile(join(KEYS, name, 'cert.pem'), 'utf8');
+  const pem = await readFile(join(keys, name, 'cert.pem'), 'utf8');
   const cert = await parseCertificate(parsePem(pem).blocks[0]!.der);
   if (!cert.ok) throw new Error(`${name}: ${cert.reason}`);
   return { key: key.value, cert: cert.value, pem };
 }
 
-export async function makeSamples(outDir: string, opts: { big?: boolean } = {}): Promise<SampleEntry[]> {
+export async function makeSamples(outDir: string, opts: { big?: boolean; keysDir?: string } = {}): Promise<SampleEntry[]> {
   await mkdir(outDir, { recursive: true });
+  const loadKeyPair = (name: string) => loadKeyPairFrom(name, opts.keysDir);
   const signer = await loadKeyPair('signer');
   const next = await loadKeyPair('next-signer');
   const root = await loadKeyPair('root');

@@ -189,7 +189,8 @@ describe('openssl keys and certificates → trustflash sign → trustflash verif
     const sign = (key: string) => tfHere('sign-detached', 'fw.bin', '--key', key, '-o', `${key}.sig`);
     const enc = await sign('enc.key');
     expect(enc.code).toBe(2);
-    expect(enc.stderr).toMatch(/encrypted; decrypt it first: openssl pkey/);
+    expect(enc.stderr).toMatch(/enc\.key is encrypted: give its passphrase with --passin/);
+    expect((await tfHere('sign-detached', 'fw.bin', '--key', 'enc.key', '--passin', 'pass:secret', '-o', 'enc.sig')).code).toBe(0);
     const sec1 = await sign('sec1.key');
     expect(sec1.code).toBe(2);
     expect(sec1.stderr).toMatch(/SEC1 EC keys .*openssl pkcs8 -topk8 -nocrypt/);

@@ -1,0 +1,42 @@
+/**
+ * A factory image that makes an emulated NIC trust the operator's own keys. A NIC checks each update
+ * with the keys its running image embeds (`nextKeys`); a factory image is trusted by definition
+ * (that is what manufacturing means), so manufacturing a NIC with an image whose `nextKeys` are
+ * the operator's keys is how a lab gets a NIC that accepts the operator's releases and nothing
+ * signed by the demo keys. The image keeps the given factory image's payload, identity binding and
+ * version; it is signed with a throwaway key made here and discarded (the NIC never checks its
+ * factory image's signature, and no demo key is involved).
+ */
+import { describeFormatError, parseImage } from '../image/parse.ts';
+import { describeKey, parseSpki } from '../crypto/keys.ts';
+import { importSigningKey } from '../crypto/private-key.ts';
+import { generateRsaKey, privateKeyPem } from '../crypto/keygen.ts';
+import { signImage } from './sign-image.ts';
+
+export type FactoryResult = { ok: true; image: Uint8Array } | { ok: false; reason: string };
+
+/** The NIC verifies RSASSA-PKCS1-v1_5 / SHA-256 with RSA-2048 keys, exponent 65537 (docs/protocol.md). */
+export function nicCanVerify(spki: Uint8Array): { ok: true } | { ok: false; reason: string } {
+  const k = parseSpki(spki);
+  if (!k.ok) return k;
+  if (k.value.kind === 'rsa' && k.value.bits === 2048 && k.value.exponent === 65537n) return { ok: true };
+  return { ok: false, reason: `the NIC verifies RSA-2048 keys (exponent 65537) only; this is ${describeKey(k.value)}` };
+}
+
+/** `base` (a factory image) with `nextKeys` replaced by `keys` (SPKI DER), re-signed by a throwaway key. */
+export async function factoryImageTrusting(base: Uint8Array, keys: readonly Uint8Array[]): Promise<FactoryResult> {
+  if (keys.length === 0) return { ok: false, reason: 'no key to trust was given' };
+  if (keys.length > 8) return { ok: false, reason: `${keys.length} keys given; an image embeds at most 8` };
+  for (const [i, k] of keys.entries()) {
+    const v = nicCanVerify(k);
+    if (!v.ok) return { ok: false, reason: `key ${i + 1}: ${v.reason}` };
+  }
+  const parsed = parseImage(base);
+  if (!parsed.ok) return { ok: false, reason: `the factory image does not parse: ${describeFormatError(parsed.error)}` };
+  const { payloadSize: _size, payloadSha256: _digest, ...draft } = parsed.value.manifest;
+  const throwaway = await generateRsaKey(2048);
+  const key = await importSigningKey(await privateKeyPem(throwaway.privateKey));
+  if (!key.ok) return { ok: false, reason: key.reason };
+  const image = await signImage({ ...draft, nextKeys: keys.map((k) => k.slice()) }, parsed.value.payload, [{ key: key.value }]);
+  return { ok: true, image };
+}
