@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * `npm test`: every test, in the order the issue asks — typecheck (svelte-check), Vitest, the
- * production build, Playwright in Debian Chromium — and one closing line `N passed, N failed,
+ * production build, Playwright in Debian Chromium, a smoke test in Debian's firefox-esr — and one closing line `N passed, N failed,
  * N skipped` that sums unit and browser tests. A gate step (firmware build, typecheck, web build)
  * adds nothing when it passes and one failure when it fails, so the line can never read "0 failed"
  * on a broken tree. Exit status 0 only when
@@ -37,20 +37,22 @@ function gate(name, ok) {
   }
 }
 
-function ensureChromium() {
-  if (existsSync(CHROMIUM)) return true;
+/** A Debian browser package: present, or installed with apt-get when this runs as root, or the exact command to run. */
+function ensureBrowser(pkg, path) {
+  if (existsSync(path)) return true;
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   if (isRoot && existsSync('/usr/bin/apt-get')) {
-    console.log(`Chromium not found at ${CHROMIUM}; installing Debian's chromium with apt-get…`);
+    console.log(`${pkg} not found at ${path}; installing Debian's ${pkg} with apt-get…`);
     step('apt-get update', 'apt-get', ['update']);
-    step('install chromium', 'apt-get', ['install', '-y', 'chromium'], { DEBIAN_FRONTEND: 'noninteractive' });
-    if (existsSync(CHROMIUM)) return true;
+    step(`install ${pkg}`, 'apt-get', ['install', '-y', pkg], { DEBIAN_FRONTEND: 'noninteractive' });
+    if (existsSync(path)) return true;
   }
-  console.error(`\nChromium is missing (looked for ${CHROMIUM}). Install it, then run npm test again:\n  sudo apt-get update && sudo apt-get install -y chromium\n(or set CHROMIUM_PATH to a Chromium binary)`);
+  console.error(`\n${pkg} is missing (looked for ${path}). Install it, then run npm test again:\n  sudo apt-get update && sudo apt-get install -y ${pkg}`);
   return false;
 }
 
-const haveChromium = ensureChromium();
+const FIREFOX = process.env.FIREFOX_PATH ?? '/usr/bin/firefox-esr';
+const haveChromium = ensureBrowser('chromium', CHROMIUM);
 
 gate('NIC firmware build (AssemblyScript)', step('firmware build', 'node', ['tests/build-firmware.mjs']));
 gate('node build (CLI, samples generator)', step('node build', 'npx', ['vite', 'build', '--config', 'vite.node.config.ts', '--logLevel', 'warn']));
@@ -93,6 +95,21 @@ if (haveChromium) {
   }
 } else {
   gate('chromium available', false);
+}
+
+// A second engine: Debian's firefox-esr through puppeteer-core (WebDriver BiDi), a smoke test of the same build
+if (ensureBrowser('firefox-esr', FIREFOX)) {
+  step('Firefox smoke test', 'node', ['tests/firefox/smoke.mjs'], { FIREFOX_PATH: FIREFOX });
+  try {
+    const f = JSON.parse(readFileSync(`${reports}/firefox.json`, 'utf8'));
+    passed += f.passed;
+    failed += f.failed;
+    if (f.failed) failures.push(`${f.failed} Firefox check(s)`);
+  } catch {
+    gate('Firefox smoke report', false);
+  }
+} else {
+  gate('firefox-esr available', false);
 }
 
 if (failures.length) console.log(`\nFailed: ${failures.join(', ')}`);
