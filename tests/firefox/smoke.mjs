@@ -107,12 +107,22 @@ try {
     return `pending ${pending}`;
   });
 
-  await check('phone width: a screenshot at 390 px', async () => {
-    await page.setViewport({ width: 390, height: 844 });
-    await sleep(300);
-    await page.screenshot({ path: `${SHOTS}/phone.png`, fullPage: true });
-    const width = await page.evaluate(() => document.documentElement.scrollWidth);
-    if (width > 390) throw new Error(`the page is ${width} px wide at a 390 px viewport (horizontal overflow)`);
+  await check('at phone width (390 px) nothing overflows, before and after a verification', async () => {
+    const phone = await browser.newPage();
+    phone.on('console', (m) => {
+      if (m.type() === 'error') consoleErrors.push(m.text());
+    });
+    await phone.setViewport({ width: 390, height: 844 });
+    await phone.goto(ORIGIN, { waitUntil: 'load' });
+    await until(phone, 'the emulated NIC', () => /^28\./.test(document.querySelector('[data-testid="nic-running"]')?.textContent ?? ''));
+    const widths = [await phone.evaluate(() => document.documentElement.scrollWidth)];
+    await phone.evaluate(() => [...document.querySelectorAll('.sample')].find((b) => b.textContent.includes('Signed update 28.40.1000'))?.click());
+    await until(phone, 'the verdict', () => document.querySelector('[data-testid="verdict"]')?.getAttribute('data-verdict'));
+    widths.push(await phone.evaluate(() => document.documentElement.scrollWidth));
+    await phone.screenshot({ path: `${SHOTS}/phone.png`, fullPage: true });
+    await phone.close();
+    if (widths.some((w) => w > 390)) throw new Error(`the page is ${widths.join(' then ')} px wide at a 390 px viewport (horizontal overflow)`);
+    return `${widths.join(', ')} px`;
   });
 
   await check('no console errors', async () => {
