@@ -12,6 +12,7 @@ import { LogState } from './ui/state/log.svelte.ts';
 import { FaultDraft } from './ui/state/fault-draft.svelte.ts';
 import { BatchState } from './ui/state/batch.svelte.ts';
 import { OTHER_PSID } from './ui/state/scenarios.ts';
+import { FirmwareFlow } from './ui/state/firmware-flow.svelte.ts';
 import './ui/app.css';
 
 const fetchOk = async (url: string) => {
@@ -60,8 +61,13 @@ const update = new UpdateState({
 const log = new LogState({ channel, saveFile });
 const faults = new FaultDraft();
 const batch = new BatchState({ channel, trust: () => setup.trust, fetchBytes: async (url) => (await fetchOk(url)).arrayBuffer() });
+const flow = new FirmwareFlow({ verifier, setup, update, devices });
+// the page opens ready to go: the signed sample chosen, and its report shown
 update.choose({ kind: 'sample', file: 'good.tfw', title: 'Signed update 28.40.1000' });
-void setup.load();
+void setup.load().then(() => {
+  const good = setup.samples.find((x) => x.file === 'good.tfw');
+  if (good && !update.choice?.kind.startsWith('file') && verifier.report === undefined) void flow.pickSample(good, { focus: false });
+});
 void devices.start();
 
 if ('serviceWorker' in navigator) {
@@ -71,4 +77,4 @@ if ('serviceWorker' in navigator) {
   });
 }
 
-mount(App, { target: document.getElementById('app')!, props: { verifier, setup, appUpdate, devices, update, log, faults, batch, otherPsid: OTHER_PSID } });
+mount(App, { target: document.getElementById('app')!, props: { verifier, setup, appUpdate, devices, update, log, faults, batch, flow, otherPsid: OTHER_PSID } });

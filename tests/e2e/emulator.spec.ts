@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { test, expect } from './fixtures.ts';
+import { test, expect, tab } from './fixtures.ts';
 import type { Page } from '@playwright/test';
 
 /** The page opens with the emulated NIC (in its Worker) connected and queried. */
@@ -14,6 +14,7 @@ const versions = async (page: Page, running: string, pending: string) => {
 };
 
 async function scenario(page: Page, id: string) {
+  await tab(page, 'demos');
   await page.locator(`[data-scenario="${id}"]`).click();
   await expect(page.getByTestId('result')).toBeVisible({ timeout: 30_000 });
   await expect(page.getByTestId('step')).toBeEnabled();
@@ -54,6 +55,7 @@ test.describe('emulated NIC', () => {
     await page.getByTestId('update-panel').screenshot({ path: test.info().outputPath('after-reset.png') });
 
     // the log has every request and answer; the filter narrows it
+    await tab(page, 'log');
     await page.getByTestId('log-filter').fill('VERIFY_COMPONENT');
     await expect(page.getByTestId('log').locator('li')).toHaveCount(1);
     await expect(page.getByTestId('log')).toContainText('CONTROL VERIFY_COMPONENT handle');
@@ -99,6 +101,7 @@ test.describe('emulated NIC', () => {
     await expect(page.getByTestId('device-state')).toContainText('IDLE');
     await page.getByTestId('update-panel').screenshot({ path: test.info().outputPath('rejected-by-device.png') });
     // maintenance commands secure firmware blocks: refused with the device's own words
+    await tab(page, 'maintenance');
     await page.locator('[data-maint="SET_VSD"]').click();
     await expect(page.getByTestId('maintenance-result')).toHaveAttribute('data-refused', 'true');
     await expect(page.getByTestId('maintenance-result')).toContainText('0x06 METHOD_NOT_SUPP');
@@ -113,6 +116,7 @@ test.describe('emulated NIC', () => {
     await versions(page, '28.39.1002', 'none');
     await expect(page.getByTestId('nic-boot')).toHaveText('booted the active image');
     await expect(page.getByTestId('mcc-diagram')).toHaveAttribute('data-path', /DOWNLOAD IDLE$/);
+    await tab(page, 'log');
     await expect(page.getByTestId('log')).toContainText('power lost during');
     await page.screenshot({ path: test.info().outputPath('power-loss.png'), fullPage: true });
     await page.getByTestId('retry').click();
@@ -144,6 +148,7 @@ test.describe('emulated NIC', () => {
     await expect(status('download')).toHaveAttribute('data-status', 'skipped');
     await versions(page, '28.39.1002', 'none');
     await expect(page.getByTestId('mcc-diagram')).toHaveAttribute('data-current', 'IDLE');
+    await tab(page, 'log');
     await expect(page.getByTestId('log')).toContainText('CONTROL CANCEL');
   });
 
@@ -167,8 +172,10 @@ test.describe('emulated NIC', () => {
     await page.reload();
     await versions(page, '28.40.1000', 'none');
     await expect(page.getByTestId('nic-boot')).toHaveText('booted the new image (pending image applied)');
+    await tab(page, 'log');
     await expect(page.getByTestId('log')).toContainText('restored from IndexedDB and rebooted');
     // an explicit factory reset goes back to the factory image
+    await tab(page, 'faults');
     await page.getByTestId('factory-reset').click();
     await expect(page.getByTestId('device-notice')).toContainText('runs 28.39.1002 again');
     await versions(page, '28.39.1002', 'none');
@@ -191,6 +198,7 @@ test.describe('emulated NIC', () => {
 
   test('fault controls and timing: a cable pulled mid-download at full speed fails cleanly', async ({ watched: page }) => {
     await open(page);
+    await tab(page, 'faults');
     await page.getByTestId('timing').selectOption('full-speed');
     await page.locator('[data-fault="disconnect"]').check();
     await page.getByLabel('Cable pulled at block number').fill('2');

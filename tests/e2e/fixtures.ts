@@ -32,3 +32,9 @@ export const test = base.extend<{ watched: Page }>({
   },
 });
 export { expect };
+
+/** Opens one of the page's secondary tabs (demos, faults, maintenance, fleet, log, trust). */
+export async function tab(page: Page, id: 'demos' | 'faults' | 'maintenance' | 'fleet' | 'log' | 'trust'): Promise<void> {
+  await page.locator(`[data-tab="${id}"]`).click();
+  await expect(page.locator(`[data-tab="${id}"]`)).toHaveAttribute('aria-selected', 'true');
+}

@@ -1,4 +1,4 @@
-import { test, expect } from './fixtures.ts';
+import { test, expect, tab } from './fixtures.ts';
 import type { Page } from '@playwright/test';
 
 /** The page opens with the emulated NIC (in its Worker) connected and queried. */
@@ -10,7 +10,8 @@ async function open(page: Page) {
 test.describe('CS token and several NICs', () => {
   test('CS token: SET_VSD refused, the challenge answered with a DEMO-key token, then SET_VSD accepted and shown', async ({ watched: page }) => {
     await open(page);
-    await expect(page.getByTestId('scenario-panel')).toContainText('DEMO signer key, whose private half is public');
+    await tab(page, 'maintenance');
+    await expect(page.getByTestId('maintenance-panel')).toContainText('DEMO signer key, whose private half is public');
     await page.getByTestId('token-vsd').fill('LAB-RACK-7');
     await page.getByTestId('token-unlock').click();
     const steps = page.getByTestId('token-steps');
@@ -21,7 +22,7 @@ test.describe('CS token and several NICs', () => {
     await expect(steps.locator('[data-token-step="applied"]')).toContainText('unlocked for 300 s');
     await expect(steps.locator('[data-ok="false"]')).toHaveCount(0);
     await expect(page.getByTestId('nic-vsd')).toHaveText('LAB-RACK-7');
-    await page.getByTestId('scenario-panel').screenshot({ path: test.info().outputPath('cs-token.png') });
+    await page.getByTestId('maintenance-panel').screenshot({ path: test.info().outputPath('cs-token.png') });
   });
 
   test('Update all NICs: two NICs end pending 28.40.1000; the other board is refused by the host pre-flight', async ({ watched: page }) => {
@@ -31,6 +32,7 @@ test.describe('CS token and several NICs', () => {
     await page.getByLabel(/for the other board/).check();
     await page.getByTestId('add-nic').click();
     await expect(page.getByTestId('device-select')).toHaveValue('TFN0000003', { timeout: 20_000 });
+    await tab(page, 'fleet');
     await expect(page.getByTestId('update-all')).toHaveText('Update all NICs (3)');
     await page.getByTestId('update-all').click();
 

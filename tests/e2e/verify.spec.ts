@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test, expect, index, SAMPLES_DIR } from './fixtures.ts';
+import { test, expect, index, SAMPLES_DIR, tab } from './fixtures.ts';
 import { signImage } from '../../src/core/sign/sign-image.ts';
 import { makeCertificate } from '../../src/core/crypto/keygen.ts';
 import { DRAFT, demoKey, demoCert, payloadOf } from '../unit/helpers/demo.ts';
@@ -11,6 +11,9 @@ test.describe('firmware verification page', () => {
     await page.goto('/');
     await expect(page).toHaveTitle(/TrustFlash/);
     await expect(page.getByRole('heading', { name: 'Firmware', exact: true })).toBeVisible();
+    await expect(page.locator('.sample')).toHaveCount(index.samples.length);
+    await page.screenshot({ path: test.info().outputPath('start-flow.png') });
+    await tab(page, 'trust');
     await expect(page.getByTestId('device')).toContainText('TF_0000000001');
     await expect(page.locator('.sample')).toHaveCount(index.samples.length);
     await page.screenshot({ path: test.info().outputPath('start.png'), fullPage: true });
@@ -96,6 +99,7 @@ test.describe('firmware verification page', () => {
 
   test('without the demo root in the trust store, the demo-signed image is rejected at the chain', async ({ watched: page }) => {
     await page.goto('/');
+    await tab(page, 'trust');
     await page.getByLabel('TrustFlash demo root (TEST KEY)').uncheck();
     await page.locator('.sample', { hasText: 'Signed update 28.40.1000' }).click();
     await expect(page.getByTestId('failed-check')).toHaveAttribute('data-check', 'chain');
@@ -106,6 +110,7 @@ test.describe('firmware verification page', () => {
 
   test('without the device identity, device checks are skipped, not passed', async ({ watched: page }) => {
     await page.goto('/');
+    await tab(page, 'trust');
     await page.getByLabel('Emulated NIC identity').uncheck();
     await page.locator('.sample', { hasText: 'Wrong device (PSID)' }).click();
     await expect(page.getByTestId('verdict')).toHaveAttribute('data-verdict', 'accept');

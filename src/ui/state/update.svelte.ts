@@ -160,7 +160,8 @@ export class UpdateState {
     const running = this.steps.find((s) => s.status === 'running');
     if (this.running && running) return `${running.title}…`;
     if (this.running) return 'Starting…';
-    return this.#result?.result.message ?? '';
+    // a finished session speaks through its one outcome box (role=status), not twice
+    return '';
   }
   get canRetry(): boolean {
     return !this.running && this.#last !== undefined && this.#result !== undefined;

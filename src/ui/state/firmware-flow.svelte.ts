@@ -1,0 +1,106 @@
+/**
+ * One firmware selection for the whole page: the file a person picks (a sample, a dropped file, or
+ * the one a demo scenario uses) is the file the pre-flight report describes AND the file an update
+ * sends. The report is checked against the identity the selected device reports (its QUERY), or,
+ * before any device answered, against the demo NIC's factory identity.
+ */
+import type { DeviceQuery } from '../../core/update/protocol.ts';
+import type { DeviceIdentity } from '../../core/verify/verify-image.ts';
+import type { DevicesState } from './devices.svelte.ts';
+import type { Scenario } from './scenarios.ts';
+import type { SampleEntry, SetupState } from './setup.svelte.ts';
+import type { UpdateState } from './update.svelte.ts';
+import type { VerifierState } from './verifier.svelte.ts';
+
+export interface FlowOptions {
+  readonly verifier: VerifierState;
+  readonly setup: SetupState;
+  readonly update: UpdateState;
+  readonly devices: DevicesState;
+}
+
+/** What the report checks device rows against, from a device's QUERY answer. */
+export function identityFromQuery(q: DeviceQuery): DeviceIdentity | undefined {
+  if (!q.psid) return undefined;
+  const floors = [q.efuseSecurityVer, q.imageSecurityVer, q.minSecurityVer].filter((v): v is number => v !== undefined);
+  return {
+    psid: q.psid,
+    ...(q.deviceId !== undefined ? { deviceId: q.deviceId } : {}),
+    ...(q.fwVersionRunning ? { version: q.fwVersionRunning } : {}),
+    ...(floors.length ? { securityVersion: Math.max(...floors) } : {}),
+    ...(q.forbiddenVersions ? { forbiddenVersions: q.forbiddenVersions } : {}),
+  };
+}
+
+export class FirmwareFlow {
+  /** Bumped at every pick of a sample or a file: the page moves focus to the new report. */
+  #picks = $state(0);
+  readonly #o: FlowOptions;
+
+  constructor(opts: FlowOptions) {
+    this.#o = opts;
+  }
+
+  get picks() {
+    return this.#picks;
+  }
+
+  /** The identity the report is checked against: the selected device's, else the demo NIC's (unless turned off). */
+  get identity(): DeviceIdentity | undefined {
+    const { setup, devices } = this.#o;
+    if (!setup.useDevice) return undefined;
+    const q = devices.query;
+    return (q && identityFromQuery(q)) ?? setup.device;
+  }
+
+  /** What the report was checked against, for a person. */
+  get identitySource(): string {
+    const { setup, devices } = this.#o;
+    if (!setup.useDevice) return 'no device (device checks are skipped)';
+    const q = devices.query;
+    return q?.psid ? `${devices.selected?.kind === 'emulated' ? 'emulated NIC' : 'device'} ${devices.selectedSerial} (${q.psid}, running ${q.fwVersionRunning ?? '?'})` : "the demo NIC's factory identity";
+  }
+
+  /** A shipped sample: checked, and (if it is an image) the firmware the next update sends. */
+  async pickSample(s: SampleEntry, opts: { focus?: boolean } = {}): Promise<void> {
+    const { setup, update } = this.#o;
+    if (opts.focus !== false) this.#picks++;
+    if (s.kind === 'image' && !update.running) update.choose({ kind: 'sample', file: s.file, title: s.title });
+    const { files, certificateTexts } = await setup.sampleFiles(s);
+    await this.#verify(files, certificateTexts);
+  }
+
+  /** Dropped or picked files: certificate PEMs go to the check; one image also becomes the update's firmware. */
+  async pickFiles(list: readonly File[]): Promise<void> {
+    const files = Array.from(list);
+    if (files.length === 0) return;
+    this.#picks++;
+    const pems = files.filter((f) => /\.(pem|crt|cer)$/i.test(f.name));
+    const certificateTexts = await Promise.all(pems.map(async (f) => ({ name: f.name, text: await f.text() })));
+    const rest = files.filter((f) => !pems.includes(f));
+    const image = rest.length === 1 && !/\.(sig|p7s)$/i.test(rest[0]!.name) && !rest.some((f) => /\.(sig|p7s)$/i.test(f.name)) ? rest[0] : undefined;
+    if (image && !this.#o.update.running) this.#o.update.choose({ kind: 'file', file: image });
+    await this.#verify(rest, certificateTexts);
+  }
+
+  /** A demo scenario: its sample becomes the selection (report and update), then the update runs. */
+  async runScenario(s: Scenario): Promise<void> {
+    const { setup, update } = this.#o;
+    if (update.running) return;
+    const sample = setup.samples.find((x) => x.file === s.file);
+    // no focus move to the report here: a scenario's result is the update's outcome box
+    const run = update.runScenario(s);
+    if (sample) {
+      const { files, certificateTexts } = await setup.sampleFiles(sample);
+      await this.#verify(files, certificateTexts);
+    }
+    await run;
+  }
+
+  async #verify(files: File[], certificateTexts: { name: string; text: string }[]): Promise<void> {
+    const { setup, verifier } = this.#o;
+    await setup.whenReady();
+    const device = this.identity;
+    await verifier.verifyFiles(files, { trust: setup.trust, ...(device ? { device } : {}), certificateTexts });
+  }
+}
