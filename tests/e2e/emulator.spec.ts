@@ -168,8 +168,12 @@ test.describe('emulated NIC', () => {
           r.onerror = () => reject(r.error);
         }),
     );
-    expect(saved).toEqual(['TFN0000001']);
+    // the person's NIC and the demo NIC the scenario ran on
+    expect(saved).toEqual(['TFN0000001', 'TFNDEMO0001']);
     await page.reload();
+    await expect(page.getByTestId('device-select')).toHaveValue('TFN0000001', { timeout: 20_000 });
+    await versions(page, '28.39.1002', 'none');
+    await page.getByTestId('device-select').selectOption('TFNDEMO0001');
     await versions(page, '28.40.1000', 'none');
     await expect(page.getByTestId('nic-boot')).toHaveText('booted the new image (pending image applied)');
     await tab(page, 'log');
@@ -188,7 +192,11 @@ test.describe('emulated NIC', () => {
     await expect(page.getByTestId('device-select')).toHaveValue('TFN0000002');
     await expect(page.getByTestId('nic-psid')).toHaveText('MT_0000000999');
     await expect(page.getByTestId('nic-base-mac')).toHaveText('b8:ce:f6:00:00:02');
-    await scenario(page, 'wrong-device');
+    // the image made for that board, picked once: the report and the update are about it
+    await page.locator('.sample', { hasText: 'Wrong device (PSID)' }).click();
+    await expect(page.getByTestId('update-firmware')).toContainText('wrong-psid.tfw to TFN0000002');
+    await expect(page.locator('tr[data-check="device"]')).toHaveAttribute('data-status', 'pass');
+    await page.getByTestId('run').click();
     await expect(page.getByTestId('result')).toHaveAttribute('data-outcome', 'updated');
     await versions(page, '28.39.1002', '28.40.1000');
     // the first NIC was not touched

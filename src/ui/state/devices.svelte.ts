@@ -9,6 +9,7 @@ import type { DeviceQuery } from '../../core/update/protocol.ts';
 import type { CsTokenStep, DeviceBus, DeviceEvent, DeviceSummary, Fault, MaintenanceOp, TimingName } from '../worker/device-protocol.ts';
 import { regStatus } from '../../core/update/mcc-codes.ts';
 import { hasDfuInterface } from '../../core/dfu/descriptors.ts';
+import { DEMO_SERIAL } from '../worker/device-protocol.ts';
 import { hex } from './format.ts';
 import type { DeviceChannel, RequestBody } from './device-channel.ts';
 import { deviceFields, flintText, type FieldRow } from './device-view.ts';
@@ -240,6 +241,14 @@ export class DevicesState {
     const added = this.devices.find((d) => !before.has(d.serial));
     if (added) this.#selected = added.serial;
     return ok;
+  }
+
+  /** The dedicated demo NIC (manufactured on first use), selected. Its serial, or undefined if it could not be made. */
+  async useDemoNic(): Promise<string | undefined> {
+    if (!this.devices.some((d) => d.serial === DEMO_SERIAL)) await this.#op('making the demo NIC', { kind: 'add-nic', demo: true });
+    if (!this.devices.some((d) => d.serial === DEMO_SERIAL)) return undefined;
+    this.#selected = DEMO_SERIAL;
+    return DEMO_SERIAL;
   }
 
   /** The browser's USB picker, filtered to DFU-class devices; must run from a click. */

@@ -83,19 +83,36 @@ export class FirmwareFlow {
     await this.#verify(rest, certificateTexts);
   }
 
-  /** A demo scenario: its sample becomes the selection (report and update), then the update runs. */
+  /**
+   * A demo scenario, on the dedicated demo NIC (made on first use; a person's own NICs are never
+   * reset by a demo): the NIC is factory-reset first (factory image, nothing pending, no fault, no
+   * other host), so every scenario shows its own lesson whatever ran before; the scenario's sample
+   * becomes the selection (report and update); its faults are armed for this run only and cleared
+   * afterwards, so nothing a demo armed outlives it.
+   */
   async runScenario(s: Scenario): Promise<void> {
-    const { setup, update } = this.#o;
-    if (update.running) return;
-    const sample = setup.samples.find((x) => x.file === s.file);
-    // no focus move to the report here: a scenario's result is the update's outcome box
-    const run = update.runScenario(s);
-    if (sample) {
-      const { files, certificateTexts } = await setup.sampleFiles(sample);
-      await this.#verify(files, certificateTexts);
+    const { setup, update, devices } = this.#o;
+    if (update.running || this.#demoRunning) return;
+    this.#demoRunning = true;
+    try {
+      const serial = await devices.useDemoNic();
+      if (!serial) return;
+      if (!(await devices.factoryReset())) return;
+      const sample = setup.samples.find((x) => x.file === s.file);
+      // no focus move to the report here: a scenario's result is the update's outcome box
+      const run = update.runScenario(s);
+      if (sample) {
+        const { files, certificateTexts } = await setup.sampleFiles(sample);
+        await this.#verify(files, certificateTexts);
+      }
+      await run;
+      if (s.faults.length) await devices.setFaults([]);
+    } finally {
+      this.#demoRunning = false;
     }
-    await run;
   }
+
+  #demoRunning = false;
 
   async #verify(files: File[], certificateTexts: { name: string; text: string }[]): Promise<void> {
     const { setup, verifier } = this.#o;

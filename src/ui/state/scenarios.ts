@@ -1,6 +1,7 @@
 /**
- * Demo scenarios: one click runs an update of the selected NIC with a sample image (and, for some,
- * an injected fault), and a short text says what protects the device. The expectations are what
+ * Demo scenarios: one click runs an update of the dedicated demo NIC, reset to its factory state
+ * first, with a sample image (and, for some, an injected fault armed for that run only), and a short
+ * text says what protects the device. The expectations are what
  * the emulated NIC does; the e2e tests hold the app to them.
  */
 import type { Fault } from '../worker/device-protocol.ts';
@@ -92,7 +93,7 @@ export const SCENARIOS: readonly Scenario[] = [
     title: 'Another host holds the lock',
     file: 'good.tfw',
     faults: [{ kind: 'locked-by-other' }],
-    explanation: 'Another host (a BMC, say) holds the update handle. The NIC gives the handle to one host at a time, so two updates can never interleave. Clear the fault (the NIC is power-cycled) to release it.',
+    explanation: 'Another host (a BMC, say) holds the update handle. The NIC gives the handle to one host at a time, so two updates can never interleave. With a real second host, wait until its handle times out (60 s without a command from it). Here the demo lets the other host go afterwards (the demo NIC is power-cycled, which drops the lock from its RAM), so Retry succeeds.',
     expect: { outcome: 'failed' },
   },
 ];

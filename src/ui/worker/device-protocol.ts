@@ -45,7 +45,8 @@ export type DeviceRequest =
   | { id: number; kind: 'factory-reset'; serial: string }
   | { id: number; kind: 'set-faults'; serial: string; faults: readonly Fault[] }
   | { id: number; kind: 'set-timing'; serial: string; timing: TimingName }
-  | { id: number; kind: 'add-nic'; psid?: string }
+  /** Manufacture another emulated NIC; `demo` makes (once) the dedicated demo NIC that demo scenarios run on. */
+  | { id: number; kind: 'add-nic'; psid?: string; demo?: boolean }
   /** Try a maintenance command secure firmware blocks (raw flash write, set VSD, ROM burn). */
   | { id: number; kind: 'maintenance'; serial: string; op: MaintenanceOp }
   | { id: number; kind: 'export-audit' }
@@ -114,3 +115,6 @@ export type DeviceEvent =
   | { kind: 'batch-progress'; serial: string; progress: SessionProgress }
   | { kind: 'batch-result'; serial: string; name: string; result: SessionResult }
   | { kind: 'done'; id: number; error?: string };
+
+/** The dedicated demo NIC: demo scenarios reset and use it, so a person's own NICs are never touched by a demo. */
+export const DEMO_SERIAL = 'TFNDEMO0001';

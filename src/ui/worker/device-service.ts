@@ -35,6 +35,7 @@ import type { Identity } from '../../emulator/factory.ts';
 import { describeFault, type Fault } from '../../emulator/faults.ts';
 import { decodeState, encodeState } from '../../emulator/persist.ts';
 import type { TimingName } from '../../emulator/timing.ts';
+import { DEMO_SERIAL } from './device-protocol.ts';
 import type { CsTokenStep, DeviceBus, DeviceEvent, DeviceRequest, DeviceSummary, LogLine, LogSource, MaintenanceOp, RunMode, TrustSource } from './device-protocol.ts';
 import type { NicStore } from './nic-store.ts';
 import { describeTransfer, StatusTracker } from './transfer-log.ts';
@@ -88,6 +89,7 @@ interface Slot {
 export const FACTORY_IMAGE = 'samples/factory.tfw';
 /** The first emulated NIC's serial (the emulator's default identity). */
 export const FIRST_SERIAL = 'TFN0000001';
+const labelOf = (serial: string) => (serial === DEMO_SERIAL ? 'Demo NIC' : 'Emulated NIC');
 
 const PROGRESS_EVERY_MS = 50;
 const LOG_FLUSH_MS = 30;
@@ -172,7 +174,7 @@ export class DeviceService {
         return;
       }
       case 'add-nic':
-        return this.#exclusive('adding a NIC', () => this.#addNic(req.psid));
+        return this.#exclusive('adding a NIC', () => (req.demo ? this.#addDemoNic() : this.#addNic(req.psid)));
       case 'maintenance':
         return this.#exclusive('sending a maintenance command', () => this.#maintenance(this.#slot(req.serial), req.op));
       case 'cs-token':
@@ -364,7 +366,7 @@ export class DeviceService {
       }
       const { bus, create } = await this.#loadEmulator();
       const dev = await create({ state: state.value, usb: bus });
-      const slot = this.#addSlot({ serial: dev.nic.identity.serial, kind: 'emulated', bus, nic: dev.nic, tracker: new StatusTracker(), label: 'Emulated NIC', psid: dev.nic.identity.psid, timing: 'instant', device: dev });
+      const slot = this.#addSlot({ serial: dev.nic.identity.serial, kind: 'emulated', bus, nic: dev.nic, tracker: new StatusTracker(), label: labelOf(dev.nic.identity.serial), psid: dev.nic.identity.psid, timing: 'instant', device: dev });
       // a reload is a reboot: flash and fuses as they were, RAM lost, a pending image applied
       const boot = await dev.nic.reset();
       this.#note(slot, `restored from IndexedDB and rebooted: ${bootStatusText(boot)}`);
@@ -378,10 +380,17 @@ export class DeviceService {
   async #manufacture(identity: Partial<Identity>): Promise<Slot> {
     const { bus, create } = await this.#loadEmulator();
     const dev = await create({ factoryImage: await this.#factoryImage(), identity, usb: bus, ...(this.#o.bankSize ? { bankSize: this.#o.bankSize } : {}) });
-    const slot = this.#addSlot({ serial: dev.nic.identity.serial, kind: 'emulated', bus, nic: dev.nic, tracker: new StatusTracker(), label: 'Emulated NIC', psid: dev.nic.identity.psid, timing: 'instant', device: dev });
+    const slot = this.#addSlot({ serial: dev.nic.identity.serial, kind: 'emulated', bus, nic: dev.nic, tracker: new StatusTracker(), label: labelOf(dev.nic.identity.serial), psid: dev.nic.identity.psid, timing: 'instant', device: dev });
     this.#note(slot, `manufactured emulated NIC ${slot.serial} (PSID ${slot.psid}) with the factory image`);
     await this.#save(slot);
     return slot;
+  }
+
+  async #addDemoNic(): Promise<void> {
+    if (this.#slots.has(DEMO_SERIAL)) return;
+    const slot = await this.#manufacture({ serial: DEMO_SERIAL, description: 'TrustFlash demo NIC (reset before every demo scenario)', baseMac: 'b8:ce:f6:00:0d:e0', baseGuid: 'b8cef603000d0de0' });
+    this.#postDevices();
+    await this.#query(slot);
   }
 
   async #addNic(psid: string | undefined): Promise<void> {
