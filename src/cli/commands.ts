@@ -27,7 +27,7 @@ export const USAGE = `trustflash — sign, inspect and verify secure firmware im
 Usage:
   trustflash keygen --out DIR [--cn NAME] [--org ORG] [--ca] [--ca-key K.pem --ca-cert C.pem]
                     [--days N] [--not-before ISO] [--path-len N] [--force]
-  trustflash sign --key K.pem [--cert C.pem [--chain I.pem ...]] [--cms] --manifest M.json --payload FW.bin -o OUT
+  trustflash sign --key K.pem [--cert C.pem [--chain I.pem ...]] [--cms] [--final-image] --manifest M.json --payload FW.bin -o OUT
   trustflash sign-detached FW.bin --key K.pem [--cert C.pem [--chain I.pem ...]] [--cms] -o OUT.sig|OUT.p7s
   trustflash inspect FILE [--json]
   trustflash devices [--json]
@@ -208,8 +208,9 @@ async function signerChain(io: Io, p: ReturnType<typeof parseArgs>, spki: Uint8A
 }
 
 export async function cmdSign(argv: string[], io: Io): Promise<number> {
-  const p = parseArgs(argv, { key: 'string', cert: 'string', chain: 'list', manifest: 'string', payload: 'string', o: 'string', out: 'string', cms: 'boolean' });
+  const p = parseArgs(argv, { key: 'string', cert: 'string', chain: 'list', manifest: 'string', payload: 'string', o: 'string', out: 'string', cms: 'boolean', 'final-image': 'boolean' });
   if (p.positional.length) throw new UsageError(`unexpected argument ${p.positional[0]}`);
+  const finalImage = bool(p, 'final-image');
   const out = str(p, 'o') ?? str(p, 'out');
   if (!out) throw new UsageError('-o OUT is required');
   const key = await loadKey(io, need(p, 'key'));
@@ -225,7 +226,7 @@ export async function cmdSign(argv: string[], io: Io): Promise<number> {
     throw new IoError(`${manifestPath}: not valid JSON (${(e as Error).message})`);
   }
   const base = dirname(resolve(io.cwd, manifestPath));
-  const draft = await manifestFromJson(json, (rel) => io.readText(resolve(base, rel)));
+  const draft = await manifestFromJson(json, (rel) => io.readText(resolve(base, rel)), { finalImage });
   if (!draft.ok) throw new IoError(`${manifestPath}:\n  ${draft.errors.join('\n  ')}`);
   const payloadPath = need(p, 'payload');
   const payloadBlob = await io.openBlob(payloadPath);
@@ -233,6 +234,7 @@ export async function cmdSign(argv: string[], io: Io): Promise<number> {
   const payload = await io.readBytes(payloadPath);
   const image = await signImage(draft.value, payload, [{ key, chain, cms: bool(p, 'cms') }]);
   await io.writeBytes(out, image);
+  if (finalImage) io.err(`WARNING: ${out} is a FINAL IMAGE (--final-image): once it runs, the device accepts no further update unless its nextKeys hold a key the device verifies. There is no recovery over USB.`);
   io.out(`${out}: signed ${draft.value.product} ${draft.value.version} (${image.length} bytes, ${key.description}${chain.length ? `, signer "${chain[0]!.subject}"` : ', no certificates'}${bool(p, 'cms') ? ', CMS' : ''})`);
   return 0;
 }

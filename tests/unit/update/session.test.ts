@@ -62,12 +62,14 @@ describe('secure update session', () => {
     }
   });
 
-  it("the device's own rejection is reported with its MCC code, and CANCEL + RELEASE leave it as it was", async () => {
-    // trusting the rogue root, the host accepts the untrusted-chain image; the device does not hold that key
+  it("an image the host trusts but the device cannot check is refused before LOCK, naming the device's keys", async () => {
+    // trusting the rogue root, the host accepts the untrusted-chain image's signature; the device does
+    // not hold that key (QUERY tag 14), so pre-flight predicts the device's 0x04 and sends nothing
     const { result, host } = await runSession('untrusted-chain.tfw', { trust: ['root/cert.pem', 'rogue-root/cert.pem'] });
-    expect(result.outcome).toBe('rejected-by-device');
-    expect(result.deviceError?.code).toBe(0x04);
-    expect(result.steps.find((s) => s.id === 'download')?.status).toBe('failed');
+    expect(result.outcome).toBe('rejected-by-host');
+    expect(result.report?.failed?.id).toBe('deviceKey');
+    expect(result.report?.failed?.reason).toMatch(/no RSA-2048 signature in the image is by a key the device holds/);
+    expect(result.steps.find((s) => s.id === 'lock')?.status).toBe('skipped');
     const nic = new NicClient(host);
     expect((await nic.status()).handleOwned).toBe(false);
     const q = await nic.query();
