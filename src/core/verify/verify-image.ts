@@ -152,14 +152,14 @@ async function verifyInto(b: ReportBuilder, source: Uint8Array | BlobLike, opts:
   for (const [i, e] of head.entries.entries()) {
     const key = e.type === SIG_ENTRY.SIGNATURE ? `${e.type}:${toHex(e.keyId)}:${toHex(e.signature)}` : `${e.type}:${toHex(e.der)}`;
     const first = seenEntries.get(key);
-    if (first !== undefined) problems.push(`signatures.entry[${i}] repeats entry[${first}]`);
+    if (first !== undefined) problems.push(`signatures.entry[${i}] repeats entry[${first}]${e.type === SIG_ENTRY.CERTIFICATE ? ` (${HOST_ONLY_CERTS})` : ''}`);
     else seenEntries.set(key, i);
   }
   for (const [i, e] of head.entries.entries()) {
     if (e.type !== SIG_ENTRY.CERTIFICATE) continue;
     const c = await parseCertificate(e.der);
     if (c.ok) certs.push(c.value);
-    else problems.push(`signatures.entry[${i}]: ${c.reason}`);
+    else problems.push(`signatures.entry[${i}]: ${c.reason} (${HOST_ONLY_CERTS})`);
   }
   if (m.minSecurityVersion !== undefined && m.minSecurityVersion > m.securityVersion) {
     problems.push(`manifest.minSecurityVersion ${m.minSecurityVersion} is above the image's own securityVersion ${m.securityVersion}`);
