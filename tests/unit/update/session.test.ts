@@ -280,3 +280,44 @@ describe('pipelined download after the head', () => {
     expect([q.fwVersionRunning, q.fwVersionPending]).toEqual(['28.39.1002', undefined]);
   });
 });
+
+describe('a QUERY answer that does not decode stops the update (issue #10)', () => {
+  /** QUERY answers a lying or broken device might give, each a class of decode failure. */
+  const CORRUPT: [string, (q: Uint8Array) => Uint8Array][] = [
+    ['a TLV length past the end', (q) => Uint8Array.from([...q, 3, 0x10, 0x00, 0x41])],
+    ['the PSID twice', (q) => Uint8Array.from([...q, 3, 2, 0, 0x41, 0x42])],
+    ['a PSID with a control byte', () => Uint8Array.from([3, 2, 0, 0x41, 0x1b])],
+    ['a security-version field of 3 bytes', (q) => Uint8Array.from([11, 3, 0, 1, 0, 0, ...q])],
+    ['a bank state naming bank 7', (q) => Uint8Array.from([16, 10, 0, 7, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, ...q])],
+    ['tag 25 of 2 bytes', (q) => Uint8Array.from([...q, 25, 2, 0, 1, 0])],
+  ];
+
+  for (const [what, corrupt] of CORRUPT) {
+    it(`${what}: the session fails at QUERY, runs no pre-flight, never locks, and the NIC is unchanged`, async () => {
+      const { dev, host, trust } = await setup();
+      const realIn = dev.controlTransferIn.bind(dev);
+      dev.controlTransferIn = async (setup: USBControlTransferParameters, length: number) => {
+        const r = await realIn(setup, length);
+        if (setup.requestType !== 'vendor' || setup.request !== 0x40 || !r.data) return r;
+        const bytes = corrupt(new Uint8Array(r.data.buffer, r.data.byteOffset, r.data.byteLength));
+        return { status: r.status, data: new DataView(bytes.buffer) } as USBInTransferResult;
+      };
+      const result = await new UpdateSession({ host, usb: dev.usb, firmware: { kind: 'image', bytes: await sample('good.tfw') }, trust, now: NOW }).run();
+      expect(result.outcome, result.message).toBe('failed');
+      expect(result.message).toMatch(/QUERY answer is malformed/);
+      expect(result.deviceVerifies).toBe(true);
+      expect(result.report).toBeUndefined();
+      expect(result.steps.find((s) => s.id === 'query')?.status).toBe('failed');
+      for (const id of ['preflight', 'lock', 'download'] as const) expect(result.steps.find((s) => s.id === id)?.status).toBe('skipped');
+      dev.controlTransferIn = realIn;
+      const nic = new NicClient(host);
+      expect((await nic.status()).handleOwned).toBe(false);
+      expect((await nic.query()).fwVersionPending).toBeUndefined();
+    });
+  }
+
+  it('a device that stalls QUERY is a generic DFU device (the only "no")', async () => {
+    const { result } = await runSession('good.tfw', { vendorRequests: false });
+    expect(result.deviceVerifies).toBe(false);
+  });
+});
