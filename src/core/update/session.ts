@@ -460,7 +460,7 @@ export class UpdateSession {
  * could have seen coming (docs/verification.md §13, the prediction rule).
  */
 export function identityFromQuery(q: DeviceQuery): DeviceIdentity {
-  const pending = q.fwVersionPending ?? (q.banks?.pending != null ? true : undefined);
+  const pending = q.fwVersionPending ?? (q.banks?.pending != null);
   return {
     psid: q.psid ?? '',
     ...(q.deviceId !== undefined ? { deviceId: q.deviceId } : {}),
@@ -471,7 +471,7 @@ export function identityFromQuery(q: DeviceQuery): DeviceIdentity {
     forbiddenVersions: q.forbiddenVersions ?? [],
     keyIds: q.keyIds ?? [],
     ...(q.maxComponentSize !== undefined ? { maxImageSize: q.maxComponentSize } : {}),
-    ...(pending !== undefined ? { pending } : {}),
+    pending,
     ...(q.securityAttributes ? { devDevice: q.securityAttributes.dev } : {}),
     // an older device without tag 25 verifies exactly this NIC family's algorithm (bit 0)
     verifiableAlgorithms: q.verifiableAlgorithms ?? FAMILY_ALGORITHMS,

@@ -46,8 +46,11 @@ export interface DeviceIdentity {
   readonly keyIds?: readonly string[];
   /** QUERY tag 22: the largest image the device takes (its bank). */
   readonly maxImageSize?: number;
-  /** QUERY tags 2 / 16: the version already pending (activated, waiting for a reset), or true when only the bank state says so. */
-  readonly pending?: string | true;
+  /**
+   * QUERY tags 2 / 16: the version already pending (activated, waiting for a reset), true when
+   * only the bank state says so, false when nothing is pending; absent when not known.
+   */
+  readonly pending?: string | boolean;
   /** QUERY tag 10 bit 2: a development device (accepts development images). */
   readonly devDevice?: boolean;
   /** QUERY tag 25: the signature algorithms the device verifies (absent: an older device, the family rule). */
@@ -324,7 +327,8 @@ async function verifyInto(b: ReportBuilder, source: Uint8Array | BlobLike, opts:
   else if (head.totalSize > d.maxImageSize) b.fail('fits', `the image is ${head.totalSize} bytes; the device's bank holds ${d.maxImageSize}. Get the image made for this board.`);
   else b.pass('fits', `${head.totalSize} bytes fit the device's ${d.maxImageSize}-byte bank`);
   if (!d) b.skip('pending', noDevice);
-  else if (d.pending !== undefined) b.fail('pending', `${d.pending === true ? 'an image' : `version ${d.pending}`} is already pending on the device (activated, waiting for a reset): reset the device to run it, or undo it, then update`);
+  else if (d.pending === undefined) b.skip('pending', 'the device did not say whether an image is pending');
+  else if (d.pending !== false) b.fail('pending', `${d.pending === true ? 'an image' : `version ${d.pending}`} is already pending on the device (activated, waiting for a reset): reset the device to run it, or undo it, then update`);
   else b.pass('pending', 'no image is waiting for a reset on the device');
 
   // 11. Payload digest, streamed over the same source.

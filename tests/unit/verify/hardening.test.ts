@@ -186,5 +186,6 @@ describe('S4, S5 and the identity from QUERY', () => {
     expect(identityFromQuery({ ...base, banks: { active: 0, pending: 1, lengths: [1, 1] } }).pending).toBe(true);
     expect(identityFromQuery({ ...base, fwVersionPending: '28.40.1000' }).pending).toBe('28.40.1000');
     expect(identityFromQuery({ psid: 'X' }).keyIds).toEqual([]);
+    expect(identityFromQuery(base).pending).toBe(false);
   });
 });
