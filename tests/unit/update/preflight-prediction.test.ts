@@ -44,6 +44,10 @@ describe('pre-flight predicts every refusal the device gives after LOCK', () => 
         // the session never reaches a refusal by the device: an image it sends, the device takes
         if (r.outcome === 'rejected-by-device') misses.push(`${v.name}: refused by the device after LOCK (${r.message})`);
         if (device.accepted) expect(['updated', 'rejected-by-host'], `${v.name}: ${r.message}`).toContain(r.outcome);
+        // the device rules of the hardening spec (S1–S5), held against the device itself
+        if (v.spec && (v.spec === 'accept') !== device.accepted) misses.push(`${v.name}: the hardening spec says the device must ${v.spec} it; it ${device.accepted ? 'accepts' : `refuses 0x${device.code.toString(16)}`}`);
+        // and the host the same way: a spec'd accept installs through the session
+        if (v.spec === 'accept' && r.outcome !== 'updated') misses.push(`${v.name}: the spec says it installs; the session ended ${r.outcome}: ${r.message}`);
       }
       expect(misses, rows.join("\n")).toEqual([]);
       if (!deviceBranch) {

@@ -116,6 +116,8 @@ export interface Variant {
    * until both branches are merged, the device may still decide otherwise.
    */
   readonly deviceBranch?: boolean;
+  /** For deviceBranch variants: what the hardening rules say the device must do with it. */
+  readonly spec?: 'accept' | 'refuse';
 }
 
 /** Drives a NIC without any host pre-flight: QUERY, LOCK, UPDATE_COMPONENT, DATA, VERIFY, ACTIVATE, RELEASE. */
@@ -181,14 +183,14 @@ export async function buildVariants(): Promise<Variant[]> {
   const add = (v: Variant) => out.push(v);
 
   // every sample image the project ships (big-32mib aside), on the NIC the samples are made for
-  const index = JSON.parse(readFileSync(join(process.cwd(), 'public/samples/index.json'), 'utf8')) as { samples: { file: string; kind: string }[] };
+  const index = JSON.parse(new TextDecoder().decode(await sample('index.json'))) as { samples: { file: string; kind: string }[] };
   for (const s of index.samples) if (s.kind === 'image' && s.file !== 'big-32mib.tfw') add({ name: `sample ${s.file}`, image: await sample(s.file), nic: DEFAULT_NIC, ...(s.file === 'expired.tfw' ? { item: 5 as const } : {}) });
 
   add({ name: 'good variant', image: await make({}), nic: DEFAULT_NIC });
 
   // S1: security versions
-  add({ name: 'S1 securityVersion 65 (above the fuse count)', image: await make({ securityVersion: 65 }), nic: DEFAULT_NIC, deviceBranch: true });
-  add({ name: 'S1 minSecurityVersion 65', image: await make({ securityVersion: 64, minSecurityVersion: 65 }), nic: DEFAULT_NIC, deviceBranch: true });
+  add({ name: 'S1 securityVersion 65 (above the fuse count)', image: await make({ securityVersion: 65 }), nic: DEFAULT_NIC, deviceBranch: true, spec: 'refuse' });
+  add({ name: 'S1 minSecurityVersion 65', image: await make({ securityVersion: 64, minSecurityVersion: 65 }), nic: DEFAULT_NIC, deviceBranch: true, spec: 'refuse' });
   add({ name: 'S1 securityVersion 64 (the cap) installs', image: await make({ securityVersion: 64 }), nic: DEFAULT_NIC });
   const svn3 = await make({ version: '28.39.2000', securityVersion: 3, minSecurityVersion: 3, releaseDate: day('2026-07-01') });
   const runningSvn3: NicSetup = { options: { factoryImage: svn3 } };
@@ -201,24 +203,24 @@ export async function buildVariants(): Promise<Variant[]> {
   const rsa3072 = await spkiOf({ name: 'RSASSA-PKCS1-v1_5', modulusLength: 3072, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' });
   const p256 = await spkiOf({ name: 'ECDSA', namedCurve: 'P-256' } as EcKeyGenParams);
   const ed25519 = await spkiOf({ name: 'Ed25519' });
-  add({ name: 'S2 nextKeys absent (lock-out)', image: await make({ nextKeys: [] }), nic: DEFAULT_NIC, deviceBranch: true });
-  add({ name: 'S2 nextKeys only RSA-3072 (lock-out)', image: await make({ nextKeys: [rsa3072] }), nic: DEFAULT_NIC, deviceBranch: true });
-  add({ name: 'S2 nextKeys only P-256 and Ed25519 (lock-out)', image: await make({ nextKeys: [p256, ed25519] }), nic: DEFAULT_NIC, deviceBranch: true });
+  add({ name: 'S2 nextKeys absent (lock-out)', image: await make({ nextKeys: [] }), nic: DEFAULT_NIC, deviceBranch: true, spec: 'refuse' });
+  add({ name: 'S2 nextKeys only RSA-3072 (lock-out)', image: await make({ nextKeys: [rsa3072] }), nic: DEFAULT_NIC, deviceBranch: true, spec: 'refuse' });
+  add({ name: 'S2 nextKeys only P-256 and Ed25519 (lock-out)', image: await make({ nextKeys: [p256, ed25519] }), nic: DEFAULT_NIC, deviceBranch: true, spec: 'refuse' });
   add({ name: 'S2 nextKeys RSA-3072 then the signer key installs', image: await make({ nextKeys: [rsa3072, der('signer')] }), nic: DEFAULT_NIC });
-  add({ name: 'S2 garbage nextKeys entry', image: await make({ nextKeys: [der('signer'), new Uint8Array([0x30, 0x03, 0x02, 0x01, 0x05])] }), nic: DEFAULT_NIC, item: 4, deviceBranch: true });
-  add({ name: 'S2 nextKeys entry with trailing bytes', image: await make({ nextKeys: [der('signer'), Uint8Array.from([...der('next-signer'), 0])] }), nic: DEFAULT_NIC, item: 4, deviceBranch: true });
-  add({ name: 'S2 finalImage with no nextKeys installs', image: await make({ nextKeys: [], finalImage: true }), nic: DEFAULT_NIC, deviceBranch: true });
-  add({ name: 'S2 finalImage with only an Ed25519 key installs', image: await make({ nextKeys: [ed25519], finalImage: true }), nic: DEFAULT_NIC, deviceBranch: true });
+  add({ name: 'S2 garbage nextKeys entry', image: await make({ nextKeys: [der('signer'), new Uint8Array([0x30, 0x03, 0x02, 0x01, 0x05])] }), nic: DEFAULT_NIC, item: 4, deviceBranch: true, spec: 'refuse' });
+  add({ name: 'S2 nextKeys entry with trailing bytes', image: await make({ nextKeys: [der('signer'), Uint8Array.from([...der('next-signer'), 0])] }), nic: DEFAULT_NIC, item: 4, deviceBranch: true, spec: 'refuse' });
+  add({ name: 'S2 finalImage with no nextKeys installs', image: await make({ nextKeys: [], finalImage: true }), nic: DEFAULT_NIC, deviceBranch: true, spec: 'accept' });
+  add({ name: 'S2 finalImage with only an Ed25519 key installs', image: await make({ nextKeys: [ed25519], finalImage: true }), nic: DEFAULT_NIC, deviceBranch: true, spec: 'accept' });
   {
     const signed = patch(encodeSignedPart(await goodManifest(payload, { finalImage: true })), '\x12\x00\x01\x00\x00\x00\x01', [0x12, 0, 1, 0, 0, 0, 0]);
-    add({ name: 'S2 finalImage byte 0 (one encoding: 1)', image: await assemble(signed, payload, [signer]), nic: DEFAULT_NIC, deviceBranch: true });
+    add({ name: 'S2 finalImage byte 0 (one encoding: 1)', image: await assemble(signed, payload, [signer]), nic: DEFAULT_NIC, deviceBranch: true, spec: 'refuse' });
   }
 
   // S3: signatures
   add({ name: 'S3 an extra signature by an unknown key', image: await make({}, [signer, { key: 'unknown' }]), nic: DEFAULT_NIC, item: 1 });
   add({ name: 'S3 an unknown signature first, then the held one', image: await make({}, [{ key: 'unknown' }, signer]), nic: DEFAULT_NIC, item: 1 });
   add({ name: 'S3 dual-signed rotation image (signer and next-signer)', image: await make({}, [signer, { key: 'next-signer', cert: true }]), nic: DEFAULT_NIC, item: 1 });
-  add({ name: 'S3 a held key signature that fails, after a good one', image: await make({}, [signer, { key: 'signer', corrupt: true }], (e) => e.filter((x, i, all) => x.type !== SIG_ENTRY.CERTIFICATE || all.findIndex((y) => y.type === SIG_ENTRY.CERTIFICATE) === i)), nic: DEFAULT_NIC, deviceBranch: true });
+  add({ name: 'S3 a held key signature that fails, after a good one', image: await make({}, [signer, { key: 'signer', corrupt: true }], (e) => e.filter((x, i, all) => x.type !== SIG_ENTRY.CERTIFICATE || all.findIndex((y) => y.type === SIG_ENTRY.CERTIFICATE) === i)), nic: DEFAULT_NIC, deviceBranch: true, spec: 'refuse' });
   add({ name: 'S3 signed only by the next signer (held since the factory image)', image: await make({}, [{ key: 'next-signer', cert: true }]), nic: DEFAULT_NIC });
   {
     // a rotation done: the running image holds only the next signer's key
@@ -230,11 +232,11 @@ export async function buildVariants(): Promise<Variant[]> {
 
   // S5 / item 3: release notes
   for (const [label, text] of [['a C1 control (U+0085)', 'notes \u0085 here'], ['a bidi override (U+202E)', 'notes \u202e here'], ['a bidi isolate (U+2066)', 'notes \u2066 here'], ['an ESC (C0)', 'notes \u001b[31m here']] as const) {
-    add({ name: `S5 release notes with ${label}`, image: await make({ releaseNotes: text }), nic: DEFAULT_NIC, item: 3, deviceBranch: true });
+    add({ name: `S5 release notes with ${label}`, image: await make({ releaseNotes: text }), nic: DEFAULT_NIC, item: 3, deviceBranch: true, spec: 'refuse' });
   }
   {
     const signed = patch(encodeSignedPart(await goodManifest(payload, { releaseNotes: 'notes ZZZ here' })), 'ZZZ', [0xc3, 0x28, 0xff]);
-    add({ name: 'S5 release notes with invalid UTF-8', image: await assemble(signed, payload, [signer]), nic: DEFAULT_NIC, item: 3, deviceBranch: true });
+    add({ name: 'S5 release notes with invalid UTF-8', image: await assemble(signed, payload, [signer]), nic: DEFAULT_NIC, item: 3, deviceBranch: true, spec: 'refuse' });
   }
   add({ name: 'S5 release notes with TAB, LF, CR and non-ASCII install', image: await make({ releaseNotes: 'a\tb\r\nç ✓ 日本' }), nic: DEFAULT_NIC });
 
