@@ -193,7 +193,6 @@ async function makeBigImage(path: string, size: number): Promise<void> {
     version: '28.40.1000',
     securityVersion: 2,
     releaseDate: DAY('2026-10-15'),
-    sequence: DAY('2026-10-15'),
     forbiddenVersions: ['28.38.1000'],
     nextKeys: [key.value.spki],
     secured: true,

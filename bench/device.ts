@@ -40,7 +40,7 @@ export async function deviceBench(runs = 3): Promise<string[]> {
   if (!key.ok) throw new Error(key.reason);
   const draft = {
     vendor: 'TrustFlash Demo', product: 'Emulated ConnectX NIC firmware', psids: ['TF_0000000001'], deviceIds: [4129], version: '28.41.1000', securityVersion: 2,
-    releaseDate: 1_790_000_000, sequence: 1, forbiddenVersions: [], nextKeys: [key.value.spki], secured: true, dev: false,
+    releaseDate: 1_790_000_000, forbiddenVersions: [], nextKeys: [key.value.spki], secured: true, dev: false,
   };
   const image = await signImage(draft, demoPayload('bench 64 MiB', size), [{ key: key.value }]);
   const factory = new Uint8Array(await readFile('public/samples/factory.tfw'));

@@ -71,7 +71,7 @@ async function makeImage(path: string, size: number): Promise<void> {
   await writeData(payloadPath, size, (b) => h.update(b));
   const manifest = {
     vendor: 'TrustFlash Bench', product: 'Bench NIC', psids: ['TF_0000000001'], deviceIds: [], version: '1.0.0', securityVersion: 1,
-    releaseDate: 1_780_000_000, sequence: 1, forbiddenVersions: [], nextKeys: [], secured: true, dev: false, payloadSize: size, payloadSha256: h.digest(),
+    releaseDate: 1_780_000_000, forbiddenVersions: [], nextKeys: [key.value.spki], secured: true, dev: false, payloadSize: size, payloadSha256: h.digest(),
   };
   const signed = encodeSignedPart(manifest);
   const block = encodeSigBlock([{ type: SIG_ENTRY.SIGNATURE, alg: key.value.alg, keyId: await keyIdOf(key.value.spki), signature: await signBytes(key.value.alg, key.value.privateKey, signed) }]);

@@ -33,7 +33,7 @@ async function image(size: number): Promise<Uint8Array> {
   const key = await importSigningKey(await readFile('tests/fixtures/demo-keys/signer/key.pem', 'utf8'));
   if (!key.ok) throw new Error(key.reason);
   return signImage(
-    { vendor: 'TrustFlash Demo', product: 'Emulated ConnectX NIC firmware', psids: ['TF_0000000001'], deviceIds: [4129], version: '28.41.1000', securityVersion: 2, releaseDate: 1_790_000_000, sequence: 1, forbiddenVersions: [], nextKeys: [key.value.spki], secured: true, dev: false },
+    { vendor: 'TrustFlash Demo', product: 'Emulated ConnectX NIC firmware', psids: ['TF_0000000001'], deviceIds: [4129], version: '28.41.1000', securityVersion: 2, releaseDate: 1_790_000_000, forbiddenVersions: [], nextKeys: [key.value.spki], secured: true, dev: false },
     demoPayload(`bench ${size}`, size),
     [{ key: key.value, chain: [await signerCert()] }],
   );

@@ -194,6 +194,7 @@ async function signerChain(io: Io, p: ReturnType<typeof parseArgs>, spki: Uint8A
 export async function cmdSign(argv: string[], io: Io): Promise<number> {
   const p = parseArgs(argv, flagSpec('sign'));
   if (p.positional.length) throw new UsageError(`unexpected argument ${p.positional[0]}`);
+  const finalImage = bool(p, 'final-image');
   const out = str(p, 'o') ?? str(p, 'out');
   if (!out) throw new UsageError('-o OUT is required');
   const key = await loadKey(io, need(p, 'key'), str(p, 'passin'));
@@ -203,7 +204,7 @@ export async function cmdSign(argv: string[], io: Io): Promise<number> {
   const manifestPath = need(p, 'manifest');
   const json = await readJsonFile(io, manifestPath);
   const base = dirname(resolve(io.cwd, manifestPath));
-  const draft = await manifestFromJson(json, (rel) => io.readText(resolve(base, rel)));
+  const draft = await manifestFromJson(json, (rel) => io.readText(resolve(base, rel)), { finalImage });
   if (!draft.ok) throw new IoError(`${manifestPath}:\n  ${draft.errors.join('\n  ')}`);
   const payloadPath = need(p, 'payload');
   const payloadBlob = await io.openBlob(payloadPath);
@@ -211,6 +212,7 @@ export async function cmdSign(argv: string[], io: Io): Promise<number> {
   const payload = await io.readBytes(payloadPath);
   const image = await signImage(draft.value, payload, [{ key, chain, cms: bool(p, 'cms') }]);
   await io.writeBytes(out, image);
+  if (finalImage) io.err(`WARNING: ${out} is a FINAL IMAGE (--final-image): once it runs, the device accepts no further update unless its nextKeys hold a key the device verifies. There is no recovery over USB.`);
   io.out(`${out}: signed ${draft.value.product} ${draft.value.version} (${image.length} bytes, ${key.description}${chain.length ? `, signer "${chain[0]!.subject}"` : ', no certificates'}${bool(p, 'cms') ? ', CMS' : ''})`);
   return 0;
 }

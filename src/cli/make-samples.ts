@@ -88,7 +88,6 @@ export async function makeSamples(outDir: string, opts: { big?: boolean; keysDir
     version: '28.40.1000',
     securityVersion: 2,
     releaseDate: day('2026-10-15'),
-    sequence: day('2026-10-15'),
     forbiddenVersions: ['28.38.1000'],
     nextKeys: [signer.key.spki, next.key.spki],
     secured: true,
@@ -106,7 +105,7 @@ export async function makeSamples(outDir: string, opts: { big?: boolean; keysDir
     return bytes;
   };
 
-  await image('factory.tfw', 'Factory image 28.39.1002', "The image the emulated NIC is manufactured with. It embeds the demo signer's key, which the NIC checks the next update with.", { verdict: 'accept' }, { ...base, version: '28.39.1002', releaseDate: day('2026-07-01'), sequence: day('2026-07-01'), releaseNotes: 'Factory image.' }, [demoSigner]);
+  await image('factory.tfw', 'Factory image 28.39.1002', "The image the emulated NIC is manufactured with. It embeds the demo signer's key, which the NIC checks the next update with.", { verdict: 'accept' }, { ...base, version: '28.39.1002', releaseDate: day('2026-07-01'), releaseNotes: 'Factory image.' }, [demoSigner]);
   const good = await image('good.tfw', 'Signed update 28.40.1000', 'Signed by the vendor for this device, newer, same security version: the device accepts it.', { verdict: 'accept' }, base, [demoSigner]);
 
   const parsed = parseImage(good);
@@ -130,8 +129,8 @@ export async function makeSamples(outDir: string, opts: { big?: boolean; keysDir
 
   await image('wrong-psid.tfw', 'Wrong device (PSID)', 'Validly signed, but for another board (PSID MT_0000000999). Flashing it could brick this NIC.', { verdict: 'reject', failedCheck: 'device' }, { ...base, psids: ['MT_0000000999'] }, [demoSigner]);
   await image('forbidden-version.tfw', 'Forbidden version 28.38.1000', 'Validly signed, but 28.38.1000 is on the forbidden list the device runs with (a release withdrawn for a flaw).', { verdict: 'reject', failedCheck: 'forbidden' }, { ...base, version: '28.38.1000' }, [demoSigner]);
-  await image('downgrade.tfw', 'Downgrade below security version', 'An old, validly signed release with security version 1. The device is at 2: rolling back would reopen fixed vulnerabilities.', { verdict: 'reject', failedCheck: 'securityVersion' }, { ...base, version: '28.35.1000', securityVersion: 1, releaseDate: day('2026-02-01'), sequence: day('2026-02-01') }, [demoSigner]);
-  await image('expired.tfw', 'Expired image', 'Signed with an expiry of 2026-06-30: a stale release cannot be replayed forever.', { verdict: 'reject', failedCheck: 'expiry' }, { ...base, releaseDate: day('2026-03-01'), sequence: day('2026-03-01'), expires: day('2026-06-30') }, [demoSigner]);
+  await image('downgrade.tfw', 'Downgrade below security version', 'An old, validly signed release with security version 1. The device is at 2: rolling back would reopen fixed vulnerabilities.', { verdict: 'reject', failedCheck: 'securityVersion' }, { ...base, version: '28.35.1000', securityVersion: 1, releaseDate: day('2026-02-01') }, [demoSigner]);
+  await image('expired.tfw', 'Expired image', 'Signed with an expiry of 2026-06-30: a stale release cannot be replayed forever.', { verdict: 'reject', failedCheck: 'expiry' }, { ...base, releaseDate: day('2026-03-01'), expires: day('2026-06-30') }, [demoSigner]);
   await image('unknown-key.tfw', 'Signed by an unknown key', 'Signed, but by a key no trust root vouches for (no certificate, not embedded in the device).', { verdict: 'reject', failedCheck: 'key' }, base, [{ key: unknown.key }]);
   await image('untrusted-chain.tfw', 'Untrusted certificate chain', 'Signed with a certificate chain that ends at a root this host does not trust.', { verdict: 'reject', failedCheck: 'chain' }, base, [{ key: rogue.key, chain: [rogue.cert, rogueRoot.cert] }]);
   await image('not-secured.tfw', 'Not a secured image', 'Signed, but built without the secured flag; secure firmware refuses non-secured images.', { verdict: 'reject', failedCheck: 'secured' }, { ...base, secured: false }, [demoSigner]);

@@ -59,7 +59,14 @@ export interface Codec<T> {
 }
 
 const PRINTABLE = /^[\x20-\x7e]*$/;
-const TEXT = /^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$/u;
+/**
+ * Release notes (issue #10, S5): C0 controls other than TAB, LF and CR, DEL, the C1 controls
+ * U+0080–U+009F and the bidi embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069)
+ * are refused, so text from a signed file can neither drive a terminal nor reorder what a person
+ * reads. The device's parser refuses the same set (docs/image-format.md §3.3).
+ */
+export const RELEASE_NOTES_FORBIDDEN = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/u;
+const TEXT_CONTROLS = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/;
 const enc = new TextEncoder();
 
 function stringCodec(max: number, opts: { printableAscii?: boolean; min?: number } = {}): Codec<string> {
@@ -70,7 +77,8 @@ function stringCodec(max: number, opts: { printableAscii?: boolean; min?: number
       const at = r.offset;
       if (r.remaining < min || r.remaining > max) formatFail(field, at, `length ${r.remaining} is outside ${min}..${max}`);
       const s = r.utf8(field, r.remaining);
-      if (opts.printableAscii ? !PRINTABLE.test(s) : !TEXT.test(s)) formatFail(field, at, 'contains control characters');
+      if (opts.printableAscii ? !PRINTABLE.test(s) : TEXT_CONTROLS.test(s)) formatFail(field, at, 'contains control characters');
+      if (!opts.printableAscii && RELEASE_NOTES_FORBIDDEN.test(s)) formatFail(field, at, 'contains C1 control or bidirectional formatting characters');
       return s;
     },
     write(w, v) {
@@ -92,6 +100,36 @@ function fixed<T>(kind: string, size: number, read: (r: ByteReader, field: strin
 
 const u32 = fixed<number>('u32', 4, (r, f) => r.u32(f), (w, v) => void w.u32(v));
 const u64 = fixed<number>('u64', 8, (r, f) => r.u64(f), (w, v) => void w.u64(v));
+
+/**
+ * Security versions count anti-rollback fuses, and a NIC has SVN_MAX of them (issue #10, S1): a
+ * larger value could never be fused, so the fused floor would stop below the running image and a
+ * lower SVN would install. A value above the cap is a format error on both sides.
+ */
+export const SVN_MAX = 64;
+const svn = fixed<number>(
+  'u32',
+  4,
+  (r, f) => {
+    const at = r.offset;
+    const v = r.u32(f);
+    if (v > SVN_MAX) formatFail(f, at, `${v} exceeds ${SVN_MAX}, the number of anti-rollback fuses`);
+    return v;
+  },
+  (w, v) => void w.u32(v),
+);
+/** A flag whose only encoding is 1: absent means false (one encoding per value). */
+const trueFlag = fixed<boolean>(
+  'true',
+  1,
+  (r, f) => {
+    const at = r.offset;
+    const b = r.u8(f);
+    if (b !== 1) formatFail(f, at, `is ${b}, expected 1 (omit the field for false)`);
+    return true;
+  },
+  (w) => void w.u8(1),
+);
 const bool = fixed<boolean>(
   'bool',
   1,
@@ -183,6 +221,70 @@ function blob(min: number, max: number): Codec<Uint8Array> {
   };
 }
 
+/**
+ * One DER element header at `at` within [at, end): its tag, where its contents start and their
+ * length; undefined unless the length is definite and minimal (X.690 §10.1) and fits before `end`.
+ */
+function derElement(b: Uint8Array, at: number, end: number): { tag: number; start: number; len: number } | undefined {
+  if (end - at < 2) return undefined;
+  const tag = b[at]!;
+  const first = b[at + 1]!;
+  let len: number;
+  let start = at + 2;
+  if (first < 0x80) len = first;
+  else {
+    const n = first & 0x7f;
+    // 0x80 is the indefinite form; more than 3 length octets is beyond any 2048-byte item
+    if (n === 0 || n > 3 || end - start < n || b[start] === 0) return undefined;
+    len = 0;
+    for (let i = 0; i < n; i++) len = len * 256 + b[start + i]!;
+    if (len < 0x80) return undefined; // the short form should have been used
+    start += n;
+  }
+  if (len > end - start) return undefined;
+  return { tag, start, len };
+}
+
+/**
+ * The shape every `nextKeys` item must have (issue #10, S2), checked here and by the device alike:
+ * SEQUENCE { SEQUENCE { OBJECT IDENTIFIER [, one parameters element] }, BIT STRING }, definite
+ * minimal lengths, nothing trailing at any level. Which keys a device can *use* is a separate
+ * question (verify-image.ts `nextKeys` check).
+ */
+export function isSpkiShape(der: Uint8Array): boolean {
+  const spki = derElement(der, 0, der.length);
+  if (!spki || spki.tag !== 0x30 || spki.start + spki.len !== der.length) return false;
+  const alg = derElement(der, spki.start, der.length);
+  if (!alg || alg.tag !== 0x30) return false;
+  const algEnd = alg.start + alg.len;
+  const oid = derElement(der, alg.start, algEnd);
+  if (!oid || oid.tag !== 0x06 || oid.len === 0) return false;
+  let p = oid.start + oid.len;
+  if (p < algEnd) {
+    const params = derElement(der, p, algEnd);
+    if (!params) return false;
+    p = params.start + params.len;
+  }
+  if (p !== algEnd) return false;
+  const bits = derElement(der, algEnd, der.length);
+  if (!bits || bits.tag !== 0x03 || bits.len === 0) return false;
+  return bits.start + bits.len === der.length;
+}
+
+function spkiItem(): Codec<Uint8Array> {
+  const raw = blob(1, 2048);
+  return {
+    kind: 'spki',
+    read(r, field) {
+      const at = r.offset;
+      const v = raw.read(r, field);
+      if (!isSpkiShape(v)) formatFail(field, at, 'is not a well-formed DER SubjectPublicKeyInfo');
+      return v;
+    },
+    write: raw.write,
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 // The manifest: TLV entries { tag u16, length u32, value }, tags strictly ascending, each at most
 // once, unknown tags rejected (allow-list), required tags present.
@@ -198,7 +300,11 @@ export interface Manifest {
   /** Seconds since the Unix epoch (UTC). */
   releaseDate: number;
   expires?: number | undefined;
-  sequence: number;
+  /**
+   * Tag 10, reserved: earlier images carried an unenforced `sequence`. Parsed when present (an
+   * optional u64) and ignored; `sign` never writes it (issue #10, S4).
+   */
+  sequence?: number | undefined;
   forbiddenVersions: string[];
   /** SubjectPublicKeyInfo DER of the keys the *next* image is checked with (key rotation). */
   nextKeys: Uint8Array[];
@@ -207,6 +313,12 @@ export interface Manifest {
   releaseNotes?: string | undefined;
   payloadSize: number;
   payloadSha256: Uint8Array;
+  /**
+   * Tag 18: a deliberate last image. With it the image may leave the device with no key it can
+   * verify a further update with (`nextKeys`, issue #10 S2); `sign` writes it only with
+   * `--final-image`.
+   */
+  finalImage?: boolean | undefined;
 }
 
 interface ManifestField<K extends keyof Manifest = keyof Manifest> {
@@ -226,18 +338,19 @@ export const MANIFEST_FIELDS: readonly ManifestField[] = [
   field(3, 'psids', varList(stringCodec(16, { printableAscii: true }), 64), true),
   field(4, 'deviceIds', fixedList(u32, 4, 64), false),
   field(5, 'version', version, true),
-  field(6, 'securityVersion', u32, true),
-  field(7, 'minSecurityVersion', u32, false),
+  field(6, 'securityVersion', svn, true),
+  field(7, 'minSecurityVersion', svn, false),
   field(8, 'releaseDate', u64, true),
   field(9, 'expires', u64, false),
-  field(10, 'sequence', u64, true),
+  field(10, 'sequence', u64, false),
   field(11, 'forbiddenVersions', fixedList(version, 6, 32), false),
-  field(12, 'nextKeys', varList(blob(1, 2048), 8), false),
+  field(12, 'nextKeys', varList(spkiItem(), 8), false),
   field(13, 'secured', bool, true),
   field(14, 'dev', bool, true),
   field(15, 'releaseNotes', stringCodec(16 * 1024), false),
   field(16, 'payloadSize', payloadSize, true),
   field(17, 'payloadSha256', sha256, true),
+  field(18, 'finalImage', { ...trueFlag, isEmpty: (v: boolean) => !v }, false),
 ];
 
 /** Manifest list fields that default to [] when absent. */

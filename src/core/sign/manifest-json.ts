@@ -4,6 +4,8 @@
  * by signing. File access is injected (`readText`) so this stays pure.
  */
 import { parseVersion } from '../image/version.ts';
+import { RELEASE_NOTES_FORBIDDEN, SVN_MAX } from '../image/layout.ts';
+import { checkNextKeys } from '../verify/next-keys.ts';
 import { checkKeyPolicy, parseSpki } from '../crypto/keys.ts';
 import { parsePem } from '../crypto/pem.ts';
 import type { ManifestDraft } from './sign-image.ts';
@@ -13,15 +15,22 @@ export type JsonResult<T> = { ok: true; value: T } | { ok: false; errors: string
 
 const KNOWN = new Set([
   'vendor', 'product', 'psids', 'deviceIds', 'version', 'securityVersion', 'minSecurityVersion', 'releaseDate',
-  'expires', 'sequence', 'forbiddenVersions', 'nextKeys', 'secured', 'dev', 'releaseNotes',
+  'expires', 'forbiddenVersions', 'nextKeys', 'secured', 'dev', 'releaseNotes',
 ]);
 
-export async function manifestFromJson(json: unknown, readText: (path: string) => Promise<string>): Promise<JsonResult<ManifestDraft>> {
+export interface ManifestJsonOptions {
+  /** `trustflash sign --final-image`: a deliberate last image, allowed to leave the device with no usable key (signed tag 18). */
+  readonly finalImage?: boolean;
+}
+
+export async function manifestFromJson(json: unknown, readText: (path: string) => Promise<string>, opts: ManifestJsonOptions = {}): Promise<JsonResult<ManifestDraft>> {
   const errors: string[] = [];
   if (typeof json !== 'object' || json === null || Array.isArray(json)) return { ok: false, errors: ['the manifest must be a JSON object'] };
   const o = json as Record<string, unknown>;
   for (const k of Object.keys(o)) {
     if (k === 'payloadSize' || k === 'payloadSha256') errors.push(`"${k}" is filled in by sign; remove it from the manifest`);
+    else if (k === 'sequence') errors.push('"sequence" is no longer part of the format (tag 10 is reserved: it was never enforced); remove it from the manifest');
+    else if (k === 'finalImage') errors.push('"finalImage" is set only by `trustflash sign --final-image`, never from the manifest; remove it');
     else if (!KNOWN.has(k)) errors.push(`"${k}" is not a manifest field`);
   }
   const str = (k: string, max: number, required = true): string | undefined => {
@@ -76,20 +85,20 @@ export async function manifestFromJson(json: unknown, readText: (path: string) =
   const psids = list('psids', 64, (v, i) => (typeof v === 'string' && /^[\x21-\x7e]{1,16}$/.test(v) ? v : void errors.push(`"psids[${i}]" must be 1..16 printable characters`)), true);
   const deviceIds = list('deviceIds', 64, (v, i) => (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffffffff ? v : void errors.push(`"deviceIds[${i}]" must be an integer in 0..4294967295`)));
   const ver = version(o.version, '"version"');
-  const securityVersion = int('securityVersion', 0xffffffff);
-  const minSecurityVersion = int('minSecurityVersion', 0xffffffff, false);
+  // at most SVN_MAX: the fuses that count security versions run out there (issue #10, S1)
+  const securityVersion = int('securityVersion', SVN_MAX);
+  const minSecurityVersion = int('minSecurityVersion', SVN_MAX, false);
   const releaseDate = date('releaseDate', true);
   const expires = date('expires', false);
-  const sequence = o.sequence === undefined ? releaseDate : int('sequence', Number.MAX_SAFE_INTEGER);
   const forbiddenVersions = list('forbiddenVersions', 32, (v, i) => version(v, `"forbiddenVersions[${i}]"`));
   const secured = bool('secured', true);
   const dev = bool('dev', false);
   const releaseNotes =
     o.releaseNotes === undefined
       ? undefined
-      : typeof o.releaseNotes === 'string' && o.releaseNotes.length > 0 && new TextEncoder().encode(o.releaseNotes).length <= 16384 && !/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/.test(o.releaseNotes)
+      : typeof o.releaseNotes === 'string' && o.releaseNotes.length > 0 && new TextEncoder().encode(o.releaseNotes).length <= 16384 && !RELEASE_NOTES_FORBIDDEN.test(o.releaseNotes) && !/\p{Cs}/u.test(o.releaseNotes)
         ? o.releaseNotes
-        : void errors.push('"releaseNotes" must be 1..16384 bytes of UTF-8 text without control characters (tab and line breaks are fine)');
+        : void errors.push('"releaseNotes" must be 1..16384 bytes of UTF-8 text without control characters (tab and line breaks are fine), C1 controls or bidirectional formatting characters (U+202A–U+202E, U+2066–U+2069)');
   const nextKeys: Uint8Array[] = [];
   const rawKeys = list('nextKeys', 8, (v, i) => (typeof v === 'string' && v.length > 0 ? v : void errors.push(`"nextKeys[${i}]" must be a PEM file path or PEM text`)));
   for (const [i, entry] of rawKeys.entries()) {
@@ -112,6 +121,11 @@ export async function manifestFromJson(json: unknown, readText: (path: string) =
     if (!policy.ok) errors.push(`"nextKeys[${i}]": ${policy.reason}`);
     else nextKeys.push(block.der);
   }
+  // lock-out (issue #10, S2): after this image the device must hold a key it can verify the next one with
+  if (rawKeys.length === nextKeys.length) {
+    const nk = checkNextKeys(nextKeys, { finalImage: opts.finalImage === true });
+    if (!nk.ok) errors.push(`"nextKeys": ${nk.reason}`);
+  }
   if (minSecurityVersion !== undefined && securityVersion !== undefined && minSecurityVersion > securityVersion) {
     errors.push(`"minSecurityVersion" (${minSecurityVersion}) cannot exceed "securityVersion" (${securityVersion})`);
   }
@@ -128,12 +142,12 @@ export async function manifestFromJson(json: unknown, readText: (path: string) =
       ...(minSecurityVersion !== undefined ? { minSecurityVersion } : {}),
       releaseDate: releaseDate!,
       ...(expires !== undefined ? { expires } : {}),
-      sequence: sequence!,
       forbiddenVersions,
       nextKeys,
       secured: secured!,
       dev: dev!,
       ...(releaseNotes !== undefined ? { releaseNotes } : {}),
+      ...(opts.finalImage ? { finalImage: true } : {}),
     },
   };
 }

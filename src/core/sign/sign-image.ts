@@ -22,7 +22,10 @@ export interface Signer {
 }
 
 export async function completeManifest(draft: ManifestDraft, payload: Uint8Array): Promise<Manifest> {
-  return { ...draft, payloadSize: payload.length, payloadSha256: await sha256Chunked(payload) };
+  // tag 10 (`sequence`) is reserved: read in older images, never written (issue #10, S4)
+  const { sequence: _reserved, ...rest } = draft;
+  void _reserved;
+  return { ...rest, payloadSize: payload.length, payloadSha256: await sha256Chunked(payload) };
 }
 
 /** Signs header || manifest with each signer; certificates follow the signatures they support. */

@@ -47,14 +47,25 @@ export class NicClient {
       if (!(e instanceof UpdateError && e.code === 'NotFound')) throw e;
     }
   }
-  /** Does the device speak this protocol? (A generic DFU device stalls the QUERY.) */
-  async supported(): Promise<boolean> {
+  /**
+   * Does the device speak this protocol? Only a stalled QUERY means "no": that is how a generic DFU
+   * device answers a vendor request it does not know. An answer that does not decode is an error
+   * (UpdateError 'InvalidData'): a secure device that answers garbage must stop the update, not be
+   * taken for a generic device whose PSID, security version and forbidden list go unchecked.
+   * Returns the decoded answer, so the caller does not ask twice.
+   */
+  async probe(): Promise<DeviceQuery | undefined> {
+    let raw: Uint8Array;
     try {
-      await this.query();
-      return true;
+      raw = await this.host.controlIn(vendorSetup('QUERY', this.#intf), 4096, 'reading the device identity (QUERY)');
     } catch (e) {
-      if (e instanceof UpdateError && (e.code === 'Rejected' || e.code === 'InvalidData')) return false;
+      if (e instanceof UpdateError && e.code === 'Rejected') return undefined;
       throw e;
     }
+    return must(decodeQuery(raw), 'QUERY');
+  }
+  /** Does the device speak this protocol? (See probe: a malformed answer throws, it is not a "no".) */
+  async supported(): Promise<boolean> {
+    return (await this.probe()) !== undefined;
   }
 }

@@ -499,6 +499,8 @@ export const QUERY_TAG = {
   MAX_COMPONENT_SIZE: 22,
   VSD: 23,
   BOOT_STATUS: 24,
+  /** u32 bitmask of the image signature algorithms the device verifies (issue #10, S2); absent on older devices. */
+  VERIFIABLE_ALGORITHMS: 25,
 } as const;
 
 /** Bits of QUERY tag 10, in the order `flint q` prints them (§3 printSecurityAttrInfo). */
@@ -591,6 +593,12 @@ export interface DeviceQuery {
   readonly deviceVsd?: DeviceVsd;
   /** Tag 24: BOOT_STATUS. */
   readonly bootStatus?: number;
+  /**
+   * Tag 25: the image signature algorithms the device verifies, a bitmask; bit 0 = RSASSA-PKCS1-v1_5
+   * with SHA-256 and an RSA-2048 key, e = 65537 (src/core/verify/next-keys.ts VERIFIABLE_ALG). A
+   * device that omits it is an older one, which verifies exactly bit 0.
+   */
+  readonly verifiableAlgorithms?: number;
   /** Tags this host does not know, skipped. */
   readonly unknownTags?: readonly UnknownTag[];
 }
@@ -783,6 +791,7 @@ const QUERY_FIELDS: readonly { tag: number; key: QueryKey; codec: FieldCodec<nev
     [QUERY_TAG.MAX_COMPONENT_SIZE, 'maxComponentSize', u32],
     [QUERY_TAG.VSD, 'deviceVsd', vsd],
     [QUERY_TAG.BOOT_STATUS, 'bootStatus', u32],
+    [QUERY_TAG.VERIFIABLE_ALGORITHMS, 'verifiableAlgorithms', u32],
   ] as [number, QueryKey, FieldCodec<unknown>][]
 ).map(([tag, key, codec]) => ({ tag, key, codec: codec as FieldCodec<never> }));
 

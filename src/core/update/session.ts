@@ -18,6 +18,7 @@ import type { TrustStore } from '../crypto/trust.ts';
 import type { Certificate } from '../crypto/x509.ts';
 import type { Report } from '../verify/report.ts';
 import { verifyImage, type DeviceIdentity } from '../verify/verify-image.ts';
+import { FAMILY_ALGORITHMS } from '../verify/next-keys.ts';
 import { verifyDetached, DEVICE_DOES_NOT_VERIFY } from '../verify/verify-detached.ts';
 import { reportToJson } from '../verify/format-report.ts';
 import { sha256WebCrypto } from '../crypto/sha256.ts';
@@ -201,9 +202,11 @@ export class UpdateSession {
     // 1. Query: who is this device? (A generic DFU device has no QUERY.)
     try {
       await this.#enter('query');
-      const secure = firmware.kind === 'image' && (await nic.supported());
-      if (secure) {
-        before = await nic.query();
+      // only a stalled QUERY makes a generic DFU device; an answer that does not decode throws and
+      // stops the session here (it must never skip the PSID, security-version and forbidden checks)
+      before = firmware.kind === 'image' ? await nic.probe() : undefined;
+      const secure = before !== undefined;
+      if (before) {
         void this.#o.audit?.add('device', before);
         this.#set('query', 'done', `${before.psid ?? '?'} running ${before.fwVersionRunning ?? '?'}${before.fwVersionPending ? `, pending ${before.fwVersionPending}` : ''}`);
       } else {
@@ -219,14 +222,7 @@ export class UpdateSession {
     let report: Report;
     try {
       await this.#enter('preflight');
-      const q = before!;
-      const device: DeviceIdentity = {
-        psid: q.psid ?? '',
-        ...(q.deviceId !== undefined ? { deviceId: q.deviceId } : {}),
-        ...(q.fwVersionRunning ? { version: q.fwVersionRunning } : {}),
-        ...(q.efuseSecurityVer !== undefined ? { securityVersion: Math.max(q.efuseSecurityVer, q.minSecurityVer ?? 0) } : {}),
-        forbiddenVersions: q.forbiddenVersions ?? [],
-      };
+      const device = identityFromQuery(before!);
       report = await verifyImage(firmware.bytes, {
         trust: this.#o.trust,
         device,
@@ -456,6 +452,30 @@ export class UpdateSession {
     const msg = e instanceof UpdateError ? e.message : `internal error: ${(e as Error)?.message ?? String(e)}`;
     return this.#finish('failed', `${STEP_TITLES[step]} failed: ${msg}`, extra);
   }
+}
+
+/**
+ * Everything the device's QUERY lets the host know about what it will refuse (issue #10): the
+ * pre-flight checks run against this, so that the device refuses nothing after LOCK that the host
+ * could have seen coming (docs/verification.md §13, the prediction rule).
+ */
+export function identityFromQuery(q: DeviceQuery): DeviceIdentity {
+  const pending = q.fwVersionPending ?? (q.banks?.pending != null);
+  return {
+    psid: q.psid ?? '',
+    ...(q.deviceId !== undefined ? { deviceId: q.deviceId } : {}),
+    ...(q.fwVersionRunning ? { version: q.fwVersionRunning } : {}),
+    ...(q.efuseSecurityVer !== undefined ? { fusedSvn: q.efuseSecurityVer } : {}),
+    ...(q.imageSecurityVer !== undefined ? { runningSvn: q.imageSecurityVer } : {}),
+    ...(q.minSecurityVer !== undefined ? { runningMinSvn: q.minSecurityVer } : {}),
+    forbiddenVersions: q.forbiddenVersions ?? [],
+    keyIds: q.keyIds ?? [],
+    ...(q.maxComponentSize !== undefined ? { maxImageSize: q.maxComponentSize } : {}),
+    pending,
+    ...(q.securityAttributes ? { devDevice: q.securityAttributes.dev } : {}),
+    // an older device without tag 25 verifies exactly this NIC family's algorithm (bit 0)
+    verifiableAlgorithms: q.verifiableAlgorithms ?? FAMILY_ALGORITHMS,
+  };
 }
 
 /** The session's report as JSON for exports (the audit log has everything; this is the summary). */

@@ -19,7 +19,7 @@ export function manifestToJson(m: Manifest): Record<string, unknown> {
     ...(m.minSecurityVersion !== undefined ? { minSecurityVersion: m.minSecurityVersion } : {}),
     releaseDate: iso(m.releaseDate),
     ...(m.expires !== undefined ? { expires: iso(m.expires) } : {}),
-    sequence: m.sequence,
+    ...(m.sequence !== undefined ? { sequence: m.sequence } : {}),
     forbiddenVersions: m.forbiddenVersions,
     nextKeys: m.nextKeys.map((k) => ({ spkiHex: toHex(k) })),
     secured: m.secured,
@@ -27,6 +27,7 @@ export function manifestToJson(m: Manifest): Record<string, unknown> {
     ...(m.releaseNotes !== undefined ? { releaseNotes: m.releaseNotes } : {}),
     payloadSize: m.payloadSize,
     payloadSha256: toHex(m.payloadSha256),
+    ...(m.finalImage ? { finalImage: true } : {}),
   };
 }
 

@@ -7,11 +7,16 @@ export type CheckId =
   | 'key'
   | 'chain'
   | 'signature'
+  | 'nextKeys'
   | 'expiry'
   | 'forbidden'
   | 'device'
   | 'secured'
+  | 'devImage'
   | 'securityVersion'
+  | 'deviceKey'
+  | 'fits'
+  | 'pending'
   | 'payload';
 
 export type CheckStatus = 'pass' | 'fail' | 'skipped';
@@ -30,11 +35,16 @@ export const CHECK_TITLES: Record<CheckId, string> = {
   key: 'Signing key known',
   chain: 'Certificate chain',
   signature: 'Signature',
+  nextKeys: 'Next update possible (nextKeys)',
   expiry: 'Release date and expiry',
   device: 'Meant for this device',
   secured: 'Secured image',
   forbidden: 'Not a forbidden version',
+  devImage: 'Development image allowed',
   securityVersion: 'Security version (no downgrade)',
+  deviceKey: 'Signed by a key the device holds',
+  fits: "Fits the device's flash bank",
+  pending: 'No update already pending',
   payload: 'Payload digest',
 };
 

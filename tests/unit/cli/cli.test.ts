@@ -268,7 +268,7 @@ describe('sign', () => {
         ['psids', /^"psids" must be a list of 1\.\.64 entries$/],
         ['deviceIds[0]', /^"deviceIds\[0\]" must be an integer/],
         ['version', /^"version" must be a version "major\.minor\.subminor".*got "28\.41"$/],
-        ['securityVersion', /^"securityVersion" must be an integer in 0\.\.4294967295$/],
+        ['securityVersion', /^"securityVersion" must be an integer in 0\.\.64$/],
         ['releaseDate', /^"releaseDate": .* is not an ISO-8601 date/],
         ['expires', /^"expires": "2026-02-30T99:00:00Z": February 2026 has no day 30/],
         ['forbiddenVersions[0]', /^"forbiddenVersions\[0\]" must be a version.*got "28\.038\.1000"$/],

@@ -177,6 +177,8 @@ export function manifestJson(over: Record<string, unknown> = {}): string {
       securityVersion: 2,
       releaseDate: '2026-01-15',
       forbiddenVersions: ['28.38.1000'],
+      // a key the device can check the next update with: sign refuses a lock-out image (issue #10)
+      nextKeys: [join(process.cwd(), 'tests/fixtures/demo-keys/signer/pubkey.pem')],
       ...over,
     },
     null,

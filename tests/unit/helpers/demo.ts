@@ -44,9 +44,9 @@ export const DRAFT: ManifestDraft = {
   version: '28.40.1000',
   securityVersion: 2,
   releaseDate: Date.parse('2026-10-15T00:00:00Z') / 1000,
-  sequence: 1,
   forbiddenVersions: ['28.38.1000'],
-  nextKeys: [],
+  // a key the device can check the next update with (issue #10: no image may lock the device out)
+  nextKeys: [parsePem(keyPem('signer', 'pubkey.pem')).blocks[0]!.der],
   secured: true,
   dev: false,
 };

@@ -57,7 +57,7 @@ describe('round trip', () => {
   });
 
   it('keeps every manifest field', async () => {
-    const m = manifest({ minSecurityVersion: 1, expires: 1_900_000_000, releaseNotes: 'é ✓', nextKeys: [new Uint8Array([1, 2, 3])], forbiddenVersions: ['1.2.3', '4.5.6'], deviceIds: [1, 0xffffffff], dev: true, secured: false, sequence: 2 ** 53 - 1 });
+    const m = manifest({ minSecurityVersion: 1, expires: 1_900_000_000, releaseNotes: 'é ✓', nextKeys: [new Uint8Array([0x30, 0x08, 0x30, 0x03, 0x06, 0x01, 0x2a, 0x03, 0x01, 0x00])], forbiddenVersions: ['1.2.3', '4.5.6'], deviceIds: [1, 0xffffffff], dev: true, secured: false, sequence: 2 ** 53 - 1, finalImage: true });
     const img = writeImage({ signed: encodeSignedPart(m), entries: [], payload: new Uint8Array(4) });
     const r = parseImage(img);
     expect(r.ok).toBe(true);

@@ -138,6 +138,7 @@ const FULL_QUERY: DeviceQuery = {
   maxComponentSize: 64 * 1024 * 1024,
   deviceVsd: { hex: '6c61622d3132', text: 'lab-12' },
   bootStatus: BOOT_STATUS.APPLIED_PENDING,
+  verifiableAlgorithms: 0x1,
 };
 
 const STATUS: DeviceStatus = {
@@ -275,6 +276,8 @@ describe('encoders and decoders round-trip', () => {
     expect(decodeQuery(Uint8Array.from([QUERY_TAG.DESCRIPTION, 2, 0, 0x41, 0x1b]))).toMatchObject({ ok: false, error: { field: 'query.description', offset: 4 } });
     expect(decodeQuery(Uint8Array.from([QUERY_TAG.RELEASE_DATE, 8, 0, 0, 0, 0, 0, 0, 0, 0x20, 0]))).toMatchObject({ ok: false, error: { field: 'query.fwReleaseDate' } });
     expect(decodeQuery(Uint8Array.from([QUERY_TAG.PSID]))).toMatchObject({ ok: false, error: { field: 'query.psid.length', offset: 1 } });
+    expect(decodeQuery(Uint8Array.from([QUERY_TAG.VERIFIABLE_ALGORITHMS, 2, 0, 1, 0]))).toMatchObject({ ok: false, error: { field: 'query.verifiableAlgorithms', message: 'is 2 bytes, expected 4' } });
+    expect(QUERY_TAG.VERIFIABLE_ALGORITHMS).toBe(25);
   });
 
   it('QUERY: a VSD that is not text is kept as hex', () => {

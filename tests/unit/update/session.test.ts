@@ -62,12 +62,14 @@ describe('secure update session', () => {
     }
   });
 
-  it("the device's own rejection is reported with its MCC code, and CANCEL + RELEASE leave it as it was", async () => {
-    // trusting the rogue root, the host accepts the untrusted-chain image; the device does not hold that key
+  it("an image the host trusts but the device cannot check is refused before LOCK, naming the device's keys", async () => {
+    // trusting the rogue root, the host accepts the untrusted-chain image's signature; the device does
+    // not hold that key (QUERY tag 14), so pre-flight predicts the device's 0x04 and sends nothing
     const { result, host } = await runSession('untrusted-chain.tfw', { trust: ['root/cert.pem', 'rogue-root/cert.pem'] });
-    expect(result.outcome).toBe('rejected-by-device');
-    expect(result.deviceError?.code).toBe(0x04);
-    expect(result.steps.find((s) => s.id === 'download')?.status).toBe('failed');
+    expect(result.outcome).toBe('rejected-by-host');
+    expect(result.report?.failed?.id).toBe('deviceKey');
+    expect(result.report?.failed?.reason).toMatch(/no RSA-2048 signature in the image is by a key the device holds/);
+    expect(result.steps.find((s) => s.id === 'lock')?.status).toBe('skipped');
     const nic = new NicClient(host);
     expect((await nic.status()).handleOwned).toBe(false);
     const q = await nic.query();
@@ -276,5 +278,46 @@ describe('pipelined download after the head', () => {
     expect(requests.slice(lastData + 1).filter((r) => r !== 0x41 && r !== 0x40)).toEqual([0x4208, 0x4202]);
     const q = await new NicClient(host).query();
     expect([q.fwVersionRunning, q.fwVersionPending]).toEqual(['28.39.1002', undefined]);
+  });
+});
+
+describe('a QUERY answer that does not decode stops the update (issue #10)', () => {
+  /** QUERY answers a lying or broken device might give, each a class of decode failure. */
+  const CORRUPT: [string, (q: Uint8Array) => Uint8Array][] = [
+    ['a TLV length past the end', (q) => Uint8Array.from([...q, 3, 0x10, 0x00, 0x41])],
+    ['the PSID twice', (q) => Uint8Array.from([...q, 3, 2, 0, 0x41, 0x42])],
+    ['a PSID with a control byte', () => Uint8Array.from([3, 2, 0, 0x41, 0x1b])],
+    ['a security-version field of 3 bytes', (q) => Uint8Array.from([11, 3, 0, 1, 0, 0, ...q])],
+    ['a bank state naming bank 7', (q) => Uint8Array.from([16, 10, 0, 7, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, ...q])],
+    ['tag 25 of 2 bytes', (q) => Uint8Array.from([...q, 25, 2, 0, 1, 0])],
+  ];
+
+  for (const [what, corrupt] of CORRUPT) {
+    it(`${what}: the session fails at QUERY, runs no pre-flight, never locks, and the NIC is unchanged`, async () => {
+      const { dev, host, trust } = await setup();
+      const realIn = dev.controlTransferIn.bind(dev);
+      dev.controlTransferIn = async (setup: USBControlTransferParameters, length: number) => {
+        const r = await realIn(setup, length);
+        if (setup.requestType !== 'vendor' || setup.request !== 0x40 || !r.data) return r;
+        const bytes = corrupt(new Uint8Array(r.data.buffer, r.data.byteOffset, r.data.byteLength));
+        return { status: r.status, data: new DataView(bytes.buffer) } as USBInTransferResult;
+      };
+      const result = await new UpdateSession({ host, usb: dev.usb, firmware: { kind: 'image', bytes: await sample('good.tfw') }, trust, now: NOW }).run();
+      expect(result.outcome, result.message).toBe('failed');
+      expect(result.message).toMatch(/QUERY answer is malformed/);
+      expect(result.deviceVerifies).toBe(true);
+      expect(result.report).toBeUndefined();
+      expect(result.steps.find((s) => s.id === 'query')?.status).toBe('failed');
+      for (const id of ['preflight', 'lock', 'download'] as const) expect(result.steps.find((s) => s.id === id)?.status).toBe('skipped');
+      dev.controlTransferIn = realIn;
+      const nic = new NicClient(host);
+      expect((await nic.status()).handleOwned).toBe(false);
+      expect((await nic.query()).fwVersionPending).toBeUndefined();
+    });
+  }
+
+  it('a device that stalls QUERY is a generic DFU device (the only "no")', async () => {
+    const { result } = await runSession('good.tfw', { vendorRequests: false });
+    expect(result.deviceVerifies).toBe(false);
   });
 });

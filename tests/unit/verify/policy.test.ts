@@ -86,7 +86,7 @@ describe('freshness and notices', () => {
 
   it('checks run in the order of DESIGN.md and the verdict starts as reject', async () => {
     const r = await verifyImage(await smallCertImage(), { trust: await demoTrust(), device: DEVICE, now: NOW });
-    expect(r.checks.map((c) => c.id)).toEqual(['size', 'format', 'key', 'chain', 'signature', 'expiry', 'forbidden', 'device', 'secured', 'securityVersion', 'payload']);
+    expect(r.checks.map((c) => c.id)).toEqual(['size', 'format', 'key', 'chain', 'signature', 'nextKeys', 'expiry', 'forbidden', 'device', 'secured', 'devImage', 'securityVersion', 'deviceKey', 'fits', 'pending', 'payload']);
     const nothing = await verifyImage(new Uint8Array(0), { trust: await demoTrust(), now: NOW });
     expect(nothing.verdict).toBe('reject');
     expect(nothing.checks.filter((c) => c.status === 'pass')).toEqual([]);
@@ -95,8 +95,8 @@ describe('freshness and notices', () => {
 
 describe('signing side', () => {
   it('release notes follow the wire rules; zone-less times are UTC', async () => {
-    const base = { vendor: 'V', product: 'P', psids: ['X'], version: '1.0.0', securityVersion: 1, releaseDate: '2026-01-01' };
-    for (const notes of ['', 'a\u0007b', 'é'.repeat(9000)]) {
+    const base = { vendor: 'V', product: 'P', psids: ['X'], version: '1.0.0', securityVersion: 1, releaseDate: '2026-01-01', nextKeys: [keyPem('signer', 'pubkey.pem')] };
+    for (const notes of ['', 'a\u0007b', 'é'.repeat(9000), 'a\u0085b', 'a\u202eb', 'a\u2067b', 'a\ud800b']) {
       const r = await manifestFromJson({ ...base, releaseNotes: notes }, async () => '');
       expect(r.ok, JSON.stringify(notes.slice(0, 10))).toBe(false);
     }

@@ -174,14 +174,15 @@ await check('trustflash update --usb downgrade.tfw: the host refuses it (securit
   return r.out.trim().split('\n').pop();
 });
 
-await check('trustflash update --usb untrusted-chain.tfw with its rogue root trusted: the host accepts it, the device refuses it with its own code', async () => {
-  // a host talked into trusting the wrong root: the device's embedded keys still decide
+await check('trustflash update --usb untrusted-chain.tfw with its rogue root trusted: pre-flight still refuses it, since the device holds no such key (QUERY tag 14)', async () => {
+  // a host talked into trusting the wrong root: the device's embedded keys decide, and the host
+  // reads them in QUERY, so it predicts the device's 0x04 before LOCK (issue #10)
   const rogue = join(REPO, 'tests/fixtures/demo-keys/rogue-root/cert.pem');
   const r = await tf('update', '--usb', VIDPID, '--trust', rogue, join(S, 'untrusted-chain.tfw'));
-  assert(r.code === 1 && /^OK\s+Pre-flight checks on this host/m.test(r.out) && /MCC error 0x04/.test(r.out) && /^REJECTED/m.test(r.out), `exit ${r.code}: ${r.all.slice(-800)}`);
+  assert(r.code === 1 && /Rejected before anything was sent: Signed by a key the device holds/.test(r.out) && !/MCC error/.test(r.out), `exit ${r.code}: ${r.all.slice(-800)}`);
   const q = await running();
   assert(q.running === GOOD && !q.pending && !q.handleOwned, JSON.stringify(q));
-  return r.out.split('\n').find((l) => /MCC error 0x04/.test(l))?.trim();
+  return r.out.trim().split('\n').pop();
 });
 
 if (BIG) {

@@ -163,7 +163,7 @@ export async function signBig(file, version, mib, payload = '/run/big.bin') {
   const K = join(REPO, 'tests/fixtures/demo-keys');
   writeFileSync('/run/big.json', JSON.stringify({
     vendor: 'TrustFlash Demo', product: 'Emulated ConnectX NIC firmware', psids: ['TF_0000000001'], deviceIds: [4129],
-    version, securityVersion: 2, releaseDate: '2026-11-01', sequence: 1793491200, forbiddenVersions: ['28.38.1000'],
+    version, securityVersion: 2, releaseDate: '2026-11-01', forbiddenVersions: ['28.38.1000'],
     nextKeys: [join(K, 'signer/pubkey.pem'), join(K, 'next-signer/pubkey.pem')], secured: true, dev: false, releaseNotes: 'real-USB test image',
   }));
   const r = await tf('sign', '--key', join(K, 'signer/key.pem'), '--cert', join(K, 'signer/cert.pem'), '--manifest', '/run/big.json', '--payload', payload, '-o', file);
