@@ -11,7 +11,7 @@ import { createCms } from '../core/crypto/cms.ts';
 import { ecdsaRawToDer, signBytes } from '../core/crypto/signature.ts';
 import { loadTrustStore } from '../core/crypto/trust.ts';
 import { parseCertificate, type Certificate } from '../core/crypto/x509.ts';
-import { parseVersion } from '../core/image/version.ts';
+import { normalizeVersion } from '../core/image/version.ts';
 import { equalBytes } from '../core/bytes/hex.ts';
 import { manifestFromJson } from '../core/sign/manifest-json.ts';
 import { parseIsoTime } from '../core/bytes/iso-time.ts';
@@ -57,9 +57,12 @@ async function loadDevice(io: Io, path: string): Promise<DeviceIdentity> {
   const problems: string[] = [];
   if (typeof o.psid !== 'string' || o.psid.length === 0) problems.push('"psid" must be a non-empty string');
   if (o.deviceId !== undefined && (typeof o.deviceId !== 'number' || !Number.isInteger(o.deviceId))) problems.push('"deviceId" must be an integer');
-  if (o.version !== undefined && (typeof o.version !== 'string' || !parseVersion(o.version))) problems.push('"version" must be "major.minor.subminor"');
+  const v = typeof o.version === 'string' ? normalizeVersion(o.version) : undefined;
+  if (o.version !== undefined && !v?.ok) problems.push(`"version" must be "major.minor.subminor"${v && !v.ok ? ` (${v.reason})` : ''}`);
+  else if (v?.ok) o.version = v.version;
   if (o.securityVersion !== undefined && (typeof o.securityVersion !== 'number' || !Number.isInteger(o.securityVersion) || o.securityVersion < 0)) problems.push('"securityVersion" must be a non-negative integer');
-  if (o.forbiddenVersions !== undefined && (!Array.isArray(o.forbiddenVersions) || !o.forbiddenVersions.every((v) => typeof v === 'string' && parseVersion(v)))) problems.push('"forbiddenVersions" must be a list of versions');
+  if (o.forbiddenVersions !== undefined && (!Array.isArray(o.forbiddenVersions) || !o.forbiddenVersions.every((x) => typeof x === 'string' && normalizeVersion(x).ok))) problems.push('"forbiddenVersions" must be a list of versions');
+  else if (Array.isArray(o.forbiddenVersions)) o.forbiddenVersions = o.forbiddenVersions.map((x: string) => (normalizeVersion(x) as { version: string }).version);
   if (problems.length) throw new IoError(`${path}: ${problems.join('; ')}`);
   return o as unknown as DeviceIdentity;
 }

@@ -15,6 +15,25 @@ export function parseVersion(text: string): VersionTriple | undefined {
   return parts.every((p) => p <= 0xffff) ? parts : undefined;
 }
 
+/**
+ * A version as a person writes it: the canonical "28.41.1" or the spelling `flint q` prints (and
+ * `trustflash query` too), whose minor and subminor may be zero-padded to four digits
+ * ("28.41.0001"). Returns the canonical form, or why the text is not a version, naming leading
+ * zeros when they are the problem.
+ */
+export function normalizeVersion(text: string): { ok: true; version: string } | { ok: false; reason: string } {
+  if (parseVersion(text)) return { ok: true, version: text };
+  const m = /^([0-9]{1,5})\.([0-9]{1,5})\.([0-9]{1,5})$/.exec(text);
+  if (!m) return { ok: false, reason: `${JSON.stringify(text)} is not a version "major.minor.subminor"` };
+  const parts: [string, string, string] = [m[1]!, m[2]!, m[3]!];
+  const t = [Number(parts[0]), Number(parts[1]), Number(parts[2])] as const;
+  if (t.some((p) => p > 0xffff)) return { ok: false, reason: `${JSON.stringify(text)}: each part is 0..65535` };
+  const canonical = (p: string) => p === String(Number(p));
+  const padded = (p: string) => p.length === 4;
+  if (canonical(parts[0]) && parts.slice(1).every((p) => canonical(p) || padded(p))) return { ok: true, version: formatVersion(t) };
+  return { ok: false, reason: `${JSON.stringify(text)}: leading zeros are the problem (write ${formatVersion(t)}); only the four-digit minor and subminor flint prints (28.41.0001) may be zero-padded` };
+}
+
 export function formatVersion(v: VersionTriple): string {
   return `${v[0]}.${v[1]}.${v[2]}`;
 }

@@ -9,18 +9,19 @@
  */
 import { describeFormatError, parseImage } from '../image/parse.ts';
 import { describeKey, parseSpki } from '../crypto/keys.ts';
+import { algorithmsText, FAMILY_ALGORITHMS, keyAlgorithmBit } from '../verify/next-keys.ts';
 import { importSigningKey } from '../crypto/private-key.ts';
 import { generateRsaKey, privateKeyPem } from '../crypto/keygen.ts';
 import { signImage } from './sign-image.ts';
 
 export type FactoryResult = { ok: true; image: Uint8Array } | { ok: false; reason: string };
 
-/** The NIC verifies RSASSA-PKCS1-v1_5 / SHA-256 with RSA-2048 keys, exponent 65537 (docs/protocol.md). */
+/** Can this NIC family verify updates signed with the key (SPKI DER)? The rule of src/core/verify/next-keys.ts. */
 export function nicCanVerify(spki: Uint8Array): { ok: true } | { ok: false; reason: string } {
   const k = parseSpki(spki);
   if (!k.ok) return k;
-  if (k.value.kind === 'rsa' && k.value.bits === 2048 && k.value.exponent === 65537n) return { ok: true };
-  return { ok: false, reason: `the NIC verifies RSA-2048 keys (exponent 65537) only; this is ${describeKey(k.value)}` };
+  if ((keyAlgorithmBit(spki) & FAMILY_ALGORITHMS) !== 0) return { ok: true };
+  return { ok: false, reason: `the NIC verifies ${algorithmsText(FAMILY_ALGORITHMS)} keys only; this is ${describeKey(k.value)}` };
 }
 
 /** `base` (a factory image) with `nextKeys` replaced by `keys` (SPKI DER), re-signed by a throwaway key. */

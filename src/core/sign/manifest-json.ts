@@ -3,7 +3,7 @@
  * Validation collects every problem with the field it is about; the payload fields are filled in
  * by signing. File access is injected (`readText`) so this stays pure.
  */
-import { parseVersion } from '../image/version.ts';
+import { normalizeVersion } from '../image/version.ts';
 import { RELEASE_NOTES_FORBIDDEN, SVN_MAX } from '../image/layout.ts';
 import { checkNextKeys } from '../verify/next-keys.ts';
 import { checkKeyPolicy, parseSpki } from '../crypto/keys.ts';
@@ -33,9 +33,15 @@ export async function manifestFromJson(json: unknown, readText: (path: string) =
     else if (k === 'finalImage') errors.push('"finalImage" is set only by `trustflash sign --final-image`, never from the manifest; remove it');
     else if (!KNOWN.has(k)) errors.push(`"${k}" is not a manifest field`);
   }
+  const missing = (k: string): boolean => {
+    if (o[k] !== undefined) return false;
+    errors.push(`"${k}" is required`);
+    return true;
+  };
   const str = (k: string, max: number, required = true): string | undefined => {
     const v = o[k];
     if (v === undefined && !required) return undefined;
+    if (missing(k)) return undefined;
     if (typeof v !== 'string' || v.length === 0 || v.length > max || !/^[\x20-\x7e]*$/.test(v)) {
       errors.push(`"${k}" must be printable ASCII text of 1..${max} characters`);
       return undefined;
@@ -45,6 +51,7 @@ export async function manifestFromJson(json: unknown, readText: (path: string) =
   const int = (k: string, max: number, required = true): number | undefined => {
     const v = o[k];
     if (v === undefined && !required) return undefined;
+    if (missing(k)) return undefined;
     if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0 || v > max) {
       errors.push(`"${k}" must be an integer in 0..${max}`);
       return undefined;
@@ -62,6 +69,7 @@ export async function manifestFromJson(json: unknown, readText: (path: string) =
   const list = <T>(k: string, max: number, item: (v: unknown, i: number) => T | undefined, required = false): T[] => {
     const v = o[k];
     if (v === undefined && !required) return [];
+    if (missing(k)) return [];
     if (!Array.isArray(v) || v.length > max || (required && v.length === 0)) {
       errors.push(`"${k}" must be a list of ${required ? '1' : '0'}..${max} entries`);
       return [];
@@ -69,12 +77,18 @@ export async function manifestFromJson(json: unknown, readText: (path: string) =
     return v.map(item).filter((x): x is T => x !== undefined);
   };
   const version = (v: unknown, where: string): string | undefined => {
-    if (typeof v === 'string' && parseVersion(v)) return v;
-    errors.push(`${where} must be a version "major.minor.subminor" with parts 0..65535, got ${JSON.stringify(v)}`);
+    if (v === undefined && where === '"version"') {
+      errors.push('"version" is required');
+      return undefined;
+    }
+    const n = typeof v === 'string' ? normalizeVersion(v) : undefined;
+    if (n?.ok) return n.version;
+    errors.push(`${where} must be a version "major.minor.subminor" with parts 0..65535${n && !n.ok && /leading zeros/.test(n.reason) ? ` (${n.reason})` : ''}, got ${JSON.stringify(v)}`);
     return undefined;
   };
   const date = (k: string, required: boolean): number | undefined => {
     if (o[k] === undefined && !required) return undefined;
+    if (missing(k)) return undefined;
     const r = parseIsoTime(o[k]);
     if (!r.ok) errors.push(`"${k}": ${r.reason}`);
     return r.ok ? r.seconds : undefined;

@@ -10,7 +10,7 @@
 import { toHex } from '../bytes/hex.ts';
 import { sha256WebCrypto } from '../crypto/sha256.ts';
 
-export type AuditKind = 'session' | 'device' | 'image' | 'check' | 'step' | 'answer' | 'result' | 'note';
+export type AuditKind = 'session' | 'device' | 'image' | 'check' | 'override' | 'step' | 'answer' | 'result' | 'note';
 
 export interface AuditRecord {
   readonly seq: number;
@@ -80,7 +80,7 @@ export class AuditLog {
 export type AuditCheck = { ok: true; records: number; head: string } | { ok: false; line: number; reason: string };
 
 const RECORD_KEYS = ['data', 'hash', 'kind', 'prev', 'seq', 'time'];
-const KINDS: ReadonlySet<string> = new Set<AuditKind>(['session', 'device', 'image', 'check', 'step', 'answer', 'result', 'note']);
+const KINDS: ReadonlySet<string> = new Set<AuditKind>(['session', 'device', 'image', 'check', 'override', 'step', 'answer', 'result', 'note']);
 const HEX64 = /^[0-9a-f]{64}$/;
 
 /**

@@ -229,10 +229,18 @@ export class UpdateSession {
         ...(this.#o.now ? { now: this.#o.now } : {}),
         onProgress: (p) => this.#progress('preflight', p.total ? p.done / p.total : 1),
       });
+      // an override (--now) is a record of its own, not only words inside a check's reason
+      for (const o of report.overrides) void this.#o.audit?.add('override', o);
       for (const c of report.checks) void this.#o.audit?.add('check', c);
       if (report.verdict !== 'accept') {
         this.#set('preflight', 'failed', `${report.failed?.title}: ${report.failed?.reason}`);
         return this.#finish('rejected-by-host', `Rejected before anything was sent: ${report.failed?.title}: ${report.failed?.reason}`, { report, before });
+      }
+      // a block size the device cannot take is refused here, before LOCK, not by a stalled transfer
+      const tooBig = this.#blockSizeProblem(Math.min(before!.maxBlockSize ?? DATA_BLOCK_MAX, DATA_BLOCK_MAX, host.functional.transferSize - DATA_HEADER_SIZE), `wTransferSize ${host.functional.transferSize} minus the ${DATA_HEADER_SIZE}-byte DATA header${before!.maxBlockSize !== undefined ? `, and the device's largest data block ${before!.maxBlockSize}` : ''}`);
+      if (tooBig) {
+        this.#set('preflight', 'failed', tooBig);
+        return this.#finish('failed', `${tooBig}; nothing was sent to the device`, { report, before });
       }
       this.#set('preflight', 'done', `all checks passed (${report.checks.filter((c) => c.status === 'pass').length} passed, ${report.checks.filter((c) => c.status === 'skipped').length} skipped)`);
       this.#progress('preflight', 1);
@@ -373,6 +381,13 @@ export class UpdateSession {
     }
   }
 
+  /** Why the requested block size cannot be sent to this device (at most `max` bytes of image per transfer), or undefined. */
+  #blockSizeProblem(max: number, why: string): string | undefined {
+    const size = this.#o.blockSize;
+    if (size === undefined || size <= max) return undefined;
+    return `a block size of ${size} bytes is more than this device takes: at most ${max} bytes of image per transfer (${why})`;
+  }
+
   async #generic(): Promise<SessionResult> {
     const { firmware, host } = this.#o;
     for (const id of ['lock', 'update-component', 'verify', 'activate', 'release'] as const) this.#set(id, 'skipped', 'not part of a plain DFU download');
@@ -381,10 +396,16 @@ export class UpdateSession {
       firmware.kind === 'detached'
         ? await verifyDetached(firmware.bytes, firmware.signature, { trust: this.#o.trust, certificates: firmware.certificates, ...(this.#o.now ? { now: this.#o.now } : {}) })
         : await verifyImage(firmware.bytes, { trust: this.#o.trust, ...(this.#o.now ? { now: this.#o.now } : {}) });
+    for (const o of report.overrides) void this.#o.audit?.add('override', o);
     for (const c of report.checks) void this.#o.audit?.add('check', c);
     if (report.verdict !== 'accept') {
       this.#set('preflight', 'failed', `${report.failed?.title}: ${report.failed?.reason}`);
       return { ...this.#finish('rejected-by-host', `Rejected before anything was sent: ${report.failed?.title}: ${report.failed?.reason}`, { report }), deviceVerifies: false };
+    }
+    const tooBig = this.#blockSizeProblem(host.functional.transferSize, `the DFU functional descriptor's wTransferSize`);
+    if (tooBig) {
+      this.#set('preflight', 'failed', tooBig);
+      return { ...this.#finish('failed', `${tooBig}; nothing was sent to the device`, { report }), deviceVerifies: false };
     }
     this.#set('preflight', 'done', DEVICE_DOES_NOT_VERIFY);
     this.#log(DEVICE_DOES_NOT_VERIFY);

@@ -40,6 +40,7 @@ export function reportToJson(r: Report): Record<string, unknown> {
     checks: r.checks.map((c) => ({ id: c.id, title: c.title, status: c.status, reason: c.reason })),
     signers: r.signers,
     notices: r.notices,
+    overrides: r.overrides,
     ...(r.manifest ? { manifest: manifestToJson(r.manifest), manifestAuthenticated: r.checks.some((c) => c.id === 'signature' && c.status === 'pass') } : {}),
     ...(r.payloadSha256 ? { payloadSha256: r.payloadSha256 } : {}),
   };
@@ -53,6 +54,7 @@ export function reportToText(r: Report, file: string): string {
     const m = r.manifest;
     lines.push(`  image: ${m.vendor} ${m.product} ${m.version} (security version ${m.securityVersion}) for ${m.psids.join(', ')}`);
   }
+  for (const o of r.overrides) lines.push(`  OVERRIDE  --${o.name} ${o.value}: ${o.effect}`);
   for (const n of r.notices) lines.push(`  NOTE  ${n}`);
   lines.push(r.verdict === 'accept' ? 'ACCEPTED' : `REJECTED: ${r.failed ? `${r.failed.title}: ${r.failed.reason}` : 'a required check did not pass'}`);
   return lines.join('\n');

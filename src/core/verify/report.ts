@@ -74,6 +74,22 @@ export interface Report {
   readonly deviceVerifies: boolean;
   /** The first failed check, if any. */
   readonly failed?: Check;
+  /** Checks run with an operator's override instead of their normal input (`--now`): shown and logged as overrides. */
+  readonly overrides: readonly Override[];
+}
+
+/** An input a person replaced (the validation time): never a silent change of what a check means. */
+export interface Override {
+  readonly name: 'now';
+  /** The value used instead ("2026-11-22T00:00:00.000Z"). */
+  readonly value: string;
+  /** What it changed, in a sentence. */
+  readonly effect: string;
+}
+
+/** The override record for a validation time other than the host's clock. */
+export function nowOverride(now: Date): Override {
+  return { name: 'now', value: now.toISOString(), effect: "certificate validity, expiry and the release date were judged at this time, not at this host's clock" };
 }
 
 /** Collects checks in order; the verdict is computed once, at the end, starting from "reject". */
@@ -81,6 +97,7 @@ export class ReportBuilder {
   readonly #checks: Check[] = [];
   readonly notices: string[] = [];
   readonly signers: SignerInfo[] = [];
+  readonly overrides: Override[] = [];
 
   add(id: CheckId, status: CheckStatus, reason: string): CheckStatus {
     this.#checks.push({ id, title: CHECK_TITLES[id], status, reason });
@@ -101,11 +118,11 @@ export class ReportBuilder {
     return this.#checks.some((c) => c.id === id);
   }
 
-  finish(rest: Omit<Report, 'verdict' | 'checks' | 'signers' | 'notices' | 'failed'>, allOf: readonly CheckId[] = ESSENTIAL): Report {
+  finish(rest: Omit<Report, 'verdict' | 'checks' | 'signers' | 'notices' | 'failed' | 'overrides'>, allOf: readonly CheckId[] = ESSENTIAL): Report {
     let verdict: Report['verdict'] = 'reject';
     const failed = this.#checks.find((c) => c.status === 'fail');
     const essentialPassed = allOf.every((id) => this.#checks.some((c) => c.id === id && c.status === 'pass'));
     if (!failed && essentialPassed) verdict = 'accept';
-    return { ...rest, verdict, checks: this.#checks.slice(), signers: this.signers.slice(), notices: this.notices.slice(), ...(failed ? { failed } : {}) };
+    return { ...rest, verdict, checks: this.#checks.slice(), signers: this.signers.slice(), notices: this.notices.slice(), overrides: this.overrides.slice(), ...(failed ? { failed } : {}) };
   }
 }

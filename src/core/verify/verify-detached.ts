@@ -13,7 +13,7 @@ import { sha256WebCrypto } from '../crypto/sha256.ts';
 import { ecdsaDerToRaw, verifySignature } from '../crypto/signature.ts';
 import type { TrustStore } from '../crypto/trust.ts';
 import { validateChain, type Certificate } from '../crypto/x509.ts';
-import { ReportBuilder, type CheckId, type Report } from './report.ts';
+import { nowOverride, ReportBuilder, type CheckId, type Report } from './report.ts';
 
 /** Generic DFU firmware is small; the whole file is held to verify it (WebCrypto has no prehashed verify). */
 export const DETACHED_MAX = 256 * 1024 * 1024;
@@ -39,6 +39,7 @@ export function looksLikeCms(sig: Uint8Array): boolean {
 
 export async function verifyDetached(data: Uint8Array, signature: Uint8Array, opts: DetachedOptions): Promise<Report> {
   const b = new ReportBuilder();
+  if (opts.now) b.overrides.push(nowOverride(opts.now));
   const now = opts.now ?? new Date();
   b.notices.push(DEVICE_DOES_NOT_VERIFY);
   const finish = () => {

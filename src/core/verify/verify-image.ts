@@ -17,7 +17,7 @@ import { sha256Blob, sha256Chunked, type BlobLike, type HashProgress } from '../
 import { verifySignature } from '../crypto/signature.ts';
 import { findTrustedKey, type TrustStore } from '../crypto/trust.ts';
 import { parseCertificate, validateChain, type Certificate } from '../crypto/x509.ts';
-import { ReportBuilder, type CheckId, type Report, type SignerInfo } from './report.ts';
+import { nowOverride, ReportBuilder, type CheckId, type Report, type SignerInfo } from './report.ts';
 import { equalBytes } from '../bytes/hex.ts';
 import { algorithmsText, checkNextKeys, FAMILY_ALGORITHMS, FINAL_IMAGE_NOTICE, keyAlgorithmBit, VERIFIABLE_ALG } from './next-keys.ts';
 
@@ -100,6 +100,7 @@ export const INTERNAL_ERROR = 'internal error';
  */
 export async function verifyImage(source: Uint8Array | BlobLike, opts: VerifyOptions): Promise<Report> {
   const b = new ReportBuilder();
+  if (opts.now) b.overrides.push(nowOverride(opts.now));
   try {
     return await verifyInto(b, source, opts);
   } catch (e) {

@@ -287,8 +287,8 @@ describe('sign', () => {
       const cert = await signWith('m-certkey.json', manifestJson({ nextKeys: [key('next-signer', 'cert.pem')] }));
       expectError(cert, /"nextKeys\[0\]" must hold a PUBLIC KEY PEM block \(openssl pkey -pubout\)/, 'sign');
       const missingVendor = await signWith('m-missing.json', JSON.stringify({ product: 'P', psids: ['A'], version: '1.0.0', securityVersion: 0 }));
-      expectError(missingVendor, /"vendor" must be printable/, 'sign');
-      expect(missingVendor.stderr).toMatch(/"releaseDate": expected an ISO-8601 date/);
+      expectError(missingVendor, /"vendor" is required/, 'sign');
+      expect(missingVendor.stderr).toMatch(/"releaseDate" is required/);
       const psid = await signWith('m-psid.json', manifestJson({ psids: ['THIS_PSID_IS_WAY_TOO_LONG'] }));
       expectError(psid, /"psids\[0\]" must be 1\.\.16 printable characters/, 'sign');
     });

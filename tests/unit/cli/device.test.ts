@@ -190,3 +190,37 @@ describe('trustflash update --log and audit verify --head', () => {
     expect((await tf('audit', 'verify', log, '--head', head!)).code).toBe(0);
   });
 });
+
+describe('checks that refuse before anything is sent', () => {
+  it('--block-size larger than the device takes is refused before LOCK, naming the limit; a fitting one updates', async () => {
+    const s = await freshNic('block');
+    for (const size of ['4089', '8192', '65527']) {
+      const r = await update(s, 'good.tfw', '--block-size', size);
+      expect(r.code, r.text).toBe(2);
+      expect(r.text).toMatch(new RegExp(`a block size of ${size} bytes is more than this device takes: at most 4088 bytes of image per transfer \\(wTransferSize 4096 minus the 8-byte DATA header`));
+      expect(r.text).toMatch(/nothing was sent to the device/);
+      expect(r.text).not.toMatch(/device state LOCKED/);
+    }
+    expect(await versions(s)).toEqual({ running: '28.39.1002', pending: undefined });
+    const ok = await update(s, 'good.tfw', '--block-size', '4088');
+    expect(ok.code, ok.text).toBe(0);
+  });
+
+  it('--now is an override: shown as one in the report (text and JSON) and recorded as its own audit record', async () => {
+    const s = await freshNic('override');
+    const log = join(dir, 'override.jsonl');
+    const r = await update(s, 'good.tfw', '--log', log);
+    expect(r.code, r.text).toBe(0);
+    const records = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const overrides = records.filter((x) => x.kind === 'override');
+    expect(overrides).toHaveLength(1);
+    expect(overrides[0].data).toEqual({ name: 'now', value: '2026-11-22T00:00:00.000Z', effect: expect.stringMatching(/not at this host's clock/) });
+    const v = await tf('verify', join(samples, 'good.tfw'), '--trust', join(samples, 'demo-root.pem'), ...NOW);
+    expect(v.text).toMatch(/^ {2}OVERRIDE {2}--now 2026-11-22T00:00:00\.000Z: certificate validity, expiry and the release date were judged at this time/m);
+    const j = await tf('verify', join(samples, 'good.tfw'), '--trust', join(samples, 'demo-root.pem'), ...NOW, '--json');
+    expect(JSON.parse(j.text).overrides).toEqual([{ name: 'now', value: '2026-11-22T00:00:00.000Z', effect: expect.any(String) }]);
+    // without --now: no override
+    const plain = await tf('verify', join(samples, 'factory.tfw'), '--trust', join(samples, 'demo-root.pem'), '--json');
+    expect(JSON.parse(plain.text).overrides).toEqual([]);
+  });
+});

@@ -78,3 +78,39 @@ describe('manifest JSON', () => {
     expect(ok.stderr).not.toMatch(/--now/);
   });
 });
+
+describe('versions: one spelling for query and manifests', () => {
+  it("accepts flint's zero-padded spelling (what trustflash query prints) and names leading zeros when they are the problem", async () => {
+    const { normalizeVersion } = await import('../../../src/core/image/version.ts');
+    const { flintVersion } = await import('../../../src/core/update/protocol.ts');
+    for (const v of ['28.41.1', '28.41.1000', '0.0.0', '65535.65535.65535', '14.22.4020', '28.100.5']) {
+      expect(normalizeVersion(v)).toEqual({ ok: true, version: v });
+      // what query prints reads back as the same version
+      expect(normalizeVersion(flintVersion(v))).toEqual({ ok: true, version: v });
+    }
+    expect(normalizeVersion('28.41.0001')).toEqual({ ok: true, version: '28.41.1' });
+    expect(normalizeVersion('28.0100.0005')).toEqual({ ok: true, version: '28.100.5' });
+    for (const bad of ['028.41.1', '28.041.1', '28.41.01', '28.41.00001']) {
+      const r = normalizeVersion(bad);
+      expect(r.ok, bad).toBe(false);
+      expect(!r.ok && r.reason).toMatch(/leading zeros are the problem/);
+    }
+    expect(normalizeVersion('28.41')).toMatchObject({ ok: false, reason: expect.stringMatching(/is not a version/) });
+    expect(normalizeVersion('28.41.70000')).toMatchObject({ ok: false, reason: expect.stringMatching(/0\.\.65535/) });
+
+    const r = await sign(manifestJson({ nextKeys: [NEXT], version: '28.41.0001', forbiddenVersions: ['28.38.1000'] }), 'padded.tfw');
+    expect(r.code, r.stderr).toBe(0);
+    const head = parseImageHead(new Uint8Array(readFileSync(join(dir, 'padded.tfw'))), readFileSync(join(dir, 'padded.tfw')).length);
+    expect(head.ok && head.value.manifest.version).toBe('28.41.1');
+    const bad = await sign(manifestJson({ nextKeys: [NEXT], version: '28.041.1' }));
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/leading zeros are the problem \(write 28\.41\.1\)/);
+  });
+
+  it('a missing field says it is required', async () => {
+    const r = await sign(JSON.stringify({ product: 'P', psids: ['A'], securityVersion: 0, nextKeys: [NEXT] }));
+    expect(r.code).toBe(2);
+    for (const f of ['vendor', 'version', 'releaseDate']) expect(r.stderr).toContain(`"${f}" is required`);
+    expect(r.stderr).not.toMatch(/"product"/);
+  });
+});

@@ -56,7 +56,7 @@ describe('README: your own keys with openssl', () => {
     spawnSync('openssl', ['pkey', '-in', 'ec.key', '-pubout', '-out', 'ec.pub'], { cwd: dir });
     const ec = await tf(dir, 'emulator', 'init', '--state', join(dir, 'ec.state'), '--trust-key', 'ec.pub');
     expect(ec.code).toBe(2);
-    expect(ec.stderr).toMatch(/--trust-key: key 1: the NIC verifies RSA-2048 keys \(exponent 65537\) only; this is ECDSA P-256/);
+    expect(ec.stderr).toMatch(/--trust-key: key 1: the NIC verifies RSA-2048 \(e = 65537\) PKCS#1 v1\.5 \/ SHA-256 keys only; this is ECDSA P-256/);
     const none = await tf(dir, 'emulator', 'init', '--state', join(dir, 'x.state'), '--trust-key', 'manifest.json');
     expect(none.code).toBe(2);
     expect(none.stderr).toMatch(/no PUBLIC KEY or CERTIFICATE/);
