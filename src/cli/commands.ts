@@ -24,6 +24,8 @@ import { bool, list, need, parseArgs, str, UsageError } from './args.ts';
 import { IoError, TEXT_FILE_MAX, tooLargeForText, type Io } from './io.ts';
 import { dfuDevices, formatDevice, openNodeUsb } from './usb.ts';
 import { flagSpec } from './help.ts';
+import { certificatePathProblem } from '../core/crypto/x509.ts';
+import { algorithmsText, FAMILY_ALGORITHMS, keyAlgorithmBit } from '../core/verify/next-keys.ts';
 import { decryptKeyPem } from './passphrase.ts';
 
 async function loadCerts(io: Io, paths: readonly string[]): Promise<Certificate[]> {
@@ -58,7 +60,7 @@ async function loadDevice(io: Io, path: string): Promise<DeviceIdentity> {
   if (typeof o.psid !== 'string' || o.psid.length === 0) problems.push('"psid" must be a non-empty string');
   if (o.deviceId !== undefined && (typeof o.deviceId !== 'number' || !Number.isInteger(o.deviceId))) problems.push('"deviceId" must be an integer');
   const v = typeof o.version === 'string' ? normalizeVersion(o.version) : undefined;
-  if (o.version !== undefined && !v?.ok) problems.push(`"version" must be "major.minor.subminor"${v && !v.ok ? ` (${v.reason})` : ''}`);
+  if (o.version !== undefined && !v?.ok) problems.push(`"version" must be "major.minor.subminor"${v && !v.ok && /leading zeros/.test(v.reason) ? ` (${v.reason})` : ''}`);
   else if (v?.ok) o.version = v.version;
   if (o.securityVersion !== undefined && (typeof o.securityVersion !== 'number' || !Number.isInteger(o.securityVersion) || o.securityVersion < 0)) problems.push('"securityVersion" must be a non-negative integer');
   if (o.forbiddenVersions !== undefined && (!Array.isArray(o.forbiddenVersions) || !o.forbiddenVersions.every((x) => typeof x === 'string' && normalizeVersion(x).ok))) problems.push('"forbiddenVersions" must be a list of versions');
@@ -194,6 +196,22 @@ async function signerChain(io: Io, p: ReturnType<typeof parseArgs>, spki: Uint8A
   return [leaf!, ...bundled, ...(await loadCerts(io, list(p, 'chain')))];
 }
 
+/**
+ * What `verify` and this NIC family would refuse about the signer, checked before signing: the
+ * certificate rules (code-signing EKU, keyUsage, validity now, CA issuers, key policy) and the
+ * key algorithm the device verifies. `--other-target` signs anyway, saying so, for targets with
+ * other rules.
+ */
+function signerChecks(io: Io, p: ReturnType<typeof parseArgs>, key: { spki: Uint8Array; description: string }, chain: readonly Certificate[]): void {
+  const problems: string[] = [];
+  const cert = certificatePathProblem(chain, { time: new Date() });
+  if (cert) problems.push(`${cert}: verify would refuse this image at the chain check (a signer needs extendedKeyUsage codeSigning and keyUsage digitalSignature, issued by a CA; see README "Your own keys")`);
+  if ((keyAlgorithmBit(key.spki) & FAMILY_ALGORITHMS) === 0) problems.push(`the key is ${key.description}, but this NIC family verifies ${algorithmsText(FAMILY_ALGORITHMS)} only: the device would refuse the image (MCC 0x07); sign with an RSA-2048 key`);
+  if (problems.length === 0) return;
+  if (!bool(p, 'other-target')) throw new IoError(`refusing to sign:\n  ${problems.join('\n  ')}\n  (--other-target signs anyway, for a target with other rules)`);
+  for (const w of problems) io.err(`warning (--other-target): ${w}`);
+}
+
 export async function cmdSign(argv: string[], io: Io): Promise<number> {
   const p = parseArgs(argv, flagSpec('sign'));
   if (p.positional.length) throw new UsageError(`unexpected argument ${p.positional[0]}`);
@@ -204,6 +222,7 @@ export async function cmdSign(argv: string[], io: Io): Promise<number> {
   cmsKeyCheck(p, key);
   const chain = await signerChain(io, p, key.spki);
   if (bool(p, 'cms') && chain.length === 0) throw new UsageError('--cms needs --cert (a CMS signature names its signer certificate)');
+  signerChecks(io, p, key, chain);
   const manifestPath = need(p, 'manifest');
   const json = await readJsonFile(io, manifestPath);
   const base = dirname(resolve(io.cwd, manifestPath));

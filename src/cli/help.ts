@@ -65,13 +65,14 @@ export const COMMANDS: readonly CommandHelp[] = [
   },
   {
     name: 'sign',
-    synopsis: ['trustflash sign --key K.pem [--passin SRC] [--cert C.pem [--chain I.pem ...]] [--cms] [--final-image] --manifest M.json --payload FW.bin -o OUT'],
+    synopsis: ['trustflash sign --key K.pem [--passin SRC] [--cert C.pem [--chain I.pem ...]] [--cms] [--final-image] [--other-target] --manifest M.json --payload FW.bin -o OUT'],
     about: 'Signs a payload into a TrustFlash image: the manifest (docs/image-format.md) and the payload\'s size and SHA-256, signed with --key, carrying --cert and --chain.',
     flags: {
       ...keyFlags,
       manifest: { kind: 'string', value: 'M.json', help: 'the manifest (JSON; field names in docs/image-format.md)' },
       payload: { kind: 'string', value: 'FW.bin', help: 'the firmware payload' },
       'final-image': { kind: 'boolean', help: 'allow an image after which the device can verify no further update (a deliberate last image): it is marked as such, signed' },
+      'other-target': { kind: 'boolean', help: 'sign even when verify (certificate rules) or this NIC family (RSA-2048 keys only) would refuse the result, for a target with other rules; each problem is printed as a warning' },
     },
     examples: ['trustflash sign --key signer/key.pem --cert signer/cert.pem --manifest manifest.json --payload fw.bin -o fw.tfw'],
   },

@@ -260,6 +260,15 @@ function sameKeyAndName(a: Certificate, b: Certificate): boolean {
   return equalBytes(a.spki, b.spki) && a.pki.subject.isEqual(b.pki.subject);
 }
 
+/**
+ * The rules a path must meet apart from its signatures (validity at `time`, key policy, the leaf's
+ * code-signing EKU and keyUsage, issuers being CAs with keyCertSign): what `trustflash sign` checks
+ * on the chain it is given, so it never writes an image `verify` would refuse for its certificates.
+ */
+export function certificatePathProblem(path: readonly Certificate[], opts: ChainOptions): string | undefined {
+  return path.length ? pathProblem(path, opts) : undefined;
+}
+
 function pathProblem(path: readonly Certificate[], opts: ChainOptions): string | undefined {
   const t = opts.time.getTime();
   for (const c of path) {

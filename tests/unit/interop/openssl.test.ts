@@ -123,8 +123,15 @@ describe('openssl keys and certificates → trustflash sign → trustflash verif
     for (const cms of [false, true]) {
       it(`${desc}, ${cms ? 'CMS SignedData entry' : 'raw signature entry'}: accepted against the openssl root`, async () => {
         const out = `${name}${cms ? '-cms' : ''}.tfw`;
-        const s = await tfHere('sign', '--key', `${name}.key`, '--cert', `${name}.pem`, ...(cms ? ['--cms'] : []), '--manifest', 'manifest.json', '--payload', 'fw.bin', '-o', out);
-        expect(s.stderr).toBe('');
+        // the NIC verifies RSA-2048 only: an EC image is for other targets, and sign says so unless told
+        const forOther = name === 'ec' ? ['--other-target'] : [];
+        if (name === 'ec') {
+          const refused = await tfHere('sign', '--key', `${name}.key`, '--cert', `${name}.pem`, ...(cms ? ['--cms'] : []), '--manifest', 'manifest.json', '--payload', 'fw.bin', '-o', out);
+          expect(refused.code).toBe(2);
+          expect(refused.stderr).toMatch(/refusing to sign:\n {2}the key is ECDSA P-256, but this NIC family verifies RSA-2048 .*MCC 0x07/);
+        }
+        const s = await tfHere('sign', '--key', `${name}.key`, '--cert', `${name}.pem`, ...(cms ? ['--cms'] : []), ...forOther, '--manifest', 'manifest.json', '--payload', 'fw.bin', '-o', out);
+        expect(s.stderr).toEqual(name === 'ec' ? expect.stringMatching(/^warning \(--other-target\): the key is ECDSA P-256/) : '');
         expect(s.code).toBe(0);
         expect(s.stdout).toContain(keyText);
         const v = await tfHere('verify', out, '--trust', 'root.pem');
@@ -171,8 +178,14 @@ describe('openssl keys and certificates → trustflash sign → trustflash verif
   });
 
   it('an openssl serverAuth (TLS) certificate is refused for code signing', async () => {
-    const s = await tfHere('sign', '--key', 'tls.key', '--cert', 'tls.pem', '--manifest', 'manifest.json', '--payload', 'fw.bin', '-o', 'tls.tfw');
+    // sign runs verify's certificate rules first, naming the fix
+    const refused = await tfHere('sign', '--key', 'tls.key', '--cert', 'tls.pem', '--manifest', 'manifest.json', '--payload', 'fw.bin', '-o', 'tls.tfw');
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/refusing to sign:\n {2}certificate "O=Interop, CN=TLS Server" is not allowed for code signing .*verify would refuse this image at the chain check \(a signer needs extendedKeyUsage codeSigning/);
+    // for another target it signs, warning; verify still refuses the certificate
+    const s = await tfHere('sign', '--key', 'tls.key', '--cert', 'tls.pem', '--other-target', '--manifest', 'manifest.json', '--payload', 'fw.bin', '-o', 'tls.tfw');
     expect(s.code).toBe(0);
+    expect(s.stderr).toMatch(/warning \(--other-target\): certificate "O=Interop, CN=TLS Server" is not allowed for code signing/);
     const v = await tfHere('verify', 'tls.tfw', '--trust', 'root.pem');
     expect(v.code).toBe(1);
     expect(v.stdout).toMatch(/REJECTED: Certificate chain: .*not allowed for code signing/);
@@ -212,11 +225,11 @@ describe('openssl keys and certificates → trustflash sign → trustflash verif
 
 describe('Ed25519 (openssl genpkey -algorithm ED25519)', () => {
   it('image signed with the openssl key and certificate verifies; --cms is refused with a clear message', async () => {
-    const s = await tfHere('sign', '--key', 'ed.key', '--cert', 'ed.pem', '--manifest', 'manifest.json', '--payload', 'fw.bin', '-o', 'ed.tfw');
+    const s = await tfHere('sign', '--key', 'ed.key', '--cert', 'ed.pem', '--other-target', '--manifest', 'manifest.json', '--payload', 'fw.bin', '-o', 'ed.tfw');
     expect(s.code, s.stderr).toBe(0);
     expect(s.stdout).toContain('Ed25519');
     expectAccepted(await tfHere('verify', 'ed.tfw', '--trust', 'root.pem'));
-    const cms = await tfHere('sign', '--key', 'ed.key', '--cert', 'ed.pem', '--cms', '--manifest', 'manifest.json', '--payload', 'fw.bin', '-o', 'ed-cms.tfw');
+    const cms = await tfHere('sign', '--key', 'ed.key', '--cert', 'ed.pem', '--cms', '--other-target', '--manifest', 'manifest.json', '--payload', 'fw.bin', '-o', 'ed-cms.tfw');
     expect(cms.code).toBe(2);
     expect(cms.stderr).toMatch(/--cms signs with RSA or ECDSA P-256 keys, not Ed25519; drop --cms/);
     expect(cms.stderr).not.toMatch(/internal error/);
@@ -416,7 +429,7 @@ describe('CMS entries inside images ↔ openssl cms', () => {
   ] as const) {
     it(`trustflash sign --cms (${name}): openssl cms -verify accepts the entry over header || manifest`, async () => {
       const img = `img-${name}-cms.tfw`;
-      const s = await tfHere('sign', '--key', `${name}.key`, '--cert', `${name}.pem`, ...extra, '--cms', '--manifest', 'manifest.json', '--payload', 'fw.bin', '-o', img);
+      const s = await tfHere('sign', '--key', `${name}.key`, '--cert', `${name}.pem`, ...extra, ...(name === 'ec' ? ['--other-target'] : []), '--cms', '--manifest', 'manifest.json', '--payload', 'fw.bin', '-o', img);
       expect(s.code, s.stderr).toBe(0);
       const { signed, cms } = await cmsParts(img);
       await writeFile(p(`${img}.signed`), signed);
