@@ -283,7 +283,7 @@ export class DfuHost {
     await this.normalize();
     for (let n = 0; n < blocks; n++) {
       opts.signal?.throwIfAborted();
-      const doing = `cannot download block ${n + 1} of ${blocks}`;
+      const doing = `cannot download block ${n} (of blocks 0..${blocks - 1})`;
       const chunk = data.subarray(n * size, Math.min(data.length, (n + 1) * size));
       await this.controlOut(this.#cls(DFU_REQUEST.DFU_DNLOAD, n & 0xffff), chunk, doing);
       const s = await this.#settle(doing);

@@ -245,6 +245,32 @@ export const MCC_ERRORS: readonly MccErrorInfo[] = Object.entries(MCC_ERROR).map
 const BY_CODE = new Map(MCC_ERRORS.map((e) => [e.code, e]));
 
 /** The table row for `code`; a code outside 0x00..0x33 gets a generic row (mstflint prints "GENERAL ERROR" for it). */
+/**
+ * Codes that report a fault of the device (its flash, its memory, an internal error), not a
+ * verdict on the image: an update that ends in one failed, it was not "rejected", and the same
+ * image may install on a retry or on a healthy device.
+ */
+const DEVICE_FAULTS: ReadonlySet<number> = new Set([
+  MCC_ERROR.FLASH_ERASE_ERROR,
+  MCC_ERROR.REJECTED_FW_BURN_DRAM_NOT_AVAILABLE,
+  MCC_ERROR.FW_BURN_REJECTED_FLASH_WRITE_PROTECTED,
+  MCC_ERROR.FW_BURN_REJECTED_INTERNAL_ERROR_0,
+  MCC_ERROR.FW_BURN_REJECTED_INTERNAL_ERROR_1,
+  MCC_ERROR.FW_BURN_REJECTED_INTERNAL_ERROR_2,
+  MCC_ERROR.FW_BURN_REJECTED_INTERNAL_ERROR_3,
+  MCC_ERROR.FW_BURN_REJECTED_INTERNAL_ERROR_4,
+  MCC_ERROR.FW_BURN_REJECTED_INTERNAL_ERROR_5,
+  MCC_ERROR.FW_BURN_REJECTED_INTERNAL_ERROR_6,
+  MCC_ERROR.FW_BURN_REJECTED_INTERNAL_ERROR_7,
+  MCC_ERROR.FW_BURN_REJECTED_INTERNAL_ERROR_8,
+  MCC_ERROR.FW_BURN_REJECTED_INTERNAL_ERROR_9,
+]);
+
+/** Is this MCC error a fault of the device rather than a verdict on the image? */
+export function isDeviceFault(code: number): boolean {
+  return DEVICE_FAULTS.has(code);
+}
+
 export function mccError(code: number): MccErrorInfo {
   return (
     BY_CODE.get(code) ?? {

@@ -24,7 +24,7 @@ import { reportToJson } from '../verify/format-report.ts';
 import { sha256WebCrypto } from '../crypto/sha256.ts';
 import { toHex } from '../bytes/hex.ts';
 import { NicClient } from './nic-client.ts';
-import { MCC_INSTRUCTION, MCC_STATE, mccError, mccStateName, regStatus, type MccErrorInfo } from './mcc-codes.ts';
+import { isDeviceFault, MCC_INSTRUCTION, MCC_STATE, mccError, mccStateName, regStatus, type MccErrorInfo } from './mcc-codes.ts';
 import { DATA_BLOCK_MAX, DATA_HEADER_SIZE, type DeviceQuery, type DeviceStatus } from './protocol.ts';
 import { HEAD_MAX } from '../image/layout.ts';
 import { parseImageHead } from '../image/parse.ts';
@@ -358,7 +358,7 @@ export class UpdateSession {
         if (this.#cancelled || this.#o.signal?.aborted) throw new Cancelled();
         const block = bytes.subarray(at, Math.min(bytes.length, at + size));
         const sent = at + block.length;
-        const send = nic.data(handle, at, block, `cannot download block ${n + 1} of ${blocks}`);
+        const send = nic.data(handle, at, block, `cannot download block ${n} (of blocks 0..${blocks - 1})`);
         const checkpoint = at < headEnd || n % 64 === 63 || sent === bytes.length;
         if (checkpoint) {
           inFlight.push(send);
@@ -366,7 +366,7 @@ export class UpdateSession {
           const s = await nic.status();
           this.#device(s);
           if (s.error !== 0) throw new DeviceRejected(mccError(s.error));
-          if (s.result !== 0) throw new UpdateError('Rejected', `block ${n + 1}: ${regStatus(s.result).sentence}`);
+          if (s.result !== 0) throw new UpdateError('Rejected', `block ${n}: ${regStatus(s.result).sentence}`);
           if (s.received !== sent) throw new UpdateError('InvalidData', `the device acknowledged ${s.received} bytes, ${sent} were sent`);
         } else {
           send.catch(() => undefined); // seen by settle(); never an unhandled rejection meanwhile
@@ -454,6 +454,15 @@ export class UpdateSession {
     return { ...this.#finish('updated', `Downloaded with a plain DFU transfer. ${DEVICE_DOES_NOT_VERIFY}`, { report }), deviceVerifies: false };
   }
 
+  /** What a Cancel left behind, truthfully: the steps already done say what the device went through. */
+  #cancelledText(): string {
+    const done = (id: StepId) => this.#steps.find((x) => x.id === id)?.status === 'done';
+    if (done('activate')) return 'Cancelled after ACTIVATE: the new image is pending and runs after the next reset (REACTIVATE_PREVIOUS would undo it).';
+    if (done('update-component')) return `Cancelled after the device erased its spare bank${done('download') ? ' and received the image' : ''} (not the running one); CANCEL and RELEASE were sent. Nothing was activated: the device keeps running its current firmware.`;
+    if (done('lock')) return 'Cancelled after the lock: the handle was released and nothing was written to the device.';
+    return 'Cancelled before anything was sent to the device.';
+  }
+
   async #failure(step: StepId, e: unknown, owned: { nic: NicClient; handle: number } | undefined, before?: DeviceQuery, report?: Report): Promise<SessionResult> {
     const cancelled = e instanceof Cancelled || (e instanceof DOMException && e.name === 'AbortError');
     this.#set(step, cancelled ? 'skipped' : 'failed', cancelled ? 'cancelled' : (e as Error).message);
@@ -468,7 +477,11 @@ export class UpdateSession {
       }
     }
     const extra = { ...(report ? { report } : {}), ...(before ? { before } : {}) };
-    if (cancelled) return this.#finish('cancelled', 'Cancelled. The device was left as it was.', extra);
+    if (cancelled) return this.#finish('cancelled', this.#cancelledText(), extra);
+    if (e instanceof DeviceRejected && isDeviceFault(e.info.code)) {
+      // a flash or internal fault says nothing about the image: the update failed, it was not rejected
+      return this.#finish('failed', `${STEP_TITLES[step]} failed on the device: ${e.info.mstflint} (MCC error 0x${e.info.code.toString(16).padStart(2, '0')}), a fault of the device, not a verdict on the image. Nothing was activated: the device keeps running its current firmware. ${e.info.action}`, { ...extra, deviceError: e.info });
+    }
     if (e instanceof DeviceRejected) return this.#finish('rejected-by-device', `The device rejected the image: ${e.message}`, { ...extra, deviceError: e.info });
     const msg = e instanceof UpdateError ? e.message : `internal error: ${(e as Error)?.message ?? String(e)}`;
     return this.#finish('failed', `${STEP_TITLES[step]} failed: ${msg}`, extra);

@@ -33,10 +33,14 @@ export type Rejection =
   | { readonly by: 'device'; readonly code: string; readonly name: string; readonly mstflint: string; readonly sentence: string; readonly action: string };
 
 export interface ProgressView {
+  /** Bytes sent of the image, in percent (the bar and the numbers agree). */
   readonly percent: number;
   readonly bytes: string;
   readonly rate: string;
+  /** "about 3 s left" while downloading; empty otherwise. */
   readonly eta: string;
+  /** The phase when it is not the download ("Update component (erase the inactive bank)…"). */
+  readonly phase: string | undefined;
 }
 
 const choiceName = (c: FirmwareChoice) => (c.kind === 'sample' ? c.file : c.file.name);
@@ -96,18 +100,26 @@ export class UpdateState {
   get progress() {
     return this.#progress;
   }
+  /**
+   * One measure: the bar and the numbers are the bytes of the download (the steps around it carry
+   * no bytes). While the device erases or verifies, the bar names that phase instead of showing a
+   * frozen "0 B"; once the session has ended there is no ETA, only what was sent.
+   */
   get progressView(): ProgressView | undefined {
     const p = this.#progress;
-    if (!p) return undefined;
+    if (!p && !this.#result) return undefined;
     const d = this.#download;
-    const total = d?.bytesTotal ?? p.bytesTotal;
+    const total = d?.bytesTotal ?? p?.bytesTotal ?? this.#size;
     const sent = d?.bytesSent ?? 0;
-    return {
-      percent: Math.round(p.fraction * 100),
-      bytes: `${formatBytes(sent)} of ${formatBytes(total)} sent`,
-      rate: d ? formatRate(d.rate) : '–',
-      eta: !d ? '–' : sent >= total ? 'done' : formatDuration(d.etaMs),
-    };
+    const percent = total ? Math.floor((sent / total) * 100) : 0;
+    const bytes = `${formatBytes(sent)} of ${formatBytes(total)} sent`;
+    const running = this.running ? this.steps.find((s) => s.status === 'running') : undefined;
+    if (this.#result) {
+      const failed = this.#result.result.outcome !== 'updated';
+      return { percent, bytes: failed && sent < total ? `${bytes} before it stopped` : bytes, rate: d ? formatRate(d.rate) : '–', eta: '', phase: undefined };
+    }
+    if (running && running.id !== 'download') return { percent, bytes, rate: '', eta: '', phase: `${running.title}…` };
+    return { percent, bytes, rate: d ? formatRate(d.rate) : '–', eta: !d || sent >= total ? '' : `about ${formatDuration(d.etaMs)} left`, phase: undefined };
   }
   get result(): SessionResult | undefined {
     return this.#result?.result;

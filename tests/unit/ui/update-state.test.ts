@@ -112,14 +112,33 @@ describe('UpdateState', () => {
     expect(update.stateText).toBe('LOCKED, handle 0x000abc held, new image pending reset');
   });
 
-  it('progress: percent, bytes, rate and ETA; the download figures stay after the download', () => {
+  it('progress: one measure (bytes and percent agree), a named phase outside the download, no ETA once it ended', () => {
+    const { fake, update } = setup();
+    const step = (id: string, status: string) => ({ id, title: id === 'download' ? 'Download the image' : id === 'verify' ? 'Device verifies the image' : 'Update component (erase the inactive bank)', status });
+    fake.emit({ kind: 'session-start', serial: 'TFN0000001', name: 'good.tfw', size: 8192, mode: 'run' });
+    // during the erase: the phase is named, no frozen "0 B · ETA –"
+    fake.emit({ kind: 'steps', serial: 'TFN0000001', steps: [step('update-component', 'running')] as never });
+    fake.emit({ kind: 'progress', serial: 'TFN0000001', progress: { fraction: 0.3, bytesSent: 0, bytesTotal: 8192, rate: 0, etaMs: undefined } });
+    expect(update.progressView).toEqual({ percent: 0, bytes: '0 B of 8.0 KiB sent', rate: '', eta: '', phase: 'Update component (erase the inactive bank)…' });
+    // the download: percent is the bytes' percent, not the session's weighted fraction
+    fake.emit({ kind: 'steps', serial: 'TFN0000001', steps: [step('update-component', 'done'), step('download', 'running')] as never });
+    fake.emit({ kind: 'progress', serial: 'TFN0000001', progress: { fraction: 0.62, bytesSent: 4096, bytesTotal: 8192, rate: 2048, etaMs: 2000 } });
+    expect(update.progressView).toEqual({ percent: 50, bytes: '4.0 KiB of 8.0 KiB sent', rate: '2.0 KiB/s', eta: 'about 2.0 s left', phase: undefined });
+    // the device verifies: named again
+    fake.emit({ kind: 'progress', serial: 'TFN0000001', progress: { fraction: 0.9, bytesSent: 8192, bytesTotal: 8192, rate: 4096, etaMs: 0 } });
+    fake.emit({ kind: 'steps', serial: 'TFN0000001', steps: [step('download', 'done'), step('verify', 'running')] as never });
+    expect(update.progressView).toMatchObject({ percent: 100, phase: 'Device verifies the image…', eta: '' });
+    // ended: what was sent, no ETA
+    fake.emit({ kind: 'result', serial: 'TFN0000001', name: 'good.tfw', result: result({ outcome: 'updated' }) });
+    expect(update.progressView).toEqual({ percent: 100, bytes: '8.0 KiB of 8.0 KiB sent', rate: '4.0 KiB/s', eta: '', phase: undefined });
+  });
+
+  it('progress after a failure says how far it got, with no ETA', () => {
     const { fake, update } = setup();
     fake.emit({ kind: 'session-start', serial: 'TFN0000001', name: 'good.tfw', size: 8192, mode: 'run' });
-    fake.emit({ kind: 'progress', serial: 'TFN0000001', progress: { fraction: 0.5, bytesSent: 4096, bytesTotal: 8192, rate: 2048, etaMs: 2000 } });
-    expect(update.progressView).toEqual({ percent: 50, bytes: '4.0 KiB of 8.0 KiB sent', rate: '2.0 KiB/s', eta: '2.0 s' });
-    fake.emit({ kind: 'progress', serial: 'TFN0000001', progress: { fraction: 0.9, bytesSent: 8192, bytesTotal: 8192, rate: 4096, etaMs: 0 } });
-    fake.emit({ kind: 'progress', serial: 'TFN0000001', progress: { fraction: 1, bytesSent: 0, bytesTotal: 8192, rate: 0, etaMs: undefined } });
-    expect(update.progressView).toEqual({ percent: 100, bytes: '8.0 KiB of 8.0 KiB sent', rate: '4.0 KiB/s', eta: 'done' });
+    fake.emit({ kind: 'progress', serial: 'TFN0000001', progress: { fraction: 0.5, bytesSent: 2048, bytesTotal: 8192, rate: 1024, etaMs: 6000 } });
+    fake.emit({ kind: 'result', serial: 'TFN0000001', name: 'good.tfw', result: result({ outcome: 'failed' }) });
+    expect(update.progressView).toEqual({ percent: 25, bytes: '2.0 KiB of 8.0 KiB sent before it stopped', rate: '1.0 KiB/s', eta: '', phase: undefined });
   });
 
   it('a rejection says who refused: the host check, or the device with its MCC code and mstflint text', () => {
