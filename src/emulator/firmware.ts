@@ -27,7 +27,7 @@ interface Exports {
   boot(): number;
   resume(): number;
   boot_status(): number;
-  maintenance(): number;
+  repairs(): number;
   mcc(instruction: number, handle: number, size: number): number;
   write_block(handle: number, offset: number, len: number): number;
   read_block(handle: number, offset: number, len: number): number;
@@ -69,15 +69,15 @@ export const BOOT_STATUS_NAMES: Record<number, string> = {
   6: 'no valid image in either bank',
 };
 
-/** What the firmware repaired at its last boot or resume (wasm/firmware/main.ts MAINT_*), bit by bit. */
-export const MAINTENANCE = {
+/** What the firmware repaired at its last boot or resume (wasm/firmware/main.ts REPAIRED_*), bit by bit. */
+export const REPAIRS = {
   IDENTITY_COPY: 1,
   IDENTITY_MIGRATED: 2,
   RECORD: 4,
   MIRROR: 8,
   MIRROR_FAILED: 16,
 } as const;
-export const MAINTENANCE_NOTES: Record<number, string> = {
+export const REPAIR_NOTES: Record<number, string> = {
   1: 'rewrote a damaged identity copy from the other copy',
   2: 'rewrote the single identity sector of an earlier layout as two checksummed copies',
   4: 'rewrote the second boot record',
@@ -155,9 +155,9 @@ export class NicFirmware {
   bootStatus(): number {
     return this.#x.boot_status();
   }
-  /** MAINTENANCE bits: what the last boot() or resume() repaired. */
-  maintenance(): number {
-    return this.#x.maintenance();
+  /** REPAIRS bits: what the last boot() or resume() repaired. */
+  repairs(): number {
+    return this.#x.repairs();
   }
   mcc(instruction: number, handle: number, size: number): number {
     return this.#x.mcc(instruction, handle >>> 0, size >>> 0);

@@ -53,23 +53,23 @@ function runnable(bank: u8, buf: usize, info: ImageInfo): bool {
   return bankIntact(U.record, bank) && loadHead(bank, buf, info) && info.svn >= dev.fusedSvn();
 }
 
-// What the last boot() or resume() repaired (the `maintenance` export; the emulator reports it).
-export const MAINT_IDENTITY_COPY: u32 = 1; // one identity copy was rewritten from the other
-export const MAINT_IDENTITY_MIGRATED: u32 = 2; // a single pre-#10 identity sector became two checked copies
-export const MAINT_RECORD: u32 = 4; // the second boot record was rewritten
-export const MAINT_MIRROR: u32 = 8; // the running image was copied into the other bank (the fallback)
-export const MAINT_MIRROR_FAILED: u32 = 16; // that copy failed; it is retried at the next boot
-let maintained: u32 = 0;
+// What the last boot() or resume() repaired (the `repairs` export; the emulator reports it).
+export const REPAIRED_IDENTITY_COPY: u32 = 1; // one identity copy was rewritten from the other
+export const REPAIRED_IDENTITY_MIGRATED: u32 = 2; // a single pre-#10 identity sector became two checked copies
+export const REPAIRED_RECORD: u32 = 4; // the second boot record was rewritten
+export const REPAIRED_MIRROR: u32 = 8; // the running image was copied into the other bank (the fallback)
+export const REPAIRED_MIRROR_FAILED: u32 = 16; // that copy failed; it is retried at the next boot
+let repaired: u32 = 0;
 
-export function maintenance(): u32 {
-  return maintained;
+export function repairs(): u32 {
+  return repaired;
 }
 
 /** Identity: both copies at rest (device.ts). Runs before anything else reads the identity. */
 function loadIdentity(): bool {
   if (!dev.loadInfo()) return false;
   const found = dev.copiesFound;
-  if (found != (dev.COPY_PRIMARY | dev.COPY_BACKUP) && dev.repairInfo() > 0) maintained |= found == dev.COPY_LEGACY ? MAINT_IDENTITY_MIGRATED : MAINT_IDENTITY_COPY;
+  if (found != (dev.COPY_PRIMARY | dev.COPY_BACKUP) && dev.repairInfo() > 0) repaired |= found == dev.COPY_LEGACY ? REPAIRED_IDENTITY_MIGRATED : REPAIRED_IDENTITY_COPY;
   return true;
 }
 
@@ -83,16 +83,16 @@ function maintain(): void {
   const r = U.record;
   if (r.pending == NONE) {
     const other: u8 = r.active == 0 ? 1 : 0;
-    if (!runnable(other, U.incomingHead, U.incoming)) maintained |= mirrorActive(r) == HW_OK ? MAINT_MIRROR : MAINT_MIRROR_FAILED;
+    if (!runnable(other, U.incomingHead, U.incoming)) repaired |= mirrorActive(r) == HW_OK ? REPAIRED_MIRROR : REPAIRED_MIRROR_FAILED;
   }
-  if (recordsValid < 2 && writeRecord(r) == HW_OK) maintained |= MAINT_RECORD;
+  if (recordsValid < 2 && writeRecord(r) == HW_OK) repaired |= REPAIRED_RECORD;
 }
 
 /** Power-on / reset: pick the bank to run, applying a pending image only if it is intact. */
 export function boot(): u32 {
   U.resetRam();
   booted = false;
-  maintained = 0;
+  repaired = 0;
   if (!loadIdentity()) return (bootStatus = BOOT_NO_DEVICE_INFO);
   if (!readRecord(U.record)) return (bootStatus = BOOT_NO_RECORD);
   let status = BOOT_OK;
@@ -135,7 +135,7 @@ const pendingHead = memory.data(16 + 65536);
 export function resume(): u32 {
   U.resetRam();
   booted = false;
-  maintained = 0;
+  repaired = 0;
   if (!loadIdentity()) return (bootStatus = BOOT_NO_DEVICE_INFO);
   if (!readRecord(U.record)) return (bootStatus = BOOT_NO_RECORD);
   const r = U.record;

@@ -352,7 +352,7 @@ describe('anti-rollback at boot, rotten flash at resume', () => {
     await nic.reset();
     expect(new DataView(queryTags(nic).get(11)!.buffer, queryTags(nic).get(11)!.byteOffset).getUint32(0, true)).toBe(3);
     // the boot that raised the fuses mirrored the running image into bank 0 (the factory image, SVN 2, could no longer boot)
-    expect(nic.maintenanceNotes).toContain('copied the running image into the other bank, so a fallback image exists');
+    expect(nic.repairNotes).toContain('copied the running image into the other bank, so a fallback image exists');
     expect(Buffer.from(nic.flash.read(nic.flash.bankAddr(0), img.length)!).equals(Buffer.from(img))).toBe(true);
     nic.flash.hooks = {};
     const at = img.findIndex((b, i) => i > 5000 && b !== 0); // a payload byte that programming to 0 really changes
