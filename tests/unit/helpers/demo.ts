@@ -46,7 +46,8 @@ export const DRAFT: ManifestDraft = {
   releaseDate: Date.parse('2026-10-15T00:00:00Z') / 1000,
   sequence: 1,
   forbiddenVersions: ['28.38.1000'],
-  nextKeys: [],
+  // a key the device can verify the next update with: an empty list would lock the device out (issue #10, S2)
+  nextKeys: [parsePem(keyPem('signer', 'pubkey.pem')).blocks[0]!.der],
   secured: true,
   dev: false,
 };
