@@ -261,6 +261,26 @@ describe('states saved before the redundant layout (tests/fixtures/legacy-state)
     expect([fell.firmware.bootStatus(), running(fell)]).toEqual([5, '28.39.1002']);
   });
 
+  it('the CLI says so once: `emulator reboot` on a legacy state file prints the migrated note, and saves the migrated state', async () => {
+    const { run } = await import('../../../src/cli/main.ts');
+    const { nodeIo } = await import('../../../src/cli/io.ts');
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const path = `${mkdtempSync(`${tmpdir()}/tf-legacy-`)}/nic.state`;
+    writeFileSync(path, gunzipSync(readFileSync('tests/fixtures/legacy-state/fresh.state.gz')));
+    const tf = async (...argv: string[]) => {
+      const out: string[] = [];
+      const code = await run(argv, { ...nodeIo(), out: (t: string) => void out.push(t), err: (t: string) => void out.push(t) });
+      return { code, text: out.join('\n') };
+    };
+    const first = await tf('emulator', 'reboot', '--state', path);
+    expect(first.code, first.text).toBe(0);
+    expect(first.text).toContain(`${path}: migrated: this NIC was saved by an earlier TrustFlash version`);
+    const second = await tf('emulator', 'reboot', '--state', path);
+    expect(second.code, second.text).toBe(0);
+    expect(second.text).not.toContain('migrated');
+  });
+
   it('a legacy state powered on cold (the gadget bridge starts with a boot) migrates the same way', async () => {
     const nic = await EmulatedNic.create({ state: load('fresh'), start: 'boot' });
     expect(nic.migrated).toMatch(/^migrated:/);
