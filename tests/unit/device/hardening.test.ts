@@ -255,7 +255,7 @@ describe('S8 the update handle: REACTIVATE_PREVIOUS and FORCE_HANDLE_RELEASE', (
     expect(running(nic)).toBe('28.39.1002');
   });
 
-  it('REACTIVATE_PREVIOUS with the owner’s handle outside LOCKED (a download running, during the erase): BAD_PARAM', async () => {
+  it('REACTIVATE_PREVIOUS with the owner’s handle outside LOCKED (reading back the running image): BAD_PARAM', async () => {
     const { nic, fw } = await pendingNic();
     const h = lock(nic);
     expect(fw.mcc(I.READ, h, 0)).toBe(R.OK);
@@ -304,6 +304,12 @@ describe('S8 the update handle: REACTIVATE_PREVIOUS and FORCE_HANDLE_RELEASE', (
       expect(fw.mcc(I.FORCE, 0, 0)).toBe(R.RES_NOT_AVLBL);
     }
     expect(fw.status().state).toBe(S.LOCKED);
+  });
+
+  it('REACTIVATE_PREVIOUS with the owner’s handle during the erase (INITIALIZE): BAD_PARAM', async () => {
+    const { fw, h } = await owned(true);
+    expect(fw.mcc(I.REACTIVATE, h, 0)).toBe(R.BAD_PARAM);
+    expect(fw.status().state).toBe(S.INITIALIZE);
   });
 
   it('FORCE_HANDLE_RELEASE during the erase (INITIALIZE): refused even after 10 s of silence', async () => {
