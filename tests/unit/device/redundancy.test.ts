@@ -4,8 +4,9 @@
  * manufacture on (the golden copy), and a mirror of the running image when the other bank can no
  * longer boot. For each state a NIC rests in, one byte of every structure is flipped in turn and the
  * NIC must still boot an image that was legitimately installed on it, never report
- * NO_DEVICE_INFO (3), NO_RECORD (4) or NO_VALID_IMAGE (6); for a sample of the flips, a real
- * power-on of the damaged flash takes a retried update. States saved before the redundant layout
+ * NO_DEVICE_INFO (3), NO_RECORD (4) or NO_VALID_IMAGE (6), and that boot must leave every
+ * structure redundant again; for a sample of the flips, a real power-on of the damaged flash takes
+ * a retried update. States saved before the redundant layout
  * (tests/fixtures/legacy-state) load and are migrated.
  *
  * Speed: each flip is booted by one firmware instance re-bound to a fresh copy of the flash (a warm
@@ -57,7 +58,7 @@ interface Structure {
 }
 
 /** Every byte of both boot records and both identity copies; per bank, every head byte and a spread of payload bytes. */
-function faultSites(s: NicState, banks: [Uint8Array, Uint8Array]): { name: string; addr: number }[] {
+function faultSites(s: NicState, banks: [Uint8Array, Uint8Array], headStride = 1): { name: string; addr: number }[] {
   const flash = Flash.restore({ bankSize: s.bankSize, pages: s.flash });
   const out: { name: string; addr: number }[] = [];
   const range = ({ name, from, to }: Structure) => {
@@ -75,11 +76,38 @@ function faultSites(s: NicState, banks: [Uint8Array, Uint8Array]): { name: strin
     const base = flash.bankAddr(bank);
     expect(sha(flash.read(base, img.length)!), `bank ${bank} holds the expected image`).toBe(sha(img));
     const head = headLength(img);
-    range({ name: `bank ${bank} head`, from: base, to: base + head });
+    for (let off = 0; off < head; off += headStride) out.push({ name: `bank ${bank} head`, addr: base + off });
     for (let off = head; off < img.length; off += 4096) out.push({ name: `bank ${bank} payload`, addr: base + off });
     out.push({ name: `bank ${bank} payload`, addr: base + img.length - 1 });
   }
   return out;
+}
+
+/**
+ * After the boot, is every structure redundant again (self-healing)? Both boot records valid, both
+ * identity copies valid, nothing pending, and each bank hashing to the digest the newest record
+ * gives it: so a second, later fault would be survived as well. Returns what is not, or ''.
+ */
+function notRedundant(flash: Flash, images: Map<string, Uint8Array>): string {
+  const u32 = (b: Uint8Array, at: number) => new DataView(b.buffer, b.byteOffset).getUint32(at, true);
+  const records = [0x0000, 0x1000].map((a) => flash.read(a, 116)!).filter((r) => u32(r, 0) === 0x52424654 && sha(r.subarray(0, 84)) === Buffer.from(r.subarray(84)).toString('hex'));
+  if (records.length !== 2) return `${records.length} valid boot records`;
+  for (const a of [0x2000, 0x3000]) {
+    const h = flash.read(a, 8)!;
+    const len = u32(h, 4);
+    const copy = flash.read(a, 8 + len + 32)!;
+    if (u32(h, 0) !== 0x32444654 || len > 472 || sha(copy.subarray(0, 8 + len)) !== Buffer.from(copy.subarray(8 + len)).toString('hex')) return `identity copy at 0x${a.toString(16)} invalid`;
+  }
+  const r = u32(records[0]!, 4) >= u32(records[1]!, 4) ? records[0]! : records[1]!;
+  if (r[9] !== 0xff) return 'an image still pending';
+  for (const bank of [0, 1] as const) {
+    // the record names one of the images this NIC legitimately holds, and the bank holds exactly it
+    // (a byte compare: cheaper than hashing the bank after every one of thousands of flips)
+    const img = images.get(Buffer.from(r.subarray(20 + 32 * bank, 52 + 32 * bank)).toString('hex'));
+    const len = u32(r, 12 + 4 * bank);
+    if (!img || len !== img.length || !Buffer.from(flash.read(flash.bankAddr(bank), len)!.buffer).equals(Buffer.from(img.buffer, img.byteOffset, img.length))) return `bank ${bank} does not match its record`;
+  }
+  return '';
 }
 
 function runningVersion(fw: NicFirmware): string | undefined {
@@ -90,14 +118,16 @@ function runningVersion(fw: NicFirmware): string | undefined {
 
 /**
  * Flips each fault site of `state` in turn and boots. Returns the outcomes by boot status; fails
- * (listing the first offenders) if any flip leaves no legitimately installed image running.
+ * (listing the first offenders) if any flip leaves no legitimately installed image running, or if
+ * the boot did not make every structure redundant again.
  */
-async function flipEverything(state: NicState, banks: [Uint8Array, Uint8Array], legit: string[]): Promise<Record<string, number>> {
+async function flipEverything(state: NicState, banks: [Uint8Array, Uint8Array], legit: string[], headStride = 1): Promise<Record<string, number>> {
   const hw = { flash: Flash.restore({ bankSize: state.bankSize, pages: state.flash }), fuses: Fuses.restore(state.fuses), now: () => 1000, random: () => {} };
   const fw = await NicFirmware.powerOn(hw);
   const wrong: string[] = [];
   const outcomes: Record<string, number> = {};
-  const sites = faultSites(state, banks);
+  const sites = faultSites(state, banks, headStride);
+  const images = new Map(banks.map((img) => [sha(img), img] as const));
   for (let i = 0; i < sites.length; i++) {
     const { name, addr } = sites[i]!;
     const mask = 1 << (i % 8);
@@ -109,6 +139,8 @@ async function flipEverything(state: NicState, banks: [Uint8Array, Uint8Array], 
     outcomes[status] = (outcomes[status] ?? 0) + 1;
     const where = `${name} 0x${addr.toString(16)} ^ 0x${mask.toString(16)}`;
     if (BAD_BOOT.includes(status) || !v || !legit.includes(v)) wrong.push(`${where}: boot status ${status}, running ${v}`);
+    const gap = notRedundant(hw.flash, images);
+    if (gap) wrong.push(`${where}: after the boot, ${gap}`);
     if (i % 40 === 0) {
       // a cold power-on of the same damaged flash agrees, and the NIC takes an update
       const nic = await EmulatedNic.create({ state: bad, start: 'boot' });
@@ -244,7 +276,8 @@ describe('states saved before the redundant layout (tests/fixtures/legacy-state)
     // loading the migrated state again changes nothing
     const again = await EmulatedNic.create({ state: nic.snapshot() });
     expect([again.migrated, again.repairNotes]).toEqual([undefined, []]);
-    const outcomes = await flipEverything(nic.snapshot(), [factory, factory], ['28.39.1002']);
+    // every byte of the records and identity copies it gained; every 8th byte of the (67 KB) images' heads
+    const outcomes = await flipEverything(nic.snapshot(), [factory, factory], ['28.39.1002'], 8);
     console.log(`migrated fresh NIC: ${JSON.stringify(outcomes)}`);
   }, 30_000);
 
