@@ -324,3 +324,17 @@ describe('S8 the update handle: REACTIVATE_PREVIOUS and FORCE_HANDLE_RELEASE', (
     expect(fw.status().state).toBe(S.IDLE);
   });
 });
+
+describe('the variant list (image-variants.ts) a host-side agreement test can share', () => {
+  it('every variant gets its declared MCC code from the device', async () => {
+    const { imageVariants, variantImage } = await import('./image-variants.ts');
+    const got: string[] = [];
+    const want: string[] = [];
+    for (const v of imageVariants()) {
+      const nic = await newNic();
+      got.push(`${v.rule} ${v.name}: 0x${(await update(nic, variantImage(v))).toString(16)}`);
+      want.push(`${v.rule} ${v.name}: 0x${v.device.toString(16)}`);
+    }
+    expect(got).toEqual(want);
+  });
+});
