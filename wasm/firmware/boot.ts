@@ -129,6 +129,8 @@ function bankHashesTo(bank: u8, len: u32, expected: usize): bool {
  * is written the record in force still names the other bank's old digest, which the half-made copy
  * does not match, so a power cut at any point leaves the other bank unused, never trusted, and the
  * next boot copies again. Returns HW_OK, or the failing status (the copy is then not referenced).
+ * Used at boot and resume (main.ts maintain) and when a download that overwrote the other bank
+ * ends without an activated image (update.ts release).
  */
 export function mirrorActive(r: BootRecord): u32 {
   const from = r.active;
@@ -147,6 +149,9 @@ export function mirrorActive(r: BootRecord): u32 {
   }
   memory.copy(mirrorDigest, digests + <usize>from * 32, 32);
   if (!bankHashesTo(to, len, mirrorDigest)) return HW_ERR_WRITE;
+  // the record in force may already name this very image there (a golden copy restored after a
+  // download overwrote it): then it stays as it is
+  if (bankLen(r, to) == len && equal(digests + <usize>to * 32, mirrorDigest, 32)) return HW_OK;
   const oldLen = bankLen(r, to);
   memory.copy(oldDigest, digests + <usize>to * 32, 32);
   setBank(r, to, len, mirrorDigest);

@@ -13,7 +13,7 @@ import { bankAddr, flash_bank_size, flash_erase, flash_read, flash_write, HW_ERR
 import { equal } from './mem';
 import { ImageInfo, HEAD_MAX, headBytesNeeded, parseHead, nextSignature, entryEnd, listsPsid, listsDeviceId, forbids, ALG_RSA_PKCS1_SHA256 } from './image';
 import { sha256Final, sha256Init, sha256Update, SHA256_CTX_SIZE, rsa2048VerifySha256, spkiRsa2048Modulus } from './crypto';
-import { BootRecord, setBank, writeRecord, NONE } from './boot';
+import { BootRecord, mirrorActive, setBank, writeRecord, NONE } from './boot';
 import * as dev from './device';
 import { le16, le32 } from './mem';
 
@@ -52,6 +52,11 @@ export let handleTimeoutMs: f64 = 60000;
 export const FORCE_RELEASE_IDLE_MS: f64 = 10000;
 export let componentSize: u32 = 0;
 let erasedTo: u32 = 0;
+/**
+ * This flow has erased or written the inactive bank: the fallback image there is gone until it is
+ * restored. Cleared when ACTIVATE makes the bank the pending image.
+ */
+let targetDirty: bool = false;
 export let received: u32 = 0;
 let headHave: u32 = 0;
 let headChecked: bool = false;
@@ -85,6 +90,11 @@ function release(): void {
   handle = 0;
   state = C.ST_IDLE;
   resetDownload();
+  // A download that ended without an activated image (refused, cancelled, abandoned) has overwritten
+  // the fallback in the inactive bank: copy the running image back into it now, rather than leave
+  // the NIC with a single bootable image until its next boot (issue #10; protocol §8.6)
+  if (targetDirty && record.pending == NONE) mirrorActive(record);
+  targetDirty = false;
 }
 
 function resetDownload(): void {
@@ -201,6 +211,7 @@ function updateComponent(size: u32): u32 {
   const eraseLen = size == 0 ? 0 : ((size + SECTOR - 1) / SECTOR) * SECTOR;
   state = C.ST_INITIALIZE;
   if (eraseLen > 0) {
+    targetDirty = true;
     const st = flash_erase(bankAddr(target), eraseLen);
     if (st != HW_OK) return reject(st == HW_ERR_ERASE ? C.E_FLASH_ERASE_ERROR : C.E_ERROR);
   }
@@ -234,6 +245,7 @@ export function writeBlock(h: u32, offset: u32, len: u32): u32 {
     lastResult = C.R_OK;
     return reject(componentSize != 0 ? C.E_REJECTED_BAD_FORMAT : C.E_NO_PLACE);
   }
+  targetDirty = true;
   if (offset + len > erasedTo) {
     const to = ((offset + len + SECTOR - 1) / SECTOR) * SECTOR;
     const st = flash_erase(bankAddr(target) + erasedTo, to - erasedTo);
@@ -401,6 +413,7 @@ function activate(): u32 {
   pendingVersion = incoming.version;
   pendingReset = true;
   verified = false;
+  targetDirty = false; // the bank now holds the pending image the record names
   state = C.ST_LOCKED;
   return C.R_OK;
 }
@@ -472,6 +485,7 @@ export function clearError(): void {
 }
 /** After boot: drop every RAM-held flow. */
 export function resetRam(): void {
+  targetDirty = false; // after a reset, boot() restores the fallback (main.ts maintain)
   owned = false;
   handle = 0;
   offered = 0;

@@ -29,6 +29,8 @@ const FACTORY = buildImage({ version: [28, 39, 1002], nextKeys: [demoKey('signer
 const SAME_SVN = buildImage({ version: [28, 40, 1000], svn: 2, payload: payloadOf(24_000, 2) });
 const SVN3 = buildImage({ version: [28, 41, 1000], svn: 3, payload: payloadOf(18_000, 3) });
 const RETRY = buildImage({ version: [28, 43, 0], svn: 3, payload: payloadOf(9_000, 4) });
+/** Refused at its head (0x04: an unknown signer), after UPDATE_COMPONENT erased more than any image here. */
+const REFUSED = buildImage({ version: [28, 44, 0], signers: [{ key: demoKey('unknown') }], payload: payloadOf(40_000, 5) });
 const V = { factory: '28.39.1002', same: '28.40.1000', svn3: '28.41.1000', retry: '28.43.0' };
 
 const BAD_BOOT = [3, 4, 6];
@@ -211,6 +213,32 @@ describe('single-byte faults at rest', () => {
       [V.svn3],
     ],
   ];
+  // not in the list of the brief, but a NIC rests there often: after a refused download (whose
+  // erase overwrote the fallback), which the end of the flow restores (protocol §8.6)
+  states.push(
+    [
+      'a refused download on a fresh NIC',
+      async () => {
+        const nic = await newSmallNic();
+        expect(await update(nic, REFUSED)).toBe(0x04);
+        return nic;
+      },
+      [FACTORY, FACTORY],
+      [V.factory],
+    ],
+    [
+      'a refused download after an update at the same SVN',
+      async () => {
+        const nic = await newSmallNic();
+        expect(await update(nic, SAME_SVN)).toBe(0);
+        expect(await nic.reset()).toBe(1);
+        expect(await update(nic, REFUSED)).toBe(0x04);
+        return nic;
+      },
+      [SAME_SVN, SAME_SVN],
+      [V.same],
+    ],
+  );
   for (const [name, make, banks, legit] of states) {
     it(`${name}: any single flipped byte still boots ${legit.join(' or ')}, and the NIC takes a retried update`, async () => {
       const nic = await make();
