@@ -31,7 +31,7 @@ async function loadNic(io: Io, path: string, extra: { faults?: Fault[]; timing?:
   const state = decodeState(bytes);
   if (!state.ok) throw new IoError(`${path}: ${state.error}`);
   const dev = await createEmulatedNic({ state: state.value, ...(extra.faults ? { faults: extra.faults } : {}), ...(extra.timing ? { timing: extra.timing } : {}) });
-  if (dev.nic.migrated) io.err(`${path}: ${dev.nic.migrated}`); // saved before the redundant flash layout (protocol §8.6)
+  if (dev.nic.migrated) io.err(`${path}: ${dev.nic.migrated}`); // saved before the redundant flash layout (protocol §8.7)
   return dev;
 }
 
