@@ -36,7 +36,9 @@ async function loadNic(io: Io, path: string, extra: { faults?: Fault[]; timing?:
   const bytes = await io.readBytes(path);
   const state = decodeState(bytes);
   if (!state.ok) throw new IoError(`${path}: ${state.error}`);
-  return createEmulatedNic({ state: state.value, ...(extra.faults ? { faults: extra.faults } : {}), ...(extra.timing ? { timing: extra.timing } : {}) });
+  const dev = await createEmulatedNic({ state: state.value, ...(extra.faults ? { faults: extra.faults } : {}), ...(extra.timing ? { timing: extra.timing } : {}) });
+  if (dev.nic.migrated) io.err(`${path}: ${dev.nic.migrated}`); // saved before the redundant flash layout (protocol §8.7)
+  return dev;
 }
 
 async function saveNic(io: Io, path: string, dev: EmulatedUSBDevice): Promise<void> {
@@ -168,6 +170,7 @@ async function cmdGadget(argv: string[], io: Io): Promise<number> {
   ]);
   // the gadget process is the NIC's power: starting it is a power-on (a pending image is applied)
   const nic = await EmulatedNic.create({ state: state.value, start: 'boot', faults });
+  if (nic.migrated) io.err(`gadget: ${path}: ${nic.migrated}`);
   const store = WriteThroughState.open(path, nic);
   const fn = new NicUsbFunction(nic, { vendorRequests: !bool(p, 'generic') });
   let bridge: InstanceType<typeof GadgetBridge>;

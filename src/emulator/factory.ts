@@ -1,10 +1,11 @@
 /**
  * Manufacturing: what a factory station writes into a new NIC's flash before it first powers on —
- * the device identity sector, the factory image in bank 0 and the first boot record (layouts in
- * docs/protocol.md §Flash). It trusts the factory image (that is what manufacturing means); from
- * then on only the firmware writes the flash.
+ * the device identity (twice), the factory image in both banks and both boot records (layouts in
+ * docs/protocol.md §8). Every boot-critical structure is written twice so that no single damaged
+ * byte can leave a new NIC with nothing to boot (issue #10). It trusts the factory image (that is
+ * what manufacturing means); from then on only the firmware writes the flash.
  */
-import { BANK_BASE, BOOT_RECORD_A, DEVICE_INFO, FLASH_OK, Flash, SECTOR } from './flash.ts';
+import { BANK_BASE, BOOT_RECORD_A, BOOT_RECORD_B, DEVICE_INFO, DEVICE_INFO_BACKUP, FLASH_OK, Flash, SECTOR } from './flash.ts';
 
 export interface Identity {
   /** Parameter-set id (Mellanox PSID), ≤ 16 printable characters. */
@@ -47,8 +48,8 @@ function validateIdentity(id: Identity): void {
   if (enc.encode(id.partNumber).length > 32) throw new RangeError('"partNumber" expected at most 32 bytes');
 }
 
-/** The device identity sector: "TFDI", length u32, TLVs { tag u8, length u8, value }. */
-export function encodeDeviceInfo(id: Identity): Uint8Array {
+/** The identity as TLVs { tag u8, length u8, value } (validated: a caller mistake throws). */
+export function identityTlvs(id: Identity): Uint8Array {
   validateIdentity(id);
   const tlvs: [number, Uint8Array][] = [
     [1, enc.encode(id.psid)],
@@ -60,18 +61,26 @@ export function encodeDeviceInfo(id: Identity): Uint8Array {
     [7, hexBytes(id.baseGuid, 8, 'baseGuid')],
     [8, new Uint8Array(new Uint32Array([id.devDevice ? 1 : 0]).buffer)],
   ];
-  const body = tlvs.reduce((n, [, v]) => n + 2 + v.length, 0);
-  const out = new Uint8Array(8 + body);
-  const dv = new DataView(out.buffer);
-  dv.setUint32(0, 0x49444654, true);
-  dv.setUint32(4, body, true);
-  let at = 8;
+  const out = new Uint8Array(tlvs.reduce((n, [, v]) => n + 2 + v.length, 0));
+  let at = 0;
   for (const [t, v] of tlvs) {
     out[at] = t;
     out[at + 1] = v.length;
     out.set(v, at + 2);
     at += 2 + v.length;
   }
+  return out;
+}
+
+/** One identity copy: "TFD2", length u32, the TLVs, SHA-256 of all before it (read by wasm/firmware/device.ts). */
+export async function encodeDeviceInfo(id: Identity): Promise<Uint8Array> {
+  const body = identityTlvs(id);
+  const out = new Uint8Array(8 + body.length + 32);
+  const dv = new DataView(out.buffer);
+  dv.setUint32(0, 0x32444654, true);
+  dv.setUint32(4, body.length, true);
+  out.set(body, 8);
+  out.set(new Uint8Array(await crypto.subtle.digest('SHA-256', out.subarray(0, 8 + body.length))), 8 + body.length);
   return out;
 }
 
@@ -91,7 +100,11 @@ export async function encodeBootRecord(fields: { seq: number; active: 0 | 1; pen
   return r;
 }
 
-/** Programs a blank flash: identity, factory image in bank 0, boot record. */
+/**
+ * Programs a blank flash: the identity in its primary and backup sectors, the factory image in
+ * bank 0 and again in bank 1 (the golden copy: either bank can be damaged and the other still
+ * boots), and two valid boot records naming both (seq 1 in A, seq 2 in B; B wins, A stands in).
+ */
 export async function manufacture(flash: Flash, identity: Identity, factoryImage: Uint8Array): Promise<void> {
   if (factoryImage.length === 0 || factoryImage.length > flash.bankSize) {
     throw new RangeError(`"factoryImage" expected 1..${flash.bankSize} bytes, got ${factoryImage.length}`);
@@ -100,9 +113,15 @@ export async function manufacture(flash: Flash, identity: Identity, factoryImage
     if (st !== FLASH_OK) throw new Error(`manufacturing failed writing ${what} (flash status ${st})`);
   };
   check(flash.erase(0, BANK_BASE), 'the system area');
-  check(flash.write(DEVICE_INFO, encodeDeviceInfo(identity)), 'the identity');
-  check(flash.erase(flash.bankAddr(0), Math.ceil(factoryImage.length / SECTOR) * SECTOR), 'bank 0');
-  check(flash.write(flash.bankAddr(0), factoryImage), 'the factory image');
+  const info = await encodeDeviceInfo(identity);
+  check(flash.write(DEVICE_INFO, info), 'the identity');
+  check(flash.write(DEVICE_INFO_BACKUP, info), 'the identity backup');
+  for (const bank of [0, 1] as const) {
+    check(flash.erase(flash.bankAddr(bank), Math.ceil(factoryImage.length / SECTOR) * SECTOR), `bank ${bank}`);
+    check(flash.write(flash.bankAddr(bank), factoryImage), `the factory image into bank ${bank}`);
+  }
   const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', factoryImage as Uint8Array<ArrayBuffer>));
-  check(flash.write(BOOT_RECORD_A, await encodeBootRecord({ seq: 1, active: 0, pending: 0xff, len: [factoryImage.length, 0], digest: [digest, new Uint8Array(32)] })), 'the boot record');
+  const len: [number, number] = [factoryImage.length, factoryImage.length];
+  check(flash.write(BOOT_RECORD_A, await encodeBootRecord({ seq: 1, active: 0, pending: 0xff, len, digest: [digest, digest] })), 'boot record A');
+  check(flash.write(BOOT_RECORD_B, await encodeBootRecord({ seq: 2, active: 0, pending: 0xff, len, digest: [digest, digest] })), 'boot record B');
 }

@@ -27,6 +27,7 @@ interface Exports {
   boot(): number;
   resume(): number;
   boot_status(): number;
+  repairs(): number;
   mcc(instruction: number, handle: number, size: number): number;
   write_block(handle: number, offset: number, len: number): number;
   read_block(handle: number, offset: number, len: number): number;
@@ -66,6 +67,22 @@ export const BOOT_STATUS_NAMES: Record<number, string> = {
   4: 'no valid boot record',
   5: 'the active image was damaged: fell back to the other bank',
   6: 'no valid image in either bank',
+};
+
+/** What the firmware repaired at its last boot or resume (wasm/firmware/main.ts REPAIRED_*), bit by bit. */
+export const REPAIRS = {
+  IDENTITY_COPY: 1,
+  IDENTITY_MIGRATED: 2,
+  RECORD: 4,
+  MIRROR: 8,
+  MIRROR_FAILED: 16,
+} as const;
+export const REPAIR_NOTES: Record<number, string> = {
+  1: 'rewrote a damaged identity copy from the other copy',
+  2: 'rewrote the single identity sector of an earlier layout as two checksummed copies',
+  4: 'rewrote the second boot record',
+  8: 'copied the running image into the other bank, so a fallback image exists',
+  16: 'could not copy the running image into the other bank (retried at the next boot)',
 };
 
 /** The firmware's 28-byte STATUS answer (docs/protocol.md), as raw fields. */
@@ -137,6 +154,10 @@ export class NicFirmware {
   }
   bootStatus(): number {
     return this.#x.boot_status();
+  }
+  /** REPAIRS bits: what the last boot() or resume() repaired. */
+  repairs(): number {
+    return this.#x.repairs();
   }
   mcc(instruction: number, handle: number, size: number): number {
     return this.#x.mcc(instruction, handle >>> 0, size >>> 0);

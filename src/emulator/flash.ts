@@ -7,10 +7,13 @@
 
 export const SECTOR = 4096;
 const PAGE = 64 * 1024;
-export const BANK_BASE = 0x10000;
+// The flash map, as wasm/firmware/hw.ts has it (docs/protocol.md §8.1): two boot records, the
+// identity and its backup copy, then the two banks.
 export const BOOT_RECORD_A = 0x0000;
 export const BOOT_RECORD_B = 0x1000;
 export const DEVICE_INFO = 0x2000;
+export const DEVICE_INFO_BACKUP = 0x3000;
+export const BANK_BASE = 0x10000;
 
 /** Thrown from inside a flash operation when the emulated power is cut: it unwinds the firmware. */
 export class PowerLoss extends Error {
@@ -144,6 +147,20 @@ export class Flash {
       else this.#pages.get(idx)?.fill(0xff, off, off + n);
       a += n;
     }
+  }
+
+  /**
+   * Fault injection: a cell goes bad. XORs the byte at `addr` with `mask` behind the firmware's back
+   * (no hooks, no timing; a write-through store is told). Programming can only clear bits, so a bit
+   * that flips from 0 to 1 needs this.
+   */
+  corrupt(addr: number, mask: number): void {
+    if (!this.#inRange(addr, 1) || !Number.isInteger(mask) || mask < 1 || mask > 0xff) throw new RangeError(`"corrupt" expected an address in the flash and a mask 1..255, got 0x${addr.toString(16)}, ${mask}`);
+    const idx = Math.floor(addr / PAGE);
+    let page = this.#pages.get(idx);
+    if (!page) this.#pages.set(idx, (page = new Uint8Array(PAGE).fill(0xff)));
+    page[addr % PAGE]! ^= mask;
+    this.onChange?.(addr, 1);
   }
 
   /** The non-erased pages, for persistence. */

@@ -5,7 +5,7 @@
  * RAM (the WASM instance) is lost and the NIC reboots from flash, as real hardware does.
  */
 import { Flash, Fuses, PowerLoss, type FlashOp } from './flash.ts';
-import { NicFirmware, BOOT_STATUS, BOOT_STATUS_NAMES } from './firmware.ts';
+import { NicFirmware, BOOT_STATUS, BOOT_STATUS_NAMES, REPAIRS, REPAIR_NOTES } from './firmware.ts';
 import { DEFAULT_IDENTITY, manufacture, type Identity } from './factory.ts';
 import { describeFault, type Fault } from './faults.ts';
 import { TIMING, type TimingName, type TimingModel } from './timing.ts';
@@ -65,6 +65,13 @@ export class EmulatedNic {
   readonly #listeners = new Set<(e: NicEvent) => void>();
   /** Bumps whenever power is lost, so a USB layer knows its enumeration is gone. */
   powerEpoch = 0;
+  /**
+   * Set when this NIC was restored from a state saved before the redundant flash layout (issue
+   * #10) and its firmware migrated it: one sentence a CLI or page can show as is.
+   */
+  migrated: string | undefined;
+  /** What the firmware repaired at the last power-on (REPAIR_NOTES), oldest first. */
+  repairNotes: readonly string[] = [];
 
   private constructor(identity: Identity, flash: Flash, fuses: Fuses, opts: NicOptions) {
     this.identity = identity;
@@ -209,6 +216,13 @@ export class EmulatedNic {
     this.#fw = fw;
     fw.setEraseTiming(this.flash.timing.eraseMsPerSector);
     this.#emit({ kind: 'boot', status, text: BOOT_STATUS_NAMES[status] ?? `boot status ${status}` });
+    const done = fw.repairs();
+    this.repairNotes = Object.entries(REPAIR_NOTES)
+      .filter(([bit]) => (done & Number(bit)) !== 0)
+      .map(([, note]) => note);
+    if (done & REPAIRS.IDENTITY_MIGRATED) {
+      this.migrated = `migrated: this NIC was saved by an earlier TrustFlash version; its firmware ${this.repairNotes.join('; ')}`;
+    }
     await this.#armFirmwareFaults();
   }
 

@@ -7,7 +7,7 @@
  *   "TFNS" | format u32 = 1 | jsonLength u32 | JSON { identity, bankSize, fuses (hex), pages [index…] }
  *   | one 64 KiB page per index, in order
  */
-import { encodeDeviceInfo, type Identity } from './factory.ts';
+import { identityTlvs, type Identity } from './factory.ts';
 import type { NicState } from './nic.ts';
 
 const MAGIC = 0x534e4654; // "TFNS"
@@ -104,7 +104,7 @@ export function decodeState(bytes: Uint8Array): StateResult {
   if (pages.some((p: number, i: number) => p >= maxPage || (i > 0 && p <= pages[i - 1]))) return fail('page indices must be increasing and inside the flash');
   try {
     if (!identity || typeof identity !== 'object') throw new Error('missing');
-    encodeDeviceInfo(identity); // validates every field
+    identityTlvs(identity); // validates every field
   } catch (e) {
     return fail(`identity is invalid (${(e as Error).message})`);
   }

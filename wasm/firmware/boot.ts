@@ -6,8 +6,13 @@
 // (the newest record that checks out wins). At boot a pending bank becomes active only if its bytes
 // still hash to the recorded digest; otherwise the device keeps (or falls back to) the other bank.
 // An image is never booted unless its digest matches — an unverified image is never run.
+//
+// Both record sectors hold a valid record at rest (manufacturing writes two; a boot that finds only
+// one writes the other), and each bank holds a bootable image (the factory image twice, then the
+// previous image, or a mirror of the running one: main.ts maintain()), so a single damaged byte in
+// a record or a bank leaves something to boot (issue #10).
 
-import { BOOT_RECORD_A, BOOT_RECORD_B, SECTOR, bankAddr, flash_erase, flash_read, flash_write, HW_OK } from './hw';
+import { BOOT_RECORD_A, BOOT_RECORD_B, SECTOR, bankAddr, flash_erase, flash_read, flash_write, HW_ERR_RANGE, HW_ERR_WRITE, HW_OK } from './hw';
 import { equal, fill, le32, put32 } from './mem';
 import { sha256Final, sha256Init, sha256Update, SHA256_CTX_SIZE } from './crypto';
 
@@ -41,9 +46,13 @@ function recordValid(buf: usize): bool {
 }
 
 /** Reads the newest valid record into `r` and `digests`. Returns false if neither sector holds one. */
+/** How many of the two record sectors held a valid record at the last read, or after the last write. */
+export let recordsValid: u32 = 0;
+
 export function readRecord(r: BootRecord): bool {
   const okA = flash_read(BOOT_RECORD_A, recBuf, RECORD_SIZE) == HW_OK && recordValid(recBuf);
   const okB = flash_read(BOOT_RECORD_B, recBuf2, RECORD_SIZE) == HW_OK && recordValid(recBuf2);
+  recordsValid = (okA ? 1 : 0) + (okB ? 1 : 0);
   let src: usize = 0;
   if (okA && okB) src = le32(recBuf2 + 4) > le32(recBuf + 4) ? recBuf2 : recBuf;
   else if (okA) src = recBuf;
@@ -75,10 +84,14 @@ export function writeRecord(r: BootRecord): u32 {
   sha256Final(hashCtx, recBuf + 84);
   const target = r.where == 0 ? BOOT_RECORD_B : BOOT_RECORD_A;
   let st = flash_erase(target, SECTOR);
-  if (st != HW_OK) return st;
-  st = flash_write(target, recBuf, RECORD_SIZE);
-  if (st != HW_OK) return st;
+  if (st == HW_OK) st = flash_write(target, recBuf, RECORD_SIZE);
+  if (st != HW_OK) {
+    r.seq--; // the record in force is still the previous one
+    recordsValid = 1;
+    return st;
+  }
   r.where = r.where == 0 ? 1 : 0;
+  recordsValid = 2; // the new record, and the previous one in the other sector
   return HW_OK;
 }
 
@@ -94,7 +107,10 @@ export function setBank(r: BootRecord, bank: u8, len: u32, digest: usize): void 
 
 /** Does bank `bank` hold `len` bytes hashing to the recorded digest? Reads the flash in 64 KiB pieces. */
 export function bankIntact(r: BootRecord, bank: u8): bool {
-  const len = bankLen(r, bank);
+  return bankHashesTo(bank, bankLen(r, bank), digests + <usize>bank * 32);
+}
+
+function bankHashesTo(bank: u8, len: u32, expected: usize): bool {
   if (len == 0) return false;
   const base = bankAddr(bank);
   sha256Init(hashCtx);
@@ -104,5 +120,44 @@ export function bankIntact(r: BootRecord, bank: u8): bool {
     sha256Update(hashCtx, chunk, n);
   }
   sha256Final(hashCtx, check);
-  return equal(check, digests + <usize>bank * 32, 32);
+  return equal(check, expected, 32);
 }
+
+/**
+ * Copies the active bank's image into the other bank, fail-safe: erase, copy, check that the copy
+ * hashes to the running image's digest, and only then write a record naming it. Until that record
+ * is written the record in force still names the other bank's old digest, which the half-made copy
+ * does not match, so a power cut at any point leaves the other bank unused, never trusted, and the
+ * next boot copies again. Returns HW_OK, or the failing status (the copy is then not referenced).
+ * Used at boot and resume (main.ts maintain) and when a download that overwrote the other bank
+ * ends without an activated image (update.ts release).
+ */
+export function mirrorActive(r: BootRecord): u32 {
+  const from = r.active;
+  const to: u8 = from == 0 ? 1 : 0;
+  const len = bankLen(r, from);
+  if (len == 0) return HW_ERR_RANGE;
+  const src = bankAddr(from);
+  const dst = bankAddr(to);
+  let st = flash_erase(dst, ((len + SECTOR - 1) / SECTOR) * SECTOR);
+  if (st != HW_OK) return st;
+  for (let at: u32 = 0; at < len; at += 65536) {
+    const n = len - at < 65536 ? len - at : 65536;
+    st = flash_read(src + at, chunk, n);
+    if (st == HW_OK) st = flash_write(dst + at, chunk, n);
+    if (st != HW_OK) return st;
+  }
+  memory.copy(mirrorDigest, digests + <usize>from * 32, 32);
+  if (!bankHashesTo(to, len, mirrorDigest)) return HW_ERR_WRITE;
+  // the record in force may already name this very image there (a golden copy restored after a
+  // download overwrote it): then it stays as it is
+  if (bankLen(r, to) == len && equal(digests + <usize>to * 32, mirrorDigest, 32)) return HW_OK;
+  const oldLen = bankLen(r, to);
+  memory.copy(oldDigest, digests + <usize>to * 32, 32);
+  setBank(r, to, len, mirrorDigest);
+  st = writeRecord(r);
+  if (st != HW_OK) setBank(r, to, oldLen, oldDigest); // RAM keeps matching the record in force
+  return st;
+}
+const mirrorDigest = memory.data(32);
+const oldDigest = memory.data(32);

@@ -27,11 +27,14 @@ export declare function otp_burn(bit: u32): u32;
 @external("env", "now_ms")
 export declare function now_ms(): f64;
 
-// Flash map (docs/protocol.md §Flash).
+// Flash map (docs/protocol.md §8.1; the emulator's copy is src/emulator/flash.ts). Every
+// boot-critical structure is kept twice, so no single damaged byte leaves the NIC unbootable
+// (issue #10): two boot records, two identity copies, and an image in each bank.
 export const SECTOR: u32 = 4096;
 export const BOOT_RECORD_A: u32 = 0x0000;
 export const BOOT_RECORD_B: u32 = 0x1000;
 export const DEVICE_INFO: u32 = 0x2000;
+export const DEVICE_INFO_BACKUP: u32 = 0x3000;
 export const BANK_BASE: u32 = 0x10000;
 
 export function bankAddr(bank: u32): u32 {

@@ -32,7 +32,20 @@ const T_DEV: u32 = 14;
 const T_NOTES: u32 = 15;
 const T_PAYLOAD_SIZE: u32 = 16;
 const T_PAYLOAD_SHA: u32 = 17;
-const REQUIRED: u32 = (1 << T_VENDOR) | (1 << T_PRODUCT) | (1 << T_PSIDS) | (1 << T_VERSION) | (1 << T_SVN) | (1 << T_RELEASE) | (1 << T_SEQUENCE) | (1 << T_SECURED) | (1 << T_DEV) | (1 << T_PAYLOAD_SIZE) | (1 << T_PAYLOAD_SHA);
+const T_FINAL_IMAGE: u32 = 18;
+const T_LAST: u32 = T_FINAL_IMAGE;
+// Tag 10 (sequence) is no longer required: it was never enforced, and is ignored when present (hardening spec S4).
+const REQUIRED: u32 = (1 << T_VENDOR) | (1 << T_PRODUCT) | (1 << T_PSIDS) | (1 << T_VERSION) | (1 << T_SVN) | (1 << T_RELEASE) | (1 << T_SECURED) | (1 << T_DEV) | (1 << T_PAYLOAD_SIZE) | (1 << T_PAYLOAD_SHA);
+
+/**
+ * The largest security version: the number of anti-rollback fuses (device.ts). A larger value could
+ * never be fused, so the fuses would stop following the running image and a lower signed image would
+ * pass the fused floor (hardening spec S1): the field is refused instead.
+ */
+export const SVN_MAX: u32 = 64;
+/** Most nextKeys entries and the largest one (image-format.md tag 12). */
+const NEXT_KEYS_MAX: u32 = 8;
+const NEXT_KEY_MAX_LEN: u32 = 2048;
 
 export const ENTRY_SIGNATURE: u32 = 1;
 export const ENTRY_CERTIFICATE: u32 = 2;
@@ -66,6 +79,8 @@ export class ImageInfo {
   forbiddenLen: u32 = 0;
   nextKeys: u32 = 0;
   nextKeysLen: u32 = 0;
+  /** Manifest tag 18: the signer's deliberate "no further update" opt-in (hardening spec S2). */
+  finalImage: bool = false;
   secured: bool = false;
   dev: bool = false;
   payloadSha: u32 = 0;
@@ -130,9 +145,123 @@ function varList(p: usize, len: u32, maxItem: u32, maxCount: u32, mustPrint: boo
   return true;
 }
 
+/**
+ * Release notes (tag 15) are shown to people: valid UTF-8 (RFC 3629 §3-4: no overlong forms, no
+ * surrogates, nothing above U+10FFFF), and no character that can drive a terminal or reorder what
+ * is shown: no C0 control but TAB, LF and CR, no DEL, no C1 control (U+0080..U+009F), no bidi
+ * embedding/override (U+202A..U+202E) or isolate (U+2066..U+2069). Hardening spec S5; the host's
+ * parser refuses the same set.
+ */
+function safeText(p: usize, len: u32): bool {
+  let at: u32 = 0;
+  while (at < len) {
+    const b0 = <u32>load<u8>(p + at);
+    if (b0 < 0x80) {
+      if ((b0 < 0x20 && b0 != 0x09 && b0 != 0x0a && b0 != 0x0d) || b0 == 0x7f) return false;
+      at++;
+      continue;
+    }
+    let n: u32; // continuation bytes
+    let cp: u32;
+    let min: u32; // smallest code point this length may encode (shorter would be overlong)
+    if ((b0 & 0xe0) == 0xc0) { n = 1; cp = b0 & 0x1f; min = 0x80; }
+    else if ((b0 & 0xf0) == 0xe0) { n = 2; cp = b0 & 0x0f; min = 0x800; }
+    else if ((b0 & 0xf8) == 0xf0) { n = 3; cp = b0 & 0x07; min = 0x10000; }
+    else return false; // a stray continuation byte, or 0xF8..0xFF
+    if (len - at - 1 < n) return false; // truncated sequence
+    for (let i: u32 = 1; i <= n; i++) {
+      const b = <u32>load<u8>(p + at + i);
+      if ((b & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (b & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+    if (cp <= 0x9f) return false; // C1 controls (cp >= 0x80 here)
+    if ((cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069)) return false;
+    at += 1 + n;
+  }
+  return true;
+}
+
+// ---- A structural DER check of SubjectPublicKeyInfo (RFC 5280 §4.1.2.7, X.690 §8.1, §10.1) ---------
+// Every nextKeys entry must be a well-formed SPKI, whatever its algorithm (hardening spec S2): an
+// entry a verifier cannot even parse is a signing mistake, refused as a format error. Which of the
+// keys this device can *use* is decided later (update.ts, the RSA-2048 rule).
+
+let derAt: u32 = 0; // where the last header's contents start
+let derLen: u32 = 0; // and how long they are
+
+/**
+ * One DER identifier + length at `at`, inside a container ending at `end` (at ≤ end). Single-octet
+ * identifiers only (X.690 §8.1.2.4 high tag numbers are refused: nothing in an SPKI needs them);
+ * definite lengths in the fewest octets (§10.1); at most 3 length octets (a key is < 64 KiB here).
+ */
+function derHeader(p: usize, at: u32, end: u32): i32 {
+  if (end - at < 2) return -1;
+  const tag = <u32>load<u8>(p + at);
+  if ((tag & 0x1f) == 0x1f) return -1;
+  const first = <u32>load<u8>(p + at + 1);
+  at += 2;
+  let len: u32 = 0;
+  if (first < 0x80) len = first;
+  else {
+    const count = first & 0x7f;
+    if (count == 0 || count > 3 || end - at < count) return -1; // 0x80 is the indefinite form (§8.1.3.6)
+    if (load<u8>(p + at) == 0) return -1; // a leading zero octet is not minimal
+    for (let i: u32 = 0; i < count; i++) len = (len << 8) | <u32>load<u8>(p + at + i);
+    at += count;
+    if (len < 0x80) return -1; // the short form should have been used
+  }
+  if (len > end - at) return -1;
+  derAt = at;
+  derLen = len;
+  return <i32>tag;
+}
+
+/** SEQUENCE { SEQUENCE { OID, [one parameters element] }, BIT STRING }, nothing before, between or after. */
+export function spkiWellFormed(p: usize, len: u32): bool {
+  if (derHeader(p, 0, len) != 0x30 || derAt + derLen != len) return false;
+  const spkiEnd = len;
+  if (derHeader(p, derAt, spkiEnd) != 0x30) return false;
+  const algEnd = derAt + derLen;
+  const bitsAt = algEnd;
+  if (derHeader(p, derAt, algEnd) != 0x06 || derLen == 0) return false;
+  // OID (X.690 §8.19): each subidentifier in base 128, minimal (no leading 0x80), the last octet ends it
+  const oidEnd = derAt + derLen;
+  if (load<u8>(p + derAt) == 0x80 || (load<u8>(p + oidEnd - 1) & 0x80) != 0) return false;
+  for (let i = derAt + 1; i < oidEnd; i++) if (load<u8>(p + i) == 0x80 && (load<u8>(p + i - 1) & 0x80) == 0) return false;
+  if (oidEnd != algEnd) {
+    // the parameters: one element, which must fill the rest of AlgorithmIdentifier
+    if (derHeader(p, oidEnd, algEnd) < 0 || derAt + derLen != algEnd) return false;
+  }
+  if (derHeader(p, bitsAt, spkiEnd) != 0x03 || derLen == 0 || derAt + derLen != spkiEnd) return false;
+  const unused = <u32>load<u8>(p + derAt);
+  if (unused > 7 || (derLen == 1 && unused != 0)) return false; // X.690 §8.6.2.2-3
+  return true;
+}
+
+/** Every entry of a nextKeys list (already checked as a varList) is a well-formed SPKI. */
+function everyKeyIsSpki(p: usize, len: u32): bool {
+  let at: u32 = 0;
+  while (at < len) {
+    const l = le16(p + at);
+    if (!spkiWellFormed(p + at + 2, l)) return false;
+    at += 2 + l;
+  }
+  return true;
+}
+
 /** Parses a complete head of `len` bytes at `buf` into `info`. Returns false on any deviation from the format. */
 export function parseHead(buf: usize, len: u32, info: ImageInfo): bool {
   info.buf = buf;
+  // the same ImageInfo is parsed into again and again: optional fields must not survive from the last image
+  info.hasMinSvn = false;
+  info.minSvn = 0;
+  info.deviceIdsLen = 0;
+  info.forbiddenLen = 0;
+  info.nextKeysLen = 0;
+  info.finalImage = false;
+  info.secured = false;
+  info.dev = false;
   if (len < HEADER_SIZE) return false;
   if (le32(buf) != MAGIC_IMAGE || le16(buf + 4) != 1 || le16(buf + 6) != HEADER_SIZE || le32(buf + 12) != 0) return false;
   const msize = le32(buf + 8);
@@ -149,7 +278,7 @@ export function parseHead(buf: usize, len: u32, info: ImageInfo): bool {
     const tag = le16(buf + at);
     const l = le32(buf + at + 2);
     at += 6;
-    if (tag <= last || tag > T_PAYLOAD_SHA || l > end - at) return false;
+    if (tag <= last || tag > T_LAST || l > end - at) return false;
     last = tag;
     seen |= 1 << tag;
     const v: usize = buf + at;
@@ -167,8 +296,11 @@ export function parseHead(buf: usize, len: u32, info: ImageInfo): bool {
       info.version = version48(v);
     } else if (tag == T_SVN || tag == T_MIN_SVN) {
       if (l != 4) return false;
-      if (tag == T_SVN) info.svn = le32(v); else { info.hasMinSvn = true; info.minSvn = le32(v); }
+      const svn = le32(v);
+      if (svn > SVN_MAX) return false; // S1: beyond what the fuses can count
+      if (tag == T_SVN) info.svn = svn; else { info.hasMinSvn = true; info.minSvn = svn; }
     } else if (tag == T_RELEASE || tag == T_EXPIRES || tag == T_SEQUENCE) {
+      // sequence (tag 10) is still parsed as a u64, then ignored (S4)
       if (l != 8) return false;
       if (le32(v + 4) > 0x1fffff) return false;
       if (tag == T_RELEASE) info.releaseDate = (<u64>le32(v + 4) << 32) | <u64>le32(v);
@@ -176,13 +308,17 @@ export function parseHead(buf: usize, len: u32, info: ImageInfo): bool {
       if (l == 0 || l % 6 != 0 || l / 6 > 32) return false;
       info.forbidden = at; info.forbiddenLen = l;
     } else if (tag == T_NEXT_KEYS) {
-      if (!varList(v, l, 2048, 8, false)) return false;
+      if (!varList(v, l, NEXT_KEY_MAX_LEN, NEXT_KEYS_MAX, false) || !everyKeyIsSpki(v, l)) return false;
       info.nextKeys = at; info.nextKeysLen = l;
     } else if (tag == T_SECURED || tag == T_DEV) {
       if (l != 1 || load<u8>(v) > 1) return false;
       if (tag == T_SECURED) info.secured = load<u8>(v) == 1; else info.dev = load<u8>(v) == 1;
     } else if (tag == T_NOTES) {
-      if (l == 0 || l > 16384) return false;
+      if (l == 0 || l > 16384 || !safeText(v, l)) return false;
+    } else if (tag == T_FINAL_IMAGE) {
+      // a bool that can only say yes: one encoding for "final", none for "not final" (omit the tag), S2
+      if (l != 1 || load<u8>(v) != 1) return false;
+      info.finalImage = true;
     } else if (tag == T_PAYLOAD_SIZE) {
       if (l != 8 || le32(v + 4) != 0) return false;
       const size = le32(v);

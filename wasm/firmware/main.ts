@@ -4,11 +4,11 @@
 import * as C from './codes';
 import { bankAddr, flash_read, HW_OK, now_ms } from './hw';
 import { equal, fill, le16, le32, put16, put32 } from './mem';
-import { readRecord, writeRecord, bankIntact, NONE, digests } from './boot';
+import { readRecord, writeRecord, bankIntact, mirrorActive, recordsValid, NONE, digests } from './boot';
 import { ImageInfo, HEAD_MAX, headBytesNeeded, parseHead, versionAt } from './image';
 import * as dev from './device';
 import * as U from './update';
-import { sha256Final, sha256Init, sha256Update, SHA256_CTX_SIZE, rsa2048VerifySha256, spkiRsa2048Modulus } from './crypto';
+import { sha256Final, sha256Init, sha256Update, SHA256_CTX_SIZE, rsa2048VerifySha256 } from './crypto';
 
 @external("env", "random_fill")
 declare function random_fill(ptr: usize, len: u32): void;
@@ -45,17 +45,61 @@ function loadHead(bank: u8, buf: usize, info: ImageInfo): bool {
   return need == have && parseHead(buf, have, info);
 }
 
+/** Can bank `bank` run: its bytes hash to the recorded digest, its head parses, and its SVN is not below the fuses? Parses into `info`. */
+function runnable(bank: u8, buf: usize, info: ImageInfo): bool {
+  // anti-rollback also at boot: an image below the fused security version would be the downgrade
+  // the fuses exist to prevent (MCUboot does the same); unreadable fuses read 0xFFFFFFFF and stop
+  // every image (fail closed)
+  return bankIntact(U.record, bank) && loadHead(bank, buf, info) && info.svn >= dev.fusedSvn();
+}
+
+// What the last boot() or resume() repaired (the `repairs` export; the emulator reports it).
+export const REPAIRED_IDENTITY_COPY: u32 = 1; // one identity copy was rewritten from the other
+export const REPAIRED_IDENTITY_MIGRATED: u32 = 2; // a single pre-#10 identity sector became two checked copies
+export const REPAIRED_RECORD: u32 = 4; // the second boot record was rewritten
+export const REPAIRED_MIRROR: u32 = 8; // the running image was copied into the other bank (the fallback)
+export const REPAIRED_MIRROR_FAILED: u32 = 16; // that copy failed; it is retried at the next boot
+let repaired: u32 = 0;
+
+export function repairs(): u32 {
+  return repaired;
+}
+
+/** Identity: both copies at rest (device.ts). Runs before anything else reads the identity. */
+function loadIdentity(): bool {
+  if (!dev.loadInfo()) return false;
+  const found = dev.copiesFound;
+  if (found != (dev.COPY_PRIMARY | dev.COPY_BACKUP) && dev.repairInfo() > 0) repaired |= found == dev.COPY_LEGACY ? REPAIRED_IDENTITY_MIGRATED : REPAIRED_IDENTITY_COPY;
+  return true;
+}
+
+/**
+ * After a boot: keep a fallback at rest (issue #10). With no image pending, the other bank must
+ * hold a runnable image; when it does not (empty on a NIC made before the golden copy, damaged, or
+ * now below the fuses because this boot raised them), the running image is mirrored into it. And
+ * both boot-record sectors must hold a valid record.
+ */
+function maintain(): void {
+  const r = U.record;
+  if (r.pending == NONE) {
+    const other: u8 = r.active == 0 ? 1 : 0;
+    if (!runnable(other, U.incomingHead, U.incoming)) repaired |= mirrorActive(r) == HW_OK ? REPAIRED_MIRROR : REPAIRED_MIRROR_FAILED;
+  }
+  if (recordsValid < 2 && writeRecord(r) == HW_OK) repaired |= REPAIRED_RECORD;
+}
+
 /** Power-on / reset: pick the bank to run, applying a pending image only if it is intact. */
 export function boot(): u32 {
   U.resetRam();
   booted = false;
-  if (!dev.loadInfo()) return (bootStatus = BOOT_NO_DEVICE_INFO);
+  repaired = 0;
+  if (!loadIdentity()) return (bootStatus = BOOT_NO_DEVICE_INFO);
   if (!readRecord(U.record)) return (bootStatus = BOOT_NO_RECORD);
   let status = BOOT_OK;
   const r = U.record;
   if (r.pending != NONE) {
     const p = r.pending;
-    if (bankIntact(r, p)) {
+    if (runnable(p, U.runningHead, U.running)) {
       const old = r.active;
       r.active = p;
       r.pending = NONE;
@@ -70,20 +114,18 @@ export function boot(): u32 {
       status = BOOT_PENDING_REJECTED;
     }
   }
-  if (!bankIntact(r, r.active)) {
+  if (!runnable(r.active, U.runningHead, U.running)) {
     const other: u8 = r.active == 0 ? 1 : 0;
-    if (r.pending == NONE && bankIntact(r, other)) {
+    if (r.pending == NONE && runnable(other, U.runningHead, U.running)) {
       r.active = other;
       writeRecord(r);
       status = BOOT_FELL_BACK;
     } else return (bootStatus = BOOT_NO_VALID_IMAGE);
   }
-  if (!loadHead(r.active, U.runningHead, U.running)) return (bootStatus = BOOT_NO_VALID_IMAGE);
-  // anti-rollback also at boot: falling back to an image below the fused security version would be
-  // the downgrade the fuses exist to prevent (MCUboot does the same); such a device stays in recovery
-  if (U.running.svn < dev.fusedSvn()) return (bootStatus = BOOT_NO_VALID_IMAGE);
+  // U.running now holds the active image's head: the keys, forbidden list and floor for the next update
   dev.raiseSvn(U.running.svn); // "Security Ver Program: Automatically" (§3): the fuses follow the running image
   booted = true;
+  maintain();
   return (bootStatus = status);
 }
 
@@ -93,7 +135,8 @@ const pendingHead = memory.data(16 + 65536);
 export function resume(): u32 {
   U.resetRam();
   booted = false;
-  if (!dev.loadInfo()) return (bootStatus = BOOT_NO_DEVICE_INFO);
+  repaired = 0;
+  if (!loadIdentity()) return (bootStatus = BOOT_NO_DEVICE_INFO);
   if (!readRecord(U.record)) return (bootStatus = BOOT_NO_RECORD);
   const r = U.record;
   if (!bankIntact(r, r.active) || !loadHead(r.active, U.runningHead, U.running)) return boot();
@@ -117,6 +160,7 @@ export function resume(): u32 {
     }
   }
   booted = true;
+  maintain(); // a NIC that kept running keeps its fallback too (and a state saved before #10 is migrated here)
   return (bootStatus = BOOT_OK);
 }
 
@@ -252,6 +296,9 @@ export function query(): u32 {
   tlv32(22, U.flashBankSize());
   if (vsdLen > 0) tlv(23, vsd, vsdLen);
   tlv32(24, bootStatus);
+  // the signature algorithms the device can verify: a host checks an image's nextKeys against it
+  // before sending, so an image that would lock the device out is refused on both sides (S2)
+  tlv32(25, U.VERIFIABLE_ALGS);
   return <u32>(q - U.io);
 }
 
@@ -318,22 +365,8 @@ export function token_apply(len: u32): u32 {
   const psidLen = dev.lengthOf(dev.TAG_PSID);
   if (at < 0 || !equal(t + 44, dev.info + <usize>at, psidLen)) return C.E_REJECTED_NOT_APPLICABLE;
   for (let i = psidLen; i < 16; i++) if (load<u8>(t + 44 + i) != 0) return C.E_REJECTED_NOT_APPLICABLE;
-  // find the signing key among the embedded keys
-  const run = U.running;
-  let k: u32 = 0;
-  let found = false;
-  while (k < run.nextKeysLen) {
-    const l = le16(run.buf + run.nextKeys + k);
-    const spki = run.buf + run.nextKeys + k + 2;
-    sha256Init(tokenCtx);
-    sha256Update(tokenCtx, spki, l);
-    sha256Final(tokenCtx, tokenDigest);
-    if (equal(tokenDigest, t + 60, 32)) {
-      found = spkiRsa2048Modulus(spki, l, tokenModulus);
-      break;
-    }
-    k += 2 + l;
-  }
+  // the same embedded-key lookup as firmware updates (update.ts embeddedKey)
+  const found = U.embeddedKey(t + 60, tokenModulus);
   if (!found) return C.E_REJECTED_UNKNOWN_KEY;
   sha256Init(tokenCtx);
   sha256Update(tokenCtx, t, 60);

@@ -13,7 +13,7 @@ import { bankAddr, flash_bank_size, flash_erase, flash_read, flash_write, HW_ERR
 import { equal } from './mem';
 import { ImageInfo, HEAD_MAX, headBytesNeeded, parseHead, nextSignature, entryEnd, listsPsid, listsDeviceId, forbids, ALG_RSA_PKCS1_SHA256 } from './image';
 import { sha256Final, sha256Init, sha256Update, SHA256_CTX_SIZE, rsa2048VerifySha256, spkiRsa2048Modulus } from './crypto';
-import { BootRecord, setBank, writeRecord, NONE } from './boot';
+import { BootRecord, mirrorActive, setBank, writeRecord, NONE } from './boot';
 import * as dev from './device';
 import { le16, le32 } from './mem';
 
@@ -22,7 +22,8 @@ export const io = memory.data(IO_SIZE);
 
 // RAM: the running image's head, the incoming head, hash contexts.
 export const runningHead = memory.data(HEAD_MAX);
-const incomingHead = memory.data(HEAD_MAX);
+/** The incoming head during a download; at boot, with no flow, the other bank's head (main.ts). */
+export const incomingHead = memory.data(HEAD_MAX);
 export const running = new ImageInfo();
 export const incoming = new ImageInfo();
 export const record = new BootRecord();
@@ -32,6 +33,7 @@ const ctxScratch = memory.data(SHA256_CTX_SIZE);
 const digest = memory.data(32);
 const wholeDigest = memory.data(32);
 const modulus = memory.data(256);
+const keyScratch = memory.data(256);
 const keyHash = memory.data(32);
 
 export let state: u32 = C.ST_IDLE;
@@ -42,8 +44,19 @@ let offered: u32 = 0;
 let owned: bool = false;
 let lastCmd: f64 = 0;
 export let handleTimeoutMs: f64 = 60000;
+/**
+ * FORCE_HANDLE_RELEASE takes the flow from an owner only after this much silence (MCC
+ * time_elapsed_since_last_cmd, reference §1.2; hardening spec S8): any host on the bus reads the
+ * handle from STATUS, so without it one host could end another's live update at will.
+ */
+export const FORCE_RELEASE_IDLE_MS: f64 = 10000;
 export let componentSize: u32 = 0;
 let erasedTo: u32 = 0;
+/**
+ * This flow has erased or written the inactive bank: the fallback image there is gone until it is
+ * restored. Cleared when ACTIVATE makes the bank the pending image.
+ */
+let targetDirty: bool = false;
 export let received: u32 = 0;
 let headHave: u32 = 0;
 let headChecked: bool = false;
@@ -77,6 +90,11 @@ function release(): void {
   handle = 0;
   state = C.ST_IDLE;
   resetDownload();
+  // A download that ended without an activated image (refused, cancelled, abandoned) has overwritten
+  // the fallback in the inactive bank: copy the running image back into it now, rather than leave
+  // the NIC with a single bootable image until its next boot (issue #10; protocol §8.6)
+  if (targetDirty && record.pending == NONE) mirrorActive(record);
+  targetDirty = false;
 }
 
 function resetDownload(): void {
@@ -118,6 +136,10 @@ function run(instruction: u32, h: u32, size: u32): u32 {
     return C.R_OK;
   }
   if (instruction == C.CMD_FORCE_HANDLE_RELEASE) {
+    if (!owned) return C.R_OK; // nothing to release
+    // S8: never while the erase runs, and only from an owner silent for 10 s; the handle is not
+    // needed (the point is to reclaim a flow whose host is gone), so it does not refresh lastCmd
+    if (state == C.ST_INITIALIZE || now_ms() - lastCmd < FORCE_RELEASE_IDLE_MS) return C.R_RES_NOT_AVLBL;
     release();
     error = C.E_OK;
     return C.R_OK;
@@ -131,10 +153,6 @@ function run(instruction: u32, h: u32, size: u32): u32 {
     error = C.E_OK;
     lastCmd = now_ms();
     return C.R_OK;
-  }
-  if (instruction == C.CMD_REACTIVATE_PREVIOUS) {
-    if (owned) return C.R_RES_NOT_AVLBL;
-    return reactivatePrevious();
   }
   if (!owned || h != handle) return C.R_BAD_PARAM;
   lastCmd = now_ms();
@@ -163,6 +181,11 @@ function run(instruction: u32, h: u32, size: u32): u32 {
       state = C.ST_UPLOAD;
       error = C.E_OK;
       return C.R_OK;
+    case C.CMD_REACTIVATE_PREVIOUS:
+      // it changes what boots next, so it takes the owner's handle in LOCKED like the other
+      // state-changing instructions (S8)
+      if (state != C.ST_LOCKED) return C.R_BAD_PARAM;
+      return reactivatePrevious();
     case C.CMD_READ_PENDING_COMPONENT:
       if (state != C.ST_LOCKED) return C.R_BAD_PARAM;
       if (record.pending == NONE) {
@@ -188,6 +211,7 @@ function updateComponent(size: u32): u32 {
   const eraseLen = size == 0 ? 0 : ((size + SECTOR - 1) / SECTOR) * SECTOR;
   state = C.ST_INITIALIZE;
   if (eraseLen > 0) {
+    targetDirty = true;
     const st = flash_erase(bankAddr(target), eraseLen);
     if (st != HW_OK) return reject(st == HW_ERR_ERASE ? C.E_FLASH_ERASE_ERROR : C.E_ERROR);
   }
@@ -221,6 +245,7 @@ export function writeBlock(h: u32, offset: u32, len: u32): u32 {
     lastResult = C.R_OK;
     return reject(componentSize != 0 ? C.E_REJECTED_BAD_FORMAT : C.E_NO_PLACE);
   }
+  targetDirty = true;
   if (offset + len > erasedTo) {
     const to = ((offset + len + SECTOR - 1) / SECTOR) * SECTOR;
     const st = flash_erase(bankAddr(target) + erasedTo, to - erasedTo);
@@ -268,7 +293,15 @@ export function writeBlock(h: u32, offset: u32, len: u32): u32 {
   return C.R_OK;
 }
 
-/** The device's policy, in order: format, signature by an embedded key, applicability, secured, dev, forbidden, security version, size. */
+/** The security version an incoming image must reach (S1): the highest of the fuses, the running image's SVN and its minimum SVN. */
+export function svnFloor(): u32 {
+  let floor = dev.fusedSvn();
+  if (running.svn > floor) floor = running.svn;
+  if (running.hasMinSvn && running.minSvn > floor) floor = running.minSvn;
+  return floor;
+}
+
+/** The device's policy, in order: format, signature by an embedded key, applicability, secured, dev, forbidden, security version, next keys, size. */
 function checkHead(): u32 {
   if (!parseHead(incomingHead, headHave, incoming)) return C.E_REJECTED_BAD_FORMAT;
   const auth = authenticate();
@@ -278,16 +311,22 @@ function checkHead(): u32 {
   if (!incoming.secured) return C.E_REJECTED_NOT_A_SECURED_FW;
   if (incoming.dev && (dev.flags() & dev.FLAG_DEV_DEVICE) == 0) return C.E_DEV_IMAGE_ON_PROD_DEVICE;
   if (forbids(running, incoming.version)) return C.E_REJECTED_FORBIDDEN_VERSION;
-  const floor = dev.fusedSvn();
-  if (incoming.svn < floor || (running.hasMinSvn && incoming.svn < running.minSvn)) return C.E_INVALID_SECURITY_VERSION;
+  // S1: the fuses alone are not the floor: nothing below what runs now, even if the fuses lag behind it
+  if (incoming.svn < svnFloor()) return C.E_INVALID_SECURITY_VERSION;
+  // S2: after this image runs, its nextKeys are the only keys the device checks updates with; with
+  // none it can verify, every later update would be refused (a lock-out no USB host can undo),
+  // unless the signer said so on purpose (finalImage)
+  if (!incoming.finalImage && !holdsVerifiableKey(incoming)) return C.E_REJECTED_KEY_NOT_APPLICABLE;
   if (incoming.total > <u64>flash_bank_size() || (componentSize != 0 && incoming.total != <u64>componentSize)) return C.E_REJECTED_BAD_FORMAT;
   return C.E_OK;
 }
 
 /**
  * The image must carry an RSA-2048 PKCS#1 v1.5 / SHA-256 signature, over header || manifest, by a
- * key the running image embeds (its nextKeys). Signatures by keys the device does not hold are
- * skipped; a signature by a held key that fails is an authentication failure.
+ * key the running image embeds (its nextKeys). Every signature by a held key must verify and at
+ * least one must (S3): one bad signature by a key the device trusts is an authentication failure
+ * even next to a good one. Signatures by keys the device does not hold are ignored, so an image
+ * signed by both the old and the next key (a rotation) installs on either side of it.
  */
 function authenticate(): u32 {
   if (incoming.signatures == 0 && incoming.cms == 0) return C.E_REJECTED_UNSIGNED;
@@ -295,28 +334,30 @@ function authenticate(): u32 {
   sha256Update(ctxScratch, incomingHead, 16 + incoming.manifestSize);
   sha256Final(ctxScratch, digest);
   let usable: u32 = 0;
-  let known: u32 = 0;
+  let verifiedCount: u32 = 0;
   let entry = nextSignature(incoming, 0);
   while (entry != 0) {
     const alg = le16(incomingHead + entry + 8);
     const sigLen = le32(incomingHead + entry + 4) - 36;
     if (alg == ALG_RSA_PKCS1_SHA256 && sigLen == 256) {
       usable++;
-      const keyId = incomingHead + entry + 12;
-      if (trustedModulus(keyId)) {
-        known++;
+      if (embeddedKey(incomingHead + entry + 12, modulus)) {
         if (!rsa2048VerifySha256(modulus, incomingHead + entry + 44, sigLen, digest)) return C.E_REJECTED_AUTH_FAILED;
-        return C.E_OK;
+        verifiedCount++;
       }
     }
     entry = nextSignature(incoming, entryEnd(incoming, entry));
   }
   if (usable == 0) return C.E_REJECTED_KEY_NOT_APPLICABLE; // signed, but not in a form this device verifies
-  return known == 0 ? C.E_REJECTED_UNKNOWN_KEY : C.E_REJECTED_AUTH_FAILED;
+  return verifiedCount == 0 ? C.E_REJECTED_UNKNOWN_KEY : C.E_OK;
 }
 
-/** Finds the running image's embedded key whose SHA-256(SPKI) is `keyId`; puts its modulus in `modulus`. */
-function trustedModulus(keyId: usize): bool {
+/**
+ * The one lookup of an embedded key (firmware updates and CS tokens): the running image's nextKeys
+ * entry whose SHA-256(SPKI) is `keyId`, as an RSA-2048 / e = 65537 modulus in `out` (256 bytes).
+ * False when no entry has that id, or the entry is a key this device cannot verify with.
+ */
+export function embeddedKey(keyId: usize, out: usize): bool {
   let at: u32 = 0;
   while (at < running.nextKeysLen) {
     const l = le16(running.buf + running.nextKeys + at);
@@ -324,7 +365,21 @@ function trustedModulus(keyId: usize): bool {
     sha256Init(ctxScratch);
     sha256Update(ctxScratch, spki, l);
     sha256Final(ctxScratch, keyHash);
-    if (equal(keyHash, keyId, 32)) return spkiRsa2048Modulus(spki, l, modulus);
+    if (equal(keyHash, keyId, 32)) return spkiRsa2048Modulus(spki, l, out);
+    at += 2 + l;
+  }
+  return false;
+}
+
+/** The signature algorithms this device verifies (QUERY tag 25): bit 0 = RSASSA-PKCS1-v1_5 / SHA-256 with RSA-2048, e = 65537. */
+export const VERIFIABLE_ALGS: u32 = 1;
+
+/** Does `info`'s nextKeys hold a key the device could verify the next update with (RSA-2048, e = 65537; S2)? */
+function holdsVerifiableKey(info: ImageInfo): bool {
+  let at: u32 = 0;
+  while (at < info.nextKeysLen) {
+    const l = le16(info.buf + info.nextKeys + at);
+    if (spkiRsa2048Modulus(info.buf + info.nextKeys + at + 2, l, keyScratch)) return true;
     at += 2 + l;
   }
   return false;
@@ -358,6 +413,7 @@ function activate(): u32 {
   pendingVersion = incoming.version;
   pendingReset = true;
   verified = false;
+  targetDirty = false; // the bank now holds the pending image the record names
   state = C.ST_LOCKED;
   return C.R_OK;
 }
@@ -429,6 +485,7 @@ export function clearError(): void {
 }
 /** After boot: drop every RAM-held flow. */
 export function resetRam(): void {
+  targetDirty = false; // after a reset, boot() restores the fallback (main.ts maintain)
   owned = false;
   handle = 0;
   offered = 0;

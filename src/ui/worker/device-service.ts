@@ -370,6 +370,7 @@ export class DeviceService {
       // a reload is a reboot: flash and fuses as they were, RAM lost, a pending image applied
       const boot = await dev.nic.reset();
       this.#note(slot, `restored from IndexedDB and rebooted: ${bootStatusText(boot)}`);
+      if (dev.nic.migrated) this.#note(slot, dev.nic.migrated); // saved before the redundant flash layout (protocol §8.7)
       await this.#save(slot);
     }
     if (this.#slots.size === 0) await this.#manufacture({ serial: FIRST_SERIAL });

@@ -86,10 +86,12 @@ describe('pending reset, activation, re-activation, readback', () => {
     expect(nic.firmware.upload(img.length, 4096).length).toBe(0);
   });
 
-  it('re-activation (0x20) drops a pending image; the old one keeps running after reset', async () => {
+  it('re-activation (0x20, with the owner\'s handle in LOCKED) drops a pending image; the old one keeps running after reset', async () => {
     const nic = await newNic();
     expect(await update(nic, sample('good'))).toBe(0);
-    expect(nic.firmware.mcc(I.REACTIVATE, 0, 0)).toBe(R.OK);
+    const h = lock(nic);
+    expect(nic.firmware.mcc(I.REACTIVATE, h, 0)).toBe(R.OK);
+    expect(nic.firmware.mcc(I.RELEASE, h, 0)).toBe(R.OK);
     expect(pending(nic)).toBeUndefined();
     await nic.reset();
     expect(running(nic)).toBe(OLD);
@@ -142,14 +144,15 @@ describe('MCC instruction × state (register status and next state)', () => {
     { from: 'LOCKED', instr: 'READ', result: R.OK, to: S.UPLOAD },
     { from: 'LOCKED', instr: 'CANCEL', result: R.OK, to: S.LOCKED },
     { from: 'LOCKED', instr: 'CHECK', result: R.OK, to: S.LOCKED },
-    { from: 'LOCKED', instr: 'FORCE', result: R.OK, to: S.IDLE },
+    // FORCE_HANDLE_RELEASE: refused while the owner is active (< 10 s silent), hardening spec S8
+    { from: 'LOCKED', instr: 'FORCE', result: R.RES_NOT_AVLBL, to: S.LOCKED },
     { from: 'DOWNLOAD', instr: 'LOCK', result: R.RES_NOT_AVLBL, to: S.DOWNLOAD },
     { from: 'DOWNLOAD', instr: 'RELEASE', result: R.BAD_PARAM, to: S.DOWNLOAD },
     { from: 'DOWNLOAD', instr: 'UPDATE', result: R.BAD_PARAM, to: S.DOWNLOAD },
     { from: 'DOWNLOAD', instr: 'ACTIVATE', result: R.BAD_PARAM, to: S.DOWNLOAD },
     { from: 'DOWNLOAD', instr: 'READ', result: R.BAD_PARAM, to: S.DOWNLOAD },
     { from: 'DOWNLOAD', instr: 'CANCEL', result: R.OK, to: S.LOCKED },
-    { from: 'DOWNLOAD', instr: 'FORCE', result: R.OK, to: S.IDLE },
+    { from: 'DOWNLOAD', instr: 'FORCE', result: R.RES_NOT_AVLBL, to: S.DOWNLOAD },
     { from: 'UPLOAD', instr: 'RELEASE', result: R.OK, to: S.IDLE },
     { from: 'UPLOAD', instr: 'UPDATE', result: R.BAD_PARAM, to: S.UPLOAD },
     { from: 'UPLOAD', instr: 'CANCEL', result: R.OK, to: S.LOCKED },
@@ -219,11 +222,14 @@ describe('MCC instruction × state (register status and next state)', () => {
 });
 
 describe('another host, handle timeout, flash errors', () => {
-  it('locked-by-other: LOCK answers RESOURCE_NOT_AVAILABLE until FORCE_HANDLE_RELEASE', async () => {
-    const nic = await newNic({ faults: [{ kind: 'locked-by-other' }] });
+  it('locked-by-other: LOCK answers RESOURCE_NOT_AVAILABLE until FORCE_HANDLE_RELEASE, which waits for 10 s of silence', async () => {
+    const clock = manualClock();
+    const nic = await newNic({ faults: [{ kind: 'locked-by-other' }], clock: clock.now });
     const fw = nic.firmware;
     fw.mcc(I.QUERY, 0, 0);
     expect(fw.mcc(I.LOCK, fw.status().handle, 0)).toBe(R.RES_NOT_AVLBL);
+    expect(fw.mcc(I.FORCE, 0, 0)).toBe(R.RES_NOT_AVLBL);
+    clock.advance(10_000);
     expect(fw.mcc(I.FORCE, 0, 0)).toBe(R.OK);
     expect(await update(nic, sample('good'))).toBe(0);
   });
@@ -335,28 +341,24 @@ describe('power loss (fail-safe flash)', () => {
 
 describe('anti-rollback at boot, rotten flash at resume', () => {
   async function svn3Image(): Promise<Uint8Array> {
-    const { signImage } = await import('../../../src/core/sign/sign-image.ts');
-    const { importSigningKey } = await import('../../../src/core/crypto/private-key.ts');
-    const { demoPayload } = await import('../../../src/cli/make-samples.ts');
-    const k = await importSigningKey(readFileSync('tests/fixtures/demo-keys/signer/key.pem', 'utf8'));
-    if (!k.ok) throw new Error(k.reason);
-    return signImage(
-      { vendor: 'TrustFlash Demo', product: 'NIC', psids: ['TF_0000000001'], deviceIds: [4129], version: '28.41.1000', securityVersion: 3, releaseDate: 1_790_000_000, sequence: 1, forbiddenVersions: [], nextKeys: [k.value.spki], secured: true, dev: false },
-      demoPayload('svn3', 20000),
-      [{ key: k.value }],
-    );
+    const { buildImage } = await import('./image-builder.ts');
+    return buildImage({ svn: 3, version: [28, 41, 1000] });
   }
 
-  it('after the fuses rise, a damaged new bank does not fall back to the older, lower-SVN image', async () => {
+  it('after the fuses rise, the older lower-SVN image is replaced by a mirror of the new one: a damaged new bank falls back to that copy, never to the older image', async () => {
     const nic = await newNic();
     const img = await svn3Image();
     expect(await update(nic, img)).toBe(0);
     await nic.reset();
     expect(new DataView(queryTags(nic).get(11)!.buffer, queryTags(nic).get(11)!.byteOffset).getUint32(0, true)).toBe(3);
+    // the boot that raised the fuses mirrored the running image into bank 0 (the factory image, SVN 2, could no longer boot)
+    expect(nic.repairNotes).toContain('copied the running image into the other bank, so a fallback image exists');
+    expect(Buffer.from(nic.flash.read(nic.flash.bankAddr(0), img.length)!).equals(Buffer.from(img))).toBe(true);
     nic.flash.hooks = {};
     const at = img.findIndex((b, i) => i > 5000 && b !== 0); // a payload byte that programming to 0 really changes
     nic.flash.write(nic.flash.bankAddr(1) + at, new Uint8Array([0]));
-    expect(await nic.reset()).toBe(6); // no valid image: refuses the rollback, stays in recovery
+    expect(await nic.reset()).toBe(5); // FELL_BACK to the mirror
+    expect(running(nic)).toBe('28.41.1000');
   });
 
   it('resume survives a pending bank whose manifest length was corrupted', async () => {

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseImage } from '../../../src/core/image/parse.ts';
 import { SIG_ENTRY } from '../../../src/core/image/layout.ts';
-import { I, newNic, sample, update } from './nic-helpers.ts';
+import { I, lock, newNic, sample, update } from './nic-helpers.ts';
 
 const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
 
@@ -59,7 +59,9 @@ describe('device parser fuzz', () => {
       const inCert = where >= certFrom && where < certTo && img.length === good.length;
       if (code === 0) {
         if (!inCert) wrong.push(`#${i} byte ${where}: ACCEPTED`);
-        nic.firmware.mcc(I.REACTIVATE, 0, 0); // drop the pending image for the next round
+        const h = lock(nic); // drop the pending image for the next round (REACTIVATE_PREVIOUS needs the handle, S8)
+        nic.firmware.mcc(I.REACTIVATE, h, 0);
+        nic.firmware.mcc(I.RELEASE, h, 0);
       }
       if (nic.firmware.status().state !== 0) wrong.push(`#${i}: left in state ${nic.firmware.status().state}`);
     }

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import type { Fault } from '../../../src/emulator/faults.ts';
 import type { EmulatedUSBDevice } from '../../../src/emulator/usb/usb-device.ts';
 import {
+  ManualClock,
   DNLOAD,
   S,
   ST,
@@ -78,8 +79,9 @@ describe('disconnect', () => {
     await retrySucceeds(again);
   });
 
-  it('cable pulled at vendor DATA block 2: the host reclaims the abandoned handle (FORCE_HANDLE_RELEASE) and finishes', async () => {
-    const dev = await newDevice({ faults: [{ kind: 'disconnect', block: 2 }] });
+  it('cable pulled at vendor DATA block 2: after 10 s of silence the host reclaims the abandoned handle (FORCE_HANDLE_RELEASE) and finishes', async () => {
+    const clock = new ManualClock();
+    const dev = await newDevice({ faults: [{ kind: 'disconnect', block: 2 }], clock: clock.now });
     await openDfu(dev);
     const image = await sample('good.tfw');
     const h = (await control(dev, 0)).handle;
@@ -102,6 +104,9 @@ describe('disconnect', () => {
     const held = await fwStatus(again);
     expect([held.state, held.flags & 1, held.received]).toEqual([3, 1, 2 * BLOCK]);
     expect((await control(again, 1, (await control(again, 0)).handle)).result).toBe(8);
+    // FORCE_HANDLE_RELEASE takes a flow only from an owner silent for 10 s (hardening spec S8)
+    expect((await control(again, 0xa)).result).toBe(8);
+    clock.advance(10_000);
     expect((await control(again, 0xa)).state).toBe(0);
     await retrySucceeds(again);
   });

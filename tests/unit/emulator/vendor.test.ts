@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { EmulatedUSBDevice } from '../../../src/emulator/usb/usb-device.ts';
-import { S, V, bytesOf, control, detachToDfu, fwStatus, getState, lastResult, newDevice, openDfu, query, sample, tlvs, vendorIn, vendorOut, vendorReset, version } from './host.ts';
+import { ManualClock, S, V, bytesOf, control, detachToDfu, fwStatus, getState, lastResult, newDevice, openDfu, query, sample, tlvs, vendorIn, vendorOut, vendorReset, version } from './host.ts';
 
 // MCC numbers (reference §1.3–1.5, §1.8)
 const QUERY = 0x0;
@@ -137,13 +137,18 @@ describe('explicit MCC flow over vendor requests', () => {
     expect(await lastResult(dev)).toMatchObject({ request: V.READ, kind: 0, code: 7 });
   });
 
-  it('a LOCK while another flow holds the handle answers register status 8; FORCE_HANDLE_RELEASE frees it', async () => {
-    const dev = await runtime();
+  it('a LOCK while another flow holds the handle answers register status 8; FORCE_HANDLE_RELEASE frees it after 10 s of silence', async () => {
+    const clock = new ManualClock();
+    const dev = await newDevice({ clock: clock.now });
+    await openDfu(dev);
     const h = (await control(dev, QUERY)).handle;
     await control(dev, LOCK, h);
     const st = await control(dev, LOCK, h);
     expect(st.result).toBe(8);
     expect(await lastResult(dev)).toEqual({ request: V.CONTROL, kind: 0, code: 8, text: 'Register access resource unavailable (register status 0x08)' });
+    // the owner spoke just now: any host may read the handle, so FORCE waits for 10 s of silence (S8)
+    expect((await control(dev, FORCE_RELEASE)).result).toBe(8);
+    clock.advance(10_000);
     expect((await control(dev, FORCE_RELEASE)).state).toBe(IDLE);
   });
 
