@@ -66,7 +66,8 @@ const flow = new FirmwareFlow({ verifier, setup, update, devices });
 update.choose({ kind: 'sample', file: 'good.tfw', title: 'Signed update 28.40.1000' });
 void setup.load().then(() => {
   const good = setup.samples.find((x) => x.file === 'good.tfw');
-  if (good && !update.choice?.kind.startsWith('file') && verifier.report === undefined) void flow.pickSample(good, { focus: false });
+  // only if the person has not picked anything yet (a pick before the samples loaded wins)
+  if (good && flow.picks === 0 && !verifier.busy && verifier.report === undefined) void flow.pickSample(good, { focus: false });
 });
 void devices.start();
 

@@ -166,7 +166,7 @@ export const COMMANDS: readonly CommandHelp[] = [
       now,
       'block-size': { kind: 'string', value: 'N', help: 'bytes of image per transfer; refused before anything is sent if the device cannot take it' },
     },
-    exit: '0 updated, 1 rejected by the host or the device (the check or the device\'s error code is named), 2 usage, I/O or transport error',
+    exit: '0 updated, 1 rejected by the host or the device (the check or the device\'s error code is named), 2 usage, I/O or transport error, or a fault of the device (flash error, power loss)',
   },
   {
     name: 'reset',

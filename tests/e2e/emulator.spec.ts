@@ -93,7 +93,9 @@ test.describe('emulated NIC', () => {
     }
     // the device's own refusal: its MCC code, mstflint's words, the sentence and the action
     await scenario(page, 'flash-error');
-    await expect(page.getByTestId('result')).toHaveAttribute('data-outcome', 'rejected-by-device');
+    // a flash fault fails the update: it is not a verdict on the image
+    await expect(page.getByTestId('result')).toHaveAttribute('data-outcome', 'failed');
+    await expect(page.getByTestId('rejection')).toContainText('A fault of the device, not a verdict on the image');
     await expect(page.getByTestId('rejection')).toHaveAttribute('data-code', '0x28');
     await expect(page.getByTestId('rejection')).toContainText('-E- Burning FS4 image failed: Flash is write protected');
     await expect(page.getByTestId('rejection')).toContainText('What to do:');

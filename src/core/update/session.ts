@@ -18,12 +18,12 @@ import type { TrustStore } from '../crypto/trust.ts';
 import type { Certificate } from '../crypto/x509.ts';
 import type { Report } from '../verify/report.ts';
 import { verifyImage, type DeviceIdentity } from '../verify/verify-image.ts';
-import { FAMILY_ALGORITHMS } from '../verify/next-keys.ts';
 import { verifyDetached, DEVICE_DOES_NOT_VERIFY } from '../verify/verify-detached.ts';
 import { reportToJson } from '../verify/format-report.ts';
 import { sha256WebCrypto } from '../crypto/sha256.ts';
 import { toHex } from '../bytes/hex.ts';
 import { NicClient } from './nic-client.ts';
+import { identityFromQuery } from './device-identity.ts';
 import { isDeviceFault, MCC_INSTRUCTION, MCC_STATE, mccError, mccStateName, regStatus, type MccErrorInfo } from './mcc-codes.ts';
 import { DATA_BLOCK_MAX, DATA_HEADER_SIZE, type DeviceQuery, type DeviceStatus } from './protocol.ts';
 import { HEAD_MAX } from '../image/layout.ts';
@@ -488,29 +488,6 @@ export class UpdateSession {
   }
 }
 
-/**
- * Everything the device's QUERY lets the host know about what it will refuse (issue #10): the
- * pre-flight checks run against this, so that the device refuses nothing after LOCK that the host
- * could have seen coming (docs/verification.md §13, the prediction rule).
- */
-export function identityFromQuery(q: DeviceQuery): DeviceIdentity {
-  const pending = q.fwVersionPending ?? (q.banks?.pending != null);
-  return {
-    psid: q.psid ?? '',
-    ...(q.deviceId !== undefined ? { deviceId: q.deviceId } : {}),
-    ...(q.fwVersionRunning ? { version: q.fwVersionRunning } : {}),
-    ...(q.efuseSecurityVer !== undefined ? { fusedSvn: q.efuseSecurityVer } : {}),
-    ...(q.imageSecurityVer !== undefined ? { runningSvn: q.imageSecurityVer } : {}),
-    ...(q.minSecurityVer !== undefined ? { runningMinSvn: q.minSecurityVer } : {}),
-    forbiddenVersions: q.forbiddenVersions ?? [],
-    keyIds: q.keyIds ?? [],
-    ...(q.maxComponentSize !== undefined ? { maxImageSize: q.maxComponentSize } : {}),
-    pending,
-    ...(q.securityAttributes ? { devDevice: q.securityAttributes.dev } : {}),
-    // an older device without tag 25 verifies exactly this NIC family's algorithm (bit 0)
-    verifiableAlgorithms: q.verifiableAlgorithms ?? FAMILY_ALGORITHMS,
-  };
-}
 
 /** The session's report as JSON for exports (the audit log has everything; this is the summary). */
 export function sessionSummary(r: SessionResult): Record<string, unknown> {

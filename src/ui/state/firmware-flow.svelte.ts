@@ -4,7 +4,7 @@
  * sends. The report is checked against the identity the selected device reports (its QUERY), or,
  * before any device answered, against the demo NIC's factory identity.
  */
-import type { DeviceQuery } from '../../core/update/protocol.ts';
+import { identityFromQuery } from '../../core/update/device-identity.ts';
 import type { DeviceIdentity } from '../../core/verify/verify-image.ts';
 import type { DevicesState } from './devices.svelte.ts';
 import type { Scenario } from './scenarios.ts';
@@ -17,19 +17,6 @@ export interface FlowOptions {
   readonly setup: SetupState;
   readonly update: UpdateState;
   readonly devices: DevicesState;
-}
-
-/** What the report checks device rows against, from a device's QUERY answer. */
-export function identityFromQuery(q: DeviceQuery): DeviceIdentity | undefined {
-  if (!q.psid) return undefined;
-  const floors = [q.efuseSecurityVer, q.imageSecurityVer, q.minSecurityVer].filter((v): v is number => v !== undefined);
-  return {
-    psid: q.psid,
-    ...(q.deviceId !== undefined ? { deviceId: q.deviceId } : {}),
-    ...(q.fwVersionRunning ? { version: q.fwVersionRunning } : {}),
-    ...(floors.length ? { securityVersion: Math.max(...floors) } : {}),
-    ...(q.forbiddenVersions ? { forbiddenVersions: q.forbiddenVersions } : {}),
-  };
 }
 
 export class FirmwareFlow {
@@ -50,7 +37,8 @@ export class FirmwareFlow {
     const { setup, devices } = this.#o;
     if (!setup.useDevice) return undefined;
     const q = devices.query;
-    return (q && identityFromQuery(q)) ?? setup.device;
+    // the same identity the update's own pre-flight uses, so the report predicts the update
+    return q?.psid ? identityFromQuery(q) : setup.device;
   }
 
   /** What the report was checked against, for a person. */
@@ -65,9 +53,10 @@ export class FirmwareFlow {
   async pickSample(s: SampleEntry, opts: { focus?: boolean } = {}): Promise<void> {
     const { setup, update } = this.#o;
     if (opts.focus !== false) this.#picks++;
+    const generation = ++this.#generation;
     if (s.kind === 'image' && !update.running) update.choose({ kind: 'sample', file: s.file, title: s.title });
     const { files, certificateTexts } = await setup.sampleFiles(s);
-    await this.#verify(files, certificateTexts);
+    await this.#verify(files, certificateTexts, generation);
   }
 
   /** Dropped or picked files: certificate PEMs go to the check; one image also becomes the update's firmware. */
@@ -75,12 +64,13 @@ export class FirmwareFlow {
     const files = Array.from(list);
     if (files.length === 0) return;
     this.#picks++;
+    const generation = ++this.#generation;
     const pems = files.filter((f) => /\.(pem|crt|cer)$/i.test(f.name));
     const certificateTexts = await Promise.all(pems.map(async (f) => ({ name: f.name, text: await f.text() })));
     const rest = files.filter((f) => !pems.includes(f));
     const image = rest.length === 1 && !/\.(sig|p7s)$/i.test(rest[0]!.name) && !rest.some((f) => /\.(sig|p7s)$/i.test(f.name)) ? rest[0] : undefined;
     if (image && !this.#o.update.running) this.#o.update.choose({ kind: 'file', file: image });
-    await this.#verify(rest, certificateTexts);
+    await this.#verify(rest, certificateTexts, generation);
   }
 
   /**
@@ -98,12 +88,13 @@ export class FirmwareFlow {
       const serial = await devices.useDemoNic();
       if (!serial) return;
       if (!(await devices.factoryReset())) return;
+      const generation = ++this.#generation;
       const sample = setup.samples.find((x) => x.file === s.file);
       // no focus move to the report here: a scenario's result is the update's outcome box
       const run = update.runScenario(s);
       if (sample) {
         const { files, certificateTexts } = await setup.sampleFiles(sample);
-        await this.#verify(files, certificateTexts);
+        await this.#verify(files, certificateTexts, generation);
       }
       await run;
       if (s.faults.length) await devices.setFaults([]);
@@ -114,9 +105,13 @@ export class FirmwareFlow {
 
   #demoRunning = false;
 
-  async #verify(files: File[], certificateTexts: { name: string; text: string }[]): Promise<void> {
+  /** Each pick's number: a pick whose files arrive after a newer pick's never replaces its report. */
+  #generation = 0;
+
+  async #verify(files: File[], certificateTexts: { name: string; text: string }[], generation: number): Promise<void> {
     const { setup, verifier } = this.#o;
     await setup.whenReady();
+    if (generation !== this.#generation) return;
     const device = this.identity;
     await verifier.verifyFiles(files, { trust: setup.trust, ...(device ? { device } : {}), certificateTexts });
   }

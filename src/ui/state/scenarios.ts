@@ -85,8 +85,8 @@ export const SCENARIOS: readonly Scenario[] = [
     title: 'Flash write fails',
     file: 'good.tfw',
     faults: [{ kind: 'flash-error', op: 'write' }],
-    explanation: "A flash program fails during the download. The NIC rejects the image with its own MCC code (0x28, flash write protected); the host sends CANCEL and RELEASE, and the NIC keeps running its current image.",
-    expect: { outcome: 'rejected-by-device', deviceError: 0x28 },
+    explanation: "A flash program fails during the download: a fault of the NIC, not a verdict on the image. The NIC reports it with its own MCC code (0x28, flash write protected); the host sends CANCEL and RELEASE, nothing is activated and the NIC keeps running its current image. The same image installs on a retry.",
+    expect: { outcome: 'failed', deviceError: 0x28 },
   },
   {
     id: 'locked',

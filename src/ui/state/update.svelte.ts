@@ -30,7 +30,7 @@ export interface UpdateOptions {
 /** Who refused the image, and what a person can do about it. */
 export type Rejection =
   | { readonly by: 'host'; readonly check: string; readonly title: string; readonly reason: string }
-  | { readonly by: 'device'; readonly code: string; readonly name: string; readonly mstflint: string; readonly sentence: string; readonly action: string };
+  | { readonly by: 'device'; readonly code: string; readonly name: string; readonly mstflint: string; readonly sentence: string; readonly action: string; readonly fault: boolean };
 
 export interface ProgressView {
   /** Bytes sent of the image, in percent (the bar and the numbers agree). */
@@ -131,9 +131,10 @@ export class UpdateState {
     const r = this.#result?.result;
     if (!r) return undefined;
     if (r.outcome === 'rejected-by-host' && r.report?.failed) return { by: 'host', check: r.report.failed.id, title: r.report.failed.title, reason: r.report.failed.reason };
-    if (r.outcome === 'rejected-by-device' && r.deviceError) {
+    // the device's own answer: a refusal of the image, or (an update that failed) a fault of the device
+    if ((r.outcome === 'rejected-by-device' || r.outcome === 'failed') && r.deviceError) {
       const e = mccError(r.deviceError.code);
-      return { by: 'device', code: hex(e.code), name: e.name, mstflint: mstflintBurnError(e.code), sentence: e.sentence, action: e.action };
+      return { by: 'device', code: hex(e.code), name: e.name, mstflint: mstflintBurnError(e.code), sentence: e.sentence, action: e.action, fault: r.outcome === 'failed' };
     }
     return undefined;
   }

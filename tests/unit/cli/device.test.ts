@@ -93,8 +93,9 @@ describe('emulated NIC through the CLI', () => {
     ['power-loss:ACTIVATE', 2, /gone|stopped answering/],
     ['power-loss:block=3', 2, /block 3 \(of blocks 0\.\.16\).*(gone|stopped answering)/],
     ['disconnect:block=5', 2, /block 5 \(of blocks 0\.\.16\).*(gone|stopped answering)/],
-    ['flash-error', 1, /MCC error 0x28/],
-    ['flash-error:erase', 1, /MCC error 0x10/],
+    // a flash fault fails the update (exit 2), it does not reject the image (exit 1)
+    ['flash-error', 2, /MCC error 0x28\), a fault of the device, not a verdict on the image/],
+    ['flash-error:erase', 2, /MCC error 0x10\), a fault of the device/],
     ['locked-by-other', 2, /another host holds the update handle/],
   ];
   for (const [fault, code, text] of faults) {

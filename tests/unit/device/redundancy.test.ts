@@ -297,15 +297,19 @@ describe('states saved before the redundant layout (tests/fixtures/legacy-state)
     expect(nic.firmware.repairs()).toBe(REPAIRS.IDENTITY_MIGRATED | REPAIRS.MIRROR);
     const magic = (a: number) => new TextDecoder().decode(nic.flash.read(a, 4));
     expect([magic(0x0000), magic(0x1000), magic(0x2000), magic(0x3000)]).toEqual(['TFBR', 'TFBR', 'TFD2', 'TFD2']);
-    const factory = sample('factory');
-    expect(Buffer.from(queryTags(nic).get(17)!).toString('hex')).toBe(sha(factory) + sha(factory));
+    // the golden copy is the image the old NIC ran (its factory image of then, not today's sample)
+    const oldFlash = Flash.restore({ bankSize: old.bankSize, pages: old.flash });
+    const banks = queryTags(nic).get(16)!;
+    const len0 = new DataView(banks.buffer, banks.byteOffset).getUint32(2, true);
+    const ran = oldFlash.read(oldFlash.bankAddr(0), len0)!;
+    expect(Buffer.from(queryTags(nic).get(17)!).toString('hex')).toBe(sha(ran) + sha(ran));
     // the identity is the one it was made with
     expect(new TextDecoder().decode(queryTags(nic).get(7))).toBe(old.identity.serial);
     // loading the migrated state again changes nothing
     const again = await EmulatedNic.create({ state: nic.snapshot() });
     expect([again.migrated, again.repairNotes]).toEqual([undefined, []]);
     // every byte of the records and identity copies it gained; every 8th byte of the (67 KB) images' heads
-    const outcomes = await flipEverything(nic.snapshot(), [factory, factory], ['28.39.1002'], 8);
+    const outcomes = await flipEverything(nic.snapshot(), [ran, ran], ['28.39.1002'], 8);
     console.log(`migrated fresh NIC: ${JSON.stringify(outcomes)}`);
   }, 30_000);
 

@@ -147,9 +147,12 @@ describe('UpdateState', () => {
     fake.emit({ kind: 'result', serial: 'TFN0000001', name: 'x.tfw', result: result({ outcome: 'rejected-by-host', report: { failed } as unknown as SessionResult['report'] }) });
     expect(update.rejection).toEqual({ by: 'host', check: 'forbidden', title: 'Forbidden version', reason: '28.38.1000 is forbidden' });
     fake.emit({ kind: 'result', serial: 'TFN0000001', name: 'x.tfw', result: result({ outcome: 'rejected-by-device', deviceError: mccError(0x0f) }) });
-    expect(update.rejection).toMatchObject({ by: 'device', code: '0x0f', name: 'REJECTED_FORBIDDEN_VERSION', mstflint: '-E- Burning FS4 image failed: Forbidden version rejected', action: 'Choose another release.' });
+    expect(update.rejection).toMatchObject({ by: 'device', code: '0x0f', name: 'REJECTED_FORBIDDEN_VERSION', mstflint: '-E- Burning FS4 image failed: Forbidden version rejected', action: 'Choose another release.', fault: false });
     fake.emit({ kind: 'result', serial: 'TFN0000001', name: 'x.tfw', result: result({ outcome: 'failed' }) });
     expect(update.rejection).toBeUndefined();
+    // a flash fault: the device's own words, marked as a fault (the update failed, the image was not refused)
+    fake.emit({ kind: 'result', serial: 'TFN0000001', name: 'x.tfw', result: result({ outcome: 'failed', deviceError: mccError(0x28) }) });
+    expect(update.rejection).toMatchObject({ by: 'device', code: '0x28', fault: true });
   });
 
   it("a scenario arms its faults for its run; Retry runs the same image again without them", async () => {

@@ -13,7 +13,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { DfuHost } from '../../../src/core/dfu/host.ts';
 import { loadTrustStore } from '../../../src/core/crypto/trust.ts';
 import { NicClient } from '../../../src/core/update/nic-client.ts';
-import { identityFromQuery } from '../../../src/core/update/session.ts';
+import { identityFromQuery } from '../../../src/core/update/device-identity.ts';
 import { verifyImage } from '../../../src/core/verify/verify-image.ts';
 import { NOW } from '../helpers/demo.ts';
 import { buildVariants, deviceVerdict, nicFor, type AgreementItem, type Variant } from './variants.ts';

@@ -82,10 +82,11 @@ describe('secure update session', () => {
     expect(result.message).toMatch(/another host holds the update handle/);
   });
 
-  it('a flash error during download is the device rejecting the image; nothing changes', async () => {
+  it('a flash error during download is a fault of the device, not a verdict on the image: the update failed; nothing changes', async () => {
     const { result, host } = await runSession('good.tfw', { faults: [{ kind: 'flash-error', op: 'write' }] });
-    expect(result.outcome).toBe('rejected-by-device');
+    expect(result.outcome).toBe('failed');
     expect(result.deviceError?.code).toBe(0x28);
+    expect(result.message).toMatch(/a fault of the device, not a verdict on the image\. Nothing was activated/);
     expect((await new NicClient(host).query()).fwVersionPending).toBeUndefined();
   });
 

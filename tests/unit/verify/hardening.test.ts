@@ -14,7 +14,7 @@ import { parseImage } from '../../../src/core/image/parse.ts';
 import { encodeSignedPart, writeImage } from '../../../src/core/image/write.ts';
 import { manifestFromJson } from '../../../src/core/sign/manifest-json.ts';
 import { completeManifest, signImage } from '../../../src/core/sign/sign-image.ts';
-import { identityFromQuery } from '../../../src/core/update/session.ts';
+import { identityFromQuery } from '../../../src/core/update/device-identity.ts';
 import { reportToText } from '../../../src/core/verify/format-report.ts';
 import { checkNextKeys, FINAL_IMAGE_NOTICE } from '../../../src/core/verify/next-keys.ts';
 import { verifyImage, type DeviceIdentity } from '../../../src/core/verify/verify-image.ts';
