@@ -61,7 +61,9 @@ export async function updateThroughPage({ serial, sample, vid = 0x1209, pid = 0x
     await page.getByTestId('device-select').selectOption(serial);
     await page.getByTestId('nic-serial').filter({ hasText: serial }).waitFor({ timeout: 60_000 });
     const before = { running: await page.getByTestId('nic-running').textContent(), pending: await page.getByTestId('nic-pending').textContent() };
-    await page.getByTestId('update-sample').selectOption(sample);
+    // one firmware selection: the sample picked in the Firmware panel is what the update sends
+    await page.locator(`.sample[data-file="${sample}"]`).click();
+    await page.getByTestId('update-firmware').filter({ hasText: `${sample} to ${serial}` }).waitFor({ timeout: 30_000 });
     await page.getByTestId('run').click();
     const result = page.getByTestId('result');
     await result.waitFor({ timeout: 180_000 });
