@@ -38,7 +38,8 @@ function saveFile(name: string, text: string, type: string): void {
 const usbSupport: UsbSupport = !window.isSecureContext ? 'insecure' : 'usb' in navigator ? 'available' : 'no-webusb';
 
 const verifier = new VerifierState(workerBackend());
-const setup = new SetupState(fetchText);
+// the operator's vendor roots are remembered in this browser (they are public certificates)
+const setup = new SetupState(fetchText, window.localStorage);
 const appUpdate = new AppUpdate();
 const channel = new DeviceChannel(combinedBackend(workerDeviceBackend(), pageUsbBackend()));
 const devices = new DevicesState({

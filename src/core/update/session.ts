@@ -24,7 +24,7 @@ import { sha256WebCrypto } from '../crypto/sha256.ts';
 import { toHex } from '../bytes/hex.ts';
 import { NicClient } from './nic-client.ts';
 import { identityFromQuery } from './device-identity.ts';
-import { isDeviceFault, MCC_INSTRUCTION, MCC_STATE, mccError, mccStateName, regStatus, type MccErrorInfo } from './mcc-codes.ts';
+import { isDeviceFault, MCC_INSTRUCTION, MCC_STATE, REG_STATUS, mccError, mccStateName, regStatus, type MccErrorInfo } from './mcc-codes.ts';
 import { DATA_BLOCK_MAX, DATA_HEADER_SIZE, type DeviceQuery, type DeviceStatus } from './protocol.ts';
 import { HEAD_MAX } from '../image/layout.ts';
 import { parseImageHead } from '../image/parse.ts';
@@ -258,7 +258,7 @@ export class UpdateSession {
       s = await nic.control(MCC_INSTRUCTION.LOCK_UPDATE_HANDLE, offered, 0, 'locking the update handle');
       this.#device(s);
       if (s.result !== 0 || s.state !== MCC_STATE.LOCKED) {
-        const why = s.result === 8 ? 'another host holds the update handle (wait for it to finish, or force its release)' : `${regStatus(s.result).sentence} (state ${mccStateName(s.state)})`;
+        const why = s.result === REG_STATUS.RES_NOT_AVLBL ? 'another host holds the update handle (wait for it to finish, or for its handle to time out after 60 s without a command from it)' : `${regStatus(s.result).sentence} (state ${mccStateName(s.state)})`;
         throw new UpdateError('Busy', `the device refused the lock: ${why}`);
       }
       handle = offered;

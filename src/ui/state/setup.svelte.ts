@@ -17,6 +17,24 @@ export interface SampleEntry {
   readonly size?: number;
 }
 
+/**
+ * Where the operator's trust choices are remembered (the page passes localStorage): the vendor roots
+ * added and whether the demo root is used, so a lab's trust store survives reloads and works offline.
+ */
+export interface TrustMemory {
+  getItem(key: string): string | null;
+  setItem(key: string, value: string): void;
+}
+
+/** The stored shape, versioned: an older or unknown one is set aside with a message, never half-read. */
+interface StoredTrust {
+  readonly version: 1;
+  readonly useDemoRoot: boolean;
+  readonly roots: readonly TrustSource[];
+}
+export const TRUST_KEY = 'trustflash.trust';
+const MAX_STORED_ROOTS = 32;
+
 export class SetupState {
   #samples = $state.raw<SampleEntry[]>([]);
   #demoRoot = $state.raw<TrustSource | undefined>(undefined);
@@ -25,10 +43,54 @@ export class SetupState {
   #demoDevice = $state.raw<DeviceIdentity | undefined>(undefined);
   #useDevice = $state(true);
   #loadError = $state<string | undefined>(undefined);
+  #trustNote = $state<string | undefined>(undefined);
   readonly #fetchText: (url: string) => Promise<string>;
+  readonly #memory: TrustMemory | undefined;
 
-  constructor(fetchText: (url: string) => Promise<string>) {
+  constructor(fetchText: (url: string) => Promise<string>, memory?: TrustMemory) {
     this.#fetchText = fetchText;
+    this.#memory = memory;
+    this.#recall();
+  }
+
+  /** What happened to the remembered trust store at start (restored, or set aside and why). */
+  get trustNote() {
+    return this.#trustNote;
+  }
+
+  #recall(): void {
+    let text: string | null = null;
+    try {
+      text = this.#memory?.getItem(TRUST_KEY) ?? null;
+    } catch {
+      return; // storage disabled: nothing remembered, nothing to say
+    }
+    if (text === null) return;
+    try {
+      const v = JSON.parse(text) as Partial<StoredTrust>;
+      if (v.version !== 1 || typeof v.useDemoRoot !== 'boolean' || !Array.isArray(v.roots) || v.roots.length > MAX_STORED_ROOTS || !v.roots.every((r) => typeof r?.name === 'string' && typeof r?.text === 'string')) {
+        throw new Error(`an unknown format (version ${JSON.stringify(v.version)})`);
+      }
+      this.#useDemoRoot = v.useDemoRoot;
+      this.#extraTrust = v.roots.map((r) => ({ name: r.name, text: r.text }));
+      if (v.roots.length) this.#trustNote = `Remembered on this computer: ${v.roots.map((r) => r.name).join(', ')}.`;
+    } catch (e) {
+      this.#trustNote = `The remembered trust store could not be read (${(e as Error).message}); it was set aside and the defaults are used. Add your vendor roots again.`;
+      try {
+        this.#memory?.setItem(`${TRUST_KEY}.unreadable`, text);
+      } catch {
+        /* nothing more to do */
+      }
+    }
+  }
+
+  #remember(): void {
+    const v: StoredTrust = { version: 1, useDemoRoot: this.#useDemoRoot, roots: this.#extraTrust };
+    try {
+      this.#memory?.setItem(TRUST_KEY, JSON.stringify(v));
+    } catch (e) {
+      this.#trustNote = `The trust store could not be remembered (${(e as Error).message}); it lasts until this page is closed.`;
+    }
   }
 
   get samples() {
@@ -87,15 +149,18 @@ export class SetupState {
 
   setUseDemoRoot(on: boolean) {
     this.#useDemoRoot = on;
+    this.#remember();
   }
   setUseDevice(on: boolean) {
     this.#useDevice = on;
   }
   addTrust(src: TrustSource) {
-    this.#extraTrust = [...this.#extraTrust.filter((t) => t.name !== src.name), src];
+    this.#extraTrust = [...this.#extraTrust.filter((t) => t.name !== src.name), src].slice(-MAX_STORED_ROOTS);
+    this.#remember();
   }
   removeTrust(name: string) {
     this.#extraTrust = this.#extraTrust.filter((t) => t.name !== name);
+    this.#remember();
   }
 
   /** Fetches a sample as a File, so it goes through exactly the path a dropped file takes. */
