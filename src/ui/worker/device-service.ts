@@ -36,6 +36,7 @@ import { describeFault, type Fault } from '../../emulator/faults.ts';
 import { decodeState, encodeState } from '../../emulator/persist.ts';
 import type { TimingName } from '../../emulator/timing.ts';
 import { DEMO_SERIAL } from './device-protocol.ts';
+import { factoryTrusting } from './trusting-factory.ts';
 import type { CsTokenStep, DeviceBus, DeviceEvent, DeviceRequest, DeviceSummary, LogLine, LogSource, MaintenanceOp, RunMode, TrustSource } from './device-protocol.ts';
 import type { NicStore } from './nic-store.ts';
 import { describeTransfer, StatusTracker } from './transfer-log.ts';
@@ -174,7 +175,7 @@ export class DeviceService {
         return;
       }
       case 'add-nic':
-        return this.#exclusive('adding a NIC', () => (req.demo ? this.#addDemoNic() : this.#addNic(req.psid)));
+        return this.#exclusive('adding a NIC', () => (req.demo ? this.#addDemoNic() : this.#addNic(req.psid, req.trustKeys)));
       case 'maintenance':
         return this.#exclusive('sending a maintenance command', () => this.#maintenance(this.#slot(req.serial), req.op));
       case 'cs-token':
@@ -378,11 +379,13 @@ export class DeviceService {
     for (const slot of this.#slots.values()) await this.#query(slot);
   }
 
-  async #manufacture(identity: Partial<Identity>): Promise<Slot> {
+  async #manufacture(identity: Partial<Identity>, trustKeys?: readonly string[]): Promise<Slot> {
     const { bus, create } = await this.#loadEmulator();
-    const dev = await create({ factoryImage: await this.#factoryImage(), identity, usb: bus, ...(this.#o.bankSize ? { bankSize: this.#o.bankSize } : {}) });
+    // a NIC made to trust the operator's keys: the factory image with its nextKeys replaced by them
+    const factoryImage = trustKeys?.length ? await factoryTrusting(await this.#factoryImage(), trustKeys) : await this.#factoryImage();
+    const dev = await create({ factoryImage, identity, usb: bus, ...(this.#o.bankSize ? { bankSize: this.#o.bankSize } : {}) });
     const slot = this.#addSlot({ serial: dev.nic.identity.serial, kind: 'emulated', bus, nic: dev.nic, tracker: new StatusTracker(), label: labelOf(dev.nic.identity.serial), psid: dev.nic.identity.psid, timing: 'instant', device: dev });
-    this.#note(slot, `manufactured emulated NIC ${slot.serial} (PSID ${slot.psid}) with the factory image`);
+    this.#note(slot, `manufactured emulated NIC ${slot.serial} (PSID ${slot.psid}) with the factory image${trustKeys?.length ? ", its next update checked with the operator's key, not the demo keys" : ''}`);
     await this.#save(slot);
     return slot;
   }
@@ -394,12 +397,12 @@ export class DeviceService {
     await this.#query(slot);
   }
 
-  async #addNic(psid: string | undefined): Promise<void> {
+  async #addNic(psid: string | undefined, trustKeys?: readonly string[]): Promise<void> {
     let n = 2;
     const serial = (i: number) => `TFN${String(i).padStart(7, '0')}`;
     while (this.#slots.has(serial(n))) n++;
     const h = n.toString(16).padStart(2, '0');
-    const slot = await this.#manufacture({ serial: serial(n), baseMac: `b8:ce:f6:00:00:${h}`, baseGuid: `b8cef603000000${h}`, ...(psid ? { psid } : {}) });
+    const slot = await this.#manufacture({ serial: serial(n), baseMac: `b8:ce:f6:00:00:${h}`, baseGuid: `b8cef603000000${h}`, ...(psid ? { psid } : {}) }, trustKeys);
     this.#postDevices();
     await this.#query(slot);
   }
