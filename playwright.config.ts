@@ -2,6 +2,8 @@ import { defineConfig } from '@playwright/test';
 
 /** Debian's Chromium (apt-get install chromium); Playwright downloads no browser here. */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+/** The preview server's port (E2E_PORT lets two checkouts run their browser tests side by side). */
+const PORT = Number(process.env.E2E_PORT ?? 4173);
 
 export default defineConfig({
   testDir: 'tests/e2e',
@@ -13,7 +15,7 @@ export default defineConfig({
   retries: 0,
   reporter: [['list'], ['json']],
   use: {
-    baseURL: 'http://localhost:4173',
+    baseURL: `http://localhost:${PORT}`,
     browserName: 'chromium',
     headless: true,
     screenshot: 'only-on-failure',
@@ -24,8 +26,8 @@ export default defineConfig({
   },
   // The production build (npm test builds it first); preview serves it with the CSP header.
   webServer: {
-    command: 'npx vite preview --port 4173 --strictPort',
-    url: 'http://localhost:4173',
+    command: `npx vite preview --port ${PORT} --strictPort`,
+    url: `http://localhost:${PORT}`,
     reuseExistingServer: !process.env.CI,
     timeout: 120_000,
     stdout: 'ignore',

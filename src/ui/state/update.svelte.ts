@@ -115,8 +115,10 @@ export class UpdateState {
     const bytes = `${formatBytes(sent)} of ${formatBytes(total)} sent`;
     const running = this.running ? this.steps.find((s) => s.status === 'running') : undefined;
     if (this.#result) {
+      // nothing was sent (refused by this host, cancelled before the download): no bar at all
+      if (!d) return undefined;
       const failed = this.#result.result.outcome !== 'updated';
-      return { percent, bytes: failed && sent < total ? `${bytes} before it stopped` : bytes, rate: d ? formatRate(d.rate) : '–', eta: '', phase: undefined };
+      return { percent, bytes: failed && sent < total ? `${bytes} before it stopped` : bytes, rate: formatRate(d.rate), eta: '', phase: undefined };
     }
     if (running && running.id !== 'download') return { percent, bytes, rate: '', eta: '', phase: `${running.title}…` };
     return { percent, bytes, rate: d ? formatRate(d.rate) : '–', eta: !d || sent >= total ? '' : `about ${formatDuration(d.etaMs)} left`, phase: undefined };
