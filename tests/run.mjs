@@ -58,6 +58,8 @@ gate('NIC firmware build (AssemblyScript)', step('firmware build', 'node', ['tes
 gate('node build (CLI, samples generator)', step('node build', 'npx', ['vite', 'build', '--config', 'vite.node.config.ts', '--logLevel', 'warn']));
 gate('samples', step('samples', 'node', ['dist-node/make-samples.js', 'public/samples']));
 gate('typecheck', step('typecheck', 'npx', ['svelte-check', '--tsconfig', './tsconfig.json', '--fail-on-warnings', '--output', 'human']));
+// src/core against its own platform contract only (no DOM, no Node types): the layering rule, checked
+gate('core-only typecheck', step('core-only typecheck', 'npx', ['tsc', '-p', 'tsconfig.core.json']));
 
 step('unit tests', 'npx', ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile=${reports}/vitest.json`]);
 try {

@@ -1,0 +1,106 @@
+/**
+ * The import rules between the project's layers (DESIGN.md "Architecture", issue #11), checked on
+ * the source text: every static `import … from`, `export … from` and dynamic `import()` of a
+ * relative path is resolved and judged. Not a test file itself; layering.test.ts runs it on src/
+ * and on a fixture tree that breaks every rule once.
+ */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+
+export interface Violation {
+  readonly file: string;
+  readonly target: string;
+  readonly rule: string;
+}
+
+/** Where a file lives, as the rules name it. */
+function layerOf(rel: string): string {
+  const p = rel.split(sep).join('/');
+  if (p.startsWith('src/core/')) return 'core';
+  if (p.startsWith('src/emulator/')) return 'emulator';
+  if (p.startsWith('src/gadget/')) return 'gadget';
+  if (p.startsWith('src/cli/')) return 'cli';
+  if (p.startsWith('src/ui/worker/')) return 'ui-worker';
+  if (p.startsWith('src/ui/')) return 'ui';
+  if (p === 'src/main.ts') return 'ui';
+  if (p.startsWith('tests/')) return 'tests';
+  if (p.startsWith('wasm/')) return 'wasm';
+  return 'other';
+}
+
+/** The DFU host and the vendor protocol's wire modules: the page's state and components never call them. */
+const WIRE = ['src/core/dfu/host.ts', 'src/core/dfu/reconnect.ts', 'src/core/dfu/record.ts', 'src/core/dfu/spec.ts', 'src/core/update/nic-client.ts', 'src/core/update/session.ts'];
+
+/**
+ * Known exceptions, each a file and the layer it reaches, to be removed by the rest of issue #11:
+ * the device side still lives in src/ui/worker (it drives the DFU host and the emulator), and the
+ * CS-token demo imports the demo signer key from the test fixtures. A stale entry (no longer
+ * needed) fails the test too, so this list only shrinks.
+ */
+export const EXCEPTIONS: readonly { file: string; reaches: string }[] = [
+  { file: 'src/ui/worker/demo-token-signer.ts', reaches: 'tests' },
+];
+
+type Rule = (from: string, to: string, toRel: string, typeOnly: boolean) => string | undefined;
+
+const RULES: Record<string, Rule> = {
+  // core runs in the page, a Worker and Node: it imports nothing above it
+  core: (_f, to) => (to === 'core' ? undefined : 'src/core imports only src/core (and its npm packages)'),
+  // the device model shares no code with the host: a host bug must not become a device bug
+  emulator: (_f, to) => (to === 'emulator' ? undefined : 'src/emulator imports only src/emulator (the firmware comes from wasm/, built)'),
+  gadget: (_f, to, toRel) => (to === 'gadget' || to === 'emulator' || toRel.startsWith('src/core/bytes/') ? undefined : 'src/gadget imports src/gadget, src/emulator and src/core/bytes only'),
+  // the page renders state and sends intents; wire bytes are the device side's
+  ui: (_f, to, toRel, typeOnly) => {
+    if (to === 'ui' || to === 'ui-worker') return undefined;
+    if (to === 'core') return !typeOnly && WIRE.includes(toRel) ? `the page (src/ui outside the worker) does not call the wire module ${toRel}` : undefined;
+    return `src/ui imports src/ui and src/core only, not ${to}`;
+  },
+  'ui-worker': (_f, to) => (to === 'ui-worker' || to === 'ui' || to === 'core' || to === 'emulator' ? undefined : `the device side imports core and the emulator, not ${to}`),
+  cli: (_f, to) => (to === 'ui' || to === 'ui-worker' || to === 'tests' ? `src/cli does not import ${to}` : undefined),
+};
+
+const IMPORT = /(?:^|[\s;])(import|export)\s+(type\s+)?(?:[^'";]*?\s+from\s+)?['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
+
+function* sourceFiles(dir: string): Generator<string> {
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) {
+      if (name !== 'generated' && name !== 'node_modules') yield* sourceFiles(p);
+    } else if (/\.(ts|svelte)$/.test(name) && !name.endsWith('.d.ts')) yield p;
+  }
+}
+
+/** Every rule broken under `root` (a checkout, or a fixture tree with the same layout). */
+export function checkImports(root: string): Violation[] {
+  const out: Violation[] = [];
+  for (const file of sourceFiles(join(root, 'src'))) {
+    const rel = relative(root, file).split(sep).join('/');
+    const from = layerOf(rel);
+    const rule = RULES[from];
+    if (!rule) continue;
+    const text = readFileSync(file, 'utf8');
+    for (const m of text.matchAll(IMPORT)) {
+      const spec = m[3] ?? m[4]!;
+      if (!spec.startsWith('.')) continue; // packages and node: builtins
+      const target = relative(root, resolve(dirname(file), spec.replace(/\?.*$/, ''))).split(sep).join('/');
+      const to = layerOf(target);
+      const why = to === 'tests' && from !== 'cli' ? 'src never imports from tests/' : rule(from, to, target, !!m[2]);
+      if (why && !EXCEPTIONS.some((e) => e.file === rel && e.reaches === to)) out.push({ file: rel, target, rule: why });
+    }
+  }
+  return out;
+}
+
+/** Exceptions no file needs any more. */
+export function staleExceptions(root: string): string[] {
+  const stale: string[] = [];
+  for (const e of EXCEPTIONS) {
+    const text = readFileSync(join(root, e.file), 'utf8');
+    const reaches = [...text.matchAll(IMPORT)].some((m) => {
+      const spec = m[3] ?? m[4]!;
+      return spec.startsWith('.') && layerOf(relative(root, resolve(dirname(join(root, e.file)), spec.replace(/\?.*$/, ''))).split(sep).join('/')) === e.reaches;
+    });
+    if (!reaches) stale.push(`${e.file} → ${e.reaches}`);
+  }
+  return stale;
+}

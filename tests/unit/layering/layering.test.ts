@@ -1,0 +1,36 @@
+/**
+ * Layering is checked, not hoped for: src/ against the import rules (imports.ts), and a fixture
+ * tree that breaks each rule, which the checker must catch (so a checker that finds nothing
+ * cannot pass). The core-only type check (tsconfig.core.json: no DOM, no Node types) runs as a
+ * gate in npm test.
+ */
+import { describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { checkImports, staleExceptions } from './imports.ts';
+import { ROOT } from '../cli/helpers.ts';
+
+describe('layering', () => {
+  it('src/ keeps every import rule (core imports only core; the emulator only itself; the page no wire module)', () => {
+    expect(checkImports(ROOT)).toEqual([]);
+    expect(staleExceptions(ROOT)).toEqual([]);
+  });
+
+  it('a fixture with a forbidden import across each line is rejected, naming the rule', () => {
+    const v = checkImports(join(ROOT, 'tests/fixtures/layering'));
+    const seen = v.map((x) => `${x.file} → ${x.target}: ${x.rule}`);
+    expect(seen).toEqual(
+      expect.arrayContaining([
+        'src/core/bad.ts → src/ui/state/thing.ts: src/core imports only src/core (and its npm packages)',
+        'src/core/bad.ts → src/emulator/nic.ts: src/core imports only src/core (and its npm packages)',
+        'src/core/bad.ts → src/cli/main.ts: src/core imports only src/core (and its npm packages)',
+        'src/core/bad.ts → tests/helper.ts: src never imports from tests/',
+        'src/ui/state/thing.ts → src/core/dfu/host.ts: the page (src/ui outside the worker) does not call the wire module src/core/dfu/host.ts',
+        'src/ui/state/thing.ts → src/emulator/index.ts: src/ui imports src/ui and src/core only, not emulator',
+        'src/emulator/nic.ts → src/core/image/parse.ts: src/emulator imports only src/emulator (the firmware comes from wasm/, built)',
+      ]),
+    );
+    // a type-only import of a wire module's types is not a call: allowed
+    expect(seen.some((s) => s.includes('src/core/dfu/spec.ts'))).toBe(false);
+    expect(v).toHaveLength(7);
+  });
+});
