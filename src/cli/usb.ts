@@ -4,6 +4,7 @@
  * throws: that becomes one plain sentence, "no USB subsystem", not a stack trace.
  */
 import { isDfuAlternate } from '../core/dfu/descriptors.ts';
+import { DFU_CLASS } from '../core/dfu/spec.ts';
 
 export type NodeUsb = { ok: true; usb: NodeUsbBus } | { ok: false; reason: string };
 
@@ -154,7 +155,7 @@ export function dfuDevices(devices: readonly USBDevice[]): ListedDevice[] {
       serialNumber: d.serialNumber ?? undefined,
       productName: d.productName ?? undefined,
       manufacturerName: d.manufacturerName ?? undefined,
-      mode: alts.some((a) => a.protocol === 2) ? 'dfu' : 'runtime',
+      mode: alts.some((a) => a.protocol === DFU_CLASS.protocolDfuMode) ? 'dfu' : 'runtime',
       interfaces: alts.map(({ interfaceNumber, alternateSetting, name }) => ({ interfaceNumber, alternateSetting, name })),
     });
   }

@@ -101,7 +101,7 @@ export function parseConfiguration(bytes: Uint8Array): DescriptorResult<Configur
           iInterface: d.u8('interface.iInterface'),
         };
         interfaces.push(current);
-        if (current.cls === DFU_CLASS.bInterfaceClass && current.subclass === DFU_CLASS.bInterfaceSubClass && (current.protocol === 1 || current.protocol === 2)) {
+        if (current.cls === DFU_CLASS.bInterfaceClass && current.subclass === DFU_CLASS.bInterfaceSubClass && (current.protocol === DFU_CLASS.protocolRuntime || current.protocol === DFU_CLASS.protocolDfuMode)) {
           dfu.push({ interfaceNumber: current.interfaceNumber, alternateSetting: current.alternateSetting, protocol: current.protocol, iInterface: current.iInterface, functional: undefined });
         }
       } else if (t === DFU_FUNCTIONAL_DESCRIPTOR && current && dfu.length && dfu[dfu.length - 1]!.interfaceNumber === current.interfaceNumber && dfu[dfu.length - 1]!.alternateSetting === current.alternateSetting) {

@@ -5,7 +5,7 @@
  * polled at the device's bwPollTimeout, a zero-length DNLOAD to end, manifestation with or without
  * bitManifestationTolerant. Every wait has a deadline; every failure is an UpdateError with context.
  */
-import { DFU_REQUEST, DFU_STATE, DFU_STATE_NAMES, DFU_STATUS, DFU_STATUS_NAMES, DFU_STATUS_TEXT } from './spec.ts';
+import { DFU_CLASS, DFU_REQUEST, DFU_STATE, DFU_STATE_NAMES, DFU_STATUS, DFU_STATUS_NAMES, DFU_STATUS_TEXT, LANGID_EN_US, USB_REQUEST } from './spec.ts';
 import { DESCRIPTOR, parseConfiguration, parseString, type ConfigurationInfo, type DfuFunctional, type DfuInterface } from './descriptors.ts';
 import { UpdateError, checkTransfer, fromUsbError, withDeadline } from './errors.ts';
 
@@ -86,7 +86,7 @@ export class DfuHost {
   }
   /** 'dfu' when the device shows its DFU-mode personality, 'runtime' otherwise. */
   get mode(): 'dfu' | 'runtime' {
-    return this.interface.protocol === 2 ? 'dfu' : 'runtime';
+    return this.interface.protocol === DFU_CLASS.protocolDfuMode ? 'dfu' : 'runtime';
   }
 
   // ---- raw transfers ---------------------------------------------------------------------------
@@ -144,7 +144,7 @@ export class DfuHost {
   /** Reads and parses the active configuration descriptor straight from the device. */
   async readConfiguration(): Promise<ConfigurationInfo> {
     const get = (length: number) =>
-      this.controlIn({ requestType: 'standard', recipient: 'device', request: 6, value: (DESCRIPTOR.CONFIGURATION << 8) | 0, index: 0 }, length, 'reading the configuration descriptor');
+      this.controlIn({ requestType: 'standard', recipient: 'device', request: USB_REQUEST.GET_DESCRIPTOR, value: (DESCRIPTOR.CONFIGURATION << 8) | 0, index: 0 }, length, 'reading the configuration descriptor');
     const head = await get(9);
     if (head.length < 4) throw new UpdateError('InvalidData', `reading the configuration descriptor: the device sent ${head.length} bytes`);
     const total = head[2]! | (head[3]! << 8);
@@ -157,7 +157,7 @@ export class DfuHost {
   async readString(index: number): Promise<string | undefined> {
     if (index === 0) return undefined;
     try {
-      const bytes = await this.controlIn({ requestType: 'standard', recipient: 'device', request: 6, value: (DESCRIPTOR.STRING << 8) | index, index: 0x0409 }, 255, `reading string ${index}`);
+      const bytes = await this.controlIn({ requestType: 'standard', recipient: 'device', request: USB_REQUEST.GET_DESCRIPTOR, value: (DESCRIPTOR.STRING << 8) | index, index: LANGID_EN_US }, 255, `reading string ${index}`);
       const s = parseString(bytes);
       return s.ok ? s.value : undefined;
     } catch {
@@ -175,7 +175,7 @@ export class DfuHost {
     }
     this.#config = await this.readConfiguration();
     const candidates = this.#config.dfu.filter((d) => (pick.interfaceNumber === undefined || d.interfaceNumber === pick.interfaceNumber) && (pick.alternateSetting === undefined || d.alternateSetting === pick.alternateSetting));
-    const chosen = candidates.find((d) => d.protocol === 2) ?? candidates[0];
+    const chosen = candidates.find((d) => d.protocol === DFU_CLASS.protocolDfuMode) ?? candidates[0];
     if (!chosen) throw new UpdateError('NotSupported', 'the device has no DFU interface (class 0xFE, subclass 0x01)');
     if (!chosen.functional) throw new UpdateError('NotSupported', `DFU interface ${chosen.interfaceNumber} has no DFU functional descriptor`);
     try {

@@ -81,4 +81,8 @@ export const DFU_STATUS_TEXT: Record<number, string> = {
 /** DFU interface class codes (DFU 1.1 §4.2.1, §4.2.3). */
 export const DFU_CLASS = { bInterfaceClass: 0xfe, bInterfaceSubClass: 0x01, protocolRuntime: 0x01, protocolDfuMode: 0x02 } as const;
 export const DFU_FUNCTIONAL_DESCRIPTOR = 0x21;
+/** Standard device requests the host sends (USB 2.0 §9.4, Table 9-4). */
+export const USB_REQUEST = { GET_DESCRIPTOR: 6 } as const;
+/** The language the host asks string descriptors in (USB LANGIDs: English, United States). */
+export const LANGID_EN_US = 0x0409;
 export const DFU_ATTR = { bitCanDnload: 1, bitCanUpload: 2, bitManifestationTolerant: 4, bitWillDetach: 8 } as const;

@@ -290,42 +290,6 @@ export function mstflintBurnError(code: number, imageType = 'FS4'): string {
   return `-E- Burning ${imageType} image failed: ${mccError(code).mstflint}`;
 }
 
-// ---- Plain DFU: how an MCC rejection shows in DFU_GETSTATUS bStatus --------------------------
-
-/** DFU 1.1 bStatus names (values in src/core/dfu/spec.ts DFU_STATUS). */
-export type DfuStatusName = 'OK' | 'errTARGET' | 'errFILE' | 'errWRITE' | 'errERASE' | 'errVERIFY' | 'errADDRESS' | 'errVENDOR' | 'errUNKNOWN';
-
-const DFU_FOR_MCC: Readonly<Record<number, DfuStatusName>> = {
-  0x00: 'OK',
-  0x02: 'errVERIFY',
-  0x04: 'errVERIFY',
-  0x05: 'errVERIFY',
-  0x06: 'errVERIFY',
-  0x07: 'errVERIFY',
-  0x03: 'errTARGET',
-  0x08: 'errFILE',
-  0x09: 'errVENDOR',
-  0x0a: 'errVENDOR',
-  0x0f: 'errVENDOR',
-  0x19: 'errVENDOR',
-  0x32: 'errVENDOR',
-  0x10: 'errERASE',
-  0x28: 'errWRITE',
-  0x1e: 'errADDRESS',
-};
-
-/**
- * The bStatus a plain DFU download reports when the device's secure-update machine rejects the
- * image with MCC `code` (docs/protocol.md §Plain DFU). errVENDOR comes with iString
- * {@link DFU_REJECTION_ISTRING}, whose string descriptor holds the rejection's sentence.
- */
-export function dfuStatusForMccError(code: number): DfuStatusName {
-  return DFU_FOR_MCC[code] ?? 'errUNKNOWN';
-}
-
-/** String-descriptor index carrying the sentence of the last rejection in DFU_GETSTATUS iString. */
-export const DFU_REJECTION_ISTRING = 0x20;
-
 // ---- Register-access status (§1.8) -----------------------------------------------------------
 
 export const REG_STATUS = {

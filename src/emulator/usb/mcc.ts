@@ -18,6 +18,8 @@ export const MCC_INSTRUCTION = {
   CHECK_UPDATE_HANDLE: 0x9,
   FORCE_HANDLE_RELEASE: 0xa,
   READ_PENDING_COMPONENT: 0xb,
+  /** Not an MCC instruction: undo a pending image (MIRC re-activation), wasm/firmware/codes.ts CMD_REACTIVATE_PREVIOUS. */
+  REACTIVATE_PREVIOUS: 0x20,
 } as const;
 
 // §1.4 control_state
