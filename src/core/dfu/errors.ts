@@ -10,6 +10,8 @@ export type UpdateErrorCode =
   | 'SignatureInvalid'
   | 'NotSupported'
   | 'Rejected'
+  /** The device answered the request with a STALL (a protocol-level refusal, DFU 1.1 §6.1.1; MAINT under secure firmware). */
+  | 'Stalled'
   | 'Read'
   | 'Write'
   | 'TimedOut'
@@ -64,7 +66,7 @@ export function fromUsbError(e: unknown, doing: string): UpdateError {
 /** A STALL is a result in WebUSB, not an exception: it becomes one here. */
 export function checkTransfer(status: USBTransferStatus | undefined, doing: string): void {
   if (status === 'ok') return;
-  if (status === 'stall') throw new UpdateError('Rejected', `${doing}: the device stalled the request`);
+  if (status === 'stall') throw new UpdateError('Stalled', `${doing}: the device stalled the request`);
   throw new UpdateError('Read', `${doing}: transfer status "${status}"`);
 }
 

@@ -310,7 +310,7 @@ export class DfuHost {
         s = await this.getStatus('waiting for manifestation');
         if (s.status !== DFU_STATUS.OK) throw new UpdateError('Rejected', `manifestation failed: ${await this.reason(s)}`);
       } catch (e) {
-        if (e instanceof UpdateError && (e.code === 'NotFound' || (e.code === 'Rejected' && /stalled/.test(e.message)))) {
+        if (e instanceof UpdateError && (e.code === 'NotFound' || e.code === 'Stalled')) {
           if (!f.willDetach) await this.device.reset().catch(() => undefined);
           return { final: undefined, vanishedAfterManifest: true };
         }

@@ -59,7 +59,7 @@ export class NicClient {
     try {
       raw = await this.host.controlIn(vendorSetup('QUERY', this.#intf), 4096, 'reading the device identity (QUERY)');
     } catch (e) {
-      if (e instanceof UpdateError && e.code === 'Rejected') return undefined;
+      if (e instanceof UpdateError && e.code === 'Stalled') return undefined;
       throw e;
     }
     return must(decodeQuery(raw), 'QUERY');

@@ -11,7 +11,7 @@ export function workerDeviceBackend(): DeviceBackend {
   const w = new Worker(new URL('../worker/device-worker.ts', import.meta.url), { type: 'module' });
   let handler: ((e: DeviceEvent) => void) | undefined;
   w.onmessage = (e: MessageEvent<DeviceEvent>) => handler?.(e.data);
-  w.onerror = (e) => handler?.({ kind: 'done', id: -1, error: `the device worker failed: ${e.message}` });
+  w.onerror = (e) => handler?.({ kind: 'done', id: -1, error: { code: 'Internal', message: `the device worker failed: ${e.message}` } });
   return {
     post: (req, transfer) => w.postMessage(req, transfer ?? []),
     onMessage: (h) => {
@@ -30,7 +30,7 @@ export function pageUsbBackend(): DeviceBackend {
     post: (req) => {
       void load().then(
         (s) => s.handle(req),
-        (e: Error) => handler?.({ kind: 'done', id: req.id, error: `the USB host code could not be loaded: ${e.message}` }),
+        (e: Error) => handler?.({ kind: 'done', id: req.id, error: { code: 'Internal', message: `the USB host code could not be loaded: ${e.message}` } }),
       );
     },
     onMessage: (h) => {

@@ -5,6 +5,7 @@
  * the constructor.
  */
 import type { DeviceEvent, DeviceRequest } from '../worker/device-protocol.ts';
+import { UpdateError } from '../../core/dfu/errors.ts';
 
 /** Distributes Omit over the request union, so each kind keeps its own fields. */
 export type RequestBody = DeviceRequest extends infer R ? (R extends DeviceRequest ? Omit<R, 'id'> : never) : never;
@@ -16,7 +17,7 @@ export interface DeviceBackend {
 
 export class DeviceChannel {
   readonly #backend: DeviceBackend;
-  readonly #pending = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
+  readonly #pending = new Map<number, { resolve: () => void; reject: (e: UpdateError) => void }>();
   readonly #subscribers = new Set<(e: DeviceEvent) => void>();
   #nextId = 1;
 
@@ -30,7 +31,7 @@ export class DeviceChannel {
     return () => this.#subscribers.delete(handler);
   }
 
-  /** Sends a request; resolves when the device side is done with it, rejects with its error. */
+  /** Sends a request; resolves when the device side is done with it, rejects with its error (an UpdateError with the code it was born with). */
   request(body: RequestBody, transfer?: Transferable[]): Promise<void> {
     const id = this.#nextId++;
     const done = new Promise<void>((resolve, reject) => this.#pending.set(id, { resolve, reject }));
@@ -42,12 +43,12 @@ export class DeviceChannel {
     for (const s of this.#subscribers) s(e);
     if (e.kind === 'done' && e.id === -1) {
       // the device side itself failed: nothing in flight will be answered
-      for (const p of this.#pending.values()) p.reject(new Error(e.error ?? 'the device side stopped'));
+      for (const p of this.#pending.values()) p.reject(new UpdateError(e.error?.code ?? 'Internal', e.error?.message ?? 'the device side stopped'));
       this.#pending.clear();
     } else if (e.kind === 'done') {
       const p = this.#pending.get(e.id);
       this.#pending.delete(e.id);
-      if (e.error !== undefined) p?.reject(new Error(e.error));
+      if (e.error !== undefined) p?.reject(new UpdateError(e.error.code, e.error.message));
       else p?.resolve();
     }
   }

@@ -142,7 +142,7 @@ export class DevicesState {
     } else if (e.kind === 'cs-token') {
       this.#csToken = [...this.#csToken, { step: e.step, ok: e.ok, text: e.text }];
     } else if (e.kind === 'done' && e.id === -1) {
-      this.#error = e.error;
+      this.#error = e.error?.message;
     }
   }
 

@@ -7,6 +7,7 @@
 import type { DeviceQuery, DeviceStatus } from '../../core/update/protocol.ts';
 import type { SessionProgress, SessionResult, StepId, StepState } from '../../core/update/session.ts';
 import type { AuditCheck } from '../../core/update/audit.ts';
+import type { UpdateErrorCode } from '../../core/dfu/errors.ts';
 import type { Fault } from '../../emulator/faults.ts';
 import type { TimingName } from '../../emulator/timing.ts';
 import type { TrustSource } from './protocol.ts';
@@ -114,7 +115,14 @@ export type DeviceEvent =
   | { kind: 'batch-start'; name: string; serials: readonly string[] }
   | { kind: 'batch-progress'; serial: string; progress: SessionProgress }
   | { kind: 'batch-result'; serial: string; name: string; result: SessionResult }
-  | { kind: 'done'; id: number; error?: string };
+  /** The end of a request; a failure keeps its code across the Worker boundary (docs/protocol.md, one error vocabulary). */
+  | { kind: 'done'; id: number; error?: WireError };
 
 /** The dedicated demo NIC: demo scenarios reset and use it, so a person's own NICs are never touched by a demo. */
 export const DEMO_SERIAL = 'TFNDEMO0001';
+
+/** An error as it crosses the Worker boundary: the code it was born with, and its sentence. */
+export interface WireError {
+  readonly code: UpdateErrorCode;
+  readonly message: string;
+}

@@ -37,6 +37,7 @@ import { decodeState, encodeState } from '../../emulator/persist.ts';
 import type { TimingName } from '../../emulator/timing.ts';
 import { DEMO_SERIAL } from './device-protocol.ts';
 import { factoryTrusting } from './trusting-factory.ts';
+import type { WireError } from './device-protocol.ts';
 import type { CsTokenStep, DeviceBus, DeviceEvent, DeviceRequest, DeviceSummary, LogLine, LogSource, MaintenanceOp, RunMode, TrustSource } from './device-protocol.ts';
 import type { NicStore } from './nic-store.ts';
 import { describeTransfer, StatusTracker } from './transfer-log.ts';
@@ -127,12 +128,13 @@ export class DeviceService {
 
   /** Handles one request; always ends with one `done` for its id. */
   async handle(req: DeviceRequest): Promise<void> {
-    let error: string | undefined;
+    let error: WireError | undefined;
     try {
       await this.#dispatch(req);
     } catch (e) {
-      error = e instanceof Busy ? e.message : `${(e as Error)?.message ?? String(e)}`;
-      if (!(e instanceof Busy)) this.#line('', 'session', `error: ${error}`);
+      // the code survives the Worker boundary: the page decides on it, never on the sentence
+      error = e instanceof Busy ? { code: 'Busy', message: e.message } : e instanceof UpdateError ? { code: e.code, message: e.message } : { code: 'Internal', message: `${(e as Error)?.message ?? String(e)}` };
+      if (!(e instanceof Busy)) this.#line('', 'session', `error: ${error.message}`);
     }
     this.#emit({ kind: 'done', id: req.id, ...(error !== undefined ? { error } : {}) });
   }
@@ -478,7 +480,7 @@ export class DeviceService {
     try {
       await host.controlOut(vendorSetup('MAINT', host.interface.interfaceNumber, code), argument[op], `MAINT ${op}`);
     } catch (e) {
-      if (!(e instanceof UpdateError && e.code === 'Rejected')) throw e;
+      if (!(e instanceof UpdateError && e.code === 'Stalled')) throw e;
       refused = true;
     }
     const last = refused ? await new NicClient(host).lastResult().catch(() => undefined) : undefined;
@@ -492,7 +494,7 @@ export class DeviceService {
       await host.controlOut(vendorSetup('MAINT', host.interface.interfaceNumber, MAINT_OP.SET_VSD), value, 'MAINT SET_VSD');
       return undefined;
     } catch (e) {
-      if (!(e instanceof UpdateError && e.code === 'Rejected')) throw e;
+      if (!(e instanceof UpdateError && e.code === 'Stalled')) throw e;
       return (await new NicClient(host).lastResult().catch(() => undefined))?.text ?? 'the request was stalled';
     }
   }
@@ -535,7 +537,7 @@ export class DeviceService {
     try {
       await host.controlOut(vendorSetup('TOKEN_APPLY', intf), encodeToken({ body, ...signed }), 'applying the CS token');
     } catch (e) {
-      if (!(e instanceof UpdateError && e.code === 'Rejected')) throw e;
+      if (!(e instanceof UpdateError && e.code === 'Stalled')) throw e;
       const last = await new NicClient(host).lastResult().catch(() => undefined);
       step('applied', false, `the device refused the token: ${last?.text ?? 'STALL'}`);
       return;

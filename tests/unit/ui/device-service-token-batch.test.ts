@@ -41,7 +41,7 @@ function harness(key = 'signer') {
   const send = async (body: Body) => {
     const req = { ...body, id: ++id } as DeviceRequest;
     await service.handle(req);
-    return events.find((e): e is Extract<DeviceEvent, { kind: 'done' }> => e.kind === 'done' && e.id === req.id)?.error;
+    return events.find((e): e is Extract<DeviceEvent, { kind: 'done' }> => e.kind === 'done' && e.id === req.id)?.error?.message;
   };
   const of = <K extends DeviceEvent['kind']>(kind: K) => events.filter((e): e is Extract<DeviceEvent, { kind: K }> => e.kind === kind);
   const lastQuery = (serial: string) => of('query').filter((q) => q.serial === serial).at(-1)?.query;

@@ -31,7 +31,7 @@ function harness(store = memoryNicStore()) {
     const req = { ...body, id: ++id } as DeviceRequest;
     await service.handle(req);
     const done = events.find((e): e is Extract<DeviceEvent, { kind: 'done' }> => e.kind === 'done' && e.id === req.id);
-    return done?.error;
+    return done?.error?.message;
   };
   const of = <K extends DeviceEvent['kind']>(kind: K) => events.filter((e): e is Extract<DeviceEvent, { kind: K }> => e.kind === kind);
   const lastQuery = (serial = 'TFN0000001') => of('query').filter((q) => q.serial === serial).at(-1)?.query;

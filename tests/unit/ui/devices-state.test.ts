@@ -169,7 +169,7 @@ describe('DevicesState', () => {
   it('a failed device side (the worker died) rejects what is in flight', async () => {
     const { fake, devices } = setup();
     const p = devices.start();
-    fake.emit({ kind: 'done', id: -1, error: 'the device worker failed: boom' });
+    fake.emit({ kind: 'done', id: -1, error: { code: 'Internal', message: 'the device worker failed: boom' } });
     await p;
     await tick();
     expect(devices.error).toBe('the device worker failed: boom');

@@ -1,4 +1,5 @@
 /** A device backend for the state classes' tests: records requests, and the test plays the device side's events. */
+import type { UpdateErrorCode } from '../../../src/core/dfu/errors.ts';
 import type { DeviceBackend } from '../../../src/ui/state/device-channel.ts';
 import type { DeviceEvent, DeviceRequest } from '../../../src/ui/worker/device-protocol.ts';
 
@@ -18,8 +19,8 @@ export class FakeBackend implements DeviceBackend {
   emit(e: DeviceEvent): void {
     this.#handler?.(e);
   }
-  done(id: number, error?: string): void {
-    this.emit({ kind: 'done', id, ...(error !== undefined ? { error } : {}) });
+  done(id: number, error?: string, code: UpdateErrorCode = 'Internal'): void {
+    this.emit({ kind: 'done', id, ...(error !== undefined ? { error: { code, message: error } } : {}) });
   }
   last<K extends DeviceRequest['kind']>(kind: K): Extract<DeviceRequest, { kind: K }> | undefined {
     return this.sent.map((s) => s.req).filter((r): r is Extract<DeviceRequest, { kind: K }> => r.kind === kind).at(-1);
