@@ -14,13 +14,10 @@ import { reconnect, sameDevice, type UsbBus } from '../core/dfu/reconnect.ts';
 import { loadTrustStore } from '../core/crypto/trust.ts';
 import { AuditLog, verifyAuditLog } from '../core/update/audit.ts';
 import { NicClient } from '../core/update/nic-client.ts';
-import { renderFlintQuery, bootStatusText } from '../core/update/protocol.ts';
+import { renderFlintQuery, bootStatusText, decodeQuery } from '../core/update/protocol.ts';
 import { mccStateName } from '../core/update/mcc-codes.ts';
 import { UpdateSession, sessionSummary, type StepState } from '../core/update/session.ts';
-import { createEmulatedNic, type EmulatedUSBDevice } from '../emulator/index.ts';
-import { decodeState, encodeState } from '../emulator/persist.ts';
-import { parseFault, describeFault, type Fault } from '../emulator/faults.ts';
-import type { TimingName } from '../emulator/timing.ts';
+import { createEmulatedNic, decodeState, describeFault, encodeState, parseFault, type EmulatedUSBDevice, type Fault, type TimingName } from '../emulator/index.ts';
 import { bool, list, need, parseArgs, str, UsageError } from './args.ts';
 import { IoError, type Io } from './io.ts';
 import { openNodeUsb } from './usb.ts';
@@ -163,8 +160,8 @@ async function cmdGadget(argv: string[], io: Io): Promise<number> {
   const t0 = performance.now();
   const stamp = () => `+${((performance.now() - t0) / 1000).toFixed(3)}s`;
   const [{ EmulatedNic }, { NicUsbFunction }, { GadgetBridge }, { WriteThroughState }] = await Promise.all([
-    import('../emulator/nic.ts'),
-    import('../emulator/usb/nic-usb-function.ts'),
+    import('../emulator/index.ts'),
+    import('../emulator/index.ts'),
     import('../gadget/bridge.ts'),
     import('../gadget/state-file.ts'),
   ]);
@@ -206,18 +203,10 @@ async function cmdGadget(argv: string[], io: Io): Promise<number> {
 }
 
 /** The running version, read the way a host would (over USB) after a reset. */
+/** The running version, from the NIC's own QUERY answer (the host's decoder: one reading of the wire format). */
 function decodeQueryFromNic(dev: EmulatedUSBDevice): string | undefined {
-  const q = dev.nic.firmware.queryBytes();
-  // tag 1 = running version (3 × u16 LE); the NIC has just re-enumerated, so read its RAM directly
-  for (let at = 0; at + 3 <= q.length; ) {
-    const len = q[at + 1]! | (q[at + 2]! << 8);
-    if (q[at] === 1 && len === 6) {
-      const v = new DataView(q.buffer, q.byteOffset + at + 3, 6);
-      return `${v.getUint16(0, true)}.${v.getUint16(2, true)}.${v.getUint16(4, true)}`;
-    }
-    at += 3 + len;
-  }
-  return undefined;
+  const q = decodeQuery(dev.nic.firmware.queryBytes());
+  return q.ok ? q.value.fwVersionRunning : undefined;
 }
 
 async function openHost(dev: USBDevice): Promise<DfuHost> {

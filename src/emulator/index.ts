@@ -26,8 +26,14 @@ export async function createEmulatedNic(options: EmulatedNicOptions): Promise<Em
 }
 
 export { EmulatedUsb };
+// the package's public surface for hosts, tools and the app: nothing outside src/emulator (and the
+// gadget, which serves its USB function) reaches past this file (tests/unit/layering)
+export { decodeState, encodeState } from './persist.ts';
+export { parseFault, describeFault } from './faults.ts';
 export type { EmulatedUSBDevice, EmulatedUSBConnectionEvent } from './usb/usb-device.ts';
-export type { EmulatedNic, NicOptions, NicState, NicEvent } from './nic.ts';
+export { EmulatedNic } from './nic.ts';
+export type { NicOptions, NicState, NicEvent } from './nic.ts';
+export { NicUsbFunction } from './usb/nic-usb-function.ts';
 export type { Fault } from './faults.ts';
 export type { TimingName } from './timing.ts';
 export type { Identity } from './factory.ts';

@@ -8,8 +8,7 @@ import type { DeviceQuery, DeviceStatus } from '../../core/update/protocol.ts';
 import type { SessionProgress, SessionResult, StepId, StepState } from '../../core/update/session.ts';
 import type { AuditCheck } from '../../core/update/audit.ts';
 import type { UpdateErrorCode } from '../../core/dfu/errors.ts';
-import type { Fault } from '../../emulator/faults.ts';
-import type { TimingName } from '../../emulator/timing.ts';
+import type { Fault, TimingName } from '../../emulator/index.ts';
 import type { TrustSource } from './protocol.ts';
 
 export type { Fault, TimingName, TrustSource };

@@ -30,11 +30,10 @@ import {
 import { UpdateError } from '../../core/dfu/errors.ts';
 import { escapeControlsInline } from '../../core/bytes/safe-text.ts';
 import type { SessionProgress, SessionResult, StepId, StepState, UpdateSession } from '../../core/update/session.ts';
-import type { EmulatedNic, EmulatedNicOptions, EmulatedUsb } from '../../emulator/index.ts';
-import type { Identity } from '../../emulator/factory.ts';
-import { describeFault, type Fault } from '../../emulator/faults.ts';
+import type { EmulatedNic, EmulatedNicOptions, EmulatedUsb, Fault, Identity, TimingName } from '../../emulator/index.ts';
+// the two light entry points (no firmware in them): the emulator itself loads on first use
+import { describeFault } from '../../emulator/faults.ts';
 import { decodeState, encodeState } from '../../emulator/persist.ts';
-import type { TimingName } from '../../emulator/timing.ts';
 import { DEMO_SERIAL } from './device-protocol.ts';
 import { factoryTrusting } from './trusting-factory.ts';
 import type { WireError } from './device-protocol.ts';
