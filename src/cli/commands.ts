@@ -25,7 +25,8 @@ import { IoError, TEXT_FILE_MAX, tooLargeForText, type Io } from './io.ts';
 import { dfuDevices, formatDevice, openNodeUsb } from './usb.ts';
 import { flagSpec } from './help.ts';
 import { certificatePathProblem } from '../core/crypto/x509.ts';
-import { algorithmsText, FAMILY_ALGORITHMS, keyAlgorithmBit } from '../core/verify/next-keys.ts';
+import { algorithmsText, keyAlgorithmBit } from '../core/verify/next-keys.ts';
+import { FAMILY_ALGORITHMS } from '../core/verify/algorithms.ts';
 import { decryptKeyPem } from './passphrase.ts';
 
 async function loadCerts(io: Io, paths: readonly string[]): Promise<Certificate[]> {

@@ -9,7 +9,8 @@
  */
 import { describeFormatError, parseImage } from '../image/parse.ts';
 import { describeKey, parseSpki } from '../crypto/keys.ts';
-import { algorithmsText, FAMILY_ALGORITHMS, keyAlgorithmBit } from '../verify/next-keys.ts';
+import { algorithmsText, keyAlgorithmBit } from '../verify/next-keys.ts';
+import { FAMILY_ALGORITHMS } from '../verify/algorithms.ts';
 import { importSigningKey } from '../crypto/private-key.ts';
 import { generateRsaKey, privateKeyPem } from '../crypto/keygen.ts';
 import { signImage } from './sign-image.ts';

@@ -1,6 +1,6 @@
 /** What the host checks an image against, from the device's own QUERY answer (pure: used by the session and by the page's report). */
 import type { DeviceIdentity } from '../verify/verify-image.ts';
-import { FAMILY_ALGORITHMS } from '../verify/next-keys.ts';
+import { FAMILY_ALGORITHMS } from '../verify/algorithms.ts';
 import type { DeviceQuery } from './protocol.ts';
 
 /**

@@ -6,15 +6,7 @@
  * tag 25 bitmask, or this NIC family's rule (bit 0) when no device is asked.
  */
 import { parseSpki } from '../crypto/keys.ts';
-
-/** Bits of QUERY tag 25, "verifiable signature algorithms" (docs/protocol.md §4.1). */
-export const VERIFIABLE_ALG = {
-  /** RSASSA-PKCS1-v1_5 with SHA-256 and an RSA-2048 key, e = 65537 (the firmware's spkiRsa2048Modulus). */
-  RSA2048_PKCS1_SHA256: 0x1,
-} as const;
-
-/** What this NIC family verifies when no device says otherwise (and what a device without tag 25 verifies). */
-export const FAMILY_ALGORITHMS = VERIFIABLE_ALG.RSA2048_PKCS1_SHA256;
+import { FAMILY_ALGORITHMS, VERIFIABLE_ALG } from './algorithms.ts';
 
 /** The tag-25 bit a key would need, or 0 when no algorithm this host knows of a device uses it. */
 export function keyAlgorithmBit(spki: Uint8Array): number {

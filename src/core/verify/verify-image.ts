@@ -19,7 +19,8 @@ import { findTrustedKey, type TrustStore } from '../crypto/trust.ts';
 import { parseCertificate, validateChain, type Certificate } from '../crypto/x509.ts';
 import { nowOverride, ReportBuilder, type CheckId, type Report, type SignerInfo } from './report.ts';
 import { equalBytes } from '../bytes/hex.ts';
-import { algorithmsText, checkNextKeys, FAMILY_ALGORITHMS, FINAL_IMAGE_NOTICE, keyAlgorithmBit, VERIFIABLE_ALG } from './next-keys.ts';
+import { algorithmsText, checkNextKeys, FINAL_IMAGE_NOTICE, keyAlgorithmBit } from './next-keys.ts';
+import { FAMILY_ALGORITHMS, VERIFIABLE_ALG } from './algorithms.ts';
 
 /**
  * What the host knows about the target device: from its QUERY answer (the update session), or
