@@ -25,7 +25,11 @@ export function pageUsbBackend(): DeviceBackend {
   let handler: ((e: DeviceEvent) => void) | undefined;
   let service: Promise<{ handle(req: DeviceRequest): Promise<void> }> | undefined;
   const load = () =>
-    (service ??= import('../worker/device-service.ts').then(({ DeviceService }) => new DeviceService({ source: 'usb', post: (e) => handler?.(e) })));
+    (service ??= Promise.all([import('../worker/device-service.ts'), import('../worker/history-store.ts')]).then(
+      ([{ DeviceService }, { indexedDbHistoryStore }]) =>
+        // history entries (not the audit chain: that is the emulator tab's) are kept for real devices too
+        new DeviceService({ source: 'usb', post: (e) => handler?.(e), ...(typeof indexedDB !== 'undefined' ? { historyStore: indexedDbHistoryStore(indexedDB) } : {}), ...('locks' in navigator ? { locks: navigator.locks } : {}) }),
+    ));
   return {
     post: (req) => {
       void load().then(

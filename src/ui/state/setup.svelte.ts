@@ -17,6 +17,30 @@ export interface SampleEntry {
   readonly size?: number;
 }
 
+/**
+ * Whether the installed app keeps a sample for offline use. The service worker precaches every
+ * sample but `samples/big-*` (vite.config.ts globIgnores): 32 MiB in every install and update of
+ * the app is too much for a demo of streaming progress. The page says so beside the sample.
+ */
+export const storedOffline = (file: string): boolean => !file.startsWith('big-');
+
+/**
+ * fetch, with a sentence instead of "Failed to fetch" when the network is gone: a sample that is
+ * not stored offline says so, anything else says the app's server cannot be reached.
+ */
+export async function fetchFromApp(url: string, fetchFn: (url: string) => Promise<Response> = (u) => fetch(u)): Promise<Response> {
+  let res: Response;
+  try {
+    res = await fetchFn(url);
+  } catch (e) {
+    const file = url.split('/').pop() ?? url;
+    if (!storedOffline(file)) throw new Error(`${file} is not stored offline (only the small samples are): it needs the server TrustFlash is served from. Reconnect, or choose a local copy of the file.`);
+    throw new Error(`${url} could not be fetched: the server cannot be reached (${(e as Error).message})`);
+  }
+  if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
+  return res;
+}
+
 export class SetupState {
   #samples = $state.raw<SampleEntry[]>([]);
   #demoRoot = $state.raw<TrustSource | undefined>(undefined);
@@ -100,11 +124,7 @@ export class SetupState {
 
   /** Fetches a sample as a File, so it goes through exactly the path a dropped file takes. */
   async sampleFiles(s: SampleEntry): Promise<{ files: File[]; certificateTexts: TrustSource[] }> {
-    const get = async (name: string) => {
-      const res = await fetch(`samples/${name}`);
-      if (!res.ok) throw new Error(`samples/${name}: HTTP ${res.status}`);
-      return new File([await res.blob()], name);
-    };
+    const get = async (name: string) => new File([await (await fetchFromApp(`samples/${name}`)).blob()], name);
     const files = [await get(s.file)];
     const certificateTexts: TrustSource[] = [];
     if (s.signature) files.push(await get(s.signature));
