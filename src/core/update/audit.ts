@@ -88,7 +88,11 @@ export class AuditLog {
       const record = { ...body, hash: await hashOf(body) };
       this.#records.push(record);
       // a failed write must not stop the chain in memory: onRecord reports its own failures
-      await Promise.resolve(this.#onRecord?.(record, canonicalJson(record))).catch(() => undefined);
+      try {
+        await this.#onRecord?.(record, canonicalJson(record));
+      } catch {
+        // reported by the callback; the record stays in the log
+      }
     });
     return this.#tail;
   }
