@@ -18,18 +18,25 @@ export interface EmulatorLockHooks {
 /** Held for the Worker's life: the browser releases it when the tab goes away. */
 const forever = () => new Promise<never>(() => undefined);
 
-export async function claimEmulator(locks: LockManager | undefined, hooks: EmulatorLockHooks): Promise<void> {
+/**
+ * A reload of the owning tab releases the lock as its old Worker ends, which may be a moment after
+ * the new page asks: a lock granted within this grace is this tab's own, not a takeover.
+ */
+export const RELOAD_GRACE_MS = 1500;
+
+export async function claimEmulator(locks: LockManager | undefined, hooks: EmulatorLockHooks, graceMs = RELOAD_GRACE_MS): Promise<void> {
   if (!locks) return hooks.held(false);
-  const got = await new Promise<boolean>((resolve) => {
-    void locks.request(EMULATOR_LOCK, { ifAvailable: true }, async (lock) => {
-      resolve(lock !== null);
-      if (lock) await forever();
-    });
-  });
-  if (got) return hooks.held(false);
-  hooks.elsewhere();
+  // decided synchronously in each callback, so the grant and the timer can never both win
+  let state: 'asking' | 'waiting' | 'held' = 'asking';
   void locks.request(EMULATOR_LOCK, async () => {
-    await hooks.held(true);
+    const takeover = state === 'waiting';
+    state = 'held';
+    await hooks.held(takeover);
     await forever();
   });
+  setTimeout(() => {
+    if (state !== 'asking') return;
+    state = 'waiting';
+    hooks.elsewhere();
+  }, graceMs);
 }
