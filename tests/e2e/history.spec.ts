@@ -43,10 +43,12 @@ async function shoot(page: Page, name: string) {
   await tab(page, 'log');
   await page.getByTestId('history-panel').scrollIntoViewIfNeeded();
   await page.screenshot({ path: test.info().outputPath(`${name}-desktop.png`), fullPage: true });
+  await page.getByTestId('history-panel').screenshot({ path: test.info().outputPath(`${name}-panel-desktop.png`) });
   const size = page.viewportSize()!;
   await page.setViewportSize({ width: 390, height: 844 });
   await page.getByTestId('history-panel').scrollIntoViewIfNeeded();
   await page.screenshot({ path: test.info().outputPath(`${name}-phone.png`), fullPage: true });
+  await page.getByTestId('history-panel').screenshot({ path: test.info().outputPath(`${name}-panel-phone.png`) });
   // nothing overflows at phone width
   expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
   await page.setViewportSize(size);
