@@ -43,7 +43,7 @@ import type { NicStore } from './nic-store.ts';
 import { describeTransfer, StatusTracker } from './transfer-log.ts';
 import type { HistoryStore, SessionMarker } from './history-store.ts';
 import { openPersistentAudit } from './persistent-audit.ts';
-import { SessionHistory, versionText } from './session-history.ts';
+import { rebootNotice, SessionHistory, versionText } from './session-history.ts';
 
 export interface DeviceServiceOptions {
   /** 'emulator': owns emulated NICs (in the Worker); 'usb': real devices the page picked. */
@@ -398,12 +398,10 @@ export class DeviceService {
     for (const slot of this.#slots.values()) await this.#query(slot);
     const notices = [];
     for (const { slot, before } of reboots) {
-      const after = slot.last;
-      if (!before?.fwVersionPending || !after || after.fwVersionRunning === before.fwVersionRunning) continue;
-      const applied = after.fwVersionRunning === before.fwVersionPending;
-      const text = `The page was reloaded: the emulated NIC ${slot.serial} was power-cycled and now runs ${after.fwVersionRunning ?? '?'} (${applied ? 'its pending image was applied' : `it ran ${before.fwVersionRunning ?? '?'} before`})`;
+      const text = rebootNotice(slot.serial, before, slot.last);
+      if (!text) continue;
       this.#note(slot, text);
-      await this.#history?.rebooted(slot.serial, slot.psid, before, after, text);
+      await this.#history?.rebooted(slot.serial, slot.psid, before, slot.last, text);
       notices.push({ serial: slot.serial, text });
     }
     const interrupted = (await this.#history?.recover((serial) => this.#slots.get(serial)?.last)) ?? [];

@@ -12,6 +12,16 @@ import type { HistoryEntry, HistoryStore, SessionMarker } from './history-store.
 export const versionText = (q: DeviceQuery | undefined): string | undefined =>
   q ? `${q.fwVersionRunning ?? '?'}${q.fwVersionPending ? ` (pending ${q.fwVersionPending})` : ''}` : undefined;
 
+/**
+ * What a person is told when a restored NIC's reboot at start-up changed what it runs (the page is
+ * the NIC's power, so a reload applies a pending image); undefined when it runs what it ran.
+ */
+export function rebootNotice(serial: string, before: DeviceQuery | undefined, after: DeviceQuery | undefined): string | undefined {
+  if (!before?.fwVersionPending || !after || after.fwVersionRunning === before.fwVersionRunning) return undefined;
+  const applied = after.fwVersionRunning === before.fwVersionPending;
+  return `The page was reloaded: the emulated NIC ${serial} was power-cycled and now runs ${after.fwVersionRunning ?? '?'} (${applied ? 'its pending image was applied' : `it ran ${before.fwVersionRunning ?? '?'} before`})`;
+}
+
 const LOCK_PREFIX = 'trustflash-session-';
 
 export interface SessionHistoryOptions {
