@@ -42,7 +42,7 @@ import type { CsTokenStep, DeviceBus, DeviceEvent, DeviceRequest, DeviceSummary,
 import type { NicStore } from './nic-store.ts';
 import { describeTransfer, StatusTracker } from './transfer-log.ts';
 import type { HistoryStore, SessionMarker } from './history-store.ts';
-import { openPersistentAudit } from './persistent-audit.ts';
+import { openPersistentAudit, type OpenedAudit } from './persistent-audit.ts';
 import { rebootNotice, SessionHistory, versionText } from './session-history.ts';
 
 export interface DeviceServiceOptions {
@@ -114,6 +114,7 @@ export class DeviceService {
   #emulator: Promise<{ bus: EmulatedUsb; create: (o: EmulatedNicOptions) => ReturnType<typeof import('../../emulator/index.ts').createEmulatedNic> }> | undefined;
   #audit = new AuditLog();
   readonly #history: SessionHistory | undefined;
+  #auditOpened: Promise<OpenedAudit> | undefined;
   readonly #trustCache = new Map<string, Promise<TrustStore>>();
   readonly #clock: () => number;
   readonly #t0: number;
@@ -202,7 +203,10 @@ export class DeviceService {
         return;
       }
       case 'adopt-usb':
-        return this.#exclusive('connecting', () => this.#adopt(req.device, req.bus));
+        return this.#exclusive('connecting', async () => {
+          await this.#openAudit();
+          await this.#adopt(req.device, req.bus);
+        });
     }
   }
 
@@ -367,9 +371,7 @@ export class DeviceService {
 
   async #init(baseUrl: string): Promise<void> {
     this.#base = baseUrl;
-    const store = this.#o.historyStore;
-    const audit = store ? await openPersistentAudit(store, this.#o.source, (text) => this.#line('', 'session', text)) : undefined;
-    if (audit) this.#audit = audit.log;
+    const audit = await this.#openAudit();
     const reboots: { slot: Slot; before: DeviceQuery | undefined }[] = [];
     let saved: { serial: string; bytes: Uint8Array }[] = [];
     try {
@@ -407,6 +409,22 @@ export class DeviceService {
     const interrupted = (await this.#history?.recover((serial) => this.#slots.get(serial)?.last)) ?? [];
     for (const e of interrupted) this.#note(e, `interrupted: the update with ${e.file} started ${e.time} never finished (the page was reloaded or closed)`);
     this.#emit({ kind: 'restored', reboots: notices, interrupted, audit: { resumed: audit?.resumed ?? 0, ...(audit?.keptAside ? { keptAside: audit.keptAside } : {}) } });
+  }
+
+  /**
+   * The stored audit chain, continued (once; before the first record of this page). The emulator's
+   * chain is this tab's by the emulator lock; a real-USB chain is taken with a Web Lock of its own,
+   * since any tab may reach real devices.
+   */
+  #openAudit(): Promise<OpenedAudit | undefined> {
+    const store = this.#o.historyStore;
+    if (!store) return Promise.resolve(undefined);
+    return (this.#auditOpened ??= openPersistentAudit(store, this.#o.source, (text) => this.#line('', 'session', text), {
+      ...(this.#o.source === 'usb' && this.#o.locks ? { locks: this.#o.locks } : {}),
+    }).then((a) => {
+      this.#audit = a.log;
+      return a;
+    }));
   }
 
   /** QUERY without telling the page (what a restored NIC held before its reboot). */

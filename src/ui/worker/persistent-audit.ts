@@ -2,6 +2,8 @@
  * The audit log that survives page loads: the stored chain is verified and continued (seq and prev
  * run on); every new record is written as it is added. A stored chain that does not verify is
  * moved aside, reported, and a new chain starts whose first record says so — it is never extended.
+ * With `locks`, the chain is taken with a Web Lock first: a chain open in another tab is left to it
+ * (two tabs appending to one chain would fork it), and this tab's log lasts as long as the page.
  */
 import { AuditLog } from '../../core/update/audit.ts';
 import type { HistoryStore } from './history-store.ts';
@@ -12,9 +14,31 @@ export interface OpenedAudit {
   readonly resumed: number;
   /** Why the stored chain was set aside, if it was. */
   readonly keptAside?: string;
+  /** The chain is open in another tab: this log is in memory only. */
+  readonly elsewhere?: boolean;
 }
 
-export async function openPersistentAudit(store: HistoryStore, chain: string, report: (text: string) => void, clock?: () => Date): Promise<OpenedAudit> {
+export interface PersistentAuditOptions {
+  readonly clock?: () => Date;
+  readonly locks?: LockManager;
+}
+
+/** Takes the chain's lock for the life of this page, if it is free. */
+function claimChain(locks: LockManager, chain: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    void locks.request(`trustflash-audit-${chain}`, { ifAvailable: true }, async (lock) => {
+      resolve(lock !== null);
+      if (lock) await new Promise<never>(() => undefined);
+    });
+  });
+}
+
+export async function openPersistentAudit(store: HistoryStore, chain: string, report: (text: string) => void, opts: PersistentAuditOptions = {}): Promise<OpenedAudit> {
+  const { clock, locks } = opts;
+  if (locks && !(await claimChain(locks, chain))) {
+    report(`the ${chain} audit chain is open in another tab of TrustFlash: this tab's audit log lasts as long as the page (export it)`);
+    return { log: new AuditLog(clock), resumed: 0, elsewhere: true };
+  }
   let failed = false;
   const onRecord = async (r: { seq: number }, line: string) => {
     try {

@@ -98,3 +98,42 @@ describe('DeviceService across page loads', () => {
     expect(await verifyAuditLog(await b.history.auditText('emulator'))).toMatchObject({ ok: true });
   });
 });
+
+describe('DeviceService for real USB devices (in the page)', () => {
+  /** A page load with a "real" device: an emulated NIC on its own bus, adopted as WebUSB would give it. */
+  async function usbPage(history = memoryHistoryStore(), locks?: LockManager) {
+    const { createEmulatedNic, EmulatedUsb } = await import('../../../src/emulator/index.ts');
+    const bus = new EmulatedUsb();
+    const device = await createEmulatedNic({ factoryImage: await sample('factory.tfw'), usb: bus, bankSize: 1024 * 1024, identity: { serial: 'REAL0001' } });
+    const events: DeviceEvent[] = [];
+    const service = new DeviceService({ source: 'usb', post: (e) => events.push(e), historyStore: history, ...(locks ? { locks } : {}) });
+    let id = 0;
+    const send = (body: Body) => service.handle({ ...body, id: ++id } as DeviceRequest);
+    await send({ kind: 'adopt-usb', device, bus });
+    return { history, events, send };
+  }
+
+  it('keeps a history entry per session and continues the usb audit chain on the next page', async () => {
+    const a = await usbPage();
+    await a.send({ kind: 'start', serial: 'REAL0001', name: 'good.tfw', bytes: (await sample('good.tfw')).slice().buffer, trust: TRUST, mode: 'run' });
+    await a.send({ kind: 'export-audit' });
+    expect((await a.history.entries()).entries).toMatchObject([{ serial: 'REAL0001', device: 'usb', file: 'good.tfw', outcome: 'updated' }]);
+    const first = await a.history.auditText('usb');
+    expect(await verifyAuditLog(first)).toMatchObject({ ok: true });
+    const b = await usbPage(a.history);
+    await b.send({ kind: 'maintenance', serial: 'REAL0001', op: 'SET_VSD' });
+    await b.send({ kind: 'export-audit' });
+    const text = await b.history.auditText('usb');
+    expect(text.startsWith(first) && text.length > first.length).toBe(true);
+    expect(await verifyAuditLog(text)).toMatchObject({ ok: true });
+  });
+
+  it('leaves the usb chain to the tab that has it open: this one keeps its log in memory and says so', async () => {
+    const locks = { request: (_name: string, _opts: unknown, cb: (lock: null) => Promise<void>) => cb(null) } as unknown as LockManager;
+    const p = await usbPage(memoryHistoryStore(), locks);
+    await p.send({ kind: 'export-audit' });
+    expect(await p.history.auditText('usb')).toBe('');
+    const lines = p.events.flatMap((e) => (e.kind === 'log' ? e.lines.map((l) => l.text) : []));
+    expect(lines).toContain("the usb audit chain is open in another tab of TrustFlash: this tab's audit log lasts as long as the page (export it)");
+  });
+});
