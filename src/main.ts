@@ -2,7 +2,7 @@ import { mount } from 'svelte';
 import { registerSW } from 'virtual:pwa-register';
 import App from './ui/App.svelte';
 import { VerifierState, workerBackend } from './ui/state/verifier.svelte.ts';
-import { fetchFromApp, SetupState } from './ui/state/setup.svelte.ts';
+import { fetchBytesFromApp, fetchFromApp, SetupState } from './ui/state/setup.svelte.ts';
 import { AppUpdate } from './ui/state/app-update.svelte.ts';
 import { DeviceChannel } from './ui/state/device-channel.ts';
 import { combinedBackend, pageUsbBackend, workerDeviceBackend } from './ui/state/device-backend.ts';
@@ -55,11 +55,11 @@ const update = new UpdateState({
   channel,
   devices,
   trust: () => setup.trust,
-  fetchBytes: async (url) => (await fetchOk(url)).arrayBuffer(),
+  fetchBytes: fetchBytesFromApp,
 });
 const log = new LogState({ channel, saveFile });
 const faults = new FaultDraft();
-const batch = new BatchState({ channel, trust: () => setup.trust, fetchBytes: async (url) => (await fetchOk(url)).arrayBuffer() });
+const batch = new BatchState({ channel, trust: () => setup.trust, fetchBytes: fetchBytesFromApp });
 const historyStore = typeof indexedDB !== 'undefined' ? indexedDbHistoryStore(indexedDB) : memoryHistoryStore();
 const history = new HistoryState({ channel, read: () => historyStore.entries(), saveFile, ...(navigator.storage ? { storage: navigator.storage } : {}) });
 const owner = new EmulatorOwner(channel);
