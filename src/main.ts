@@ -2,7 +2,7 @@ import { mount } from 'svelte';
 import { registerSW } from 'virtual:pwa-register';
 import App from './ui/App.svelte';
 import { VerifierState, workerBackend } from './ui/state/verifier.svelte.ts';
-import { SetupState } from './ui/state/setup.svelte.ts';
+import { fetchBytesFromApp, fetchFromApp, SetupState } from './ui/state/setup.svelte.ts';
 import { AppUpdate } from './ui/state/app-update.svelte.ts';
 import { DeviceChannel } from './ui/state/device-channel.ts';
 import { combinedBackend, pageUsbBackend, workerDeviceBackend } from './ui/state/device-backend.ts';
@@ -13,13 +13,12 @@ import { FaultDraft } from './ui/state/fault-draft.svelte.ts';
 import { BatchState } from './ui/state/batch.svelte.ts';
 import { OTHER_PSID } from './ui/state/scenarios.ts';
 import { FirmwareFlow } from './ui/state/firmware-flow.svelte.ts';
+import { HistoryState } from './ui/state/history.svelte.ts';
+import { EmulatorOwner } from './ui/state/emulator-owner.svelte.ts';
+import { indexedDbHistoryStore, memoryHistoryStore } from './ui/worker/history-store.ts';
 import './ui/app.css';
 
-const fetchOk = async (url: string) => {
-  const res = await fetch(url);
-  if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
-  return res;
-};
+const fetchOk = (url: string) => fetchFromApp(url);
 const fetchText = async (url: string) => (await fetchOk(url)).text();
 
 /** Offers text as a file download through a short-lived Blob URL. */
@@ -57,11 +56,20 @@ const update = new UpdateState({
   channel,
   devices,
   trust: () => setup.trust,
-  fetchBytes: async (url) => (await fetchOk(url)).arrayBuffer(),
+  fetchBytes: fetchBytesFromApp,
 });
 const log = new LogState({ channel, saveFile });
 const faults = new FaultDraft();
-const batch = new BatchState({ channel, trust: () => setup.trust, fetchBytes: async (url) => (await fetchOk(url)).arrayBuffer() });
+const batch = new BatchState({ channel, trust: () => setup.trust, fetchBytes: fetchBytesFromApp });
+const historyStore = typeof indexedDB !== 'undefined' ? indexedDbHistoryStore(indexedDB) : memoryHistoryStore();
+const history = new HistoryState({ channel, read: () => historyStore.entries(), saveFile, ...(navigator.storage ? { storage: navigator.storage } : {}) });
+const owner = new EmulatorOwner(channel);
+void history.load();
+void history.requestPersistence();
+// leaving mid-update cuts the device off mid-download: the browser asks first (the history flags it if the person leaves anyway)
+addEventListener('beforeunload', (e) => {
+  if (update.running || batch.running) e.preventDefault();
+});
 const flow = new FirmwareFlow({ verifier, setup, update, devices });
 // the page opens ready to go: the signed sample chosen, and its report shown
 update.choose({ kind: 'sample', file: 'good.tfw', title: 'Signed update 28.40.1000' });
@@ -79,4 +87,4 @@ if ('serviceWorker' in navigator) {
   });
 }
 
-mount(App, { target: document.getElementById('app')!, props: { verifier, setup, appUpdate, devices, update, log, faults, batch, flow, otherPsid: OTHER_PSID } });
+mount(App, { target: document.getElementById('app')!, props: { verifier, setup, appUpdate, devices, update, log, faults, batch, flow, history, owner, otherPsid: OTHER_PSID } });

@@ -6,6 +6,8 @@
  * previous record's hash, or 64 zeros) and `hash` = SHA-256 of the record's canonical JSON without
  * `hash`. It records what a review needs: device identity, image digest and manifest, each check,
  * each step, each device answer, the result (fwupd history / ESRT LastAttemptStatus in spirit).
+ * A log can resume from stored records (`AuditLog.resume`): only a stored log that verifies is
+ * continued, so seq and prev run on across page loads and a damaged log is never silently extended.
  */
 import { toHex } from '../bytes/hex.ts';
 import { sha256WebCrypto } from '../crypto/sha256.ts';
@@ -41,13 +43,40 @@ async function hashOf(r: Omit<AuditRecord, 'hash'>): Promise<string> {
   return toHex(await sha256WebCrypto(enc.encode(canonicalJson(r))));
 }
 
+export interface AuditLogOptions {
+  /**
+   * Called with each new record and its JSON line, in order, before `add` resolves (where a
+   * persistent log writes it). A failure is the callback's to report: the record stays in the log.
+   */
+  readonly onRecord?: (record: AuditRecord, line: string) => Promise<void> | void;
+}
+
+export type AuditResume = { ok: true; log: AuditLog; records: number } | { ok: false; check: Extract<AuditCheck, { ok: false }> };
+
 export class AuditLog {
   readonly #records: AuditRecord[] = [];
   readonly #clock: () => Date;
+  readonly #onRecord: AuditLogOptions['onRecord'];
   #tail: Promise<void> = Promise.resolve();
 
-  constructor(clock: () => Date = () => new Date()) {
+  constructor(clock: () => Date = () => new Date(), opts: AuditLogOptions = {}) {
     this.#clock = clock;
+    this.#onRecord = opts.onRecord;
+  }
+
+  /**
+   * A log that continues `text` (JSON lines, as `toJsonl` wrote them): the next record's seq
+   * follows the last stored one and its prev is that record's hash. A stored log that fails
+   * `verifyAuditLog` is refused (the caller keeps it aside and starts a new chain), never extended.
+   * An empty text is a new log.
+   */
+  static async resume(text: string, clock?: () => Date, opts: AuditLogOptions = {}): Promise<AuditResume> {
+    const log = new AuditLog(clock, opts);
+    if (text === '') return { ok: true, log, records: 0 };
+    const check = await verifyAuditLog(text);
+    if (!check.ok) return { ok: false, check };
+    for (const line of text.split('\n')) if (line) log.#records.push(JSON.parse(line) as AuditRecord);
+    return { ok: true, log, records: check.records };
   }
 
   /** Appends a record (in call order, even when callers do not await). */
@@ -56,7 +85,14 @@ export class AuditLog {
       const prev = this.#records.at(-1)?.hash ?? ZERO;
       // data goes through canonical JSON once, so what is hashed is exactly what is exported
       const body = { seq: this.#records.length, time: this.#clock().toISOString(), kind, data: JSON.parse(canonicalJson(data ?? null)) as unknown, prev };
-      this.#records.push({ ...body, hash: await hashOf(body) });
+      const record = { ...body, hash: await hashOf(body) };
+      this.#records.push(record);
+      // a failed write must not stop the chain in memory: onRecord reports its own failures
+      try {
+        await this.#onRecord?.(record, canonicalJson(record));
+      } catch {
+        // reported by the callback; the record stays in the log
+      }
     });
     return this.#tail;
   }

@@ -6,6 +6,7 @@
  */
 import type { DeviceBackend } from './device-channel.ts';
 import type { DeviceEvent, DeviceRequest } from '../worker/device-protocol.ts';
+import { indexedDbHistoryStore } from '../worker/history-store.ts';
 
 export function workerDeviceBackend(): DeviceBackend {
   const w = new Worker(new URL('../worker/device-worker.ts', import.meta.url), { type: 'module' });
@@ -25,7 +26,11 @@ export function pageUsbBackend(): DeviceBackend {
   let handler: ((e: DeviceEvent) => void) | undefined;
   let service: Promise<{ handle(req: DeviceRequest): Promise<void> }> | undefined;
   const load = () =>
-    (service ??= import('../worker/device-service.ts').then(({ DeviceService }) => new DeviceService({ source: 'usb', post: (e) => handler?.(e) })));
+    (service ??= import('../worker/device-service.ts').then(
+      ({ DeviceService }) =>
+        // history entries (not the audit chain: that is the emulator tab's) are kept for real devices too
+        new DeviceService({ source: 'usb', post: (e) => handler?.(e), ...(typeof indexedDB !== 'undefined' ? { historyStore: indexedDbHistoryStore(indexedDB) } : {}), ...('locks' in navigator ? { locks: navigator.locks } : {}) }),
+    ));
   return {
     post: (req) => {
       void load().then(

@@ -22,6 +22,7 @@ export interface FlowOptions {
 export class FirmwareFlow {
   /** Bumped at every pick of a sample or a file: the page moves focus to the new report. */
   #picks = $state(0);
+  #fetchError = $state<string | undefined>(undefined);
   readonly #o: FlowOptions;
 
   constructor(opts: FlowOptions) {
@@ -30,6 +31,10 @@ export class FirmwareFlow {
 
   get picks() {
     return this.#picks;
+  }
+  /** Why the last sample could not be fetched (offline, and not stored offline), if it could not. */
+  get fetchError() {
+    return this.#fetchError;
   }
 
   /** The identity the report is checked against: the selected device's, else the demo NIC's (unless turned off). */
@@ -55,8 +60,15 @@ export class FirmwareFlow {
     if (opts.focus !== false) this.#picks++;
     const generation = ++this.#generation;
     if (s.kind === 'image' && !update.running) update.choose({ kind: 'sample', file: s.file, title: s.title });
-    const { files, certificateTexts } = await setup.sampleFiles(s);
-    await this.#verify(files, certificateTexts, generation);
+    this.#fetchError = undefined;
+    let got: Awaited<ReturnType<SetupState['sampleFiles']>>;
+    try {
+      got = await setup.sampleFiles(s);
+    } catch (e) {
+      if (generation === this.#generation) this.#fetchError = (e as Error).message;
+      return;
+    }
+    await this.#verify(got.files, got.certificateTexts, generation);
   }
 
   /** Dropped or picked files: certificate PEMs go to the check; one image also becomes the update's firmware. */
@@ -64,6 +76,7 @@ export class FirmwareFlow {
     const files = Array.from(list);
     if (files.length === 0) return;
     this.#picks++;
+    this.#fetchError = undefined;
     const generation = ++this.#generation;
     const pems = files.filter((f) => /\.(pem|crt|cer)$/i.test(f.name));
     const certificateTexts = await Promise.all(pems.map(async (f) => ({ name: f.name, text: await f.text() })));

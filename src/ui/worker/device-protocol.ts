@@ -10,6 +10,7 @@ import type { AuditCheck } from '../../core/update/audit.ts';
 import type { UpdateErrorCode } from '../../core/dfu/errors.ts';
 import type { Fault, TimingName } from '../../emulator/index.ts';
 import type { TrustSource } from './protocol.ts';
+import type { HistoryEntry } from './history-store.ts';
 
 export type { Fault, TimingName, TrustSource };
 
@@ -91,7 +92,21 @@ export interface LogLine {
   readonly text: string;
 }
 
+/** A restored emulated NIC whose reboot at start-up changed what it runs (its pending image applied). */
+export interface RebootNotice {
+  readonly serial: string;
+  /** "The page was reloaded: the emulated NIC TFN… was power-cycled and now runs X (…)". */
+  readonly text: string;
+}
+
 export type DeviceEvent =
+  /** Whether this tab owns the emulated NICs (Web Lock); `takeover`: it got them when another tab closed. */
+  | { kind: 'emulator-lock'; held: boolean; takeover: boolean }
+  /**
+   * Start-up is done: NICs whose reboot applied a pending image, updates a reload cut off, and the
+   * audit chain continued (`resumed` records) or set aside because it failed verification.
+   */
+  | { kind: 'restored'; reboots: readonly RebootNotice[]; interrupted: readonly HistoryEntry[]; audit: { resumed: number; keptAside?: string } }
   /** Sent once the device side is up: the session's steps, all pending (their titles come from the core). */
   | { kind: 'ready'; steps: readonly StepState[] }
   | { kind: 'devices'; source: 'emulator' | 'usb'; devices: readonly DeviceSummary[] }

@@ -7,7 +7,9 @@
  * One update runs at a time. The session's gate pauses before each step (Step / Run / Cancel) and
  * reads QUERY there, so the device panel is current after every step. Emulated NICs are saved
  * (encodeState bytes) after every session, reset and factory reset; at start they are restored and
- * rebooted — a reload is a reboot, not a factory reset.
+ * rebooted — a reload is a reboot, not a factory reset — and the page is told when that reboot
+ * applied a pending image. With a history store, the audit chain continues across page loads and
+ * each session leaves a history entry (session-history.ts).
  */
 import { DfuHost, type TransferLogEntry } from '../../core/dfu/host.ts';
 import type { TrustStore } from '../../core/crypto/trust.ts';
@@ -40,6 +42,9 @@ import type { WireError } from './device-protocol.ts';
 import type { CsTokenStep, DeviceBus, DeviceEvent, DeviceRequest, DeviceSummary, LogLine, LogSource, MaintenanceOp, RunMode, TrustSource } from './device-protocol.ts';
 import type { NicStore } from './nic-store.ts';
 import { describeTransfer, StatusTracker } from './transfer-log.ts';
+import type { HistoryStore, SessionMarker } from './history-store.ts';
+import { openPersistentAudit, type OpenedAudit } from './persistent-audit.ts';
+import { rebootNotice, SessionHistory, versionText } from './session-history.ts';
 
 export interface DeviceServiceOptions {
   /** 'emulator': owns emulated NICs (in the Worker); 'usb': real devices the page picked. */
@@ -59,6 +64,10 @@ export interface DeviceServiceOptions {
    * whose private half is public; without a signer the demo is refused.
    */
   readonly signToken?: (body: Uint8Array) => Promise<SignedTokenParts>;
+  /** Where the history and the audit chain are kept; without one they end with the page. */
+  readonly historyStore?: HistoryStore;
+  /** navigator.locks: marks a running session as live for other tabs (session-history.ts). */
+  readonly locks?: LockManager;
 }
 
 /** What a token signer returns: the key id the device looks the key up by, and the signature. */
@@ -85,6 +94,8 @@ interface Slot {
   timing?: TimingName;
   device: USBDevice;
   host?: DfuHost;
+  /** The last QUERY answer. */
+  last?: DeviceQuery;
 }
 
 export const FACTORY_IMAGE = 'samples/factory.tfw';
@@ -102,7 +113,9 @@ export class DeviceService {
   readonly #slots = new Map<string, Slot>();
   /** The emulated NICs' bus (one navigator.usb for all of them); the emulator loads on first use. */
   #emulator: Promise<{ bus: EmulatedUsb; create: (o: EmulatedNicOptions) => ReturnType<typeof import('../../emulator/index.ts').createEmulatedNic> }> | undefined;
-  readonly #audit = new AuditLog();
+  #audit = new AuditLog();
+  readonly #history: SessionHistory | undefined;
+  #auditOpened: Promise<OpenedAudit> | undefined;
   readonly #trustCache = new Map<string, Promise<TrustStore>>();
   readonly #clock: () => number;
   readonly #t0: number;
@@ -121,6 +134,8 @@ export class DeviceService {
     this.#o = opts;
     this.#clock = opts.clock ?? (() => performance.now());
     this.#t0 = this.#clock();
+    const report = (text: string) => this.#line('', 'session', text);
+    if (opts.historyStore) this.#history = new SessionHistory({ store: opts.historyStore, report, ...(opts.locks ? { locks: opts.locks } : {}) });
     // the session (with the verifier and pkijs) is its own chunk; the steps' titles come with it
     void this.#sessionModule().then(({ STEPS, STEP_TITLES }) => this.#emit({ kind: 'ready', steps: STEPS.map((id) => ({ id, title: STEP_TITLES[id], status: 'pending' })) }));
   }
@@ -190,7 +205,10 @@ export class DeviceService {
         return;
       }
       case 'adopt-usb':
-        return this.#exclusive('connecting', () => this.#adopt(req.device, req.bus));
+        return this.#exclusive('connecting', async () => {
+          await this.#openAudit();
+          await this.#adopt(req.device, req.bus);
+        });
     }
   }
 
@@ -237,7 +255,7 @@ export class DeviceService {
   }
 
   /** A line in the log that also goes into the audit log. */
-  #note(slot: Slot, text: string): void {
+  #note(slot: Pick<Slot, 'serial'>, text: string): void {
     this.#line(slot.serial, 'session', text);
     void this.#audit.add('note', { serial: slot.serial, text });
   }
@@ -329,6 +347,7 @@ export class DeviceService {
       return undefined;
     }
     const q = await nic.query();
+    slot.last = q;
     await nic.status();
     if (q.psid && slot.psid !== q.psid) {
       slot.psid = q.psid;
@@ -354,6 +373,8 @@ export class DeviceService {
 
   async #init(baseUrl: string): Promise<void> {
     this.#base = baseUrl;
+    const audit = await this.#openAudit();
+    const reboots: { slot: Slot; before: DeviceQuery | undefined }[] = [];
     let saved: { serial: string; bytes: Uint8Array }[] = [];
     try {
       saved = (await this.#o.store?.loadAll()) ?? [];
@@ -370,6 +391,7 @@ export class DeviceService {
       const dev = await create({ state: state.value, usb: bus });
       const slot = this.#addSlot({ serial: dev.nic.identity.serial, kind: 'emulated', bus, nic: dev.nic, tracker: new StatusTracker(), label: labelOf(dev.nic.identity.serial), psid: dev.nic.identity.psid, timing: 'instant', device: dev });
       // a reload is a reboot: flash and fuses as they were, RAM lost, a pending image applied
+      reboots.push({ slot, before: await this.#peek(slot) });
       const boot = await dev.nic.reset();
       this.#note(slot, `restored from IndexedDB and rebooted: ${bootStatusText(boot)}`);
       if (dev.nic.migrated) this.#note(slot, dev.nic.migrated); // saved before the redundant flash layout (protocol §8.7)
@@ -378,6 +400,47 @@ export class DeviceService {
     if (this.#slots.size === 0) await this.#manufacture({ serial: FIRST_SERIAL });
     this.#postDevices();
     for (const slot of this.#slots.values()) await this.#query(slot);
+    const notices = [];
+    for (const { slot, before } of reboots) {
+      const text = rebootNotice(slot.serial, before, slot.last);
+      if (!text) continue;
+      this.#note(slot, text);
+      await this.#history?.rebooted(slot.serial, slot.psid, before, slot.last, text);
+      notices.push({ serial: slot.serial, text });
+    }
+    const interrupted = (await this.#history?.recover((serial) => this.#slots.get(serial)?.last)) ?? [];
+    for (const e of interrupted) this.#note(e, `interrupted: the update with ${e.file} started ${e.time} never finished (the page was reloaded or closed)`);
+    this.#emit({ kind: 'restored', reboots: notices, interrupted, audit: { resumed: audit?.resumed ?? 0, ...(audit?.keptAside ? { keptAside: audit.keptAside } : {}) } });
+  }
+
+  /**
+   * The stored audit chain, continued (once; before the first record of this page). The emulator's
+   * chain is this tab's by the emulator lock; a real-USB chain is taken with a Web Lock of its own,
+   * since any tab may reach real devices.
+   */
+  #openAudit(): Promise<OpenedAudit | undefined> {
+    const store = this.#o.historyStore;
+    if (!store) return Promise.resolve(undefined);
+    return (this.#auditOpened ??= openPersistentAudit(store, this.#o.source, (text) => this.#line('', 'session', text), {
+      ...(this.#o.source === 'usb' && this.#o.locks ? { locks: this.#o.locks } : {}),
+    }).then((a) => {
+      this.#audit = a.log;
+      return a;
+    }));
+  }
+
+  /** QUERY without telling the page (what a restored NIC held before its reboot). */
+  async #peek(slot: Slot): Promise<DeviceQuery | undefined> {
+    try {
+      return await new NicClient(await this.#host(slot)).query();
+    } catch {
+      return undefined;
+    }
+  }
+
+  #marker(slot: Slot, file: string, size: number): Omit<SessionMarker, 'id' | 'time'> {
+    const before = versionText(slot.last);
+    return { serial: slot.serial, ...(slot.psid ? { psid: slot.psid } : {}), device: slot.kind, file, size, ...(before ? { before } : {}) };
   }
 
   async #manufacture(identity: Partial<Identity>, trustKeys?: readonly string[]): Promise<Slot> {
@@ -571,8 +634,10 @@ export class DeviceService {
         const serial = slot.serial;
         let result: SessionResult;
         let lastProgress = 0;
+        let marker: SessionMarker | undefined;
         try {
           const host = await this.#host(slot);
+          marker = await this.#history?.begin(this.#marker(slot, req.name, bytes.length));
           this.#note(slot, `update started (all NICs): ${req.name} (${bytes.length} bytes)`);
           const session = new UpdateSession({
             host,
@@ -601,6 +666,7 @@ export class DeviceService {
           this.#line(serial, 'session', `the device could not be read after the update: ${(e as Error).message}`);
         }
         await this.#save(slot);
+        if (marker) await this.#history?.finish(marker, result);
         this.#emit({ kind: 'batch-result', serial, name: req.name, result });
       }),
     );
@@ -705,6 +771,8 @@ export class DeviceService {
       onLog: (text) => this.#line(serial, 'session', text),
     });
     this.#session = session;
+    // on disk before the session runs: a reload from here on is flagged "interrupted" on return
+    const marker = await this.#history?.begin(this.#marker(slot, req.name, bytes.length));
     let result: SessionResult;
     try {
       result = await session.run();
@@ -721,6 +789,7 @@ export class DeviceService {
       this.#line(serial, 'session', `the device could not be read after the update: ${(e as Error).message}`);
     }
     await this.#save(slot);
+    if (marker) await this.#history?.finish(marker, result);
     this.#postDevices();
     this.#emit({ kind: 'result', serial, name: req.name, result });
   }

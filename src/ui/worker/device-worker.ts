@@ -2,18 +2,27 @@
 /**
  * The device Worker: the emulated NICs (their firmware is WebAssembly), the DFU host and the update
  * session run here, so the page never blocks. It receives DeviceRequests and posts DeviceEvents;
- * the NICs' state is kept in IndexedDB.
+ * the NICs' state, the update history and the audit log are kept in IndexedDB. The NICs are
+ * restored only by the tab that holds the emulator lock (emulator-lock.ts); until then this side
+ * refuses every request but the audit export.
  */
 import { DeviceService } from './device-service.ts';
 import type { DeviceEvent, DeviceRequest } from './device-protocol.ts';
 import { indexedDbNicStore, memoryNicStore } from './nic-store.ts';
+import { indexedDbHistoryStore, memoryHistoryStore } from './history-store.ts';
+import { claimEmulator } from './emulator-lock.ts';
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
+const post = (e: DeviceEvent) => scope.postMessage(e);
+const idb = typeof indexedDB !== 'undefined';
+const locks = 'locks' in navigator ? navigator.locks : undefined;
 
 const service = new DeviceService({
   source: 'emulator',
-  post: (e: DeviceEvent) => scope.postMessage(e),
-  store: typeof indexedDB !== 'undefined' ? indexedDbNicStore(indexedDB) : memoryNicStore(),
+  post,
+  store: idb ? indexedDbNicStore(indexedDB) : memoryNicStore(),
+  historyStore: idb ? indexedDbHistoryStore(indexedDB) : memoryHistoryStore(),
+  ...(locks ? { locks } : {}),
   fetchBytes: async (url) => {
     const res = await fetch(url);
     if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
@@ -23,4 +32,23 @@ const service = new DeviceService({
   signToken: async (body) => (await import('./demo-token-signer.ts')).signWithDemoKey(body),
 });
 
-scope.onmessage = (ev: MessageEvent<DeviceRequest>) => void service.handle(ev.data);
+let owner = false;
+
+scope.onmessage = (ev: MessageEvent<DeviceRequest>) => {
+  const req = ev.data;
+  if (req.kind === 'init') {
+    void claimEmulator(locks, {
+      held: async (takeover) => {
+        owner = true;
+        post({ kind: 'emulator-lock', held: true, takeover });
+        // a takeover's init answers no request of the page (id 0 is never pending)
+        await service.handle(takeover ? { ...req, id: 0 } : req);
+      },
+      elsewhere: () => {
+        post({ kind: 'emulator-lock', held: false, takeover: false });
+        post({ kind: 'done', id: req.id });
+      },
+    });
+  } else if (owner || req.kind === 'export-audit') void service.handle(req);
+  else post({ kind: 'done', id: req.id, error: { code: 'Busy', message: 'the emulated NICs are open in another tab of TrustFlash; close it or use that tab' } });
+};
