@@ -83,7 +83,7 @@ describe('configfs attributes', () => {
   it('mirror the device descriptor and configuration the model answers with', () => {
     const set = buildDescriptors({ personality: 'runtime', serial: 'TFN0000042' });
     expect(gadgetAttributes(set)).toEqual({
-      device: { bcdUSB: '0x0200', bDeviceClass: '0x00', bDeviceSubClass: '0x00', bDeviceProtocol: '0x00', idVendor: '0x1209', idProduct: '0x7a01', bcdDevice: '0x0100' },
+      device: { bcdUSB: '0x0210', bDeviceClass: '0x00', bDeviceSubClass: '0x00', bDeviceProtocol: '0x00', idVendor: '0x1209', idProduct: '0x7a01', bcdDevice: '0x0100' },
       strings: { manufacturer: 'TrustFlash Demo', product: 'Emulated ConnectX NIC', serialnumber: 'TFN0000042' },
       configName: 'c.1',
       config: { bmAttributes: '0xc0', MaxPower: '0' },
