@@ -12,6 +12,7 @@
  * usb_functionfs_strings_head, usb_functionfs_event) and Documentation/usb/functionfs.rst.
  */
 import { CONFIGURATION_VALUE, DESCRIPTOR_TYPE, LANGID_EN_US, type DescriptorSet } from '../emulator/usb/descriptors.ts';
+import { MS_OS_10_SIGNATURE, MS_OS_10_VENDOR_CODE, WEBUSB_BCD_VERSION, WEBUSB_VENDOR_CODE, WINUSB_COMPATIBLE_ID } from '../emulator/usb/bos.ts';
 import type { SetupPacket } from '../emulator/usb/nic-usb-function.ts';
 import { nameTable } from '../core/bytes/names.ts';
 
@@ -151,5 +152,34 @@ export function gadgetAttributes(set: DescriptorSet): GadgetAttributes {
     configName: `c.${c[5]}`,
     // bMaxPower is in 2 mA units; configfs takes mA
     config: { bmAttributes: hex2(c[7]!), MaxPower: String(c[8]! * 2) },
+  };
+}
+
+/**
+ * What configfs can say of the platform descriptors (Documentation/ABI/testing/configfs-usb-gadget):
+ * the kernel then builds the BOS and answers the requests itself.
+ *
+ *   webusb/   (Linux 6.3+) use, bcdVersion, bVendorCode, landingPage: the WebUSB Platform
+ *             Capability in the BOS and GET_URL (the kernel's iLandingPage is always 1)
+ *   os_desc/  use, b_vendor_code, qw_sign: MS OS 1.0 (string 0xEE "MSFT100" + the vendor code) for
+ *             the configuration linked into os_desc/; a function's own os_desc/interface.<name>/
+ *             compatible_id gives its interface the compatible ID "WINUSB"
+ *
+ * Linux gadgets have no MS OS 2.0 descriptors: configfs cannot add that platform capability.
+ */
+export interface PlatformAttributes {
+  /** Files in webusb/ (`use` last, so the others are in place when it turns on). */
+  readonly webusb: Readonly<Record<string, string>>;
+  /** Files in os_desc/ (`use` last). */
+  readonly osDesc: Readonly<Record<string, string>>;
+  /** compatible_id of the DFU interface in the function's os_desc/interface.<name>/ directory. */
+  readonly compatibleId: string;
+}
+
+export function platformAttributes(set: DescriptorSet): PlatformAttributes {
+  return {
+    webusb: { bcdVersion: hex4(WEBUSB_BCD_VERSION), bVendorCode: hex2(WEBUSB_VENDOR_CODE), landingPage: set.landingPage, use: '1' },
+    osDesc: { b_vendor_code: hex2(MS_OS_10_VENDOR_CODE), qw_sign: MS_OS_10_SIGNATURE, use: '1' },
+    compatibleId: WINUSB_COMPATIBLE_ID,
   };
 }

@@ -31,6 +31,7 @@ import { UpdateError } from '../../core/dfu/errors.ts';
 import { escapeControlsInline } from '../../core/bytes/safe-text.ts';
 import type { SessionProgress, SessionResult, StepId, StepState, UpdateSession } from '../../core/update/session.ts';
 import type { EmulatedNic, EmulatedNicOptions, EmulatedUsb } from '../../emulator/index.ts';
+import { checkLandingPage } from '../../emulator/usb/bos.ts';
 import type { Identity } from '../../emulator/factory.ts';
 import { describeFault, type Fault } from '../../emulator/faults.ts';
 import { decodeState, encodeState } from '../../emulator/persist.ts';
@@ -92,6 +93,21 @@ export const FIRST_SERIAL = 'TFN0000001';
 const labelOf = (serial: string) => (serial === DEMO_SERIAL ? 'Demo NIC' : 'Emulated NIC');
 
 const PROGRESS_EVERY_MS = 50;
+
+/**
+ * The origin that serves the app (a page's or a Worker's location), when it is an http(s) one a
+ * WebUSB landing page can name; undefined elsewhere (Node tests), where the emulator's default applies.
+ */
+function appOrigin(): string | undefined {
+  const loc = (globalThis as { location?: { origin?: unknown } }).location;
+  const origin = typeof loc?.origin === 'string' ? loc.origin : undefined;
+  if (!origin) return undefined;
+  try {
+    return checkLandingPage(`${origin}/`).url;
+  } catch {
+    return undefined; // not http(s), or too long for a URL descriptor: the emulator's default
+  }
+}
 const LOG_FLUSH_MS = 30;
 
 class Busy extends Error {}
@@ -266,7 +282,9 @@ export class DeviceService {
     return (this.#emulator ??= import('../../emulator/index.ts').then(({ createEmulatedNic, EmulatedUsb }) => {
       const bus = new EmulatedUsb();
       bus.addEventListener('connect', (e) => this.#onConnect((e as Event & { device: USBDevice }).device));
-      return { bus, create: createEmulatedNic };
+      // the emulated NIC's WebUSB landing page is the origin that serves this app
+      const landingPage = appOrigin();
+      return { bus, create: (o: EmulatedNicOptions) => createEmulatedNic({ ...(landingPage ? { landingPage } : {}), ...o }) };
     }));
   }
 
