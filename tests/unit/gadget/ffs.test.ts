@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { buildDescriptors, DFU_INTERFACE_NAME, NIC_INTERFACE_NAME, type DescriptorSet } from '../../../src/emulator/usb/descriptors.ts';
-import { FFS_EVENT, FFS_EVENT_SIZE, functionFsBlobs, gadgetAttributes, parseEvents } from '../../../src/gadget/ffs.ts';
+import { FFS_EVENT, FFS_EVENT_SIZE, functionFsBlobs, gadgetAttributes, parseEvents, platformAttributes } from '../../../src/gadget/ffs.ts';
 
 const le32 = (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
 const ascii = (s: string) => [...Buffer.from(s, 'utf8')];
@@ -91,5 +91,22 @@ describe('configfs attributes', () => {
     const c = set.configuration.slice();
     c[5] = 2;
     expect(() => gadgetAttributes({ ...set, configuration: c })).toThrow(/configuration value 2 is not 1/);
+  });
+});
+
+describe('platform attributes (configfs webusb/ and os_desc/)', () => {
+  it('WebUSB 1.00 with the landing page, MS OS 1.0 MSFT100, WINUSB; the same in both personalities; `use` written last', () => {
+    for (const personality of ['runtime', 'dfu'] as const) {
+      const p = platformAttributes(buildDescriptors({ personality, serial: 'TFN0000042', landingPage: 'https://example.org/nic' }));
+      expect(p).toEqual({
+        // the vendor codes are the ones the emulated device's BOS names (0x01 WebUSB) and MS OS 1.0's own (0x03)
+        webusb: { bcdVersion: '0x0100', bVendorCode: '0x01', landingPage: 'https://example.org/nic', use: '1' },
+        osDesc: { b_vendor_code: '0x03', qw_sign: 'MSFT100', use: '1' },
+        compatibleId: 'WINUSB',
+      });
+      expect(Object.keys(p.webusb).pop()).toBe('use');
+      expect(Object.keys(p.osDesc).pop()).toBe('use');
+    }
+    expect(platformAttributes(buildDescriptors({ personality: 'dfu', serial: 'X' })).webusb.landingPage).toBe('http://localhost:4173/');
   });
 });
