@@ -205,7 +205,7 @@ export class GadgetBridge {
       if (!existsSync(link)) symlinkSync(join(this.#dir, 'configs', configName), link);
     });
     // FunctionFS makes no os_desc/interface.* directories (its compatible IDs come with its own
-    // descriptors); a function that has them gets WINUSB on its DFU interface
+    // descriptors, #writeDescriptors); a function that has them gets WINUSB on its DFU interface
     const fdir = join(this.#dir, 'functions', `ffs.${this.#name}`, 'os_desc');
     optional('WINUSB compatible ID (configfs functions/ffs.*/os_desc/interface.*/compatible_id)', () => {
       const dirs = existsSync(fdir) ? readdirSync(fdir).filter((d) => d.startsWith('interface.')) : [];
@@ -274,7 +274,7 @@ export class GadgetBridge {
     const ep0 = await open(join(this.#ffsDir, 'ep0'), 'r+');
     this.#ep0 = ep0;
     try {
-      await ep0.write(blobs.descriptors, 0, blobs.descriptors.length, null);
+      await this.#writeDescriptors(e, ep0, blobs.descriptors);
       await ep0.write(blobs.strings, 0, blobs.strings.length, null);
       this.#writeAttributes(e);
       this.#serving = e;
@@ -324,6 +324,27 @@ export class GadgetBridge {
       this.#ep0 = undefined;
       await ep0.close();
     }
+  }
+
+  /**
+   * The FunctionFS descriptors, with the DFU interface's MS OS 1.0 compatible ID "WINUSB" (the
+   * FunctionFS way: configfs has no os_desc/interface.* directories for it). A kernel that refuses
+   * that part gets the descriptors without it (FunctionFS stays ready for descriptors after a
+   * refused write), with one log line.
+   */
+  async #writeDescriptors(e: Enumeration, ep0: FileHandle, plain: Uint8Array): Promise<void> {
+    const what = 'WINUSB compatible ID in the FunctionFS descriptors (FUNCTIONFS_HAS_MS_OS_DESC)';
+    if (!this.#skipped.has(what)) {
+      const withOs = functionFsBlobs(e.descriptors, { winUsb: true }).descriptors;
+      try {
+        await ep0.write(withOs, 0, withOs.length, null);
+        return;
+      } catch (err) {
+        this.#skipped.add(what);
+        this.#log(`${what}: skipped (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+      }
+    }
+    await ep0.write(plain, 0, plain.length, null);
   }
 
   async #request(e: Enumeration, ep0: FileHandle, setup: SetupPacket): Promise<void> {

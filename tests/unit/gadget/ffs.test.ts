@@ -28,6 +28,23 @@ describe('FunctionFS descriptors and strings', () => {
     expect(interfaceNames).toEqual([DFU_INTERFACE_NAME]);
   });
 
+  it('winUsb: FUNCTIONFS_HAS_MS_OS_DESC, os_count 1, and one extended compat ID "WINUSB" for the DFU interface after the descriptors', () => {
+    for (const [personality, dfu] of [['runtime', 1], ['dfu', 0]] as const) {
+      const set = buildDescriptors({ personality, serial: 'TFN0000001' });
+      const plain = functionFsBlobs(set).descriptors;
+      const { descriptors } = functionFsBlobs(set, { winUsb: true });
+      const count = personality === 'runtime' ? 3 : 2;
+      const descs = [...plain.subarray(20)];
+      // struct usb_os_desc_header: interface, dwLength 11 + 24, bcdVersion 0x0100, wIndex 4 (extended compat ID), bCount 1, Reserved 0
+      const osHeader = [dfu, ...le32(35), 0x00, 0x01, 0x04, 0x00, 1, 0];
+      // struct usb_ext_compat_desc: bFirstInterfaceNumber, Reserved1 = 1, CompatibleID "WINUSB\0\0", SubCompatibleID 8 × 0, Reserved2 6 × 0
+      const extCompat = [dfu, 1, ...ascii('WINUSB'), 0, 0, ...new Array(8).fill(0), ...new Array(6).fill(0)];
+      const body = [...le32(count), ...le32(count), ...le32(1), ...descs, ...osHeader, ...extCompat];
+      // flags HAS_FS_DESC | HAS_HS_DESC | HAS_MS_OS_DESC (8)
+      expect([...descriptors], personality).toEqual([...le32(3), ...le32(12 + body.length), ...le32(1 | 2 | 8), ...body]);
+    }
+  });
+
   it('run-time: two interfaces, names renumbered 1 and 2 in the function\'s own table', () => {
     const set = buildDescriptors({ personality: 'runtime', serial: 'TFN0000001', transferSize: 2048 });
     const { descriptors, strings, interfaceNames } = functionFsBlobs(set);
