@@ -249,7 +249,8 @@ export function msOs20DescriptorSet(dfuInterface: number, composite: boolean): U
 // ---- BOS ----------------------------------------------------------------------------------------
 
 function platformHeader(length: number, uuid: string): number[] {
-  return [length, BOS_DESCRIPTOR_TYPE.DEVICE_CAPABILITY, DEVICE_CAPABILITY_TYPE.PLATFORM, 0, ...uuidBytes(uuid)];
+  const bReserved = 0;
+  return [length, BOS_DESCRIPTOR_TYPE.DEVICE_CAPABILITY, DEVICE_CAPABILITY_TYPE.PLATFORM, bReserved, ...uuidBytes(uuid)];
 }
 
 /** WebUSB §4.1: the WebUSB Platform Capability descriptor (24 bytes). */
