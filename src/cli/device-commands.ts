@@ -17,7 +17,7 @@ import { NicClient } from '../core/update/nic-client.ts';
 import { renderFlintQuery, bootStatusText, decodeQuery } from '../core/update/protocol.ts';
 import { mccStateName } from '../core/update/mcc-codes.ts';
 import { UpdateSession, sessionSummary, type StepState } from '../core/update/session.ts';
-import { createEmulatedNic, decodeState, describeFault, encodeState, parseFault, type EmulatedUSBDevice, type Fault, type TimingName } from '../emulator/index.ts';
+import { checkLandingPage, createEmulatedNic, decodeState, describeFault, encodeState, parseFault, type EmulatedUSBDevice, type Fault, type TimingName } from '../emulator/index.ts';
 import { bool, list, need, parseArgs, str, UsageError } from './args.ts';
 import { IoError, type Io } from './io.ts';
 import { openNodeUsb } from './usb.ts';
@@ -155,6 +155,14 @@ async function cmdGadget(argv: string[], io: Io): Promise<number> {
     if ('error' in r) throw new UsageError(`--fault ${f}: ${r.error}`);
     faults.push(r);
   }
+  const landingPage = str(p, 'landing-page');
+  if (landingPage !== undefined) {
+    try {
+      checkLandingPage(landingPage);
+    } catch (e) {
+      throw new UsageError(`--landing-page: ${(e as Error).message}`);
+    }
+  }
   const state = decodeState(await io.readBytes(path));
   if (!state.ok) throw new IoError(`${path}: ${state.error}`);
   const t0 = performance.now();
@@ -169,7 +177,7 @@ async function cmdGadget(argv: string[], io: Io): Promise<number> {
   const nic = await EmulatedNic.create({ state: state.value, start: 'boot', faults });
   if (nic.migrated) io.err(`gadget: ${path}: ${nic.migrated}`);
   const store = WriteThroughState.open(path, nic);
-  const fn = new NicUsbFunction(nic, { vendorRequests: !bool(p, 'generic') });
+  const fn = new NicUsbFunction(nic, { vendorRequests: !bool(p, 'generic'), ...(landingPage !== undefined ? { landingPage } : {}) });
   let bridge: InstanceType<typeof GadgetBridge>;
   try {
     bridge = new GadgetBridge(fn, { ...(str(p, 'udc') ? { udc: str(p, 'udc')! } : {}), ...(str(p, 'name') ? { name: str(p, 'name')! } : {}), verbose: bool(p, 'verbose'), log: (l) => io.err(`gadget ${stamp()}: ${l}`) });

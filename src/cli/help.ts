@@ -131,13 +131,14 @@ export const COMMANDS: readonly CommandHelp[] = [
   },
   {
     name: 'emulator gadget',
-    synopsis: ['trustflash emulator gadget --state S [--udc UDC] [--name N] [--generic] [--fault KIND]... [--verbose] [--ready FILE]'],
+    synopsis: ['trustflash emulator gadget --state S [--udc UDC] [--name N] [--generic] [--landing-page URL] [--fault KIND]... [--verbose] [--ready FILE]'],
     about: 'Serves the emulated NIC as a real USB device on Linux (configfs + FunctionFS; root, a UDC such as dummy_hcd). The process is the NIC\'s power: kill -9 is a power cut.',
     flags: {
       state,
       udc: { kind: 'string', value: 'UDC', help: 'the USB device controller to bind (default: the first one)' },
       name: { kind: 'string', value: 'N', help: 'configfs gadget name' },
       generic: { kind: 'boolean', help: 'plain DFU only (no vendor requests)' },
+      'landing-page': { kind: 'string', value: 'URL', help: 'the WebUSB landing page the device announces (default http://localhost:4173/; kernel 6.3+)' },
       fault,
       verbose: { kind: 'boolean', help: 'log every control transfer' },
       ready: { kind: 'string', value: 'FILE', help: 'write the process id here once the gadget is bound' },

@@ -8,6 +8,7 @@
  *   device.nic                                         // the hardware: flash, faults, reset()
  */
 import { EmulatedNic, type NicOptions } from './nic.ts';
+import { checkLandingPage } from './usb/bos.ts';
 import { checkTransferSize } from './usb/descriptors.ts';
 import { NicUsbFunction, type UsbFunctionOptions } from './usb/nic-usb-function.ts';
 import { EmulatedUsb, plugIn, type EmulatedUSBDevice } from './usb/usb-device.ts';
@@ -20,6 +21,7 @@ export interface EmulatedNicOptions extends NicOptions, UsbFunctionOptions {
 /** Manufactures (or restores) a NIC, powers it on and plugs its USB function in: returns the first enumeration. */
 export async function createEmulatedNic(options: EmulatedNicOptions): Promise<EmulatedUSBDevice> {
   if (options.transferSize !== undefined) checkTransferSize(options.transferSize);
+  if (options.landingPage !== undefined) checkLandingPage(options.landingPage);
   const nic = await EmulatedNic.create(options);
   const fn = new NicUsbFunction(nic, options);
   return plugIn(fn, options.usb ?? new EmulatedUsb());
@@ -30,6 +32,7 @@ export { EmulatedUsb };
 // gadget, which serves its USB function) reaches past this file (tests/unit/layering)
 export { decodeState, encodeState } from './persist.ts';
 export { parseFault, describeFault } from './faults.ts';
+export { checkLandingPage } from './usb/bos.ts';
 export type { EmulatedUSBDevice, EmulatedUSBConnectionEvent } from './usb/usb-device.ts';
 export { EmulatedNic } from './nic.ts';
 export type { NicOptions, NicState, NicEvent } from './nic.ts';

@@ -21,7 +21,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, readvSync, rmdirSync,
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Enumeration, NicUsbFunction, SetupPacket } from '../emulator/usb/nic-usb-function.ts';
-import { FFS_EVENT, FFS_EVENT_NAMES, FFS_EVENT_SIZE, functionFsBlobs, gadgetAttributes, parseEvents } from './ffs.ts';
+import { FFS_EVENT, FFS_EVENT_NAMES, FFS_EVENT_SIZE, functionFsBlobs, gadgetAttributes, parseEvents, platformAttributes } from './ffs.ts';
 
 /** libcomposite stalls control OUT requests longer than this (USB_COMP_EP0_BUFSIZ) before they reach FunctionFS. */
 export const COMPOSITE_EP0_MAX = 4096;
@@ -110,6 +110,8 @@ export class GadgetBridge {
   #stopping = false;
   #ep0: FileHandle | undefined;
   #onBound: ((e: Enumeration) => void) | undefined;
+  /** Platform attributes this kernel lacks, each logged once. */
+  readonly #skipped = new Set<string>();
 
   constructor(fn: NicUsbFunction, opts: GadgetOptions = {}) {
     if (fn.transferSize > COMPOSITE_EP0_MAX) {
@@ -158,6 +160,7 @@ export class GadgetBridge {
     };
     quiet(() => writeFileSync(join(this.#dir, 'UDC'), '\n'));
     if (mounted(this.#ffsDir)) quiet(() => execFileSync('umount', [this.#ffsDir]));
+    quiet(() => unlinkSync(join(this.#dir, 'os_desc', 'c.1')));
     quiet(() => unlinkSync(join(this.#dir, 'configs', 'c.1', `ffs.${this.#name}`)));
     quiet(() => rmdirSync(join(this.#dir, 'configs', 'c.1', 'strings', '0x409')));
     quiet(() => rmdirSync(join(this.#dir, 'configs', 'c.1')));
@@ -171,6 +174,44 @@ export class GadgetBridge {
     for (const [k, v] of Object.entries(a.device)) writeFileSync(join(this.#dir, k), v);
     for (const [k, v] of Object.entries(a.strings)) writeFileSync(join(this.#dir, 'strings', '0x409', k), v);
     for (const [k, v] of Object.entries(a.config)) writeFileSync(join(this.#dir, 'configs', a.configName, k), v);
+    this.#writePlatform(e, a.configName);
+  }
+
+  /**
+   * The WebUSB and MS OS 1.0 attributes (ffs.ts platformAttributes), written before each bind: the
+   * kernel reads them when the gadget binds. What this kernel does not have (webusb/ before 6.3, a
+   * function without os_desc/interface.* directories) is skipped with one log line.
+   */
+  #writePlatform(e: Enumeration, configName: string): void {
+    const p = platformAttributes(e.descriptors);
+    const optional = (what: string, work: () => void): void => {
+      try {
+        work();
+      } catch (err) {
+        if (this.#skipped.has(what)) return;
+        this.#skipped.add(what);
+        this.#log(`${what}: skipped (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+      }
+    };
+    const group = (dir: string, files: Readonly<Record<string, string>>, what: string) =>
+      optional(what, () => {
+        if (!existsSync(dir)) throw Object.assign(new Error('not in this kernel'), { code: `no ${dir}` });
+        for (const [k, v] of Object.entries(files)) writeFileSync(join(dir, k), v);
+      });
+    group(join(this.#dir, 'webusb'), p.webusb, 'WebUSB landing page (configfs webusb/, Linux 6.3+)');
+    group(join(this.#dir, 'os_desc'), p.osDesc, 'MS OS 1.0 descriptors (configfs os_desc/)');
+    optional('MS OS 1.0 configuration (configfs os_desc/c.1 link)', () => {
+      const link = join(this.#dir, 'os_desc', 'c.1');
+      if (!existsSync(link)) symlinkSync(join(this.#dir, 'configs', configName), link);
+    });
+    // FunctionFS makes no os_desc/interface.* directories (its compatible IDs come with its own
+    // descriptors, #writeDescriptors); a function that has them gets WINUSB on its DFU interface
+    const fdir = join(this.#dir, 'functions', `ffs.${this.#name}`, 'os_desc');
+    optional('WINUSB compatible ID (configfs functions/ffs.*/os_desc/interface.*/compatible_id)', () => {
+      const dirs = existsSync(fdir) ? readdirSync(fdir).filter((d) => d.startsWith('interface.')) : [];
+      if (dirs.length === 0) throw Object.assign(new Error('none'), { code: 'FunctionFS has no os_desc/interface.* directory' });
+      for (const d of dirs) writeFileSync(join(fdir, d, 'compatible_id'), p.compatibleId);
+    });
   }
 
   #bind(): void {
@@ -233,7 +274,7 @@ export class GadgetBridge {
     const ep0 = await open(join(this.#ffsDir, 'ep0'), 'r+');
     this.#ep0 = ep0;
     try {
-      await ep0.write(blobs.descriptors, 0, blobs.descriptors.length, null);
+      await this.#writeDescriptors(e, ep0, blobs.descriptors);
       await ep0.write(blobs.strings, 0, blobs.strings.length, null);
       this.#writeAttributes(e);
       this.#serving = e;
@@ -283,6 +324,27 @@ export class GadgetBridge {
       this.#ep0 = undefined;
       await ep0.close();
     }
+  }
+
+  /**
+   * The FunctionFS descriptors, with the DFU interface's MS OS 1.0 compatible ID "WINUSB" (the
+   * FunctionFS way: configfs has no os_desc/interface.* directories for it). A kernel that refuses
+   * that part gets the descriptors without it (FunctionFS stays ready for descriptors after a
+   * refused write), with one log line.
+   */
+  async #writeDescriptors(e: Enumeration, ep0: FileHandle, plain: Uint8Array): Promise<void> {
+    const what = 'WINUSB compatible ID in the FunctionFS descriptors (FUNCTIONFS_HAS_MS_OS_DESC)';
+    if (!this.#skipped.has(what)) {
+      const withOs = functionFsBlobs(e.descriptors, { winUsb: true }).descriptors;
+      try {
+        await ep0.write(withOs, 0, withOs.length, null);
+        return;
+      } catch (err) {
+        this.#skipped.add(what);
+        this.#log(`${what}: skipped (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+      }
+    }
+    await ep0.write(plain, 0, plain.length, null);
   }
 
   async #request(e: Enumeration, ep0: FileHandle, setup: SetupPacket): Promise<void> {

@@ -12,12 +12,43 @@
  * usb_functionfs_strings_head, usb_functionfs_event) and Documentation/usb/functionfs.rst.
  */
 import { CONFIGURATION_VALUE, DESCRIPTOR_TYPE, LANGID_EN_US, type DescriptorSet } from '../emulator/usb/descriptors.ts';
+import { MS_OS_10_SIGNATURE, MS_OS_10_VENDOR_CODE, WEBUSB_BCD_VERSION, WEBUSB_VENDOR_CODE, WINUSB_COMPATIBLE_ID } from '../emulator/usb/bos.ts';
+
+function compatId(id: string): number[] {
+  if (id.length > EXT_COMPAT_ID_LENGTH || !/^[\x20-\x7e]*$/.test(id)) throw new RangeError(`a compatible ID is at most ${EXT_COMPAT_ID_LENGTH} ASCII characters, got ${JSON.stringify(id)}`);
+  return Array.from({ length: EXT_COMPAT_ID_LENGTH }, (_, i) => (i < id.length ? id.charCodeAt(i) : 0));
+}
+
+/** One extended compat ID OS descriptor: `compatibleId` for interface `intf`. */
+function extCompatOsDescriptor(intf: number, compatibleId: string): number[] {
+  const out: number[] = [intf];
+  le32(out, FFS_OS_DESC_HEADER_LENGTH + FFS_EXT_COMPAT_LENGTH); // dwLength
+  out.push(FFS_OS_DESC_BCD_VERSION & 0xff, FFS_OS_DESC_BCD_VERSION >> 8, FFS_OS_DESC_EXT_COMPAT_INDEX, 0, 1, 0); // bcdVersion, wIndex, bCount 1, Reserved
+  out.push(intf, FFS_EXT_COMPAT_RESERVED1, ...compatId(compatibleId), ...compatId(''), ...new Array<number>(EXT_COMPAT_RESERVED2_LENGTH).fill(0));
+  return out;
+}
 import type { SetupPacket } from '../emulator/usb/nic-usb-function.ts';
 import { nameTable } from '../core/bytes/names.ts';
 
 export const FUNCTIONFS_DESCRIPTORS_MAGIC_V2 = 3;
 export const FUNCTIONFS_STRINGS_MAGIC = 2;
-export const FFS_FLAG = { HAS_FS_DESC: 1, HAS_HS_DESC: 2, HAS_SS_DESC: 4 } as const;
+export const FFS_FLAG = { HAS_FS_DESC: 1, HAS_HS_DESC: 2, HAS_SS_DESC: 4, HAS_MS_OS_DESC: 8 } as const;
+
+/**
+ * MS OS 1.0 descriptors in the FunctionFS blob (FUNCTIONFS_HAS_MS_OS_DESC): struct
+ * usb_os_desc_header (interface u8, dwLength le32, bcdVersion le16, wIndex le16, bCount u8,
+ * Reserved u8) and, for wIndex 4 (extended compat ID), bCount struct usb_ext_compat_desc
+ * (bFirstInterfaceNumber, Reserved1 = 1, CompatibleID[8], SubCompatibleID[8], Reserved2[6]).
+ * The kernel answers the extended compat ID request from them when configfs os_desc/ is in use.
+ */
+export const FFS_OS_DESC_HEADER_LENGTH = 11;
+export const FFS_OS_DESC_BCD_VERSION = 0x0100;
+export const FFS_OS_DESC_EXT_COMPAT_INDEX = 4;
+export const FFS_EXT_COMPAT_LENGTH = 24;
+/** usb_ext_compat_desc Reserved1: "must be set to 1" (Extended Compat ID OS Feature Descriptor Specification). */
+export const FFS_EXT_COMPAT_RESERVED1 = 1;
+const EXT_COMPAT_ID_LENGTH = 8;
+const EXT_COMPAT_RESERVED2_LENGTH = 6;
 
 /** enum usb_functionfs_event_type */
 export const FFS_EVENT = { BIND: 0, UNBIND: 1, ENABLE: 2, DISABLE: 3, SETUP: 4, SUSPEND: 5, RESUME: 6 } as const;
@@ -80,7 +111,12 @@ export interface FunctionFsBlobs {
  * function's own table; the DFU functional descriptor goes through unchanged (Linux ≥ 6.2 accepts
  * it after a DFU interface: commit c26cee817f8b).
  */
-export function functionFsBlobs(set: DescriptorSet): FunctionFsBlobs {
+export interface FunctionFsOptions {
+  /** Add the MS OS 1.0 compatible ID "WINUSB" of the DFU interface (FUNCTIONFS_HAS_MS_OS_DESC). */
+  readonly winUsb?: boolean;
+}
+
+export function functionFsBlobs(set: DescriptorSet, opts: FunctionFsOptions = {}): FunctionFsBlobs {
   const names: string[] = [];
   const descs = functionDescriptors(set).map((d) => {
     if (d[1] !== DESCRIPTOR_TYPE.INTERFACE || d.length < 9 || d[8] === 0) return d;
@@ -96,11 +132,13 @@ export function functionFsBlobs(set: DescriptorSet): FunctionFsBlobs {
   const count = descs.length;
   le32(body, count); // fs_count
   le32(body, count); // hs_count
+  if (opts.winUsb) le32(body, 1); // os_count
   for (let speed = 0; speed < 2; speed++) for (const d of descs) body.push(...d);
+  if (opts.winUsb) body.push(...extCompatOsDescriptor(set.dfuInterface, WINUSB_COMPATIBLE_ID));
   const head: number[] = [];
   le32(head, FUNCTIONFS_DESCRIPTORS_MAGIC_V2);
   le32(head, 12 + body.length);
-  le32(head, FFS_FLAG.HAS_FS_DESC | FFS_FLAG.HAS_HS_DESC);
+  le32(head, FFS_FLAG.HAS_FS_DESC | FFS_FLAG.HAS_HS_DESC | (opts.winUsb ? FFS_FLAG.HAS_MS_OS_DESC : 0));
 
   const enc = new TextEncoder();
   const text: number[] = [LANGID_EN_US & 0xff, LANGID_EN_US >> 8];
@@ -151,5 +189,34 @@ export function gadgetAttributes(set: DescriptorSet): GadgetAttributes {
     configName: `c.${c[5]}`,
     // bMaxPower is in 2 mA units; configfs takes mA
     config: { bmAttributes: hex2(c[7]!), MaxPower: String(c[8]! * 2) },
+  };
+}
+
+/**
+ * What configfs can say of the platform descriptors (Documentation/ABI/testing/configfs-usb-gadget):
+ * the kernel then builds the BOS and answers the requests itself.
+ *
+ *   webusb/   (Linux 6.3+) use, bcdVersion, bVendorCode, landingPage: the WebUSB Platform
+ *             Capability in the BOS and GET_URL (the kernel's iLandingPage is always 1)
+ *   os_desc/  use, b_vendor_code, qw_sign: MS OS 1.0 (string 0xEE "MSFT100" + the vendor code) for
+ *             the configuration linked into os_desc/; a function's own os_desc/interface.<name>/
+ *             compatible_id gives its interface the compatible ID "WINUSB"
+ *
+ * Linux gadgets have no MS OS 2.0 descriptors: configfs cannot add that platform capability.
+ */
+export interface PlatformAttributes {
+  /** Files in webusb/ (`use` last, so the others are in place when it turns on). */
+  readonly webusb: Readonly<Record<string, string>>;
+  /** Files in os_desc/ (`use` last). */
+  readonly osDesc: Readonly<Record<string, string>>;
+  /** compatible_id of the DFU interface in the function's os_desc/interface.<name>/ directory. */
+  readonly compatibleId: string;
+}
+
+export function platformAttributes(set: DescriptorSet): PlatformAttributes {
+  return {
+    webusb: { bcdVersion: hex4(WEBUSB_BCD_VERSION), bVendorCode: hex2(WEBUSB_VENDOR_CODE), landingPage: set.landingPage, use: '1' },
+    osDesc: { b_vendor_code: hex2(MS_OS_10_VENDOR_CODE), qw_sign: MS_OS_10_SIGNATURE, use: '1' },
+    compatibleId: WINUSB_COMPATIBLE_ID,
   };
 }

@@ -7,12 +7,26 @@
  *             interface 1 = DFU run-time (0xFE/0x01/0x01) + DFU functional descriptor
  *   DFU mode: interface 0 = DFU mode (0xFE/0x01/0x02), alt 0 "NIC firmware (secure update)"
  *             + DFU functional descriptor
+ *
+ * Both carry a BOS descriptor with the WebUSB landing page and the Microsoft OS 2.0 descriptors
+ * (bos.ts).
  */
+import {
+  WEBUSB_LANDING_PAGE_INDEX,
+  DEFAULT_LANDING_PAGE,
+  bosDescriptor,
+  checkLandingPage,
+  msOs20DescriptorSet,
+  msOs20PlatformCapability,
+  urlDescriptor,
+  webUsbPlatformCapability,
+} from './bos.ts';
 
 /** pid.codes test VID (https://pid.codes/1209/), one PID for both personalities. */
 export const USB_VENDOR_ID = 0x1209;
 export const USB_PRODUCT_ID = 0x7a01;
-export const BCD_USB = 0x0200;
+/** USB 2.1: the device has a BOS descriptor (WebUSB §4.1 and MS OS 2.0 platform capabilities, bos.ts). */
+export const BCD_USB = 0x0210;
 /** Release number of the USB function (device descriptor bcdDevice): 1.00. */
 export const BCD_DEVICE = 0x0100;
 export const MAX_PACKET_SIZE_0 = 64;
@@ -26,6 +40,8 @@ export const DESCRIPTOR_TYPE = {
   INTERFACE: 0x04,
   ENDPOINT: 0x05,
   DFU_FUNCTIONAL: 0x21,
+  /** USB 3.1 Table 9-6 (a USB 2.1 device has one too). */
+  BOS: 0x0f,
 } as const;
 
 // DFU 1.1 §4.1.3 Table 4.2 (bmAttributes)
@@ -73,6 +89,8 @@ export interface DescriptorOptions {
   /** DFU bmAttributes (default bitCanDnload | bitCanUpload | bitManifestationTolerant | bitWillDetach). */
   readonly dfuAttributes?: number;
   readonly detachTimeoutMs?: number;
+  /** The WebUSB landing page (http:// or https://, ≤ 252 bytes after the prefix); default DEFAULT_LANDING_PAGE. */
+  readonly landingPage?: string;
 }
 
 export interface DescriptorSet {
@@ -89,6 +107,14 @@ export interface DescriptorSet {
   readonly interfaces: readonly number[];
   /** The fixed strings by index (index 0 and LAST_ERROR are produced on request). */
   readonly strings: ReadonlyMap<number, string>;
+  /** The BOS descriptor (GET_DESCRIPTOR type BOS): WebUSB and MS OS 2.0 platform capabilities. */
+  readonly bos: Uint8Array;
+  /** WebUSB URL descriptors by index (GET_URL); the landing page is at WEBUSB_LANDING_PAGE_INDEX. */
+  readonly urls: ReadonlyMap<number, Uint8Array>;
+  /** The landing page as given. */
+  readonly landingPage: string;
+  /** The MS OS 2.0 descriptor set (vendor request MS_OS_20_DESCRIPTOR_INDEX). */
+  readonly msOs20: Uint8Array;
 }
 
 export const ALL_DFU_ATTRIBUTES =
@@ -121,6 +147,7 @@ export function buildDescriptors(opts: DescriptorOptions): DescriptorSet {
   const transferSize = checkTransferSize(opts.transferSize ?? DEFAULT_TRANSFER_SIZE);
   const attributes = opts.dfuAttributes ?? ALL_DFU_ATTRIBUTES;
   const functional = dfuFunctionalDescriptor(attributes, opts.detachTimeoutMs ?? DEFAULT_DETACH_TIMEOUT_MS, transferSize);
+  const page = checkLandingPage(opts.landingPage ?? DEFAULT_LANDING_PAGE);
 
   // USB 2.0 §9.6.1 Table 9-8; class 0 = defined per interface (DFU 1.1 §4.1.1 and §4.2.1 both say 0)
   const device: number[] = [18, DESCRIPTOR_TYPE.DEVICE];
@@ -160,6 +187,9 @@ export function buildDescriptors(opts: DescriptorOptions): DescriptorSet {
   ]);
   if (opts.personality === 'runtime') strings.set(STRING_INDEX.NIC_INTERFACE, NIC_INTERFACE_NAME);
 
+  const msOs20 = msOs20DescriptorSet(dfuInterface, interfaces.length > 1);
+  const bos = bosDescriptor([webUsbPlatformCapability(WEBUSB_LANDING_PAGE_INDEX), msOs20PlatformCapability(msOs20.length)]);
+
   return {
     personality: opts.personality,
     device: Uint8Array.from(device),
@@ -168,6 +198,10 @@ export function buildDescriptors(opts: DescriptorOptions): DescriptorSet {
     dfuInterface,
     interfaces,
     strings,
+    bos,
+    urls: new Map([[WEBUSB_LANDING_PAGE_INDEX, urlDescriptor(page)]]),
+    landingPage: page.url,
+    msOs20,
   };
 }
 

@@ -22,6 +22,7 @@ import {
   type DescriptorSet,
   type Personality,
 } from './descriptors.ts';
+import { MS_OS_20_INDEX, MS_OS_20_VENDOR_CODE, WEBUSB_REQUEST, WEBUSB_VENDOR_CODE } from './bos.ts';
 import { DfuClass, type DfuApplication } from './dfu-class.ts';
 import { SecureDfuFlow } from './secure-dfu.ts';
 import { VendorRequests } from './vendor.ts';
@@ -47,6 +48,11 @@ export interface UsbFunctionOptions {
    * generic DFU device to the host: only the DFU class remains (the firmware still verifies).
    */
   readonly vendorRequests?: boolean;
+  /**
+   * The WebUSB landing page the device announces (an http:// or https:// URL, at most 252 bytes
+   * after the prefix; RangeError otherwise). Default DEFAULT_LANDING_PAGE (bos.ts).
+   */
+  readonly landingPage?: string;
 }
 
 /** The 8 bytes of a SETUP packet (USB 2.0 §9.3), as fields. */
@@ -90,6 +96,26 @@ const REQUEST_TYPE = { STANDARD: 0, CLASS: 1, VENDOR: 2 } as const;
 const RECIPIENT = { DEVICE: 0, INTERFACE: 1, ENDPOINT: 2, OTHER: 3 } as const;
 
 const STALL: ControlResult = { status: 'stall' };
+
+/**
+ * Vendor requests addressed to the device (not to an interface): those of the platform
+ * capabilities in the BOS, found by bRequest (the capability's vendor code) and wIndex (the
+ * request). All are IN. Anything not in this table STALLs, like any request the device does not
+ * know.
+ */
+interface DeviceVendorRequest {
+  readonly name: string;
+  readonly bRequest: number;
+  readonly wIndex: number;
+  /** The descriptor for wValue, or undefined (STALL). */
+  readonly answer: (d: DescriptorSet, wValue: number) => Uint8Array | undefined;
+}
+const DEVICE_VENDOR_REQUESTS: readonly DeviceVendorRequest[] = [
+  // WebUSB §4.2.1 Get URL: wValue = the URL descriptor index; an index without a URL STALLs
+  { name: 'WebUSB GET_URL', bRequest: WEBUSB_VENDOR_CODE, wIndex: WEBUSB_REQUEST.GET_URL, answer: (d, wValue) => d.urls.get(wValue) },
+  // MS OS 2.0 Table 8: wIndex MS_OS_20_DESCRIPTOR_INDEX, wValue 0 returns the descriptor set
+  { name: 'MS OS 2.0 descriptor set', bRequest: MS_OS_20_VENDOR_CODE, wIndex: MS_OS_20_INDEX.MS_OS_20_DESCRIPTOR_INDEX, answer: (d, wValue) => (wValue === 0 ? d.msOs20 : undefined) },
+];
 const NO_ERROR_TEXT = 'No error';
 
 /** Largest debt (and credit) of modelled bus time before the device waits: a few timer ticks. */
@@ -127,7 +153,13 @@ export class NicUsbFunction {
     this.nic = nic;
     this.transferSize = checkTransferSize(opts.transferSize ?? DEFAULT_TRANSFER_SIZE);
     const attributes = opts.manifestationTolerant === false ? ALL_DFU_ATTRIBUTES & ~DFU_ATTRIBUTE.bitManifestationTolerant : ALL_DFU_ATTRIBUTES;
-    const common = { serial: nic.identity.serial, transferSize: this.transferSize, dfuAttributes: attributes, detachTimeoutMs: DEFAULT_DETACH_TIMEOUT_MS };
+    const common = {
+      serial: nic.identity.serial,
+      transferSize: this.transferSize,
+      dfuAttributes: attributes,
+      detachTimeoutMs: DEFAULT_DETACH_TIMEOUT_MS,
+      ...(opts.landingPage !== undefined ? { landingPage: opts.landingPage } : {}),
+    };
     this.#descriptors = {
       runtime: buildDescriptors({ ...common, personality: 'runtime' }),
       dfu: buildDescriptors({ ...common, personality: 'dfu' }),
@@ -337,6 +369,7 @@ export class NicUsbFunction {
     const truncate = (r: { stall: true } | { stall: false; data: Uint8Array }): ControlResult =>
       r.stall ? STALL : { status: 'ok', data: dirIn ? r.data.subarray(0, s.wLength) : new Uint8Array(0) };
     if (type === REQUEST_TYPE.STANDARD) return this.#standard(s, d, dirIn, recipient);
+    if (type === REQUEST_TYPE.VENDOR && recipient === RECIPIENT.DEVICE) return this.#deviceVendor(s, d, dirIn);
     if (recipient !== RECIPIENT.INTERFACE || (s.wIndex & 0xff) !== d.dfuInterface || s.wIndex >> 8 !== 0) return STALL;
     const request = { request: s.bRequest, value: s.wValue, length: s.wLength, direction: dirIn ? ('in' as const) : ('out' as const), data };
     if (type === REQUEST_TYPE.CLASS) return truncate(await this.#dfu.handle(request));
@@ -350,6 +383,13 @@ export class NicUsbFunction {
       return answer;
     }
     return STALL;
+  }
+
+  /** A vendor request to the device: DEVICE_VENDOR_REQUESTS, IN only; anything else STALLs. */
+  #deviceVendor(s: SetupPacket, d: DescriptorSet, dirIn: boolean): ControlResult {
+    const entry = DEVICE_VENDOR_REQUESTS.find((r) => r.bRequest === s.bRequest && r.wIndex === s.wIndex);
+    const bytes = dirIn ? entry?.answer(d, s.wValue) : undefined;
+    return bytes ? { status: 'ok', data: bytes.subarray(0, s.wLength) } : STALL;
   }
 
   /** USB 2.0 §9.4, the requests a host sends to this device's EP0. */
@@ -376,7 +416,8 @@ export class NicUsbFunction {
             const text = d.strings.get(index);
             return text === undefined ? STALL : reply(stringDescriptor(text));
           }
-          return STALL; // no device qualifier (full-speed only), no BOS, no other-speed configuration
+          if (dtype === DESCRIPTOR_TYPE.BOS && index === 0) return reply(d.bos);
+          return STALL; // no device qualifier (full-speed only), no other-speed configuration
         }
         // DFU 1.1 §4.1.3: the functional descriptor can also be read through the interface
         if (hasInterface && (s.wIndex & 0xff) === d.dfuInterface && dtype === DESCRIPTOR_TYPE.DFU_FUNCTIONAL && index === 0) return reply(d.dfuFunctional);

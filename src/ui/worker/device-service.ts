@@ -104,6 +104,21 @@ export const FIRST_SERIAL = 'TFN0000001';
 const labelOf = (serial: string) => (serial === DEMO_SERIAL ? 'Demo NIC' : 'Emulated NIC');
 
 const PROGRESS_EVERY_MS = 50;
+
+/**
+ * The origin that serves the app (a page's or a Worker's location), when it is an http(s) one a
+ * WebUSB landing page can name; undefined elsewhere (Node tests), where the emulator's default applies.
+ */
+function appOrigin(checkLandingPage: (url: string) => { url: string }): string | undefined {
+  const loc = (globalThis as { location?: { origin?: unknown } }).location;
+  const origin = typeof loc?.origin === 'string' ? loc.origin : undefined;
+  if (!origin) return undefined;
+  try {
+    return checkLandingPage(`${origin}/`).url;
+  } catch {
+    return undefined; // not http(s), or too long for a URL descriptor: the emulator's default
+  }
+}
 const LOG_FLUSH_MS = 30;
 
 class Busy extends Error {}
@@ -283,10 +298,12 @@ export class DeviceService {
   // ---- devices -------------------------------------------------------------------------------
 
   #loadEmulator() {
-    return (this.#emulator ??= import('../../emulator/index.ts').then(({ createEmulatedNic, EmulatedUsb }) => {
+    return (this.#emulator ??= import('../../emulator/index.ts').then(({ createEmulatedNic, EmulatedUsb, checkLandingPage }) => {
       const bus = new EmulatedUsb();
       bus.addEventListener('connect', (e) => this.#onConnect((e as Event & { device: USBDevice }).device));
-      return { bus, create: createEmulatedNic };
+      // the emulated NIC's WebUSB landing page is the origin that serves this app
+      const landingPage = appOrigin(checkLandingPage);
+      return { bus, create: (o: EmulatedNicOptions) => createEmulatedNic({ ...(landingPage ? { landingPage } : {}), ...o }) };
     }));
   }
 

@@ -42,6 +42,10 @@ describe('help and version', () => {
     expect((await tf(dir, 'verify', 'x.tfw', '--trust', 'r.pem', '--help')).stdout).toBe(formatCommandHelp('verify') + '\n');
     expect((await tf(dir, 'help', 'update')).stdout).toBe(formatCommandHelp('update') + '\n');
     expect((await tf(dir, 'emulator', '--help')).stdout).toMatch(/trustflash emulator init[\s\S]*trustflash emulator reboot[\s\S]*trustflash emulator gadget/);
+    // a landing page the device could not announce is a usage error before anything is touched
+    const lp = await tf(dir, 'emulator', 'gadget', '--state', join(dir, 'no-such.state'), '--landing-page', `https://${'a'.repeat(260)}`);
+    expect(lp.code).toBe(2);
+    expect(lp.stderr).toMatch(/--landing-page: "landingPage" is too long: 260 bytes after "https:\/\/"/);
     // after "--" it is a file name
     expect((await tf(dir, 'inspect', '--', '--help')).stderr).toMatch(/cannot use --help: no such file/);
   });

@@ -86,14 +86,14 @@ async function runtime(opts = {}): Promise<EmulatedUSBDevice> {
 
 describe('device descriptor', () => {
   for (const personality of ['runtime', 'dfu'] as const) {
-    it(`${personality}: 18 bytes, USB 2.0, EP0 64, pid.codes VID 0x1209 PID 0x7A01, strings`, async () => {
+    it(`${personality}: 18 bytes, USB 2.1 (it has a BOS), EP0 64, pid.codes VID 0x1209 PID 0x7A01, strings`, async () => {
       const rt = await runtime();
       const dev = personality === 'runtime' ? rt : await detachToDfu(rt);
       const d = await device(dev);
       expect(d).toEqual({
         bLength: 18,
         bDescriptorType: 1,
-        bcdUSB: 0x0200,
+        bcdUSB: 0x0210,
         bDeviceClass: 0,
         bDeviceSubClass: 0,
         bDeviceProtocol: 0,
@@ -112,7 +112,7 @@ describe('device descriptor', () => {
       // string 0: LANGID en-US
       expect(await readDescriptor(dev, 3, 0, 255)).toEqual(Uint8Array.of(4, 3, 0x09, 0x04));
       // the USBDevice says what the bytes say
-      expect([dev.usbVersionMajor, dev.usbVersionMinor, dev.usbVersionSubminor]).toEqual([2, 0, 0]);
+      expect([dev.usbVersionMajor, dev.usbVersionMinor, dev.usbVersionSubminor]).toEqual([2, 1, 0]);
       expect([dev.deviceVersionMajor, dev.deviceVersionMinor, dev.deviceVersionSubminor]).toEqual([1, 0, 0]);
       expect([dev.deviceClass, dev.deviceSubclass, dev.deviceProtocol]).toEqual([0, 0, 0]);
       expect([dev.vendorId, dev.productId]).toEqual([0x1209, 0x7a01]);

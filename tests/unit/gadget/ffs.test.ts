@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { buildDescriptors, DFU_INTERFACE_NAME, NIC_INTERFACE_NAME, type DescriptorSet } from '../../../src/emulator/usb/descriptors.ts';
-import { FFS_EVENT, FFS_EVENT_SIZE, functionFsBlobs, gadgetAttributes, parseEvents } from '../../../src/gadget/ffs.ts';
+import { FFS_EVENT, FFS_EVENT_SIZE, functionFsBlobs, gadgetAttributes, parseEvents, platformAttributes } from '../../../src/gadget/ffs.ts';
 
 const le32 = (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
 const ascii = (s: string) => [...Buffer.from(s, 'utf8')];
@@ -26,6 +26,23 @@ describe('FunctionFS descriptors and strings', () => {
     const text = [0x09, 0x04, ...ascii(DFU_INTERFACE_NAME), 0];
     expect([...strings]).toEqual([...le32(2), ...le32(16 + text.length), ...le32(1), ...le32(1), ...text]);
     expect(interfaceNames).toEqual([DFU_INTERFACE_NAME]);
+  });
+
+  it('winUsb: FUNCTIONFS_HAS_MS_OS_DESC, os_count 1, and one extended compat ID "WINUSB" for the DFU interface after the descriptors', () => {
+    for (const [personality, dfu] of [['runtime', 1], ['dfu', 0]] as const) {
+      const set = buildDescriptors({ personality, serial: 'TFN0000001' });
+      const plain = functionFsBlobs(set).descriptors;
+      const { descriptors } = functionFsBlobs(set, { winUsb: true });
+      const count = personality === 'runtime' ? 3 : 2;
+      const descs = [...plain.subarray(20)];
+      // struct usb_os_desc_header: interface, dwLength 11 + 24, bcdVersion 0x0100, wIndex 4 (extended compat ID), bCount 1, Reserved 0
+      const osHeader = [dfu, ...le32(35), 0x00, 0x01, 0x04, 0x00, 1, 0];
+      // struct usb_ext_compat_desc: bFirstInterfaceNumber, Reserved1 = 1, CompatibleID "WINUSB\0\0", SubCompatibleID 8 × 0, Reserved2 6 × 0
+      const extCompat = [dfu, 1, ...ascii('WINUSB'), 0, 0, ...new Array(8).fill(0), ...new Array(6).fill(0)];
+      const body = [...le32(count), ...le32(count), ...le32(1), ...descs, ...osHeader, ...extCompat];
+      // flags HAS_FS_DESC | HAS_HS_DESC | HAS_MS_OS_DESC (8)
+      expect([...descriptors], personality).toEqual([...le32(3), ...le32(12 + body.length), ...le32(1 | 2 | 8), ...body]);
+    }
   });
 
   it('run-time: two interfaces, names renumbered 1 and 2 in the function\'s own table', () => {
@@ -83,7 +100,7 @@ describe('configfs attributes', () => {
   it('mirror the device descriptor and configuration the model answers with', () => {
     const set = buildDescriptors({ personality: 'runtime', serial: 'TFN0000042' });
     expect(gadgetAttributes(set)).toEqual({
-      device: { bcdUSB: '0x0200', bDeviceClass: '0x00', bDeviceSubClass: '0x00', bDeviceProtocol: '0x00', idVendor: '0x1209', idProduct: '0x7a01', bcdDevice: '0x0100' },
+      device: { bcdUSB: '0x0210', bDeviceClass: '0x00', bDeviceSubClass: '0x00', bDeviceProtocol: '0x00', idVendor: '0x1209', idProduct: '0x7a01', bcdDevice: '0x0100' },
       strings: { manufacturer: 'TrustFlash Demo', product: 'Emulated ConnectX NIC', serialnumber: 'TFN0000042' },
       configName: 'c.1',
       config: { bmAttributes: '0xc0', MaxPower: '0' },
@@ -91,5 +108,22 @@ describe('configfs attributes', () => {
     const c = set.configuration.slice();
     c[5] = 2;
     expect(() => gadgetAttributes({ ...set, configuration: c })).toThrow(/configuration value 2 is not 1/);
+  });
+});
+
+describe('platform attributes (configfs webusb/ and os_desc/)', () => {
+  it('WebUSB 1.00 with the landing page, MS OS 1.0 MSFT100, WINUSB; the same in both personalities; `use` written last', () => {
+    for (const personality of ['runtime', 'dfu'] as const) {
+      const p = platformAttributes(buildDescriptors({ personality, serial: 'TFN0000042', landingPage: 'https://example.org/nic' }));
+      expect(p).toEqual({
+        // the vendor codes are the ones the emulated device's BOS names (0x01 WebUSB) and MS OS 1.0's own (0x03)
+        webusb: { bcdVersion: '0x0100', bVendorCode: '0x01', landingPage: 'https://example.org/nic', use: '1' },
+        osDesc: { b_vendor_code: '0x03', qw_sign: 'MSFT100', use: '1' },
+        compatibleId: 'WINUSB',
+      });
+      expect(Object.keys(p.webusb).pop()).toBe('use');
+      expect(Object.keys(p.osDesc).pop()).toBe('use');
+    }
+    expect(platformAttributes(buildDescriptors({ personality: 'dfu', serial: 'X' })).webusb.landingPage).toBe('http://localhost:4173/');
   });
 });

@@ -53,8 +53,10 @@ await check('manufacture a NIC state (trustflash emulator init, banks of BIG_MIB
   return r.out.trim();
 }, { always: true });
 
+// the WebUSB landing page the first power-on announces (checked with lsusb -v below)
+const LANDING = 'https://trustflash.example/nic?from=usb';
 await check('gadget binds and the host enumerates it (run-time personality)', async () => {
-  const v = await bridge.start();
+  const v = await bridge.start(['--landing-page', LANDING]);
   assert(v.personality === 'runtime', `enumerated as ${v.personality}`);
   return `usb ${v.path}, devnum ${v.devnum}`;
 }, { always: true });
@@ -86,6 +88,56 @@ await check('lsusb -v decodes the descriptors the model answers with', async () 
   const missing = want.filter((re) => !re.test(r.out));
   assert(missing.length === 0, `lsusb -v lacks ${missing.join(', ')}`);
   return `${want.length} fields as built by src/emulator/usb/descriptors.ts`;
+});
+
+// the platform descriptors: the kernel builds the BOS from configfs webusb/ (Linux 6.3+) and answers
+// GET_URL itself; lsusb -v reads both (usbutils 014 decodes the WebUSB capability and fetches the URL)
+await check(`lsusb -v shows the BOS with the WebUSB platform capability and the landing page (--landing-page ${LANDING})`, async () => {
+  const r = await run('lsusb', ['-v', '-d', VIDPID]);
+  writeFileSync(join(R, 'lsusb-v-bos.txt'), r.all);
+  assert(!/WebUSB landing page.*skipped/.test(bridge.text()), `the bridge skipped the WebUSB attributes: ${bridge.text().split('\n').filter((l) => /skipped/.test(l)).join('; ')}`);
+  const bcd = r.out.match(/bcdUSB\s+(\d+\.\d+)/)?.[1];
+  assert(bcd && Number(bcd) >= 2.01, `bcdUSB ${bcd}: a BOS needs USB 2.01 or later`);
+  const want = [
+    /Binary Object Store Descriptor:/,
+    /Platform Device Capability:/,
+    /bDevCapabilityType\s+5/,
+    /PlatformCapabilityUUID\s+\{3408b638-09a9-47a0-8bfd-a0768815b665\}/i,
+    /WebUSB:/,
+    /bcdVersion\s+1\.00/,
+    /bVendorCode\s+1\b/,
+  ];
+  const missing = want.filter((re) => !re.test(r.out));
+  assert(missing.length === 0, `lsusb -v lacks ${missing.join(', ')}`);
+  const page = r.out.match(/iLandingPage\s+1\s+(\S+)/)?.[1];
+  assert(page === LANDING, `iLandingPage: ${JSON.stringify(page)}, expected ${LANDING}`);
+  return `bcdUSB ${bcd}; WebUSB bcdVersion 1.00, bVendorCode 1, iLandingPage 1 ${page}`;
+});
+
+await check('MS OS 1.0 (configfs os_desc/ + FunctionFS): string 0xEE is "MSFT100" with bMS_VendorCode 3; the extended compat ID gives the DFU interface WINUSB', async () => {
+  const { WebUSB } = await import('usb');
+  const dev = (await new WebUSB({ allowAllDevices: true }).getDevices()).find((d) => d.vendorId === 0x1209 && d.productId === 0x7a01);
+  assert(dev, 'the device is not on the bus');
+  await dev.open();
+  try {
+    // USB 2.0 GET_DESCRIPTOR(STRING 0xEE, LANGID 0): bLength 18, type 3, "MSFT100" UTF-16LE, vendor code, pad
+    const r = await dev.controlTransferIn({ requestType: 'standard', recipient: 'device', request: 6, value: 0x03ee, index: 0 }, 18);
+    const b = new Uint8Array(r.data.buffer, r.data.byteOffset, r.data.byteLength);
+    const sign = String.fromCharCode(...Array.from({ length: 7 }, (_, i) => b[2 + 2 * i] | (b[3 + 2 * i] << 8)));
+    assert(b.length === 18 && b[0] === 18 && b[1] === 3 && sign === 'MSFT100' && b[16] === 3, `string 0xEE: ${Array.from(b, (x) => x.toString(16).padStart(2, '0')).join(' ')}`);
+    // MS OS 1.0 extended compat ID: vendor IN, bRequest = bMS_VendorCode, wIndex 4; a 16-byte header
+    // (dwLength, bcdVersion, wIndex, bCount) and one 24-byte section per interface with an ID
+    const c = await dev.controlTransferIn({ requestType: 'vendor', recipient: 'device', request: b[16], value: 0, index: 4 }, 64);
+    const x = new Uint8Array(c.data.buffer, c.data.byteOffset, c.data.byteLength);
+    const hex = Array.from(x, (v) => v.toString(16).padStart(2, '0')).join(' ');
+    const sections = Array.from({ length: x[8] ?? 0 }, (_, i) => ({ intf: x[16 + 24 * i], id: String.fromCharCode(...x.subarray(18 + 24 * i, 26 + 24 * i)).replace(/\0+$/, '') }));
+    const dwLength = x[0] | (x[1] << 8) | (x[2] << 16) | (x[3] << 24);
+    assert(dwLength === x.length && x[6] === 4 && sections.some((s) => s.intf === 1 && s.id === 'WINUSB'), `extended compat ID: ${hex}`);
+    const skipped = bridge.text().split('\n').filter((l) => /skipped/.test(l));
+    return `qwSignature ${sign}, bMS_VendorCode ${b[16]}; compat IDs ${sections.map((s) => `interface ${s.intf} ${s.id}`).join(', ')}${skipped.length ? `; bridge: ${skipped.map((l) => l.replace(/^gadget[^:]*: /, '')).join('; ')}` : ''}`;
+  } finally {
+    await dev.close();
+  }
 });
 
 await check('dfu-util -l finds the run-time DFU interface', async () => {
