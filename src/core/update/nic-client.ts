@@ -5,7 +5,10 @@
  */
 import type { DfuHost } from '../dfu/host.ts';
 import { UpdateError } from '../dfu/errors.ts';
-import { decodeLastResult, decodeQuery, decodeStatus, encodeControl, encodeData, vendorSetup, DATA_BLOCK_MAX, type DecodeResult, type DeviceQuery, type DeviceStatus, type LastResult } from './protocol.ts';
+import { CHALLENGE_SIZE, decodeChallenge, decodeLastResult, decodeQuery, decodeStatus, encodeControl, encodeData, encodeToken, MAINT_OP, vendorSetup, DATA_BLOCK_MAX, type DecodeResult, type DeviceQuery, type DeviceStatus, type LastResult, type MaintOpName, type SignedToken, type TokenChallenge } from './protocol.ts';
+
+/** A request secure firmware may refuse with a STALL: accepted, or refused with what LAST_RESULT says. */
+export type Refusable = { readonly accepted: true } | { readonly accepted: false; readonly last: LastResult | undefined };
 
 function must<T>(r: DecodeResult<T>, what: string): T {
   if (!r.ok) throw new UpdateError('InvalidData', `the device's ${what} answer is malformed: ${r.error.field} at ${r.error.offset}: ${r.error.message}`);
@@ -47,6 +50,31 @@ export class NicClient {
       if (!(e instanceof UpdateError && e.code === 'NotFound')) throw e;
     }
   }
+  /**
+   * A maintenance command as flint would send it (MAINT, docs/protocol.md §4.6). Secure firmware
+   * refuses it with a STALL, and LAST_RESULT then says why: that is an answer, not an error.
+   */
+  async maintenance(op: MaintOpName, argument: Uint8Array): Promise<Refusable> {
+    return this.#refusable(() => this.host.controlOut(vendorSetup('MAINT', this.#intf, MAINT_OP[op]), argument, `MAINT ${op}`));
+  }
+  /** The device's CS-token challenge (TOKEN_CHALLENGE, protocol §11): a fresh nonce and its PSID. */
+  async tokenChallenge(): Promise<TokenChallenge> {
+    return must(decodeChallenge(await this.host.controlIn(vendorSetup('TOKEN_CHALLENGE', this.#intf), CHALLENGE_SIZE, 'reading the token challenge')), 'TOKEN_CHALLENGE');
+  }
+  /** Applies a signed CS token (TOKEN_APPLY): the device checks it, or refuses it with a STALL. */
+  async tokenApply(token: SignedToken): Promise<Refusable> {
+    return this.#refusable(() => this.host.controlOut(vendorSetup('TOKEN_APPLY', this.#intf), encodeToken(token), 'applying the CS token'));
+  }
+  async #refusable(send: () => Promise<unknown>): Promise<Refusable> {
+    try {
+      await send();
+      return { accepted: true };
+    } catch (e) {
+      if (!(e instanceof UpdateError && e.code === 'Stalled')) throw e;
+      return { accepted: false, last: await this.lastResult().catch(() => undefined) };
+    }
+  }
+
   /**
    * Does the device speak this protocol? Only a stalled QUERY means "no": that is how a generic DFU
    * device answers a vendor request it does not know. An answer that does not decode is an error

@@ -15,20 +15,7 @@ import { DfuHost, type TransferLogEntry } from '../../core/dfu/host.ts';
 import type { TrustStore } from '../../core/crypto/trust.ts';
 import { AuditLog, verifyAuditLog } from '../../core/update/audit.ts';
 import { NicClient } from '../../core/update/nic-client.ts';
-import {
-  bootStatusText,
-  CHALLENGE_SIZE,
-  decodeChallenge,
-  encodeToken,
-  encodeTokenBody,
-  MAINT_OP,
-  MAINT_OP_MSTFLINT,
-  TOKEN_MAX_SECONDS,
-  tokenOps,
-  vendorSetup,
-  VSD_MAX,
-  type DeviceQuery,
-} from '../../core/update/protocol.ts';
+import { bootStatusText, encodeTokenBody, MAINT_OP, MAINT_OP_MSTFLINT, TOKEN_MAX_SECONDS, tokenOps, VSD_MAX, type DeviceQuery } from '../../core/update/protocol.ts';
 import { UpdateError } from '../../core/dfu/errors.ts';
 import { escapeControlsInline } from '../../core/bytes/safe-text.ts';
 import type { SessionProgress, SessionResult, StepId, StepState, UpdateSession } from '../../core/update/session.ts';
@@ -547,35 +534,22 @@ export class DeviceService {
    * refuses it with a STALL; LAST_RESULT then says why.
    */
   async #maintenance(slot: Slot, op: MaintenanceOp): Promise<void> {
-    const host = await this.#host(slot);
-    const code = MAINT_OP[op];
     const argument: Record<MaintenanceOp, Uint8Array> = {
       RAW_FLASH_WRITE: new Uint8Array(16).fill(0xff),
       SET_VSD: new TextEncoder().encode('bench 7'),
       ROM_BURN: new Uint8Array(16),
     };
     this.#note(slot, `maintenance command ${op} sent`);
-    let refused = false;
-    try {
-      await host.controlOut(vendorSetup('MAINT', host.interface.interfaceNumber, code), argument[op], `MAINT ${op}`);
-    } catch (e) {
-      if (!(e instanceof UpdateError && e.code === 'Stalled')) throw e;
-      refused = true;
-    }
-    const last = refused ? await new NicClient(host).lastResult().catch(() => undefined) : undefined;
-    this.#note(slot, refused ? `${op} refused by the device: ${last?.text ?? 'STALL'}` : `${op} accepted by the device`);
-    this.#emit({ kind: 'maintenance', serial: slot.serial, op, refused, ...(last ? { deviceText: last.text, registerStatus: last.code } : {}), mstflint: MAINT_OP_MSTFLINT[code] ?? '' });
+    const r = await new NicClient(await this.#host(slot)).maintenance(op, argument[op]);
+    const last = r.accepted ? undefined : r.last;
+    this.#note(slot, r.accepted ? `${op} accepted by the device` : `${op} refused by the device: ${last?.text ?? 'STALL'}`);
+    this.#emit({ kind: 'maintenance', serial: slot.serial, op, refused: !r.accepted, ...(last ? { deviceText: last.text, registerStatus: last.code } : {}), mstflint: MAINT_OP_MSTFLINT[MAINT_OP[op]] ?? '' });
   }
 
   /** MAINT SET_VSD: undefined when the device took it, else what it said (LAST_RESULT) when it stalled. */
-  async #setVsd(host: DfuHost, value: Uint8Array): Promise<string | undefined> {
-    try {
-      await host.controlOut(vendorSetup('MAINT', host.interface.interfaceNumber, MAINT_OP.SET_VSD), value, 'MAINT SET_VSD');
-      return undefined;
-    } catch (e) {
-      if (!(e instanceof UpdateError && e.code === 'Stalled')) throw e;
-      return (await new NicClient(host).lastResult().catch(() => undefined))?.text ?? 'the request was stalled';
-    }
+  async #setVsd(nic: NicClient, value: Uint8Array): Promise<string | undefined> {
+    const r = await nic.maintenance('SET_VSD', value);
+    return r.accepted ? undefined : (r.last?.text ?? 'the request was stalled');
   }
 
   /**
@@ -587,14 +561,13 @@ export class DeviceService {
     if (!sign) throw new Error('no CS-token signer is available here');
     const value = new TextEncoder().encode(vsd);
     if (value.length === 0 || value.length > VSD_MAX) throw new RangeError(`"vsd" expected 1..${VSD_MAX} bytes, got ${value.length}`);
-    const host = await this.#host(slot);
-    const intf = host.interface.interfaceNumber;
+    const nic = new NicClient(await this.#host(slot));
     const step = (id: CsTokenStep, ok: boolean, text: string) => {
       this.#note(slot, `CS token: ${text}`);
       this.#emit({ kind: 'cs-token', serial: slot.serial, step: id, ok, text });
     };
 
-    const refused = await this.#setVsd(host, value);
+    const refused = await this.#setVsd(nic, value);
     if (refused === undefined) {
       step('refused', false, 'SET_VSD was accepted without asking for a token: a token applied earlier is still active');
       await this.#query(slot);
@@ -602,29 +575,24 @@ export class DeviceService {
     }
     step('refused', true, `SET_VSD refused by the device: ${refused} (${MAINT_OP_MSTFLINT[MAINT_OP.SET_VSD]})`);
 
-    const raw = await host.controlIn(vendorSetup('TOKEN_CHALLENGE', intf), CHALLENGE_SIZE, 'reading the token challenge');
-    const ch = decodeChallenge(raw);
-    if (!ch.ok) throw new UpdateError('InvalidData', `the device's challenge is malformed: ${ch.error.field}: ${ch.error.message}`);
-    const nonceHex = [...ch.value.nonce].map((b) => b.toString(16).padStart(2, '0')).join('');
-    step('challenge', true, `challenge read: nonce ${nonceHex.slice(0, 8)}…${nonceHex.slice(-4)} for PSID ${ch.value.psid}`);
+    const ch = await nic.tokenChallenge();
+    const nonceHex = [...ch.nonce].map((b) => b.toString(16).padStart(2, '0')).join('');
+    step('challenge', true, `challenge read: nonce ${nonceHex.slice(0, 8)}…${nonceHex.slice(-4)} for PSID ${ch.psid}`);
 
-    const body = encodeTokenBody({ ops: tokenOps([MAINT_OP.SET_VSD]), seconds: DEMO_TOKEN_SECONDS, nonce: ch.value.nonce, psid: ch.value.psid });
+    const body = encodeTokenBody({ ops: tokenOps([MAINT_OP.SET_VSD]), seconds: DEMO_TOKEN_SECONDS, nonce: ch.nonce, psid: ch.psid });
     const signed = await sign(body);
     const keyHex = [...signed.keyId.slice(0, 6)].map((b) => b.toString(16).padStart(2, '0')).join('');
     step('signed', true, `token for SET_VSD, ${DEMO_TOKEN_SECONDS} s, signed by the ${signed.signer} (key id ${keyHex}…)`);
 
-    try {
-      await host.controlOut(vendorSetup('TOKEN_APPLY', intf), encodeToken({ body, ...signed }), 'applying the CS token');
-    } catch (e) {
-      if (!(e instanceof UpdateError && e.code === 'Stalled')) throw e;
-      const last = await new NicClient(host).lastResult().catch(() => undefined);
-      step('applied', false, `the device refused the token: ${last?.text ?? 'STALL'}`);
+    const applied = await nic.tokenApply({ body, keyId: signed.keyId, signature: signed.signature });
+    if (!applied.accepted) {
+      step('applied', false, `the device refused the token: ${applied.last?.text ?? 'STALL'}`);
       return;
     }
     const seconds = Math.min(DEMO_TOKEN_SECONDS, TOKEN_MAX_SECONDS);
     step('applied', true, `token applied: SET_VSD is unlocked for ${seconds} s (the device caps any token at ${TOKEN_MAX_SECONDS} s and accepts one answer per challenge); raw flash writes and ROM burns stay refused`);
 
-    const again = await this.#setVsd(host, value);
+    const again = await this.#setVsd(nic, value);
     if (again !== undefined) {
       step('accepted', false, `SET_VSD still refused: ${again}`);
       return;
