@@ -108,7 +108,9 @@ try {
   });
 
   await check('at phone width (390 px) nothing overflows, before and after a verification', async () => {
-    const phone = await browser.newPage();
+    // a separate browser context: the first page still holds the emulated NICs (one tab at a time)
+    const phoneContext = await browser.createBrowserContext();
+    const phone = await phoneContext.newPage();
     phone.on('console', (m) => {
       if (m.type() === 'error') consoleErrors.push(m.text());
     });
@@ -120,7 +122,7 @@ try {
     await until(phone, 'the verdict', () => document.querySelector('[data-testid="verdict"]')?.getAttribute('data-verdict'));
     widths.push(await phone.evaluate(() => document.documentElement.scrollWidth));
     await phone.screenshot({ path: `${SHOTS}/phone.png`, fullPage: true });
-    await phone.close();
+    await phoneContext.close();
     if (widths.some((w) => w > 390)) throw new Error(`the page is ${widths.join(' then ')} px wide at a 390 px viewport (horizontal overflow)`);
     return `${widths.join(', ')} px`;
   });
