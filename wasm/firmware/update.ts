@@ -6,7 +6,8 @@
 // arrived — against the keys embedded in the *running* image — and applicability, the secured
 // flag, the forbidden list and the security version are checked before the payload is accepted;
 // the payload is hashed as it streams and checked at VERIFY. Nothing the host says is trusted: the
-// host sends bytes and commands, the device parses and decides.
+// host sends bytes and commands, the device parses and decides. Which instruction is legal in which
+// state is data: TABLE[state][instruction] in mcc-table.ts, run by `run()` below.
 
 import * as C from './codes';
 import { bankAddr, flash_bank_size, flash_erase, flash_read, flash_write, HW_ERR_ERASE, HW_OK, now_ms, SECTOR } from './hw';
