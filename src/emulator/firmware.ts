@@ -32,6 +32,8 @@ interface Exports {
   write_block(handle: number, offset: number, len: number): number;
   read_block(handle: number, offset: number, len: number): number;
   upload(offset: number, len: number): number;
+  mcc_table(): number;
+  mcc_table_shape(): number;
   set_handle_timeout(ms: number): void;
   set_erase_timing(msPerSector: number): void;
   status(): number;
@@ -212,6 +214,17 @@ export class NicFirmware {
   }
   tokenEnd(): void {
     this.#x.token_end();
+  }
+  /**
+   * The MCC dispatch table in the NIC's RAM (wasm/firmware/mcc-table.ts: `rows` states ×
+   * `columns` action codes), as a live view. RAM is corruptible on real hardware too; the table
+   * test changes one cell through it to prove it notices (tests/unit/device/mcc-table.test.ts).
+   */
+  mccTable(): { readonly rows: number; readonly columns: number; readonly cells: Uint8Array } {
+    const shape = this.#x.mcc_table_shape();
+    const rows = shape >>> 8;
+    const columns = shape & 0xff;
+    return { rows, columns, cells: new Uint8Array(this.#x.memory.buffer, this.#x.mcc_table(), rows * columns) };
   }
   setHandleTimeout(ms: number): void {
     this.#x.set_handle_timeout(ms);

@@ -43,8 +43,8 @@ test.describe('emulated NIC', () => {
     await expect(page.locator('[data-step][data-status="done"]')).toHaveCount(8);
     await expect(page.getByTestId('scenario-note')).toContainText('inactive bank');
     // the path the device's state machine took, from its STATUS answers
-    await expect(page.getByTestId('mcc-diagram')).toHaveAttribute('data-path', 'IDLE LOCKED INITIALIZE DOWNLOAD VERIFY LOCKED ACTIVATE LOCKED IDLE');
-    await expect(page.locator('[data-edge="DOWNLOAD>VERIFY"]')).toHaveClass(/walked/);
+    await expect(page.getByTestId('mcc-diagram')).toHaveAttribute('data-path', 'IDLE LOCKED INITIALIZE DOWNLOAD LOCKED IDLE');
+    await expect(page.locator('[data-edge="DOWNLOAD>LOCKED"]')).toHaveClass(/walked/);
     await expect(page.getByTestId('progress')).toContainText('100%');
     await expect(page.getByTestId('progress')).toContainText('66.1 KiB of 66.1 KiB sent');
     await page.screenshot({ path: test.info().outputPath('updated.png'), fullPage: true });

@@ -8,6 +8,7 @@ import { readRecord, writeRecord, bankIntact, mirrorActive, recordsValid, NONE, 
 import { ImageInfo, HEAD_MAX, headBytesNeeded, parseHead, versionAt } from './image';
 import * as dev from './device';
 import * as U from './update';
+import * as T from './mcc-table';
 import { sha256Final, sha256Init, sha256Update, SHA256_CTX_SIZE, rsa2048VerifySha256 } from './crypto';
 
 @external("env", "random_fill")
@@ -188,6 +189,14 @@ export function upload(offset: u32, len: u32): u32 {
   if (!booted) return 0;
   const r = U.record;
   return U.readImage(r.active, r.active == 0 ? r.len0 : r.len1, offset, len);
+}
+
+/** The MCC table in RAM (mcc-table.ts): STATES rows of COLUMNS action bytes. */
+export function mcc_table(): usize {
+  return T.TABLE;
+}
+export function mcc_table_shape(): u32 {
+  return (T.STATES << 8) | T.COLUMNS;
 }
 
 export function set_handle_timeout(ms: f64): void {

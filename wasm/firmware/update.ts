@@ -6,7 +6,8 @@
 // arrived — against the keys embedded in the *running* image — and applicability, the secured
 // flag, the forbidden list and the security version are checked before the payload is accepted;
 // the payload is hashed as it streams and checked at VERIFY. Nothing the host says is trusted: the
-// host sends bytes and commands, the device parses and decides.
+// host sends bytes and commands, the device parses and decides. Which instruction is legal in which
+// state is data: TABLE[state][instruction] in mcc-table.ts, run by `run()` below.
 
 import * as C from './codes';
 import { bankAddr, flash_bank_size, flash_erase, flash_read, flash_write, HW_ERR_ERASE, HW_OK, now_ms, SECTOR } from './hw';
@@ -15,6 +16,7 @@ import { ImageInfo, HEAD_MAX, headBytesNeeded, parseHead, nextSignature, entryEn
 import { sha256Final, sha256Init, sha256Update, SHA256_CTX_SIZE, rsa2048VerifySha256, spkiRsa2048Modulus } from './crypto';
 import { BootRecord, mirrorActive, setBank, writeRecord, NONE } from './boot';
 import * as dev from './device';
+import * as T from './mcc-table';
 import { le16, le32 } from './mem';
 
 export const IO_SIZE: u32 = 65536 + 64;
@@ -65,6 +67,8 @@ let target: u8 = 0;
 export let pendingVersion: u64 = 0;
 export let pendingReset: bool = false;
 let busyUntil: f64 = 0;
+/** How long the emulated flash takes to erase a sector (reported through INITIALIZE); set by the emulator's timing model. */
+let eraseMsPerSector: f64 = 0;
 let seed: u32 = 0x2545f491;
 
 export function setHandleTimeout(ms: f64): void {
@@ -129,79 +133,126 @@ export function command(instruction: u32, h: u32, size: u32): u32 {
   return lastResult;
 }
 
-function run(instruction: u32, h: u32, size: u32): u32 {
-  if (instruction == C.CMD_QUERY) {
-    // MCC GET in IDLE hands out the handle to lock with (§1.7 step 3)
-    if (!owned) offered = nextHandle();
-    return C.R_OK;
-  }
-  if (instruction == C.CMD_FORCE_HANDLE_RELEASE) {
-    if (!owned) return C.R_OK; // nothing to release
-    // S8: never while the erase runs, and only from an owner silent for 10 s; the handle is not
-    // needed (the point is to reclaim a flow whose host is gone), so it does not refresh lastCmd
-    if (state == C.ST_INITIALIZE || now_ms() - lastCmd < FORCE_RELEASE_IDLE_MS) return C.R_RES_NOT_AVLBL;
-    release();
-    error = C.E_OK;
-    return C.R_OK;
-  }
-  if (instruction == C.CMD_LOCK_UPDATE_HANDLE) {
-    if (owned) return C.R_RES_NOT_AVLBL; // another flow holds the handle
-    if (h == 0 || h != offered) return C.R_BAD_PARAM;
-    owned = true;
-    handle = h;
-    state = C.ST_LOCKED;
-    error = C.E_OK;
-    lastCmd = now_ms();
-    return C.R_OK;
-  }
-  if (!owned || h != handle) return C.R_BAD_PARAM;
-  lastCmd = now_ms();
-  switch (instruction) {
-    case C.CMD_CHECK_UPDATE_HANDLE:
-      return C.R_OK;
-    case C.CMD_RELEASE_UPDATE_HANDLE:
-      if (state != C.ST_LOCKED && state != C.ST_UPLOAD && state != C.ST_UPLOAD_PENDING) return C.R_BAD_PARAM;
-      release();
-      return C.R_OK;
-    case C.CMD_CANCEL:
-      state = C.ST_LOCKED;
-      resetDownload();
-      return C.R_OK;
-    case C.CMD_UPDATE_COMPONENT:
-      if (state != C.ST_LOCKED) return C.R_BAD_PARAM;
-      return updateComponent(size);
-    case C.CMD_VERIFY_COMPONENT:
-      if (state != C.ST_DOWNLOAD) return C.R_BAD_PARAM;
-      return verifyComponent();
-    case C.CMD_ACTIVATE:
-      if (state != C.ST_LOCKED) return C.R_BAD_PARAM;
-      return activate();
-    case C.CMD_READ_COMPONENT:
-      if (state != C.ST_LOCKED) return C.R_BAD_PARAM;
-      state = C.ST_UPLOAD;
-      error = C.E_OK;
-      return C.R_OK;
-    case C.CMD_REACTIVATE_PREVIOUS:
-      // it changes what boots next, so it takes the owner's handle in LOCKED like the other
-      // state-changing instructions (S8)
-      if (state != C.ST_LOCKED) return C.R_BAD_PARAM;
-      return reactivatePrevious();
-    case C.CMD_READ_PENDING_COMPONENT:
-      if (state != C.ST_LOCKED) return C.R_BAD_PARAM;
-      if (record.pending == NONE) {
-        error = C.E_ERROR;
-        return C.R_OK;
-      }
-      state = C.ST_UPLOAD_PENDING;
-      error = C.E_OK;
-      return C.R_OK;
-  }
-  return C.R_BAD_PARAM;
+// ---- The MCC flow: TABLE[state][instruction] (mcc-table.ts) ---------------------------------
+
+// The guards a cell may depend on, evaluated once per command in `guards` (protocol §5.3, §5.4).
+const G_OWNER_HANDLE: u32 = 1; // a flow is owned and the command carries its handle
+const G_OFFERED_HANDLE: u32 = 2; // the command carries the handle QUERY offered (never 0, §1.2)
+const G_IMAGE_PENDING: u32 = 4; // the boot record names a pending image (reference §6.2)
+const G_RESET_PENDING: u32 = 8; // an image was activated and waits for a reset
+const G_OWNER_SILENT: u32 = 16; // the owner sent nothing for FORCE_RELEASE_IDLE_MS (S8)
+const G_VERIFIED: u32 = 32; // this flow's download passed VERIFY_COMPONENT
+
+function guards(h: u32): u32 {
+  let g: u32 = 0;
+  if (owned && h == handle) g |= G_OWNER_HANDLE;
+  if (h != 0 && h == offered) g |= G_OFFERED_HANDLE;
+  if (record.pending != NONE) g |= G_IMAGE_PENDING;
+  if (pendingReset) g |= G_RESET_PENDING;
+  if (owned && now_ms() - lastCmd >= FORCE_RELEASE_IDLE_MS) g |= G_OWNER_SILENT;
+  if (verified) g |= G_VERIFIED;
+  return g;
 }
 
-function updateComponent(size: u32): u32 {
+/** The one refusal: a register status, and nothing changes (reference §1.8; protocol §5.4). */
+function refuse(status: u32): u32 {
+  return status;
+}
+
+/** Accepted, but the device says no: register status OK, the error in STATUS, the state unchanged. */
+function fail(code: u32): u32 {
+  error = code;
+  return C.R_OK;
+}
+
+type Action = (g: u32, h: u32, size: u32) => u32;
+
+function badParam(g: u32, h: u32, size: u32): u32 {
+  return refuse(C.R_BAD_PARAM);
+}
+function resNotAvailable(g: u32, h: u32, size: u32): u32 {
+  return refuse(C.R_RES_NOT_AVLBL);
+}
+function nop(g: u32, h: u32, size: u32): u32 {
+  return C.R_OK;
+}
+function offer(g: u32, h: u32, size: u32): u32 {
+  // MCC GET in IDLE hands out the handle to lock with (§1.7 step 3)
+  offered = nextHandle();
+  return C.R_OK;
+}
+function lockHandle(g: u32, h: u32, size: u32): u32 {
+  if ((g & G_OFFERED_HANDLE) == 0) return refuse(C.R_BAD_PARAM);
+  owned = true;
+  handle = h;
+  state = C.ST_LOCKED;
   error = C.E_OK;
-  if (record.pending != NONE || pendingReset) return reject(C.E_BLOCKED_PENDING_RESET);
+  lastCmd = now_ms();
+  return C.R_OK;
+}
+function releaseHandle(g: u32, h: u32, size: u32): u32 {
+  release();
+  return C.R_OK;
+}
+function update(g: u32, h: u32, size: u32): u32 {
+  return updateComponent(size, (g & (G_IMAGE_PENDING | G_RESET_PENDING)) != 0);
+}
+function verify(g: u32, h: u32, size: u32): u32 {
+  return verifyComponent();
+}
+function activateAll(g: u32, h: u32, size: u32): u32 {
+  error = C.E_OK;
+  if ((g & G_VERIFIED) == 0) return fail(C.E_ERROR);
+  return activate();
+}
+function read(g: u32, h: u32, size: u32): u32 {
+  state = C.ST_UPLOAD;
+  error = C.E_OK;
+  return C.R_OK;
+}
+function cancel(g: u32, h: u32, size: u32): u32 {
+  state = C.ST_LOCKED;
+  resetDownload();
+  return C.R_OK;
+}
+function forceRelease(g: u32, h: u32, size: u32): u32 {
+  // S8: only from an owner silent for 10 s; the handle is not needed (the point is to reclaim a flow
+  // whose host is gone), so it does not refresh lastCmd
+  if ((g & G_OWNER_SILENT) == 0) return refuse(C.R_RES_NOT_AVLBL);
+  release();
+  error = C.E_OK;
+  return C.R_OK;
+}
+function readPending(g: u32, h: u32, size: u32): u32 {
+  if ((g & G_IMAGE_PENDING) == 0) return fail(C.E_ERROR);
+  state = C.ST_UPLOAD_PENDING;
+  error = C.E_OK;
+  return C.R_OK;
+}
+function reactivate(g: u32, h: u32, size: u32): u32 {
+  if ((g & G_IMAGE_PENDING) == 0) return fail(C.E_ERROR);
+  return reactivatePrevious();
+}
+
+/** The actions, indexed by the codes in mcc-table.ts (A_*, X_*). */
+const ACTIONS: StaticArray<Action> = [badParam, resNotAvailable, nop, offer, lockHandle, releaseHandle, update, verify, activateAll, read, cancel, forceRelease, readPending, reactivate];
+
+function run(instruction: u32, h: u32, size: u32): u32 {
+  const col = T.column(instruction);
+  const action = T.cell(state, col);
+  const g = guards(h);
+  if (T.needsOwner(col)) {
+    // protocol §5.3: the owner's handle refreshes the owner's timer, even when the cell refuses;
+    // an acting cell with no owner or a wrong handle is refused, and nothing changes
+    if ((g & G_OWNER_HANDLE) != 0) lastCmd = now_ms();
+    else if (!T.isRefusal(action)) return refuse(C.R_BAD_PARAM);
+  }
+  return ACTIONS[action](g, h, size);
+}
+
+function updateComponent(size: u32, imagePending: bool): u32 {
+  error = C.E_OK;
+  if (imagePending) return reject(C.E_BLOCKED_PENDING_RESET);
   const bank = flash_bank_size();
   // size 0 = not given (a plain DFU download): the head will tell
   if (size > bank) return reject(C.E_NO_PLACE);
@@ -224,8 +275,6 @@ function updateComponent(size: u32): u32 {
   return C.R_OK;
 }
 
-/** How long the emulated flash takes to erase `len` bytes (reported through INITIALIZE); set by the emulator's timing model. */
-let eraseMsPerSector: f64 = 0;
 export function setEraseTiming(msPerSector: f64): void {
   eraseMsPerSector = msPerSector;
 }
@@ -397,11 +446,6 @@ function verifyComponent(): u32 {
 }
 
 function activate(): u32 {
-  error = C.E_OK;
-  if (!verified) {
-    error = C.E_ERROR;
-    return C.R_OK;
-  }
   setBank(record, target, received, wholeDigest);
   record.pending = target;
   const st = writeRecord(record);
@@ -420,10 +464,6 @@ function activate(): u32 {
 
 /** Undo a pending image (MIRC re-activation, §6.2): the boot record forgets it. */
 function reactivatePrevious(): u32 {
-  if (record.pending == NONE) {
-    error = C.E_ERROR;
-    return C.R_OK;
-  }
   record.pending = NONE;
   const st = writeRecord(record);
   if (st != HW_OK) {

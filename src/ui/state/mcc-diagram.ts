@@ -2,10 +2,15 @@
  * The device's secure-update state machine (MCC control_state, reference/mstflint-secure-update.md
  * §1.4) as a diagram: nodes, the transitions a host drives, their geometry, and the path a session
  * took. Pure data for the UpdatePanel to draw; the states come from the device's STATUS answers.
+ *
+ * Only states the device enters are drawn. VERIFY_COMPONENT and ACTIVATE finish within their
+ * command and the answer already shows LOCKED (mstflint reads the state from the VERIFY answer and
+ * does not poll, reference §1.6; docs/protocol.md §5.1), so VERIFY, APPLY and ACTIVATE are not
+ * nodes: VERIFY is the DOWNLOAD → LOCKED edge and ACTIVATE a loop on LOCKED.
  */
 import { MCC_INSTRUCTION, MCC_STATE } from '../../core/update/mcc-codes.ts';
 
-export type NodeId = 'IDLE' | 'LOCKED' | 'INITIALIZE' | 'DOWNLOAD' | 'VERIFY' | 'ACTIVATE' | 'UPLOAD';
+export type NodeId = 'IDLE' | 'LOCKED' | 'INITIALIZE' | 'DOWNLOAD' | 'UPLOAD';
 
 export interface DiagramNode {
   readonly id: NodeId;
@@ -38,16 +43,14 @@ export const NODE_W = 118;
 export const NODE_H = 32;
 export const VIEW = { width: 550, height: 266 } as const;
 
-// Laid out by hand: the update loop runs down the left and back up the right; handle and
-// activation pairs are horizontal, so no line crosses another.
+// Laid out by hand: the update loop runs down the left and back up the middle; the handle pair is
+// horizontal and ACTIVATE loops on LOCKED to the right, so no line crosses another.
 export const NODES: readonly DiagramNode[] = [
   { id: 'UPLOAD', label: 'UPLOAD', x: 262, y: 28 },
   { id: 'IDLE', label: 'IDLE', x: 62, y: 118 },
   { id: 'LOCKED', label: 'LOCKED', x: 262, y: 118 },
-  { id: 'ACTIVATE', label: 'APPLY/ACTIVATE', x: 482, y: 118 },
   { id: 'INITIALIZE', label: 'INITIALIZE', x: 92, y: 218 },
   { id: 'DOWNLOAD', label: 'DOWNLOAD', x: 287, y: 218 },
-  { id: 'VERIFY', label: 'VERIFY', x: 482, y: 218 },
 ];
 
 type Geometry = Omit<DiagramEdge, 'id' | 'from' | 'to' | 'label' | 'unplanned'>;
@@ -58,13 +61,11 @@ export const EDGES: readonly DiagramEdge[] = [
   edge('LOCKED', 'IDLE', 'RELEASE', { x1: 199, y1: 125, x2: 123, y2: 125, lx: 161, ly: 139, anchor: 'middle' }),
   edge('LOCKED', 'UPLOAD', 'READ', { x1: 255, y1: 100, x2: 255, y2: 46, lx: 249, ly: 77, anchor: 'end' }),
   edge('UPLOAD', 'LOCKED', 'done', { x1: 269, y1: 46, x2: 269, y2: 100, lx: 275, ly: 77, anchor: 'start' }),
-  edge('LOCKED', 'ACTIVATE', 'ACTIVATE', { x1: 323, y1: 111, x2: 421, y2: 111, lx: 372, ly: 104, anchor: 'middle' }),
-  edge('ACTIVATE', 'LOCKED', 'activated', { x1: 421, y1: 125, x2: 323, y2: 125, lx: 372, ly: 139, anchor: 'middle' }),
+  // ACTIVATE stays in LOCKED (the image is pending until a reset): a loop, never a step of the path
+  edge('LOCKED', 'LOCKED', 'ACTIVATE: pending reset', { x1: 321, y1: 108, cx: 440, cy: 118, x2: 321, y2: 128, lx: 388, ly: 122, anchor: 'start' }),
   edge('LOCKED', 'INITIALIZE', 'UPDATE_COMPONENT', { x1: 228, y1: 136, x2: 122, y2: 200, lx: 166, ly: 162, anchor: 'end' }),
   edge('INITIALIZE', 'DOWNLOAD', 'erased', { x1: 153, y1: 218, x2: 226, y2: 218, lx: 190, ly: 211, anchor: 'middle' }),
-  edge('DOWNLOAD', 'VERIFY', 'VERIFY', { x1: 348, y1: 218, x2: 421, y2: 218, lx: 385, ly: 211, anchor: 'middle' }),
-  edge('VERIFY', 'LOCKED', 'verified', { x1: 452, y1: 200, x2: 306, y2: 136, lx: 392, ly: 160, anchor: 'start' }),
-  edge('DOWNLOAD', 'LOCKED', 'CANCEL / rejected', { x1: 280, y1: 200, x2: 266, y2: 136, lx: 281, ly: 176, anchor: 'start' }),
+  edge('DOWNLOAD', 'LOCKED', 'VERIFY / CANCEL / rejected', { x1: 280, y1: 200, x2: 266, y2: 136, lx: 281, ly: 176, anchor: 'start' }),
   edge('DOWNLOAD', 'IDLE', 'power loss: reboot', { x1: 250, y1: 236, cx: 40, cy: 300, x2: 28, y2: 136, lx: 150, ly: 260, anchor: 'middle' }, true),
 ];
 
@@ -78,19 +79,16 @@ const BY_STATE: Readonly<Record<number, NodeId>> = {
   [MCC_STATE.LOCKED]: 'LOCKED',
   [MCC_STATE.INITIALIZE]: 'INITIALIZE',
   [MCC_STATE.DOWNLOAD]: 'DOWNLOAD',
-  [MCC_STATE.VERIFY]: 'VERIFY',
-  [MCC_STATE.APPLY]: 'ACTIVATE',
-  [MCC_STATE.ACTIVATE]: 'ACTIVATE',
   [MCC_STATE.UPLOAD]: 'UPLOAD',
   [MCC_STATE.UPLOAD_PENDING]: 'UPLOAD',
 };
 
-/** The state an accepted instruction passes through even if STATUS already shows the next one. */
+/**
+ * The state an accepted instruction passes through even if STATUS already shows the next one:
+ * UPDATE_COMPONENT enters INITIALIZE for the erase (with no erase time it ends within the command).
+ */
 const VIA: Readonly<Record<number, NodeId>> = {
   [MCC_INSTRUCTION.UPDATE_COMPONENT]: 'INITIALIZE',
-  [MCC_INSTRUCTION.VERIFY_COMPONENT]: 'VERIFY',
-  [MCC_INSTRUCTION.ACTIVATE_COMPONENT]: 'ACTIVATE',
-  [MCC_INSTRUCTION.ACTIVATE]: 'ACTIVATE',
   [MCC_INSTRUCTION.READ_COMPONENT]: 'UPLOAD',
   [MCC_INSTRUCTION.READ_PENDING_COMPONENT]: 'UPLOAD',
 };

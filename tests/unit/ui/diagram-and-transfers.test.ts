@@ -13,8 +13,10 @@ const out = (name: 'CONTROL' | 'DATA', data: Uint8Array): TransferLogEntry => ({
 const statusIn = (data: Uint8Array): TransferLogEntry => ({ direction: 'in', setup: vendorSetup('STATUS', 0), length: 64, status: 'ok', data });
 
 describe('MCC diagram', () => {
-  it('every MCC state the host drives has a node; every edge joins two nodes and fits the view', () => {
-    for (const s of ['IDLE', 'LOCKED', 'INITIALIZE', 'DOWNLOAD', 'VERIFY', 'APPLY', 'ACTIVATE', 'UPLOAD', 'UPLOAD_PENDING'] as const) expect(nodeForState(MCC_STATE[s]), s).toBeDefined();
+  it('every MCC state the device enters has a node, and no other; every edge joins two nodes and fits the view', () => {
+    for (const s of ['IDLE', 'LOCKED', 'INITIALIZE', 'DOWNLOAD', 'UPLOAD', 'UPLOAD_PENDING'] as const) expect(nodeForState(MCC_STATE[s]), s).toBeDefined();
+    // VERIFY and ACTIVATE finish within their command (docs/protocol.md §5.1): never drawn as states
+    for (const s of ['VERIFY', 'APPLY', 'ACTIVATE'] as const) expect(nodeForState(MCC_STATE[s]), s).toBeUndefined();
     const ids = new Set(NODES.map((n) => n.id));
     for (const e of EDGES) {
       expect(ids.has(e.from) && ids.has(e.to), e.id).toBe(true);
@@ -35,6 +37,12 @@ describe('MCC diagram', () => {
     const lost = advancePath(p, MCC_STATE.IDLE);
     expect([...pathEdges(lost)]).toEqual(['IDLE>LOCKED', 'LOCKED>INITIALIZE', 'INITIALIZE>DOWNLOAD', 'DOWNLOAD>IDLE']);
     for (const id of pathEdges(lost)) expect(EDGES.some((e) => e.id === id), id).toBe(true);
+    // VERIFY, ACTIVATE, RELEASE as the device answers them: LOCKED, LOCKED, IDLE
+    let done = advancePath(p, MCC_STATE.LOCKED, 4);
+    done = advancePath(done, MCC_STATE.LOCKED, 6);
+    done = advancePath(done, MCC_STATE.IDLE, 2);
+    expect(done).toEqual(['IDLE', 'LOCKED', 'INITIALIZE', 'DOWNLOAD', 'LOCKED', 'IDLE']);
+    for (const id of pathEdges(done)) expect(EDGES.some((e) => e.id === id), id).toBe(true);
   });
 });
 

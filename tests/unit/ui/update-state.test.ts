@@ -91,7 +91,7 @@ describe('UpdateState', () => {
     expect(update.result?.outcome).toBe('updated');
   });
 
-  it("builds the MCC path from STATUS answers, passing through VERIFY and ACTIVATE the instructions imply", () => {
+  it('builds the MCC path from STATUS answers: only states the device enters (VERIFY and ACTIVATE finish within their command, protocol §5.1)', () => {
     const { fake, update } = setup();
     fake.emit({ kind: 'status', serial: 'TFN0000001', status: status(0) });
     fake.emit({ kind: 'session-start', serial: 'TFN0000001', name: 'good.tfw', size: 3, mode: 'run' });
@@ -106,7 +106,7 @@ describe('UpdateState', () => {
       [0, 2], // RELEASE
     ];
     for (const [state, instruction] of seq) fake.emit({ kind: 'status', serial: 'TFN0000001', status: status(state), ...(instruction !== undefined ? { instruction } : {}) });
-    expect(update.path).toEqual(['IDLE', 'LOCKED', 'INITIALIZE', 'DOWNLOAD', 'VERIFY', 'LOCKED', 'ACTIVATE', 'LOCKED', 'IDLE']);
+    expect(update.path).toEqual(['IDLE', 'LOCKED', 'INITIALIZE', 'DOWNLOAD', 'LOCKED', 'IDLE']);
     expect(update.current).toBe('IDLE');
     fake.emit({ kind: 'status', serial: 'TFN0000001', status: status(1, { handleOwned: true, handle: 0xabc, pendingReset: true }) });
     expect(update.stateText).toBe('LOCKED, handle 0x000abc held, new image pending reset');

@@ -6,8 +6,8 @@
  * - the host's tables agree with the device's own numbers (wasm/firmware/codes.ts, main.ts);
  * - real parts: the emulated NIC running the real firmware (wasm/firmware, built by
  *   `npm run build:wasm`) manufactured with public/samples/factory.tfw (`npm run samples`). Its
- *   QUERY, STATUS and challenge bytes are decoded, re-encoded byte for byte, rendered as `flint q`,
- *   and every cell of the MCC state × instruction table in docs/protocol.md is driven through it.
+ *   QUERY, STATUS and challenge bytes are decoded, re-encoded byte for byte and rendered as
+ *   `flint q` (every cell of the MCC state × instruction table: tests/unit/device/mcc-table.test.ts).
  */
 import { createHash, createPrivateKey, createPublicKey, sign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -638,64 +638,10 @@ describe('what the real firmware produces', () => {
     }
   });
 
-  // ---- the MCC state × instruction table (docs/protocol.md §MCC state machine) ------------------
+  // ---- MCC flow details (every state × instruction cell: tests/unit/device/mcc-table.test.ts) -----
 
   type StateName = 'IDLE' | 'LOCKED' | 'INITIALIZE' | 'DOWNLOAD' | 'UPLOAD' | 'UPLOAD_PENDING';
-  /** [register status, state after, error after] */
-  type Cell = [rs: keyof typeof REG_STATUS, next: keyof typeof MCC_STATE | 'same', error?: keyof typeof MCC_ERROR];
   const I = MCC_INSTRUCTION;
-  const BAD: Cell = ['BAD_PARAM', 'same'];
-  const OK_SAME: Cell = ['OK', 'same'];
-  const owned = (extra: Partial<Record<number, Cell>>): Record<number, Cell> => ({
-    [I.QUERY]: OK_SAME,
-    [I.LOCK_UPDATE_HANDLE]: ['RES_NOT_AVLBL', 'same'],
-    [I.RELEASE_UPDATE_HANDLE]: BAD,
-    [I.UPDATE_COMPONENT]: BAD,
-    [I.VERIFY_COMPONENT]: BAD,
-    [I.ACTIVATE_COMPONENT]: BAD,
-    [I.ACTIVATE]: BAD,
-    [I.READ_COMPONENT]: BAD,
-    [I.CANCEL]: ['OK', 'LOCKED'],
-    [I.CHECK_UPDATE_HANDLE]: OK_SAME,
-    // the clock stands still, so the owner is active: FORCE waits for 10 s of silence (protocol §5.3)
-    [I.FORCE_HANDLE_RELEASE]: ['RES_NOT_AVLBL', 'same'],
-    [I.READ_PENDING_COMPONENT]: BAD,
-    [I.DOWNSTREAM_DEVICE_TRANSFER]: BAD,
-    [I.REACTIVATE_PREVIOUS]: BAD, // only in LOCKED
-    ...extra,
-  });
-  const TABLE: Record<StateName, Record<number, Cell>> = {
-    IDLE: {
-      [I.QUERY]: OK_SAME,
-      [I.LOCK_UPDATE_HANDLE]: ['OK', 'LOCKED'],
-      [I.RELEASE_UPDATE_HANDLE]: BAD,
-      [I.UPDATE_COMPONENT]: BAD,
-      [I.VERIFY_COMPONENT]: BAD,
-      [I.ACTIVATE_COMPONENT]: BAD,
-      [I.ACTIVATE]: BAD,
-      [I.READ_COMPONENT]: BAD,
-      [I.CANCEL]: BAD,
-      [I.CHECK_UPDATE_HANDLE]: BAD,
-      [I.FORCE_HANDLE_RELEASE]: OK_SAME,
-      [I.READ_PENDING_COMPONENT]: BAD,
-      [I.DOWNSTREAM_DEVICE_TRANSFER]: BAD,
-      [I.REACTIVATE_PREVIOUS]: BAD, // it needs the owner's handle (protocol §9)
-    },
-    LOCKED: owned({
-      [I.RELEASE_UPDATE_HANDLE]: ['OK', 'IDLE'],
-      [I.UPDATE_COMPONENT]: ['OK', 'DOWNLOAD'],
-      [I.ACTIVATE]: ['OK', 'same', 'ERROR'], // nothing verified
-      [I.READ_COMPONENT]: ['OK', 'UPLOAD'],
-      [I.READ_PENDING_COMPONENT]: ['OK', 'same', 'ERROR'], // no pending image
-      [I.REACTIVATE_PREVIOUS]: ['OK', 'same', 'ERROR'], // nothing pending to undo
-    }),
-    INITIALIZE: owned({}),
-    DOWNLOAD: owned({ [I.VERIFY_COMPONENT]: ['OK', 'LOCKED', 'REJECTED_BAD_FORMAT'] }), // nothing received yet
-    UPLOAD: owned({ [I.RELEASE_UPDATE_HANDLE]: ['OK', 'IDLE'] }),
-    UPLOAD_PENDING: owned({ [I.RELEASE_UPDATE_HANDLE]: ['OK', 'IDLE'] }),
-  };
-  /** DATA (offset 0, 16 bytes of the good image) in each state. */
-  const DATA_IN: Record<StateName, keyof typeof REG_STATUS> = { IDLE: 'BAD_PARAM', LOCKED: 'BAD_PARAM', INITIALIZE: 'DEV_BUSY', DOWNLOAD: 'OK', UPLOAD: 'BAD_PARAM', UPLOAD_PENDING: 'BAD_PARAM' };
 
   let withPending: Awaited<ReturnType<EmulatedNic['snapshot']>>;
   beforeAll(async () => {
@@ -718,30 +664,6 @@ describe('what the real firmware produces', () => {
     if (state === 'UPLOAD_PENDING') expect(fw.mcc(I.READ_PENDING_COMPONENT, handle, 0)).toBe(0);
     expect(mccStateName(status(fw).state)).toBe(state);
     return { fw, handle, clock };
-  }
-
-  for (const [state, row] of Object.entries(TABLE) as [StateName, Record<number, Cell>][]) {
-    it(`state ${state}: every instruction`, async () => {
-      for (const [instr, [rs, next, error]] of Object.entries(row)) {
-        const { fw, handle } = await nicIn(state);
-        const got = fw.mcc(Number(instr), handle, Number(instr) === I.UPDATE_COMPONENT ? good.length : 0);
-        const s = status(fw);
-        const where = `${state} × ${Number(instr).toString(16)}`;
-        expect([where, regStatus(got).name]).toEqual([where, rs]);
-        expect([where, mccStateName(s.state)]).toEqual([where, next === 'same' ? state : next]);
-        expect([where, mccError(s.error).name]).toEqual([where, error ?? 'OK']);
-        expect([where, s.result]).toEqual([where, got]);
-      }
-      const { fw, handle } = await nicIn(state);
-      expect([state, regStatus(fw.writeBlock(handle, 0, good.subarray(0, 16))).name]).toEqual([state, DATA_IN[state]]);
-      if (state !== 'IDLE') {
-        // a wrong handle is refused for every instruction but QUERY, LOCK and FORCE_HANDLE_RELEASE
-        const { fw: f2, handle: h2 } = await nicIn(state);
-        for (const instr of [2, 3, 4, 5, 6, 7, 8, 9, 0xb, 0xc, 0x20]) expect([state, instr, f2.mcc(instr, h2 ^ 1, 0)]).toEqual([state, instr, REG_STATUS.BAD_PARAM]);
-        expect(mccStateName(status(f2).state)).toBe(state);
-        expect(f2.writeBlock(h2 ^ 1, 0, good.subarray(0, 16))).toBe(REG_STATUS.BAD_PARAM);
-      }
-    });
   }
 
   it('INITIALIZE ends when the erase time has passed; the handle times out after 60 s without a command', async () => {
