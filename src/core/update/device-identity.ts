@@ -1,7 +1,7 @@
 /** What the host checks an image against, from the device's own QUERY answer (pure: used by the session and by the page's report). */
 import type { DeviceIdentity } from '../verify/verify-image.ts';
 import { FAMILY_ALGORITHMS } from '../verify/algorithms.ts';
-import type { DeviceQuery } from './protocol.ts';
+import type { DeviceQuery } from './query.ts';
 
 /**
  * Everything the device's QUERY lets the host know about what it will refuse (issue #10): the

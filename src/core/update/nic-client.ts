@@ -5,7 +5,9 @@
  */
 import type { DfuHost } from '../dfu/host.ts';
 import { UpdateError } from '../dfu/errors.ts';
-import { CHALLENGE_SIZE, decodeChallenge, decodeLastResult, decodeQuery, decodeStatus, encodeControl, encodeData, encodeToken, MAINT_OP, vendorSetup, DATA_BLOCK_MAX, type DecodeResult, type DeviceQuery, type DeviceStatus, type LastResult, type MaintOpName, type SignedToken, type TokenChallenge } from './protocol.ts';
+import { CHALLENGE_SIZE, decodeChallenge, decodeLastResult, decodeStatus, encodeControl, encodeData, encodeToken, MAINT_OP, vendorSetup, DATA_BLOCK_MAX, type DeviceStatus, type LastResult, type MaintOpName, type SignedToken, type TokenChallenge } from './protocol.ts';
+import { decodeQuery, type DeviceQuery } from './query.ts';
+import { type DecodeResult } from './codec.ts';
 
 /** A request secure firmware may refuse with a STALL: accepted, or refused with what LAST_RESULT says. */
 export type Refusable = { readonly accepted: true } | { readonly accepted: false; readonly last: LastResult | undefined };

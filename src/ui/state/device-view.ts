@@ -2,7 +2,9 @@
  * The `flint q` fields of a QUERY answer as label/value rows for the device panel. Values are plain
  * strings (the components render them as text). Labels follow flint's where flint has the field.
  */
-import { bootStatusText, flintDate, renderFlintQuery, securityAttributesText, type DeviceQuery } from '../../core/update/protocol.ts';
+import { bootStatusText } from '../../core/update/protocol.ts';
+import { flintDate, renderFlintQuery, securityAttributesText } from '../../core/update/flint.ts';
+import { type DeviceQuery } from '../../core/update/query.ts';
 import { hex } from './format.ts';
 
 export interface FieldRow {

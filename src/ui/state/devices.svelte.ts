@@ -5,7 +5,7 @@
  * getters, methods as the only mutators; the channel and the USB picker come in through the
  * constructor.
  */
-import type { DeviceQuery } from '../../core/update/protocol.ts';
+import type { DeviceQuery } from '../../core/update/query.ts';
 import type { CsTokenStep, DeviceBus, DeviceEvent, DeviceSummary, Fault, MaintenanceOp, TimingName } from '../worker/device-protocol.ts';
 import { regStatus } from '../../core/update/mcc-codes.ts';
 import { hasDfuInterface } from '../../core/dfu/descriptors.ts';

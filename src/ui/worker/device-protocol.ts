@@ -4,7 +4,8 @@
  * objects cannot move to a Worker). The page sends intents; the device side answers with events.
  * Every request carries an id; the device side ends each one with exactly one `done`.
  */
-import type { DeviceQuery, DeviceStatus } from '../../core/update/protocol.ts';
+import type { DeviceQuery } from '../../core/update/query.ts';
+import type { DeviceStatus } from '../../core/update/protocol.ts';
 import type { SessionProgress, SessionResult, StepId, StepState } from '../../core/update/session.ts';
 import type { AuditCheck } from '../../core/update/audit.ts';
 import type { UpdateErrorCode } from '../../core/dfu/errors.ts';

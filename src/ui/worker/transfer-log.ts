@@ -6,7 +6,8 @@
 import type { TransferLogEntry } from '../../core/dfu/host.ts';
 import { DFU_REQUEST, DFU_STATE_NAMES, DFU_STATUS_NAMES } from '../../core/dfu/spec.ts';
 import { mccError, mccInstructionName, mccStateName, regStatus } from '../../core/update/mcc-codes.ts';
-import { decodeControl, decodeData, decodeQuery, decodeStatus, VENDOR_REQUEST, VENDOR_REQUEST_NAMES, type DeviceStatus } from '../../core/update/protocol.ts';
+import { decodeControl, decodeData, decodeStatus, VENDOR_REQUEST, VENDOR_REQUEST_NAMES, type DeviceStatus } from '../../core/update/protocol.ts';
+import { decodeQuery } from '../../core/update/query.ts';
 
 const DFU_REQUEST_NAMES: Record<number, string> = Object.fromEntries(Object.entries(DFU_REQUEST).map(([k, v]) => [v, k]));
 const STANDARD_NAMES: Record<number, string> = { 0: 'GET_STATUS', 1: 'CLEAR_FEATURE', 3: 'SET_FEATURE', 6: 'GET_DESCRIPTOR', 8: 'GET_CONFIGURATION', 9: 'SET_CONFIGURATION', 10: 'GET_INTERFACE', 11: 'SET_INTERFACE' };

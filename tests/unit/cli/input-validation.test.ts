@@ -82,7 +82,7 @@ describe('manifest JSON', () => {
 describe('versions: one spelling for query and manifests', () => {
   it("accepts flint's zero-padded spelling (what trustflash query prints) and names leading zeros when they are the problem", async () => {
     const { normalizeVersion } = await import('../../../src/core/image/version.ts');
-    const { flintVersion } = await import('../../../src/core/update/protocol.ts');
+    const { flintVersion } = await import('../../../src/core/update/flint.ts');
     for (const v of ['28.41.1', '28.41.1000', '0.0.0', '65535.65535.65535', '14.22.4020', '28.100.5']) {
       expect(normalizeVersion(v)).toEqual({ ok: true, version: v });
       // what query prints reads back as the same version

@@ -8,7 +8,7 @@ import { HISTORY_SCHEMA, memoryHistoryStore, readStored, type HistoryEntry } fro
 import { SessionHistory } from '../../../src/ui/worker/session-history.ts';
 import { openPersistentAudit } from '../../../src/ui/worker/persistent-audit.ts';
 import { verifyAuditLog } from '../../../src/core/update/audit.ts';
-import type { DeviceQuery } from '../../../src/core/update/protocol.ts';
+import type { DeviceQuery } from '../../../src/core/update/query.ts';
 import type { SessionResult } from '../../../src/core/update/session.ts';
 
 const q = (running: string, pending?: string) => ({ fwVersionRunning: running, ...(pending ? { fwVersionPending: pending } : {}) }) as DeviceQuery;

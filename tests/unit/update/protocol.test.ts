@@ -20,45 +20,10 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { EmulatedNic } from '../../../src/emulator/nic.ts';
 import type { NicFirmware } from '../../../src/emulator/firmware.ts';
-import {
-  BOOT_STATUS,
-  CHALLENGE_SIZE,
-  DATA_BLOCK_MAX,
-  LAST_RESULT_KIND,
-  MAINT_OP,
-  QUERY_TAG,
-  STATUS_SIZE,
-  TOKEN_BODY_SIZE,
-  TOKEN_SIZE,
-  VENDOR_REQUEST,
-  VENDOR_REQUESTS,
-  VENDOR_REQUEST_TYPE,
-  decodeChallenge,
-  decodeControl,
-  decodeData,
-  decodeLastResult,
-  decodeQuery,
-  decodeStatus,
-  decodeToken,
-  decodeTokenBody,
-  encodeChallenge,
-  encodeControl,
-  encodeData,
-  encodeLastResult,
-  encodeQuery,
-  encodeStatus,
-  encodeToken,
-  encodeTokenBody,
-  flintVersion,
-  renderFlintQuery,
-  securityAttributes,
-  securityAttributesText,
-  tokenOps,
-  vendorSetup,
-  type DecodeResult,
-  type DeviceQuery,
-  type DeviceStatus,
-} from '../../../src/core/update/protocol.ts';
+import { BOOT_STATUS, CHALLENGE_SIZE, DATA_BLOCK_MAX, LAST_RESULT_KIND, MAINT_OP, STATUS_SIZE, TOKEN_BODY_SIZE, TOKEN_SIZE, VENDOR_REQUEST, VENDOR_REQUESTS, VENDOR_REQUEST_TYPE, decodeChallenge, decodeControl, decodeData, decodeLastResult, decodeStatus, decodeToken, decodeTokenBody, encodeChallenge, encodeControl, encodeData, encodeLastResult, encodeStatus, encodeToken, encodeTokenBody, tokenOps, vendorSetup, type DeviceStatus } from '../../../src/core/update/protocol.ts';
+import { QUERY_TAG, decodeQuery, encodeQuery, securityAttributes, type DeviceQuery } from '../../../src/core/update/query.ts';
+import { flintVersion, renderFlintQuery, securityAttributesText } from '../../../src/core/update/flint.ts';
+import { type DecodeResult } from '../../../src/core/update/codec.ts';
 import {
   MCC_ERROR,
   MCC_ERRORS,
