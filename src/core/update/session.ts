@@ -34,20 +34,25 @@ import type { AuditLog } from './audit.ts';
 /** DATA requests handed to the host at once after the image head (see #download). */
 export const DATA_IN_FLIGHT = 4;
 
-export const STEPS = ['query', 'preflight', 'lock', 'update-component', 'download', 'verify', 'activate', 'release'] as const;
-export type StepId = (typeof STEPS)[number];
-export const STEP_TITLES: Record<StepId, string> = {
-  query: 'Query the device',
-  preflight: 'Pre-flight checks on this host',
-  lock: 'Lock the update handle',
-  'update-component': 'Update component (erase the inactive bank)',
-  download: 'Download the image',
-  verify: 'Device verifies the image',
-  activate: 'Activate (pending reset)',
-  release: 'Release the update handle',
-};
-/** Share of the whole progress bar per step; the byte-heavy steps dominate (fwupd's declared weights). */
-const WEIGHTS: Record<StepId, number> = { query: 1, preflight: 14, lock: 1, 'update-component': 3, download: 76, verify: 3, activate: 1, release: 1 };
+/**
+ * The session's steps, declared once (fwupd's habit: each step's weight declared up front): its
+ * title, its share of the progress bar (the byte-heavy steps dominate), and, for the steps that
+ * are one MCC instruction, that instruction and the state the device must answer with (§5).
+ */
+export const STEP_TABLE = [
+  { id: 'query', title: 'Query the device', weight: 1 },
+  { id: 'preflight', title: 'Pre-flight checks on this host', weight: 14 },
+  { id: 'lock', title: 'Lock the update handle', weight: 1, instruction: MCC_INSTRUCTION.LOCK_UPDATE_HANDLE, expect: MCC_STATE.LOCKED },
+  { id: 'update-component', title: 'Update component (erase the inactive bank)', weight: 3, instruction: MCC_INSTRUCTION.UPDATE_COMPONENT, expect: MCC_STATE.DOWNLOAD },
+  { id: 'download', title: 'Download the image', weight: 76 },
+  { id: 'verify', title: 'Device verifies the image', weight: 3, instruction: MCC_INSTRUCTION.VERIFY_COMPONENT, expect: MCC_STATE.LOCKED },
+  { id: 'activate', title: 'Activate (pending reset)', weight: 1, instruction: MCC_INSTRUCTION.ACTIVATE, expect: MCC_STATE.LOCKED },
+  { id: 'release', title: 'Release the update handle', weight: 1, instruction: MCC_INSTRUCTION.RELEASE_UPDATE_HANDLE, expect: MCC_STATE.IDLE },
+] as const;
+export type StepId = (typeof STEP_TABLE)[number]['id'];
+export const STEPS: readonly StepId[] = STEP_TABLE.map((s) => s.id);
+export const STEP_TITLES = Object.fromEntries(STEP_TABLE.map((s) => [s.id, s.title])) as Record<StepId, string>;
+const WEIGHTS = Object.fromEntries(STEP_TABLE.map((s) => [s.id, s.weight])) as Record<StepId, number>;
 
 export type StepStatus = 'pending' | 'running' | 'done' | 'failed' | 'skipped';
 export interface StepState {
@@ -279,14 +284,12 @@ export class UpdateSession {
       this.#set('download', 'done', `${firmware.bytes.length} bytes`);
 
       await this.#enter('verify');
-      s = await nic.control(MCC_INSTRUCTION.VERIFY_COMPONENT, handle, 0, 'asking the device to verify');
-      this.#check(s, MCC_STATE.LOCKED);
+      await this.#mcc(nic, 'verify', handle, 'asking the device to verify');
       this.#set('verify', 'done', 'the device verified the signature, its policy and the payload digest');
       this.#progress('verify', 1);
 
       await this.#enter('activate');
-      s = await nic.control(MCC_INSTRUCTION.ACTIVATE, handle, 0, 'activating the image');
-      this.#check(s, MCC_STATE.LOCKED);
+      await this.#mcc(nic, 'activate', handle, 'activating the image');
       this.#set('activate', 'done', 'the new image runs after the next reset; the old one stays as fallback');
       this.#progress('activate', 1);
 
@@ -301,6 +304,14 @@ export class UpdateSession {
     } catch (e) {
       return this.#failure(this.#steps.find((x) => x.status === 'running')?.id ?? 'lock', e, locked ? { nic, handle } : undefined, before, report);
     }
+  }
+
+  /** A step that is one MCC instruction (STEP_TABLE): sends it and requires the state the table names. */
+  async #mcc(nic: NicClient, id: 'verify' | 'activate', handle: number, doing: string): Promise<DeviceStatus> {
+    const row = STEP_TABLE.find((x): x is Extract<(typeof STEP_TABLE)[number], { id: typeof id }> => x.id === id)!;
+    const s = await nic.control(row.instruction, handle, 0, doing);
+    this.#check(s, row.expect);
+    return s;
   }
 
   #device(s: DeviceStatus): void {
