@@ -18,8 +18,7 @@ import { EmulatorOwner } from './ui/state/emulator-owner.svelte.ts';
 import { indexedDbHistoryStore, memoryHistoryStore } from './ui/worker/history-store.ts';
 import './ui/app.css';
 
-const fetchOk = (url: string) => fetchFromApp(url);
-const fetchText = async (url: string) => (await fetchOk(url)).text();
+const fetchText = async (url: string) => (await fetchFromApp(url)).text();
 
 /** Offers text as a file download through a short-lived Blob URL. */
 function saveFile(name: string, text: string, type: string): void {

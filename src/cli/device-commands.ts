@@ -25,9 +25,7 @@ import { IoError, type Io } from './io.ts';
 import { openNodeUsb } from './usb.ts';
 import { parseNow } from './commands.ts';
 import { closest, flagSpec, subcommands } from './help.ts';
-import { factoryImageTrusting } from '../core/sign/factory-image.ts';
-import { parsePem } from '../core/crypto/pem.ts';
-import { parseCertificate } from '../core/crypto/x509.ts';
+import { factoryImageTrustingPems } from '../core/sign/factory-image.ts';
 
 const MiB = 1024 * 1024;
 
@@ -83,19 +81,7 @@ function packageRoot(): string | undefined {
 
 /** The factory image with its nextKeys replaced by the operator's public keys (PEM: PUBLIC KEY or CERTIFICATE). */
 async function trustingFactory(io: Io, base: Uint8Array, paths: readonly string[]): Promise<Uint8Array> {
-  const keys: Uint8Array[] = [];
-  for (const path of paths) {
-    const blocks = parsePem(await io.readText(path)).blocks;
-    const pub = blocks.find((b) => b.label === 'PUBLIC KEY');
-    const certBlock = blocks.find((b) => b.label === 'CERTIFICATE');
-    if (pub) keys.push(pub.der);
-    else if (certBlock) {
-      const c = await parseCertificate(certBlock.der);
-      if (!c.ok) throw new IoError(`${path}: ${c.reason}`);
-      keys.push(c.value.spki);
-    } else throw new IoError(`${path}: no PUBLIC KEY or CERTIFICATE in it (openssl pkey -in KEY.pem -pubout -out KEY.pub makes one)`);
-  }
-  const r = await factoryImageTrusting(base, keys);
+  const r = await factoryImageTrustingPems(base, await Promise.all(paths.map(async (name) => ({ name, text: await io.readText(name) }))));
   if (!r.ok) throw new IoError(`--trust-key: ${r.reason}`);
   return r.image;
 }

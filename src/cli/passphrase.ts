@@ -8,6 +8,7 @@
  */
 import { createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { UsageError } from './args.ts';
 import { IoError, type Io } from './io.ts';
 
@@ -31,7 +32,7 @@ export function passphraseFrom(arg: string, io: Pick<Io, 'cwd'>, env: NodeJS.Pro
     }
     case 'file':
       try {
-        return firstLine(readFileSync(rest.startsWith('/') ? rest : `${io.cwd}/${rest}`, 'utf8'));
+        return firstLine(readFileSync(resolve(io.cwd, rest), 'utf8'));
       } catch (e) {
         throw new IoError(`--passin file:${rest}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
       }

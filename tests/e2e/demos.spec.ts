@@ -40,6 +40,8 @@ async function runScenario(page: Page, s: Scenario) {
   await expect(page.getByTestId('nic-pending')).toHaveText(s.expect.outcome === 'updated' ? '28.40.1000' : 'none');
   // nothing the demo armed outlives it
   await expect(page.getByTestId('device-busy')).toHaveText('');
+  await tab(page, 'faults');
+  await expect(page.getByTestId('armed-faults')).toHaveText('Armed on TFNDEMO0001: none');
 }
 
 test('every scenario after every other one shows its own lesson, on the demo NIC only', async ({ watched: page }) => {

@@ -7,7 +7,7 @@ import { test, expect, tab } from './fixtures.ts';
 
 const TABS = ['demos', 'faults', 'maintenance', 'fleet', 'log', 'trust'] as const;
 
-for (const [name, width, height] of [['desktop', 1440, 900], ['phone', 390, 844]] as const) {
+for (const [name, width, height] of [['desktop', 1280, 800], ['phone', 390, 844]] as const) {
   test(`main screens at ${name} width (${width} px): nothing overflows, the first step is in view`, async ({ watched: page }) => {
     await page.setViewportSize({ width, height });
     await page.goto('/');

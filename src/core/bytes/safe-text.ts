@@ -22,11 +22,3 @@ export function escapeControls(text: string): string {
 export function escapeControlsInline(text: string): string {
   return escapeControls(text).replace(/[\n\t]/g, escape);
 }
-
-/** Does the text hold a character escapeControls would replace? */
-export function hasControls(text: string): boolean {
-  UNSAFE.lastIndex = 0;
-  const found = UNSAFE.test(text);
-  UNSAFE.lastIndex = 0;
-  return found;
-}

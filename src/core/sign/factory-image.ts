@@ -8,6 +8,8 @@
  * factory image's signature, and no demo key is involved).
  */
 import { describeFormatError, parseImage } from '../image/parse.ts';
+import { parsePem } from '../crypto/pem.ts';
+import { parseCertificate } from '../crypto/x509.ts';
 import { describeKey, parseSpki } from '../crypto/keys.ts';
 import { algorithmsText, keyAlgorithmBit } from '../verify/next-keys.ts';
 import { FAMILY_ALGORITHMS } from '../verify/algorithms.ts';
@@ -41,4 +43,25 @@ export async function factoryImageTrusting(base: Uint8Array, keys: readonly Uint
   if (!key.ok) return { ok: false, reason: key.reason };
   const image = await signImage({ ...draft, nextKeys: keys.map((k) => k.slice()) }, parsed.value.payload, [{ key: key.value }]);
   return { ok: true, image };
+}
+
+/**
+ * The same from PEM texts as an operator hands them over (the CLI's --trust-key files, the page's
+ * "Add emulated NIC trusting my key"): a PUBLIC KEY block, or a CERTIFICATE whose key is taken.
+ * A source with neither is an error naming it.
+ */
+export async function factoryImageTrustingPems(base: Uint8Array, sources: readonly { name: string; text: string }[]): Promise<FactoryResult> {
+  const keys: Uint8Array[] = [];
+  for (const { name, text } of sources) {
+    const blocks = parsePem(text).blocks;
+    const pub = blocks.find((b) => b.label === 'PUBLIC KEY');
+    const cert = blocks.find((b) => b.label === 'CERTIFICATE');
+    if (pub) keys.push(pub.der);
+    else if (cert) {
+      const c = await parseCertificate(cert.der);
+      if (!c.ok) return { ok: false, reason: `${name}: ${c.reason}` };
+      keys.push(c.value.spki);
+    } else return { ok: false, reason: `${name}: no PUBLIC KEY or CERTIFICATE in it (openssl pkey -in KEY.pem -pubout -out KEY.pub makes one)` };
+  }
+  return factoryImageTrusting(base, keys);
 }

@@ -25,7 +25,7 @@ import type { EmulatedNic, EmulatedNicOptions, EmulatedUsb, Fault, Identity, Tim
 import { describeFault } from '../../emulator/faults.ts';
 import { decodeState, encodeState } from '../../emulator/persist.ts';
 import { DEMO_SERIAL } from './device-protocol.ts';
-import { factoryTrusting } from './trusting-factory.ts';
+import { factoryImageTrustingPems } from '../../core/sign/factory-image.ts';
 import type { WireError } from './device-protocol.ts';
 import type { CsTokenStep, DeviceBus, DeviceEvent, DeviceRequest, DeviceSummary, LogLine, LogSource, MaintenanceOp, RunMode, TrustSource } from './device-protocol.ts';
 import type { NicStore } from './nic-store.ts';
@@ -448,10 +448,17 @@ export class DeviceService {
     return { serial: slot.serial, ...(slot.psid ? { psid: slot.psid } : {}), device: slot.kind, file, size, ...(before ? { before } : {}) };
   }
 
+  /** The factory image whose nextKeys are the operator's keys (PEM texts) instead of the demo keys. */
+  async #trustingFactory(pems: readonly string[]): Promise<Uint8Array> {
+    const r = await factoryImageTrustingPems(await this.#factoryImage(), pems.map((text, i) => ({ name: `key ${i + 1}`, text })));
+    if (!r.ok) throw new Error(`the NIC cannot be made to trust this key: ${r.reason}`);
+    return r.image;
+  }
+
   async #manufacture(identity: Partial<Identity>, trustKeys?: readonly string[]): Promise<Slot> {
     const { bus, create } = await this.#loadEmulator();
     // a NIC made to trust the operator's keys: the factory image with its nextKeys replaced by them
-    const factoryImage = trustKeys?.length ? await factoryTrusting(await this.#factoryImage(), trustKeys) : await this.#factoryImage();
+    const factoryImage = trustKeys?.length ? await this.#trustingFactory(trustKeys) : await this.#factoryImage();
     const dev = await create({ factoryImage, identity, usb: bus, ...(this.#o.bankSize ? { bankSize: this.#o.bankSize } : {}) });
     const slot = this.#addSlot({ serial: dev.nic.identity.serial, kind: 'emulated', bus, nic: dev.nic, tracker: new StatusTracker(), label: labelOf(dev.nic.identity.serial), psid: dev.nic.identity.psid, timing: 'instant', device: dev });
     this.#note(slot, `manufactured emulated NIC ${slot.serial} (PSID ${slot.psid}) with the factory image${trustKeys?.length ? ", its next update checked with the operator's key, not the demo keys" : ''}`);

@@ -67,7 +67,8 @@ export class SessionHistory {
 
   async finish(marker: SessionMarker, result: SessionResult): Promise<HistoryEntry> {
     const before = versionText(result.before) ?? marker.before;
-    const after = versionText(result.after);
+    // refused by this host: nothing was sent, so the device runs what it ran
+    const after = versionText(result.after) ?? (result.outcome === 'rejected-by-host' ? before : undefined);
     const entry: HistoryEntry = { ...marker, ...(before ? { before } : {}), ...(after ? { after } : {}), outcome: result.outcome, message: result.message };
     try {
       await this.#o.store.finish(entry);

@@ -2,7 +2,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO_KEYS, NOW, manifestJson, tempDir, tf } from './helpers.ts';
+import { spawnSync } from 'node:child_process';
+import { DEMO_KEYS, NOW, ensureBinary, manifestJson, releaseBinary, tempDir, tf } from './helpers.ts';
 import { parseImageHead } from '../../../src/core/image/parse.ts';
 
 let dir: string;
@@ -11,7 +12,10 @@ beforeAll(() => {
   ({ dir, cleanup } = tempDir('input'));
   writeFileSync(join(dir, 'fw.bin'), new Uint8Array(512).fill(3));
 });
-afterAll(() => cleanup());
+afterAll(async () => {
+  releaseBinary();
+  await cleanup();
+});
 
 const NEXT = join(DEMO_KEYS, 'signer/pubkey.pem');
 const sign = (manifest: string, out = 'out.tfw') => {
@@ -54,12 +58,19 @@ describe('manifest JSON', () => {
   });
 
   it('a date-time without a zone is UTC: the same JSON signs the same dates in any TZ (as docs/image-format.md says)', async () => {
-    const r = await sign(manifestJson({ nextKeys: [NEXT], releaseDate: '2026-03-01T08:30:00', expires: '2027-03-01' }));
-    expect(r.code, r.stderr).toBe(0);
-    const head = parseImageHead(new Uint8Array(readFileSync(join(dir, "out.tfw"))), readFileSync(join(dir, "out.tfw")).length);
-    if (!head.ok) throw new Error('signed image does not parse');
-    expect(head.value.manifest.releaseDate).toBe(Date.UTC(2026, 2, 1, 8, 30) / 1000);
-    expect(head.value.manifest.expires).toBe(Date.UTC(2027, 2, 1) / 1000);
+    writeFileSync(join(dir, 'tz.json'), manifestJson({ nextKeys: [NEXT], releaseDate: '2026-03-01T08:30:00', expires: '2027-03-01' }));
+    const bin = await ensureBinary();
+    // the real executable, started in zones on both sides of UTC: the signed dates must not move
+    for (const tz of ['UTC', 'America/New_York', 'Asia/Kolkata', 'Pacific/Kiritimati']) {
+      const out = `tz-${tz.replace('/', '-')}.tfw`;
+      const r = spawnSync(process.execPath, [bin, 'sign', '--key', join(DEMO_KEYS, 'signer/key.pem'), '--cert', join(DEMO_KEYS, 'signer/cert.pem'), '--manifest', 'tz.json', '--payload', 'fw.bin', '-o', out], { cwd: dir, env: { ...process.env, TZ: tz }, encoding: 'utf8' });
+      expect(r.status, `${tz}: ${r.stderr}`).toBe(0);
+      const bytes = new Uint8Array(readFileSync(join(dir, out)));
+      const head = parseImageHead(bytes, bytes.length);
+      if (!head.ok) throw new Error('signed image does not parse');
+      expect(head.value.manifest.releaseDate, tz).toBe(Date.UTC(2026, 2, 1, 8, 30) / 1000);
+      expect(head.value.manifest.expires, tz).toBe(Date.UTC(2027, 2, 1) / 1000);
+    }
     const doc = readFileSync(join(process.cwd(), 'docs/image-format.md'), 'utf8');
     expect(doc).toMatch(/\*\*without\*\* `Z` or an offset is \*\*UTC\*\*/);
   });

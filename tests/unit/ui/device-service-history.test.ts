@@ -34,6 +34,14 @@ const until = async (cond: () => boolean) => {
 };
 
 describe('DeviceService across page loads', () => {
+  it('a refusal by this host records the device as it was: nothing was sent, so its version is unchanged', async () => {
+    const a = page();
+    await a.init();
+    await a.start('wrong-psid.tfw');
+    await a.settle();
+    expect((await a.history.entries()).entries).toMatchObject([{ file: 'wrong-psid.tfw', outcome: 'rejected-by-host', before: '28.39.1002', after: '28.39.1002' }]);
+  });
+
   it('the audit chain continues after a reload; the history lists the update; the reboot that applied it is said and recorded', async () => {
     const a = page();
     await a.init();
