@@ -181,9 +181,9 @@ const DAY = (iso: string) => Date.parse(`${iso}T00:00:00Z`) / 1000;
 
 /** A 256 MiB image signed like good.tfw: the demo signer, its certificate in the chain, for the emulated NIC. */
 async function makeBigImage(path: string, size: number): Promise<void> {
-  const key = await importSigningKey(await readFile('tests/fixtures/demo-keys/signer/key.pem', 'utf8'));
+  const key = await importSigningKey(await readFile('src/assets/demo-keys/signer/key.pem', 'utf8'));
   if (!key.ok) throw new Error(key.reason);
-  const cert = await parseCertificate(parsePem(await readFile('tests/fixtures/demo-keys/signer/cert.pem', 'utf8')).blocks[0]!.der);
+  const cert = await parseCertificate(parsePem(await readFile('src/assets/demo-keys/signer/cert.pem', 'utf8')).blocks[0]!.der);
   if (!cert.ok) throw new Error(cert.reason);
   const draft: ManifestDraft = {
     vendor: 'TrustFlash Demo',
@@ -244,7 +244,7 @@ async function verifyInPage(browser: Browser, url: string, path: string) {
 }
 
 async function verifyInNode(path: string) {
-  const trust = (await loadTrustStore([{ name: 'root', text: await readFile('tests/fixtures/demo-keys/root/cert.pem', 'utf8') }])).store;
+  const trust = (await loadTrustStore([{ name: 'root', text: await readFile('src/assets/demo-keys/root/cert.pem', 'utf8') }])).store;
   const run = async () => {
     const t = performance.now();
     const report = await verifyImage(await openAsBlob(path), { trust, chunkSize: 2 * MiB });

@@ -36,7 +36,7 @@ async function deviceUpdate(nic: EmulatedNic, image: Uint8Array, block: number):
 
 export async function deviceBench(runs = 3): Promise<string[]> {
   const size = 64 * MiB;
-  const key = await importSigningKey(await readFile('tests/fixtures/demo-keys/signer/key.pem', 'utf8'));
+  const key = await importSigningKey(await readFile('src/assets/demo-keys/signer/key.pem', 'utf8'));
   if (!key.ok) throw new Error(key.reason);
   const draft = {
     vendor: 'TrustFlash Demo', product: 'Emulated ConnectX NIC firmware', psids: ['TF_0000000001'], deviceIds: [4129], version: '28.41.1000', securityVersion: 2,

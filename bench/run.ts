@@ -64,7 +64,7 @@ async function writeData(path: string, size: number, onChunk?: (b: Uint8Array) =
 
 /** A signed image with a `size`-byte payload, written without holding the payload in memory. */
 async function makeImage(path: string, size: number): Promise<void> {
-  const key = await importSigningKey(await readFile('tests/fixtures/demo-keys/signer/key.pem', 'utf8'));
+  const key = await importSigningKey(await readFile('src/assets/demo-keys/signer/key.pem', 'utf8'));
   if (!key.ok) throw new Error(key.reason);
   const payloadPath = `${path}.payload`;
   const h = await createSha256();
@@ -101,7 +101,7 @@ async function procStatus(): Promise<{ rss: number; hwm: number } | undefined> {
 
 /** Child mode: verify the image, report peak RSS growth over the idle baseline. */
 async function child(path: string): Promise<void> {
-  const trust = (await loadTrustStore([{ name: 'signer', text: await readFile('tests/fixtures/demo-keys/signer/pubkey.pem', 'utf8') }])).store;
+  const trust = (await loadTrustStore([{ name: 'signer', text: await readFile('src/assets/demo-keys/signer/pubkey.pem', 'utf8') }])).store;
   // warm up the code paths on a tiny input so the baseline includes loaded modules and WASM
   await sha256WebCrypto(new Uint8Array(16));
   (await createSha256()).update(new Uint8Array(16)).digest();

@@ -24,13 +24,13 @@ const MiB = 1024 * 1024;
 const mbps = (bytes: number, ms: number) => bytes / 1e6 / (ms / 1000);
 
 async function signerCert() {
-  const c = await parseCertificate(parsePem(await readFile('tests/fixtures/demo-keys/signer/cert.pem', 'utf8')).blocks[0]!.der);
+  const c = await parseCertificate(parsePem(await readFile('src/assets/demo-keys/signer/cert.pem', 'utf8')).blocks[0]!.der);
   if (!c.ok) throw new Error(c.reason);
   return c.value;
 }
 
 async function image(size: number): Promise<Uint8Array> {
-  const key = await importSigningKey(await readFile('tests/fixtures/demo-keys/signer/key.pem', 'utf8'));
+  const key = await importSigningKey(await readFile('src/assets/demo-keys/signer/key.pem', 'utf8'));
   if (!key.ok) throw new Error(key.reason);
   return signImage(
     { vendor: 'TrustFlash Demo', product: 'Emulated ConnectX NIC firmware', psids: ['TF_0000000001'], deviceIds: [4129], version: '28.41.1000', securityVersion: 2, releaseDate: 1_790_000_000, forbiddenVersions: [], nextKeys: [key.value.spki], secured: true, dev: false },
@@ -45,7 +45,7 @@ async function session(bytes: Uint8Array, timing: 'instant' | 'high-speed', tran
   let transfers = 0;
   const host = new DfuHost(dev, { onTransfer: () => void transfers++ });
   await host.open();
-  const { store } = await loadTrustStore([{ name: 'root', text: await readFile('tests/fixtures/demo-keys/root/cert.pem', 'utf8') }]);
+  const { store } = await loadTrustStore([{ name: 'root', text: await readFile('src/assets/demo-keys/root/cert.pem', 'utf8') }]);
   const times = new Map<StepId, number>();
   const started = new Map<StepId, number>();
   let busyAtDownload = 0;

@@ -53,12 +53,12 @@ async function demoFactory(io: Io): Promise<Uint8Array> {
     const built = join(root, 'public/samples/factory.tfw');
     if (await io.exists(built)) return io.readBytes(built);
   }
-  const keysRoot = roots.find((r) => existsSync(join(r, 'tests/fixtures/demo-keys/signer/key.pem')));
+  const keysRoot = roots.find((r) => existsSync(join(r, 'src/assets/demo-keys/signer/key.pem')));
   if (!keysRoot) throw new IoError('no demo factory image here: pass --image FACTORY.tfw (or run from a clone after npm run samples)');
   const { makeSamples } = await import('./make-samples.ts');
   const dir = await mkdtemp(join(tmpdir(), 'trustflash-factory-'));
   try {
-    await makeSamples(dir, { big: false, keysDir: join(keysRoot, 'tests/fixtures/demo-keys') });
+    await makeSamples(dir, { big: false, keysDir: join(keysRoot, 'src/assets/demo-keys') });
     return await io.readBytes(join(dir, 'factory.tfw'));
   } finally {
     await rm(dir, { recursive: true, force: true });

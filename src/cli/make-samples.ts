@@ -17,7 +17,7 @@ import { signImage, type ManifestDraft, type Signer } from '../core/sign/sign-im
 import type { CheckId } from '../core/verify/report.ts';
 
 /** The committed demo key set, relative to the project root (the working directory of npm scripts). */
-const KEYS = resolve(process.cwd(), 'tests/fixtures/demo-keys');
+const KEYS = resolve(process.cwd(), 'src/assets/demo-keys');
 const day = (iso: string) => Date.parse(`${iso}T00:00:00Z`) / 1000;
 
 /** The emulated NIC's identity (docs/protocol.md); samples are made for it. */

@@ -103,7 +103,7 @@ test.describe('firmware verification page', () => {
     await page.getByLabel('TrustFlash demo root (TEST KEY)').uncheck();
     await page.locator('.sample', { hasText: 'Signed update 28.40.1000' }).click();
     await expect(page.getByTestId('failed-check')).toHaveAttribute('data-check', 'chain');
-    await page.getByTestId('trust-input').setInputFiles('tests/fixtures/demo-keys/root/cert.pem');
+    await page.getByTestId('trust-input').setInputFiles('src/assets/demo-keys/root/cert.pem');
     await page.locator('.sample', { hasText: 'Signed update 28.40.1000' }).click();
     await expect(page.getByTestId('verdict')).toHaveAttribute('data-verdict', 'accept');
   });

@@ -1,5 +1,5 @@
 /**
- * Key ids (SHA-256 of the SPKI) of the demo key set committed in tests/fixtures/demo-keys/. Their private keys are
+ * Key ids (SHA-256 of the SPKI) of the demo key set committed in src/assets/demo-keys/. Their private keys are
  * public, so anything they sign proves nothing: every report relying on one says so.
  * tests/unit/crypto/demo-keys.test.ts checks this list against the committed keys.
  */

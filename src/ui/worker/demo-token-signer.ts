@@ -1,10 +1,10 @@
 /**
- * The CS-token demo's signer: the DEMO vendor signer key from tests/fixtures/demo-keys, whose
+ * The CS-token demo's signer: the DEMO vendor signer key from src/assets/demo-keys, whose
  * private half is public (it is in the repository). It exists so the emulated NIC's token
  * challenge can be answered in the page; a real CS token is signed by the vendor, never in a
  * browser. Imported only by the device Worker, and only when the demo runs.
  */
-import demoSignerKeyPem from '../../../tests/fixtures/demo-keys/signer/key.pem?raw';
+import demoSignerKeyPem from '../../assets/demo-keys/signer/key.pem?raw';
 import { importSigningKey, type SigningKey } from '../../core/crypto/private-key.ts';
 import { signBytes } from '../../core/crypto/signature.ts';
 import type { SignedTokenParts } from './device-service.ts';

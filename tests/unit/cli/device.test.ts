@@ -79,7 +79,7 @@ describe('emulated NIC through the CLI', () => {
       expect(r.text, file).toMatch(text);
     }
     // the host trusts the rogue root, the NIC does not hold that key: pre-flight predicts the device's 0x04 from QUERY tag 14
-    const d = await tf('update', join(samples, 'untrusted-chain.tfw'), '--trust', join(samples, 'demo-root.pem'), '--trust', 'tests/fixtures/demo-keys/rogue-root/cert.pem', '--emulated', '--state', s, ...NOW);
+    const d = await tf('update', join(samples, 'untrusted-chain.tfw'), '--trust', join(samples, 'demo-root.pem'), '--trust', 'src/assets/demo-keys/rogue-root/cert.pem', '--emulated', '--state', s, ...NOW);
     expect(d.code, d.text).toBe(1);
     expect(d.text).toMatch(/REJECTED: Rejected before anything was sent: Signed by a key the device holds/);
     expect(await versions(s)).toEqual({ running: '28.39.1002', pending: undefined });

@@ -14,7 +14,7 @@ import { nodeIo, type Io } from '../../../src/cli/io.ts';
 
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url)).replace(/[\\/]$/, '');
 export const BIN = join(ROOT, 'dist-node/trustflash.js');
-export const DEMO_KEYS = join(ROOT, 'tests/fixtures/demo-keys');
+export const DEMO_KEYS = join(ROOT, 'src/assets/demo-keys');
 /** Fixed validation time for the samples and the demo key set. */
 export const NOW = '2026-11-22T00:00:00Z';
 
@@ -178,7 +178,7 @@ export function manifestJson(over: Record<string, unknown> = {}): string {
       releaseDate: '2026-01-15',
       forbiddenVersions: ['28.38.1000'],
       // a key the device can check the next update with: sign refuses a lock-out image (issue #10)
-      nextKeys: [join(process.cwd(), 'tests/fixtures/demo-keys/signer/pubkey.pem')],
+      nextKeys: [join(process.cwd(), 'src/assets/demo-keys/signer/pubkey.pem')],
       ...over,
     },
     null,

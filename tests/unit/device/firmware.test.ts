@@ -119,7 +119,7 @@ describe('pending reset, activation, re-activation, readback', () => {
     const ids = queryTags(nic).get(14)!;
     const { createHash } = await import('node:crypto');
     const { parsePem } = await import('../../../src/core/crypto/pem.ts');
-    const spki = (n: string) => parsePem(readFileSync(`tests/fixtures/demo-keys/${n}/pubkey.pem`, 'utf8')).blocks[0]!.der;
+    const spki = (n: string) => parsePem(readFileSync(`src/assets/demo-keys/${n}/pubkey.pem`, 'utf8')).blocks[0]!.der;
     expect(Buffer.from(ids.subarray(0, 32)).toString('hex')).toBe(createHash('sha256').update(spki('signer')).digest('hex'));
     expect(Buffer.from(ids.subarray(32, 64)).toString('hex')).toBe(createHash('sha256').update(spki('next-signer')).digest('hex'));
   });

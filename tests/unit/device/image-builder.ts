@@ -19,11 +19,11 @@ export interface DemoKey {
 
 const cache = new Map<string, DemoKey>();
 
-/** A committed demo key pair (tests/fixtures/demo-keys/NAME). */
+/** A committed demo key pair (src/assets/demo-keys/NAME). */
 export function demoKey(name: string): DemoKey {
   let k = cache.get(name);
   if (!k) {
-    const key = createPrivateKey(readFileSync(`tests/fixtures/demo-keys/${name}/key.pem`, 'utf8'));
+    const key = createPrivateKey(readFileSync(`src/assets/demo-keys/${name}/key.pem`, 'utf8'));
     k = fromKey(name, key);
     cache.set(name, k);
   }

@@ -23,9 +23,9 @@ function token(challenge: Uint8Array, opts: { key?: string; ops?: number; second
   dv.setUint32(8, opts.seconds ?? 60, true);
   body.set(opts.nonce ?? challenge.subarray(0, 32), 12);
   body.set(opts.psid ? new TextEncoder().encode(opts.psid) : challenge.subarray(32, 48), 44);
-  const spki = parsePem(readFileSync(`tests/fixtures/demo-keys/${key}/pubkey.pem`, 'utf8')).blocks[0]!.der;
+  const spki = parsePem(readFileSync(`src/assets/demo-keys/${key}/pubkey.pem`, 'utf8')).blocks[0]!.der;
   const keyId = createHash('sha256').update(spki).digest();
-  const sig = sign('sha256', body, createPrivateKey(readFileSync(`tests/fixtures/demo-keys/${key}/key.pem`, 'utf8')));
+  const sig = sign('sha256', body, createPrivateKey(readFileSync(`src/assets/demo-keys/${key}/key.pem`, 'utf8')));
   const out = new Uint8Array(60 + 32 + 256);
   out.set(body);
   out.set(keyId, 60);

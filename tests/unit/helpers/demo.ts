@@ -7,7 +7,7 @@ import { parseCertificate, type Certificate } from '../../../src/core/crypto/x50
 import { loadTrustStore, type TrustStore } from '../../../src/core/crypto/trust.ts';
 import { signImage, type ManifestDraft, type Signer } from '../../../src/core/sign/sign-image.ts';
 
-export const KEYS_DIR = join(process.cwd(), 'tests/fixtures/demo-keys');
+export const KEYS_DIR = join(process.cwd(), 'src/assets/demo-keys');
 export const NOW = new Date('2026-11-22T00:00:00Z');
 
 export function keyPem(name: string, file = 'key.pem'): string {

@@ -12,7 +12,7 @@ import { verifyAuditLog } from '../../../src/core/update/audit.ts';
 import type { DeviceEvent, DeviceRequest, RunMode } from '../../../src/ui/worker/device-protocol.ts';
 import { sample } from '../emulator/host.ts';
 
-const TRUST = [{ name: 'root.pem', text: readFileSync('tests/fixtures/demo-keys/root/cert.pem', 'utf8') }];
+const TRUST = [{ name: 'root.pem', text: readFileSync('src/assets/demo-keys/root/cert.pem', 'utf8') }];
 type Body = DeviceRequest extends infer R ? (R extends DeviceRequest ? Omit<R, 'id'> : never) : never;
 
 /** One page load: a new DeviceService over the same stores. */

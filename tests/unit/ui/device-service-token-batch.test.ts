@@ -12,16 +12,16 @@ import type { DeviceEvent, DeviceRequest } from '../../../src/ui/worker/device-p
 import { parsePem } from '../../../src/core/crypto/pem.ts';
 import { sample } from '../emulator/host.ts';
 
-const TRUST = [{ name: 'root.pem', text: readFileSync('tests/fixtures/demo-keys/root/cert.pem', 'utf8') }];
+const TRUST = [{ name: 'root.pem', text: readFileSync('src/assets/demo-keys/root/cert.pem', 'utf8') }];
 type Body = DeviceRequest extends infer R ? (R extends DeviceRequest ? Omit<R, 'id'> : never) : never;
 
 /** Signs like the Worker does, with a demo key from the fixtures (openssl-compatible node:crypto). */
 function signer(key: string) {
   return async (body: Uint8Array): Promise<SignedTokenParts> => {
-    const spki = parsePem(readFileSync(`tests/fixtures/demo-keys/${key}/pubkey.pem`, 'utf8')).blocks[0]!.der;
+    const spki = parsePem(readFileSync(`src/assets/demo-keys/${key}/pubkey.pem`, 'utf8')).blocks[0]!.der;
     return {
       keyId: createHash('sha256').update(spki).digest(),
-      signature: sign('sha256', body, createPrivateKey(readFileSync(`tests/fixtures/demo-keys/${key}/key.pem`, 'utf8'))),
+      signature: sign('sha256', body, createPrivateKey(readFileSync(`src/assets/demo-keys/${key}/key.pem`, 'utf8'))),
       signer: `${key} (demo)`,
     };
   };

@@ -10,7 +10,7 @@ import type { DeviceEvent, DeviceRequest, RunMode } from '../../../src/ui/worker
 import type { Fault } from '../../../src/emulator/faults.ts';
 import { sample } from '../emulator/host.ts';
 
-const TRUST = [{ name: 'root.pem', text: readFileSync('tests/fixtures/demo-keys/root/cert.pem', 'utf8') }];
+const TRUST = [{ name: 'root.pem', text: readFileSync('src/assets/demo-keys/root/cert.pem', 'utf8') }];
 type Body = DeviceRequest extends infer R ? (R extends DeviceRequest ? Omit<R, 'id'> : never) : never;
 
 function harness(store = memoryNicStore()) {

@@ -18,7 +18,7 @@ import { verifyImage } from '../../../src/core/verify/verify-image.ts';
 import { NOW } from '../helpers/demo.ts';
 import { buildVariants, deviceVerdict, nicFor, type AgreementItem, type Variant } from './variants.ts';
 
-const pem = (p: string) => ({ name: p, text: readFileSync(`tests/fixtures/demo-keys/${p}`, 'utf8') });
+const pem = (p: string) => ({ name: p, text: readFileSync(`src/assets/demo-keys/${p}`, 'utf8') });
 /** The factory image embeds the signer and next-signer keys; the demo root is the vendor PKI. */
 const TRUST = ['root/cert.pem', 'signer/pubkey.pem', 'next-signer/pubkey.pem'];
 const HOST_AUTHORITY: readonly AgreementItem[] = [2, 5];

@@ -20,7 +20,7 @@ let trust: TrustStore;
 
 beforeAll(async () => {
   variants = await buildVariants();
-  trust = (await loadTrustStore([{ name: 'root', text: readFileSync('tests/fixtures/demo-keys/root/cert.pem', 'utf8') }])).store;
+  trust = (await loadTrustStore([{ name: 'root', text: readFileSync('src/assets/demo-keys/root/cert.pem', 'utf8') }])).store;
 }, 120_000);
 
 describe('pre-flight predicts every refusal the device gives after LOCK', () => {

@@ -37,7 +37,7 @@ import {
 } from '../../../src/core/update/mcc-codes.ts';
 
 const ROOT = process.cwd();
-const KEYS = join(ROOT, 'tests/fixtures/demo-keys');
+const KEYS = join(ROOT, 'src/assets/demo-keys');
 const sample = (name: string): Uint8Array => new Uint8Array(readFileSync(join(ROOT, 'public/samples', name)));
 const sha256hex = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 const spkiOf = (name: string): Uint8Array => new Uint8Array(createPublicKey(readFileSync(join(KEYS, name, 'pubkey.pem'), 'utf8')).export({ type: 'spki', format: 'der' }));

@@ -10,7 +10,7 @@ import { newDevice, sample } from '../emulator/host.ts';
 import type { Fault } from '../../../src/emulator/faults.ts';
 
 const NOW = new Date('2026-11-22T00:00:00Z');
-const pem = (p: string) => ({ name: p, text: readFileSync(`tests/fixtures/demo-keys/${p}`, 'utf8') });
+const pem = (p: string) => ({ name: p, text: readFileSync(`src/assets/demo-keys/${p}`, 'utf8') });
 
 async function setup(opts: { faults?: Fault[]; vendorRequests?: boolean; trust?: string[] } = {}) {
   const dev = await newDevice({ ...(opts.faults ? { faults: opts.faults } : {}), ...(opts.vendorRequests === false ? { vendorRequests: false } : {}) });

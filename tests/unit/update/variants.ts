@@ -25,7 +25,7 @@ import { demoCert, demoKey } from '../helpers/demo.ts';
 import { newDevice, sample } from '../emulator/host.ts';
 
 const day = (iso: string) => Date.parse(`${iso}T00:00:00Z`) / 1000;
-const der = (name: string) => parsePem(readFileSync(join(process.cwd(), 'tests/fixtures/demo-keys', name, 'pubkey.pem'), 'utf8')).blocks[0]!.der;
+const der = (name: string) => parsePem(readFileSync(join(process.cwd(), 'src/assets/demo-keys', name, 'pubkey.pem'), 'utf8')).blocks[0]!.der;
 
 /** The manifest of good.tfw (src/cli/make-samples.ts `base`), with the payload fields. */
 export async function goodManifest(payload: Uint8Array, over: Partial<Manifest> = {}): Promise<Manifest> {

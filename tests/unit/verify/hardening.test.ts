@@ -113,14 +113,14 @@ describe('S2: no image may leave the device without a key it can verify the next
     const dir = mkdtempSync(join(tmpdir(), 'tf-final-'));
     writeFileSync(join(dir, 'm.json'), JSON.stringify({ vendor: 'V', product: 'P', psids: ['TF_0000000001'], version: '28.40.1000', securityVersion: 2, releaseDate: '2026-10-15' }));
     writeFileSync(join(dir, 'fw.bin'), payloadOf(64));
-    const k = join(process.cwd(), 'tests/fixtures/demo-keys/signer');
+    const k = join(process.cwd(), 'src/assets/demo-keys/signer');
     const refused = await tf(dir, 'sign', '--key', `${k}/key.pem`, '--cert', `${k}/cert.pem`, '--manifest', 'm.json', '--payload', 'fw.bin', '-o', 'out.tfw');
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(/"nextKeys": after this image the device could verify no further update: nextKeys is empty/);
     const signed = await tf(dir, 'sign', '--key', `${k}/key.pem`, '--cert', `${k}/cert.pem`, '--manifest', 'm.json', '--payload', 'fw.bin', '-o', 'out.tfw', '--final-image');
     expect(signed.code, signed.stderr).toBe(0);
     expect(signed.stderr).toMatch(/WARNING: out\.tfw is a FINAL IMAGE/);
-    const v = await tf(dir, 'verify', 'out.tfw', '--trust', join(process.cwd(), 'tests/fixtures/demo-keys/root/cert.pem'), '--now', '2026-11-22T00:00:00Z');
+    const v = await tf(dir, 'verify', 'out.tfw', '--trust', join(process.cwd(), 'src/assets/demo-keys/root/cert.pem'), '--now', '2026-11-22T00:00:00Z');
     expect(v.code, v.stdout).toBe(0);
     expect(v.stdout).toMatch(/FINAL IMAGE: after it the device accepts no further update/);
     expect(readFileSync(join(dir, 'out.tfw')).includes(Buffer.from([0x12, 0, 1, 0, 0, 0, 1]))).toBe(true);

@@ -229,7 +229,7 @@ await check('trustflash update --usb downgrade.tfw: the host refuses it (securit
 await check('trustflash update --usb untrusted-chain.tfw with its rogue root trusted: pre-flight still refuses it, since the device holds no such key (QUERY tag 14)', async () => {
   // a host talked into trusting the wrong root: the device's embedded keys decide, and the host
   // reads them in QUERY, so it predicts the device's 0x04 before LOCK (issue #10)
-  const rogue = join(REPO, 'tests/fixtures/demo-keys/rogue-root/cert.pem');
+  const rogue = join(REPO, 'src/assets/demo-keys/rogue-root/cert.pem');
   const r = await tf('update', '--usb', VIDPID, '--trust', rogue, join(S, 'untrusted-chain.tfw'));
   assert(r.code === 1 && /Rejected before anything was sent: Signed by a key the device holds/.test(r.out) && !/MCC error/.test(r.out), `exit ${r.code}: ${r.all.slice(-800)}`);
   const q = await running();

@@ -160,7 +160,7 @@ export async function signBig(file, version, mib, payload = '/run/big.bin') {
     for (let i = 0; i < bytes.length; i += 65536) crypto.getRandomValues(bytes.subarray(i, i + 65536));
     writeFileSync(payload, bytes);
   }
-  const K = join(REPO, 'tests/fixtures/demo-keys');
+  const K = join(REPO, 'src/assets/demo-keys');
   writeFileSync('/run/big.json', JSON.stringify({
     vendor: 'TrustFlash Demo', product: 'Emulated ConnectX NIC firmware', psids: ['TF_0000000001'], deviceIds: [4129],
     version, securityVersion: 2, releaseDate: '2026-11-01', forbiddenVersions: ['28.38.1000'],
