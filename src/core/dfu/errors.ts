@@ -18,22 +18,53 @@ export type UpdateErrorCode =
   | 'Busy'
   | 'NotFound'
   | 'PermissionDenied'
-  | 'Aborted'
+  /** Cancelled by the person (Cancel, an AbortSignal): not a failure of the device or the image. */
+  | 'Cancelled'
+  /** The device refused the image or an instruction with an MCC error (`mccError` carries its code). */
+  | 'DeviceRejected'
   | 'Internal';
+
+/** An UpdateError as plain data (structured-clone and JSON safe). */
+export interface WireError {
+  readonly code: UpdateErrorCode;
+  readonly message: string;
+  readonly mccError?: number;
+}
 
 export class UpdateError extends Error {
   override name = 'UpdateError';
   constructor(
     readonly code: UpdateErrorCode,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; mccError?: number },
   ) {
-    super(message, options);
+    super(message, options?.cause !== undefined ? { cause: options.cause } : undefined);
+    if (options?.mccError !== undefined) this.mccError = options.mccError;
   }
+
+  /** For DeviceRejected: the MCC error code the device answered with (mcc-codes.ts names it). */
+  readonly mccError?: number;
 
   /** The same error with context in front: "cannot download block 12: …". */
   withContext(context: string): UpdateError {
-    return new UpdateError(this.code, `${context}: ${this.message}`, { cause: this });
+    return new UpdateError(this.code, `${context}: ${this.message}`, { cause: this, ...(this.mccError !== undefined ? { mccError: this.mccError } : {}) });
+  }
+
+  /** What crosses a Worker or process boundary: the code, the sentence and the device's error, never a class. */
+  toWire(): WireError {
+    return { code: this.code, message: this.message, ...(this.mccError !== undefined ? { mccError: this.mccError } : {}) };
+  }
+
+  /** The same error again on the other side of a boundary. */
+  static fromWire(w: WireError): UpdateError {
+    return new UpdateError(w.code, w.message, w.mccError !== undefined ? { mccError: w.mccError } : undefined);
+  }
+
+  /** Any thrown value as an UpdateError: an UpdateError as it is, anything else as Internal. */
+  static from(e: unknown): UpdateError {
+    if (e instanceof UpdateError) return e;
+    if (e instanceof DOMException && e.name === 'AbortError') return new UpdateError('Cancelled', 'cancelled', { cause: e });
+    return new UpdateError('Internal', `${(e as Error)?.message ?? String(e)}`, { cause: e });
   }
 }
 
@@ -53,7 +84,7 @@ export function fromUsbError(e: unknown, doing: string): UpdateError {
     case 'InvalidStateError':
       return new UpdateError('Internal', `${doing}: the device is not open or the interface is not claimed (${message})`, { cause: e });
     case 'AbortError':
-      return new UpdateError('Aborted', `${doing}: cancelled`, { cause: e });
+      return new UpdateError('Cancelled', `${doing}: cancelled`, { cause: e });
     case 'TimeoutError':
       return new UpdateError('TimedOut', `${doing}: ${message}`, { cause: e });
     case 'NotSupportedError':

@@ -11,9 +11,9 @@
  * the session says plainly that the device does not verify signatures itself.
  */
 import { UpdateError } from '../dfu/errors.ts';
-import { DfuHost } from '../dfu/host.ts';
-import { reconnect, type UsbBus } from '../dfu/reconnect.ts';
-import { parseDfuFile, suffixMatches } from '../dfu/dfu-file.ts';
+import type { DfuHost } from '../dfu/host.ts';
+import type { UsbBus } from '../dfu/reconnect.ts';
+import { plainDfuDownload } from '../dfu/plain-download.ts';
 import type { TrustStore } from '../crypto/trust.ts';
 import type { Certificate } from '../crypto/x509.ts';
 import type { Report } from '../verify/report.ts';
@@ -117,12 +117,9 @@ export interface SessionResult {
   readonly steps: readonly StepState[];
 }
 
-class Cancelled extends Error {}
-class DeviceRejected extends Error {
-  constructor(readonly info: MccErrorInfo) {
-    super(`${info.mstflint} (MCC error 0x${info.code.toString(16).padStart(2, '0')}): ${info.sentence} ${info.action}`);
-  }
-}
+const cancelled = () => new UpdateError('Cancelled', 'cancelled');
+/** The device's refusal, with its MCC error code: the same error on every side of every boundary. */
+const deviceRejected = (info: MccErrorInfo) => new UpdateError('DeviceRejected', `${info.mstflint} (MCC error 0x${info.code.toString(16).padStart(2, '0')}): ${info.sentence} ${info.action}`, { mccError: info.code });
 
 const sleepMs = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -187,9 +184,9 @@ export class UpdateSession {
   }
 
   async #enter(id: StepId): Promise<void> {
-    if (this.#cancelled || this.#o.signal?.aborted) throw new Cancelled();
-    if (this.#o.gate && (await this.#o.gate(id)) === 'cancel') throw new Cancelled();
-    if (this.#cancelled) throw new Cancelled();
+    if (this.#cancelled || this.#o.signal?.aborted) throw cancelled();
+    if (this.#o.gate && (await this.#o.gate(id)) === 'cancel') throw cancelled();
+    if (this.#cancelled) throw cancelled();
     this.#set(id, 'running');
   }
 
@@ -322,7 +319,7 @@ export class UpdateSession {
   /** A device answer must show `state` with no error; otherwise the device rejected the image. */
   #check(s: DeviceStatus, state: number): void {
     this.#device(s);
-    if (s.error !== 0) throw new DeviceRejected(mccError(s.error));
+    if (s.error !== 0) throw deviceRejected(mccError(s.error));
     if (s.result !== 0) throw new UpdateError('Rejected', `the device refused the command: ${regStatus(s.result).sentence}`);
     if (s.state !== state) throw new UpdateError('InvalidData', `the device is in ${mccStateName(s.state)}, expected ${mccStateName(state)}`);
   }
@@ -367,7 +364,7 @@ export class UpdateSession {
     };
     try {
       for (let at = 0, n = 0; at < bytes.length; at += size, n++) {
-        if (this.#cancelled || this.#o.signal?.aborted) throw new Cancelled();
+        if (this.#cancelled || this.#o.signal?.aborted) throw cancelled();
         const block = bytes.subarray(at, Math.min(bytes.length, at + size));
         const sent = at + block.length;
         const send = nic.data(handle, at, block, `cannot download block ${n} (of blocks 0..${blocks - 1})`);
@@ -377,7 +374,7 @@ export class UpdateSession {
           await settle();
           const s = await nic.status();
           this.#device(s);
-          if (s.error !== 0) throw new DeviceRejected(mccError(s.error));
+          if (s.error !== 0) throw deviceRejected(mccError(s.error));
           if (s.result !== 0) throw new UpdateError('Rejected', `block ${n}: ${regStatus(s.result).sentence}`);
           if (s.received !== sent) throw new UpdateError('InvalidData', `the device acknowledged ${s.received} bytes, ${sent} were sent`);
         } else {
@@ -424,39 +421,12 @@ export class UpdateSession {
     await this.#enter('download');
     const started = this.#clock();
     try {
-      let dfu = host;
-      if (host.mode === 'runtime') {
-        // DETACH, then find the device again in DFU mode (bitWillDetach: it re-enumerates by itself)
-        if (!this.#o.usb) throw new UpdateError('NotSupported', 'the device is in run-time mode and no USB bus was given to find it again after DETACH');
-        this.#log('DETACH: the device re-enumerates in DFU mode');
-        await host.detach();
-        if (!host.functional.willDetach) {
-          // without bitWillDetach the host must reset the bus (DFU 1.1 §5.1); where the platform
-          // cannot (WinUSB), the device times out of appDETACH and the reconnect below fails clearly
-          try {
-            await host.device.reset();
-          } catch {
-            /* the device may already be gone: that is the re-enumeration */
-          }
-        }
-        const again = await reconnect(this.#o.usb, host.device);
-        dfu = new DfuHost(again);
-        await dfu.open();
-      }
-      // a .dfu file: its suffix names the device it is for (DFU 1.1 App. B); the payload is sent without it, as dfu-util does
-      let payload = firmware.bytes;
-      const dfuFile = parseDfuFile(firmware.bytes);
-      if (dfuFile.ok) {
-        if (dfuFile.value.dfuse) throw new UpdateError('NotSupported', 'DfuSe files (ST) are not sent by this host yet: their targets need DfuSe address commands');
-        const match = suffixMatches(dfuFile.value.suffix, { vendorId: dfu.device.vendorId, productId: dfu.device.productId });
-        if (!match.ok) throw new UpdateError('InvalidFile', `the .dfu file is not for this device: ${match.reason}`);
-        payload = dfuFile.value.payload;
-        this.#log(`.dfu suffix checked (VID ${dfuFile.value.suffix.idVendor.toString(16)}, PID ${dfuFile.value.suffix.idProduct.toString(16)}); sending ${payload.length} bytes without it`);
-      }
-      const r = await dfu.download(payload, {
+      const r = await plainDfuDownload(host, firmware.bytes, {
+        ...(this.#o.usb ? { usb: this.#o.usb } : {}),
         ...(this.#o.blockSize ? { blockSize: this.#o.blockSize } : {}),
-        onProgress: (p) => this.#progress('download', p.done / p.total, { sent: p.done, total: p.total, started }),
         ...(this.#o.signal ? { signal: this.#o.signal } : {}),
+        onProgress: (done, total) => this.#progress('download', done / total, { sent: done, total, started }),
+        onLog: (line) => this.#log(line),
       });
       this.#set('download', 'done', r.vanishedAfterManifest ? 'the device reset itself during manifestation (probably fine: check its version)' : 'manifestation complete');
     } catch (e) {
@@ -476,7 +446,7 @@ export class UpdateSession {
   }
 
   async #failure(step: StepId, e: unknown, owned: { nic: NicClient; handle: number } | undefined, before?: DeviceQuery, report?: Report): Promise<SessionResult> {
-    const cancelled = e instanceof Cancelled || (e instanceof DOMException && e.name === 'AbortError');
+    const cancelled = (e instanceof UpdateError && e.code === 'Cancelled') || (e instanceof DOMException && e.name === 'AbortError');
     this.#set(step, cancelled ? 'skipped' : 'failed', cancelled ? 'cancelled' : (e as Error).message);
     if (owned) {
       // leave the device as it was: abandon the download, give the handle back (mstflint's cleanup)
@@ -490,11 +460,12 @@ export class UpdateSession {
     }
     const extra = { ...(report ? { report } : {}), ...(before ? { before } : {}) };
     if (cancelled) return this.#finish('cancelled', this.#cancelledText(), extra);
-    if (e instanceof DeviceRejected && isDeviceFault(e.info.code)) {
+    const info = e instanceof UpdateError && e.code === 'DeviceRejected' && e.mccError !== undefined ? mccError(e.mccError) : undefined;
+    if (info && isDeviceFault(info.code)) {
       // a flash or internal fault says nothing about the image: the update failed, it was not rejected
-      return this.#finish('failed', `${STEP_TITLES[step]} failed on the device: ${e.info.mstflint} (MCC error 0x${e.info.code.toString(16).padStart(2, '0')}), a fault of the device, not a verdict on the image. Nothing was activated: the device keeps running its current firmware. ${e.info.action}`, { ...extra, deviceError: e.info });
+      return this.#finish('failed', `${STEP_TITLES[step]} failed on the device: ${info.mstflint} (MCC error 0x${info.code.toString(16).padStart(2, '0')}), a fault of the device, not a verdict on the image. Nothing was activated: the device keeps running its current firmware. ${info.action}`, { ...extra, deviceError: info });
     }
-    if (e instanceof DeviceRejected) return this.#finish('rejected-by-device', `The device rejected the image: ${e.message}`, { ...extra, deviceError: e.info });
+    if (info) return this.#finish('rejected-by-device', `The device rejected the image: ${(e as Error).message}`, { ...extra, deviceError: info });
     const msg = e instanceof UpdateError ? e.message : `internal error: ${(e as Error)?.message ?? String(e)}`;
     return this.#finish('failed', `${STEP_TITLES[step]} failed: ${msg}`, extra);
   }

@@ -6,7 +6,7 @@ import { FakeBackend } from './fake-backend.ts';
 
 describe('DeviceChannel', () => {
   it('rejects with an UpdateError carrying the device side’s code, for every code', async () => {
-    const codes: UpdateErrorCode[] = ['InvalidFile', 'InvalidData', 'SignatureInvalid', 'NotSupported', 'Rejected', 'Stalled', 'Read', 'Write', 'TimedOut', 'Busy', 'NotFound', 'PermissionDenied', 'Aborted', 'Internal'];
+    const codes: UpdateErrorCode[] = ['InvalidFile', 'InvalidData', 'SignatureInvalid', 'NotSupported', 'Rejected', 'Stalled', 'Read', 'Write', 'TimedOut', 'Busy', 'NotFound', 'PermissionDenied', 'Cancelled', 'DeviceRejected', 'Internal'];
     for (const code of codes) {
       const fake = new FakeBackend();
       const channel = new DeviceChannel(fake);
