@@ -5,6 +5,7 @@
  */
 import { isDfuAlternate } from '../core/dfu/descriptors.ts';
 import { DFU_CLASS } from '../core/dfu/spec.ts';
+import { isNoUsbSubsystem, isStall, webUsbError } from './usb-errors.ts';
 
 export type NodeUsb = { ok: true; usb: NodeUsbBus } | { ok: false; reason: string };
 
@@ -21,23 +22,6 @@ interface NativeDevice {
   nativeControlTransferIn(setup: USBControlTransferParameters, timeout: number, length: number): Promise<Uint8Array | null>;
   nativeControlTransferOut(setup: USBControlTransferParameters, timeout: number, data?: Uint8Array): Promise<number>;
 }
-
-/** usb@3 errors are plain Errors with nusb's text; WebUSB callers expect DOMException names. */
-export function webUsbError(e: unknown): Error {
-  const code = (e as { code?: unknown })?.code;
-  // usb@3 sometimes rejects with an empty message (seen when the device vanishes mid-transfer)
-  const message = (e as Error)?.message || (code !== undefined ? String(code) : '') || (e instanceof Error ? 'the USB stack gave no reason' : String(e));
-  const name = /disconnect|no such device|not found|ENODEV/i.test(message)
-    ? 'NotFoundError'
-    : /permission|access denied|EACCES|EPERM/i.test(message)
-      ? 'SecurityError'
-      : /busy|claimed/i.test(message)
-        ? 'InvalidStateError'
-        : 'NetworkError';
-  return new DOMException(message, name);
-}
-
-const isStall = (e: unknown): boolean => /stall|EPIPE|pipe error/i.test((e as Error)?.message ?? '');
 
 /**
  * One USBDevice per appearance on the bus, as in a browser, over a usb@3 device. It fixes what
@@ -121,7 +105,7 @@ export async function openNodeUsb(): Promise<NodeUsb> {
     await usb.getDevices();
   } catch (e) {
     const msg = (e as Error).message;
-    return { ok: false, reason: /sys\/bus\/usb|not found|ENOENT|errno 2/i.test(msg) ? `no USB subsystem on this machine (${msg})` : `USB is not available (${msg})` };
+    return { ok: false, reason: isNoUsbSubsystem(e) ? `no USB subsystem on this machine (${msg})` : `USB is not available (${msg})` };
   }
   return { ok: true, usb };
 }
