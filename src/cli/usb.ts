@@ -6,8 +6,9 @@
 import { isDfuAlternate } from '../core/dfu/descriptors.ts';
 import { DFU_CLASS } from '../core/dfu/spec.ts';
 import { isNoUsbSubsystem, isStall, webUsbError } from './usb-errors.ts';
+import type { Failed } from '../core/bytes/result.ts';
 
-export type NodeUsb = { ok: true; usb: NodeUsbBus } | { ok: false; reason: string };
+export type NodeUsb = { ok: true; usb: NodeUsbBus } | Failed;
 
 /**
  * WebUSB puts no time limit on a control transfer; usb@3 gives up after 1 s by default, less than a

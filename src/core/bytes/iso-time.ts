@@ -5,8 +5,9 @@
  * different machines. Here an impossible date is an error naming the part that is wrong, and a
  * date or date-time without a zone is UTC, everywhere (docs/image-format.md "Dates").
  */
+import type { Failed } from './result.ts';
 
-export type IsoTimeResult = { ok: true; seconds: number } | { ok: false; reason: string };
+export type IsoTimeResult = { ok: true; seconds: number } | Failed;
 
 const FORM = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
 const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];

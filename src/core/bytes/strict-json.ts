@@ -5,13 +5,14 @@
  * key is an error naming it. Every error carries the line and column (1-based) where it was found.
  * Untrusted text is a result, never an exception (STYLE.md). Depth is bounded.
  */
+import type { Failed } from './result.ts';
 
 export interface JsonError {
   readonly message: string;
   readonly line: number;
   readonly column: number;
 }
-export type StrictJsonResult = { ok: true; value: unknown } | { ok: false; error: JsonError };
+export type StrictJsonResult = { ok: true; value: unknown } | Failed<{ error: JsonError }>;
 
 /** Deeper nesting than this is refused: no manifest needs it, and recursion must be bounded. */
 export const JSON_DEPTH_MAX = 64;
@@ -153,7 +154,8 @@ export function parseStrictJson(text: string): StrictJsonResult {
     return { ok: true, value: v };
   } catch (e) {
     if (!(e instanceof Fail)) throw e;
-    return { ok: false, error: { message: e.message, ...lineColumn(text, e.at) } };
+    const error = { message: e.message, ...lineColumn(text, e.at) };
+    return { ok: false, reason: `line ${error.line}, column ${error.column}: ${error.message}`, error };
   }
 }
 

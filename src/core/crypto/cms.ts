@@ -20,6 +20,7 @@ import { sha256WebCrypto } from './sha256.ts';
 import { verifySignature } from './signature.ts';
 import { ecdsaDerToRaw } from './signature.ts';
 import { parseDer } from './der.ts';
+import type { Failed } from '../bytes/result.ts';
 
 export const CMS_OID = {
   data: '1.2.840.113549.1.7.1',
@@ -55,7 +56,7 @@ export interface CmsSigner {
 
 export type CmsResult =
   | { ok: true; signers: readonly CmsSigner[]; certificates: readonly Certificate[]; attachedContent: Uint8Array | undefined }
-  | { ok: false; kind: CmsFailureKind; reason: string };
+  | Failed<{ kind: CmsFailureKind }>;
 
 export interface CmsVerifyOptions {
   /** The signed content when the CMS is detached (ignored for attached content, which must then match if given). */

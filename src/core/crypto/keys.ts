@@ -26,7 +26,8 @@ export type KeyInfo =
   | { kind: 'ed25519' }
   | { kind: 'other'; oid: string };
 
-export type Result<T> = { ok: true; value: T } | { ok: false; reason: string };
+import type { Result } from '../bytes/result.ts';
+export type { Result };
 
 function intBytes(i: asn1js.Integer): Uint8Array {
   return new Uint8Array(i.valueBlock.valueHexView);

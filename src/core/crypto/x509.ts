@@ -19,6 +19,7 @@ import { ecdsaDerToRaw, importVerifyKey } from './signature.ts';
 import { parseDer } from './der.ts';
 import { memoByBytes } from '../bytes/memo.ts';
 import { sha256WebCrypto } from './sha256.ts';
+import type { Failed } from '../bytes/result.ts';
 
 export const EKU = {
   codeSigning: '1.3.6.1.5.5.7.3.3',
@@ -252,7 +253,7 @@ export interface ChainOptions {
   readonly maxIntermediates?: number;
 }
 
-export type ChainResult = { ok: true; path: readonly Certificate[]; anchor: Certificate } | { ok: false; reason: string };
+export type ChainResult = { ok: true; path: readonly Certificate[]; anchor: Certificate } | Failed;
 
 const MAX_SIGNATURE_CHECKS = 64;
 

@@ -6,6 +6,7 @@
  */
 import { ByteReader, FormatFailure, formatFail, type FormatError } from '../bytes/reader.ts';
 import { DFU_ATTR, DFU_CLASS, DFU_FUNCTIONAL_DESCRIPTOR } from './spec.ts';
+import { formatFailed, type FormatFailed, type Ok } from '../bytes/result.ts';
 
 export const DESCRIPTOR = { DEVICE: 1, CONFIGURATION: 2, STRING: 3, INTERFACE: 4, ENDPOINT: 5 } as const;
 
@@ -36,13 +37,13 @@ export interface ConfigurationInfo {
   readonly dfu: readonly DfuInterface[];
 }
 
-export type DescriptorResult<T> = { ok: true; value: T } | { ok: false; error: FormatError };
+export type DescriptorResult<T> = Ok<T> | FormatFailed;
 
 function run<T>(fn: () => T): DescriptorResult<T> {
   try {
     return { ok: true, value: fn() };
   } catch (e) {
-    if (e instanceof FormatFailure) return { ok: false, error: e.error };
+    if (e instanceof FormatFailure) return formatFailed(e.error);
     throw e;
   }
 }

@@ -10,6 +10,7 @@
  */
 import { ByteReader, FormatFailure, formatFail, type FormatError } from '../bytes/reader.ts';
 import { dfuCrc } from '../bytes/crc32.ts';
+import { formatFailed, type Failed, type FormatFailed, type Ok } from '../bytes/result.ts';
 
 export const SUFFIX_LENGTH = 16;
 export const BCD_DFU_1_0 = 0x0100;
@@ -45,7 +46,7 @@ export interface DfuFile {
   readonly dfuse?: { readonly targets: readonly DfuSeTarget[] };
 }
 
-export type DfuParse = { ok: true; value: DfuFile } | { ok: false; error: FormatError };
+export type DfuParse = Ok<DfuFile> | FormatFailed;
 
 const LIMITS = { targets: 255, elementsPerTarget: 4096, metadataPairs: 64 } as const;
 const latin1 = new TextDecoder('latin1');
@@ -139,13 +140,13 @@ export function parseDfuFile(bytes: Uint8Array): DfuParse {
     }
     return { ok: true, value: { suffix, payload, metadata } };
   } catch (e) {
-    if (e instanceof FormatFailure) return { ok: false, error: e.error };
+    if (e instanceof FormatFailure) return formatFailed(e.error);
     throw e;
   }
 }
 
 /** Does the suffix allow this device? 0xFFFF fields match anything. */
-export function suffixMatches(s: DfuSuffix, device: { vendorId: number; productId: number; bcdDevice?: number }): { ok: true } | { ok: false; reason: string } {
+export function suffixMatches(s: DfuSuffix, device: { vendorId: number; productId: number; bcdDevice?: number }): { ok: true } | Failed {
   const hex = (n: number) => n.toString(16).padStart(4, '0');
   if (s.idVendor !== ANY && s.idVendor !== device.vendorId) return { ok: false, reason: `the file is for vendor id ${hex(s.idVendor)}, the device is ${hex(device.vendorId)}` };
   if (s.idProduct !== ANY && s.idProduct !== device.productId) return { ok: false, reason: `the file is for product id ${hex(s.idProduct)}, the device is ${hex(device.productId)}` };

@@ -20,9 +20,10 @@ import {
   type Manifest,
   type SigEntry,
 } from './layout.ts';
+import { formatFailed, type FormatFailed, type Ok } from '../bytes/result.ts';
 
 export type { FormatError } from '../bytes/reader.ts';
-export type ParseResult<T> = { ok: true; value: T } | { ok: false; error: FormatError };
+export type ParseResult<T> = Ok<T> | FormatFailed;
 
 /** Everything before the payload, plus where each region lies. */
 export interface ImageHead {
@@ -149,7 +150,7 @@ function run<T>(fn: () => T): ParseResult<T> {
   try {
     return { ok: true, value: fn() };
   } catch (e) {
-    if (e instanceof FormatFailure) return { ok: false, error: e.error };
+    if (e instanceof FormatFailure) return formatFailed(e.error);
     throw e; // a bug in this module, not bad input
   }
 }

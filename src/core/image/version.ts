@@ -2,6 +2,7 @@
  * Firmware versions as Mellanox prints them: "major.minor.subminor" (e.g. "14.22.4020"), each part
  * 0..65535. Encoded on the wire as three little-endian u16 (docs/image-format.md).
  */
+import type { Failed } from '../bytes/result.ts';
 
 export type VersionTriple = readonly [major: number, minor: number, subminor: number];
 
@@ -21,7 +22,7 @@ export function parseVersion(text: string): VersionTriple | undefined {
  * ("28.41.0001"). Returns the canonical form, or why the text is not a version, naming leading
  * zeros when they are the problem.
  */
-export function normalizeVersion(text: string): { ok: true; version: string } | { ok: false; reason: string } {
+export function normalizeVersion(text: string): { ok: true; version: string } | Failed {
   if (parseVersion(text)) return { ok: true, version: text };
   const m = /^([0-9]{1,5})\.([0-9]{1,5})\.([0-9]{1,5})$/.exec(text);
   if (!m) return { ok: false, reason: `${JSON.stringify(text)} is not a version "major.minor.subminor"` };

@@ -16,11 +16,12 @@ import { FAMILY_ALGORITHMS } from '../verify/algorithms.ts';
 import { importSigningKey } from '../crypto/private-key.ts';
 import { generateRsaKey, privateKeyPem } from '../crypto/keygen.ts';
 import { signImage } from './sign-image.ts';
+import type { Failed } from '../bytes/result.ts';
 
-export type FactoryResult = { ok: true; image: Uint8Array } | { ok: false; reason: string };
+export type FactoryResult = { ok: true; image: Uint8Array } | Failed;
 
 /** Can this NIC family verify updates signed with the key (SPKI DER)? The rule of src/core/verify/next-keys.ts. */
-export function nicCanVerify(spki: Uint8Array): { ok: true } | { ok: false; reason: string } {
+export function nicCanVerify(spki: Uint8Array): { ok: true } | Failed {
   const k = parseSpki(spki);
   if (!k.ok) return k;
   if ((keyAlgorithmBit(spki) & FAMILY_ALGORITHMS) !== 0) return { ok: true };

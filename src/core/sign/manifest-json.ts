@@ -10,8 +10,9 @@ import { checkKeyPolicy, parseSpki } from '../crypto/keys.ts';
 import { parsePem } from '../crypto/pem.ts';
 import type { ManifestDraft } from './sign-image.ts';
 import { parseIsoTime } from '../bytes/iso-time.ts';
+import type { Failed } from '../bytes/result.ts';
 
-export type JsonResult<T> = { ok: true; value: T } | { ok: false; errors: string[] };
+export type JsonResult<T> = { ok: true; value: T } | Failed<{ errors: string[] }>;
 
 const KNOWN = new Set([
   'vendor', 'product', 'psids', 'deviceIds', 'version', 'securityVersion', 'minSecurityVersion', 'releaseDate',
@@ -25,7 +26,7 @@ export interface ManifestJsonOptions {
 
 export async function manifestFromJson(json: unknown, readText: (path: string) => Promise<string>, opts: ManifestJsonOptions = {}): Promise<JsonResult<ManifestDraft>> {
   const errors: string[] = [];
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) return { ok: false, errors: ['the manifest must be a JSON object'] };
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) return { ok: false, reason: 'the manifest must be a JSON object', errors: ['the manifest must be a JSON object'] };
   const o = json as Record<string, unknown>;
   for (const k of Object.keys(o)) {
     if (k === 'payloadSize' || k === 'payloadSha256') errors.push(`"${k}" is filled in by sign; remove it from the manifest`);
@@ -143,7 +144,7 @@ export async function manifestFromJson(json: unknown, readText: (path: string) =
   if (minSecurityVersion !== undefined && securityVersion !== undefined && minSecurityVersion > securityVersion) {
     errors.push(`"minSecurityVersion" (${minSecurityVersion}) cannot exceed "securityVersion" (${securityVersion})`);
   }
-  if (errors.length) return { ok: false, errors };
+  if (errors.length) return { ok: false, reason: errors.join('; '), errors };
   return {
     ok: true,
     value: {

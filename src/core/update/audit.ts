@@ -11,6 +11,7 @@
  */
 import { toHex } from '../bytes/hex.ts';
 import { sha256WebCrypto } from '../crypto/sha256.ts';
+import type { Failed } from '../bytes/result.ts';
 
 export type AuditKind = 'session' | 'device' | 'image' | 'check' | 'override' | 'step' | 'answer' | 'result' | 'note';
 
@@ -51,7 +52,7 @@ export interface AuditLogOptions {
   readonly onRecord?: (record: AuditRecord, line: string) => Promise<void> | void;
 }
 
-export type AuditResume = { ok: true; log: AuditLog; records: number } | { ok: false; check: Extract<AuditCheck, { ok: false }> };
+export type AuditResume = { ok: true; log: AuditLog; records: number } | Extract<AuditCheck, { ok: false }>;
 
 export class AuditLog {
   readonly #records: AuditRecord[] = [];
@@ -74,7 +75,7 @@ export class AuditLog {
     const log = new AuditLog(clock, opts);
     if (text === '') return { ok: true, log, records: 0 };
     const check = await verifyAuditLog(text);
-    if (!check.ok) return { ok: false, check };
+    if (!check.ok) return check;
     for (const line of text.split('\n')) if (line) log.#records.push(JSON.parse(line) as AuditRecord);
     return { ok: true, log, records: check.records };
   }
@@ -113,7 +114,8 @@ export class AuditLog {
   }
 }
 
-export type AuditCheck = { ok: true; records: number; head: string } | { ok: false; line: number; reason: string };
+/** A log that does not check: the line where it breaks (0: the log is empty, `empty` says so). */
+export type AuditCheck = { ok: true; records: number; head: string } | Failed<{ line: number; empty?: true }>;
 
 const RECORD_KEYS = ['data', 'hash', 'kind', 'prev', 'seq', 'time'];
 const KINDS: ReadonlySet<string> = new Set<AuditKind>(['session', 'device', 'image', 'check', 'override', 'step', 'answer', 'result', 'note']);
@@ -128,7 +130,7 @@ const HEX64 = /^[0-9a-f]{64}$/;
  * after a complete record is caught too: its head differs.
  */
 export async function verifyAuditLog(text: string, expectedHead?: string): Promise<AuditCheck> {
-  if (text.length === 0) return { ok: false, line: 0, reason: 'the log is empty' };
+  if (text.length === 0) return { ok: false, line: 0, empty: true, reason: 'the log is empty' };
   const lines = text.split('\n');
   const last = lines.pop();
   if (last !== '') return { ok: false, line: lines.length + 1, reason: 'the last line does not end with a line feed (the log was cut or appended to)' };

@@ -5,16 +5,17 @@
  */
 import { abytes } from '../bytes/assert.ts';
 import { ByteReader, FormatFailure, formatFail, type FormatError } from '../bytes/reader.ts';
+import { formatFailed, type FormatFailed, type Ok } from '../bytes/result.ts';
 
 export type { FormatError } from '../bytes/reader.ts';
-export type DecodeResult<T> = { ok: true; value: T } | { ok: false; error: FormatError };
+export type DecodeResult<T> = Ok<T> | FormatFailed;
 
 export function decodeWith<T>(bytes: unknown, parse: (r: ByteReader) => T): DecodeResult<T> {
   abytes('bytes', bytes);
   try {
     return { ok: true, value: parse(new ByteReader(bytes)) };
   } catch (e) {
-    if (e instanceof FormatFailure) return { ok: false, error: e.error };
+    if (e instanceof FormatFailure) return formatFailed(e.error);
     throw e;
   }
 }

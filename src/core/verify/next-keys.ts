@@ -7,6 +7,7 @@
  */
 import { parseSpki } from '../crypto/keys.ts';
 import { FAMILY_ALGORITHMS, VERIFIABLE_ALG } from './algorithms.ts';
+import type { Failed } from '../bytes/result.ts';
 
 /** The tag-25 bit a key would need, or 0 when no algorithm this host knows of a device uses it. */
 export function keyAlgorithmBit(spki: Uint8Array): number {
@@ -22,7 +23,7 @@ export function algorithmsText(mask: number): string {
 
 export type NextKeysVerdict =
   | { readonly ok: true; readonly usable: readonly number[]; readonly reason: string }
-  | { readonly ok: false; readonly reason: string };
+  | Failed;
 
 /**
  * Can the device verify an update after this image? `mask`: the device's tag-25 bits (default:

@@ -130,7 +130,7 @@ export class LogState {
       if (!got) throw new Error('the device side sent no audit log');
       const records = got.check.ok ? got.check.records : 0;
       const file = `trustflash-audit-${(this.#o.now?.() ?? new Date()).toISOString().replace(/[:.]/g, '-')}.jsonl`;
-      if (!got.check.ok && got.check.reason === 'the log is empty') {
+      if (!got.check.ok && got.check.empty) {
         this.#audit = { file, records: 0, intact: true, detail: 'nothing recorded yet: run an update first' };
         return;
       }

@@ -58,7 +58,7 @@ export async function openPersistentAudit(store: HistoryStore, chain: string, re
   }
   const resumed = await AuditLog.resume(text, clock, { onRecord });
   if (resumed.ok) return { log: resumed.log, resumed: resumed.records };
-  const reason = `the stored audit log failed verification at line ${resumed.check.line}: ${resumed.check.reason}`;
+  const reason = `the stored audit log failed verification at line ${resumed.line}: ${resumed.reason}`;
   await store.setAuditAside(chain, reason).catch((e: Error) => report(`the damaged audit log could not be set aside: ${e.message}`));
   const fresh = new AuditLog(clock, { onRecord });
   void fresh.add('note', { text: `${reason}; it was kept aside unchanged and this new chain starts here` });

@@ -61,7 +61,7 @@ describe('LogState', () => {
     expect(log.exporting).toBe(false);
 
     fake.reply = (req, f) => {
-      f.emit({ kind: 'audit', id: req.id, jsonl: '\n', check: { ok: false, line: 0, reason: 'the log is empty' } });
+      f.emit({ kind: 'audit', id: req.id, jsonl: '\n', check: { ok: false, line: 0, empty: true, reason: 'the log is empty' } });
       f.done(req.id);
     };
     await log.exportAudit();

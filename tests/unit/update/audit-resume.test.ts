@@ -47,9 +47,9 @@ describe('AuditLog.resume', () => {
   it('refuses a stored log that fails verification (edited, cut mid-line, reordered)', async () => {
     const { text } = await firstPage();
     const lines = text.trim().split('\n');
-    expect(await AuditLog.resume(text.replace('"updated"', '"failed"'), clock())).toMatchObject({ ok: false, check: { line: 3, reason: expect.stringMatching(/edited/) } });
+    expect(await AuditLog.resume(text.replace('"updated"', '"failed"'), clock())).toMatchObject({ ok: false, line: 3, reason: expect.stringMatching(/edited/) });
     expect(await AuditLog.resume(text.slice(0, -10), clock())).toMatchObject({ ok: false });
-    expect(await AuditLog.resume([lines[1], lines[0], lines[2]].join('\n') + '\n', clock())).toMatchObject({ ok: false, check: { line: 1 } });
+    expect(await AuditLog.resume([lines[1], lines[0], lines[2]].join('\n') + '\n', clock())).toMatchObject({ ok: false, line: 1 });
   });
 
   it('a failing onRecord does not stop the chain in memory', async () => {

@@ -141,7 +141,7 @@ describe('encoders and decoders round-trip', () => {
 
   it('STATUS truncated: the error names the missing field', () => {
     const r = decodeStatus(encodeStatus(STATUS).subarray(0, 27));
-    expect(r).toEqual({ ok: false, error: { field: 'status', offset: 0, message: 'is 27 bytes, expected 28' } });
+    expect(r).toEqual({ ok: false, reason: 'status at offset 0: is 27 bytes, expected 28', error: { field: 'status', offset: 0, message: 'is 27 bytes, expected 28' } });
   });
 
   it('CONTROL (12 bytes) and its caller checks', () => {
@@ -235,8 +235,8 @@ describe('encoders and decoders round-trip', () => {
     const base = encodeQuery({ psid: 'TF_0000000001' });
     const withUnknown = Uint8Array.from([200, 3, 0, 1, 2, 3, ...base, 99, 0, 0]);
     expect(must(decodeQuery(withUnknown))).toEqual({ psid: 'TF_0000000001', unknownTags: [{ tag: 200, offset: 0, length: 3 }, { tag: 99, offset: 6 + base.length, length: 0 }] });
-    expect(decodeQuery(Uint8Array.from([...base, ...base]))).toEqual({ ok: false, error: { field: 'query.psid', offset: base.length, message: 'tag 3 appears twice' } });
-    expect(decodeQuery(Uint8Array.from([QUERY_TAG.DEVICE_ID, 5, 0, 1, 2, 3, 4]))).toEqual({ ok: false, error: { field: 'query.deviceId.length', offset: 1, message: '5 runs past the end (4 bytes left)' } });
+    expect(decodeQuery(Uint8Array.from([...base, ...base]))).toMatchObject({ ok: false, error: { field: 'query.psid', offset: base.length, message: 'tag 3 appears twice' } });
+    expect(decodeQuery(Uint8Array.from([QUERY_TAG.DEVICE_ID, 5, 0, 1, 2, 3, 4]))).toMatchObject({ ok: false, error: { field: 'query.deviceId.length', offset: 1, message: '5 runs past the end (4 bytes left)' } });
     expect(decodeQuery(Uint8Array.from([200, 9, 0, 1]))).toMatchObject({ ok: false, error: { field: 'query.tag200.length', offset: 1 } });
     expect(decodeQuery(Uint8Array.from([QUERY_TAG.DEVICE_ID, 3, 0, 1, 2, 3]))).toMatchObject({ ok: false, error: { field: 'query.deviceId', offset: 3, message: 'is 3 bytes, expected 4' } });
     expect(decodeQuery(Uint8Array.from([QUERY_TAG.KEY_IDS, 31, 0, ...new Uint8Array(31)]))).toMatchObject({ ok: false, error: { field: 'query.keyIds' } });
