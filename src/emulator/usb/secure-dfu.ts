@@ -10,7 +10,8 @@
 import type { EmulatedNic } from '../nic.ts';
 import type { RawStatus } from '../firmware.ts';
 import { BOOT_STATUS_NAMES } from '../firmware.ts';
-import { DfuStatus, type DfuOutcome } from './dfu-class.ts';
+import type { DfuOutcome } from './dfu-class.ts';
+import { DfuStatus } from './dfu-spec.ts';
 import { MCC_INSTRUCTION as I, MCC_STATE, REGISTER_STATUS as R, STATUS_FLAG, mccErrorSentence, registerStatusSentence } from './mcc.ts';
 import { CablePulled } from './cable.ts';
 

@@ -1,7 +1,7 @@
 /** How the device reports an MCC refusal in a plain DFU download's bStatus (docs/protocol.md §3): the device side's one table. */
 import { describe, expect, it } from 'vitest';
 import { dfuStatusForMccError } from '../../../src/emulator/usb/secure-dfu.ts';
-import { DFU_STATUS_NAMES } from '../../../src/emulator/usb/dfu-class.ts';
+import { DFU_STATUS_NAMES } from '../../../src/emulator/usb/dfu-spec.ts';
 
 describe('MCC error → DFU bStatus', () => {
   it('each refusal maps to the bStatus DFU 1.1 §6.1.2 names for it; anything else is errUNKNOWN (it is asked only about errors)', () => {

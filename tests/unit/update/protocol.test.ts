@@ -12,7 +12,7 @@
 import { createHash, createPrivateKey, createPublicKey, sign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { DFU_REQUEST, DFU_STATE, DFU_STATUS } from '../../../src/core/dfu/spec.ts';
-import { DfuRequest as EmuDfuRequest, DfuState as EmuDfuState, DfuStatus as EmuDfuStatus } from '../../../src/emulator/usb/dfu-class.ts';
+import { DfuRequest as EmuDfuRequest, DfuState as EmuDfuState, DfuStatus as EmuDfuStatus } from '../../../src/emulator/usb/dfu-spec.ts';
 import { MCC_INSTRUCTION as EmuMccInstruction, MCC_STATE as EmuMccState, REGISTER_STATUS as EmuRegisterStatus } from '../../../src/emulator/usb/mcc.ts';
 import { VendorRequest as EmuVendorRequest } from '../../../src/emulator/usb/vendor.ts';
 import { BOOT_STATUS as EmuBootStatus } from '../../../src/emulator/firmware.ts';
