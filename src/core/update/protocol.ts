@@ -152,12 +152,6 @@ export function decodeStatus(bytes: Uint8Array): DecodeResult<DeviceStatus> {
   });
 }
 
-export function encodeStatus(s: StatusFields): Uint8Array {
-  for (const k of ['state', 'error', 'result', 'flags'] as const) aint(k, s[k], 0, 0xff);
-  for (const k of ['handle', 'received', 'componentSize', 'expectedTotal', 'elapsedMs', 'bootStatus'] as const) aint(k, s[k], 0, 0xffffffff);
-  return new ByteWriter().u8(s.state).u8(s.error).u8(s.result).u8(s.flags).u32(s.handle).u32(s.received).u32(s.componentSize).u32(s.expectedTotal).u32(s.elapsedMs).u32(s.bootStatus).finish();
-}
-
 // ---- Boot status ---------------------------------------------------------------------------------
 
 /** How the last power-on went (wasm/firmware/main.ts boot()). */
@@ -292,7 +286,8 @@ export interface TokenChallenge {
 const PSID_RE = /^[\x21-\x7e]{1,16}$/;
 
 /** A NUL-padded printable-ASCII field of `size` bytes: printable bytes, then zeros only. */
-function paddedAscii(r: ByteReader, field: string, size: number): string {
+/** A PSID field: printable ASCII, zero-padded to `size` bytes. */
+export function paddedAscii(r: ByteReader, field: string, size: number): string {
   const at = r.offset;
   const raw = r.bytes(field, size);
   let end = raw.indexOf(0);
@@ -305,7 +300,7 @@ function paddedAscii(r: ByteReader, field: string, size: number): string {
   return String.fromCharCode(...raw.subarray(0, end));
 }
 
-function writePaddedPsid(w: ByteWriter, psid: string): void {
+export function writePaddedPsid(w: ByteWriter, psid: string): void {
   if (typeof psid !== 'string' || !PSID_RE.test(psid)) throw new TypeError(`"psid" expected 1..16 printable ASCII characters, got ${JSON.stringify(psid)}`);
   const b = new Uint8Array(PSID_FIELD_SIZE);
   for (let i = 0; i < psid.length; i++) b[i] = psid.charCodeAt(i);
@@ -318,13 +313,6 @@ export function decodeChallenge(bytes: Uint8Array): DecodeResult<TokenChallenge>
     const nonce = r.bytes('challenge.nonce', NONCE_SIZE);
     return { nonce, psid: paddedAscii(r, 'challenge.psid', PSID_FIELD_SIZE) };
   });
-}
-
-export function encodeChallenge(c: TokenChallenge): Uint8Array {
-  abytes('nonce', c.nonce, NONCE_SIZE);
-  const w = new ByteWriter().bytes(c.nonce);
-  writePaddedPsid(w, c.psid);
-  return w.finish();
 }
 
 /** Bit n of a token's `ops` unlocks MAINT op n. Only SET_VSD ever opens: the device keeps raw flash and ROM ops closed. */
@@ -359,26 +347,6 @@ export function encodeTokenBody(t: TokenBody): Uint8Array {
   return w.finish();
 }
 
-function readTokenBody(r: ByteReader): TokenBody {
-  const at = r.offset;
-  const magic = r.bytes('token.magic', 4);
-  if (String.fromCharCode(...magic) !== TOKEN_MAGIC) formatFail('token.magic', at, `is not "${TOKEN_MAGIC}"`);
-  const vAt = r.offset;
-  const version = r.u16('token.version');
-  if (version !== TOKEN_VERSION) formatFail('token.version', vAt, `is ${version}, expected ${TOKEN_VERSION}`);
-  const ops = r.u16('token.ops');
-  const seconds = r.u32('token.seconds');
-  const nonce = r.bytes('token.nonce', NONCE_SIZE);
-  return { ops, seconds, nonce, psid: paddedAscii(r, 'token.psid', PSID_FIELD_SIZE) };
-}
-
-export function decodeTokenBody(bytes: Uint8Array): DecodeResult<TokenBody> {
-  return decodeWith(bytes, (r) => {
-    if (r.remaining !== TOKEN_BODY_SIZE) formatFail('token', 0, `is ${r.remaining} bytes, expected ${TOKEN_BODY_SIZE}`);
-    return readTokenBody(r);
-  });
-}
-
 export interface SignedToken {
   /** The exact 60 signed bytes. */
   readonly body: Uint8Array;
@@ -394,15 +362,6 @@ export function encodeToken(t: SignedToken): Uint8Array {
   abytes('keyId', t.keyId, TOKEN_KEY_ID_SIZE);
   abytes('signature', t.signature, TOKEN_SIGNATURE_SIZE);
   return new ByteWriter().bytes(t.body).bytes(t.keyId).bytes(t.signature).finish();
-}
-
-export function decodeToken(bytes: Uint8Array): DecodeResult<SignedToken & { readonly fields: TokenBody }> {
-  return decodeWith(bytes, (r) => {
-    if (r.remaining !== TOKEN_SIZE) formatFail('token', 0, `is ${r.remaining} bytes, expected ${TOKEN_SIZE}`);
-    const body = r.sub('token.body', TOKEN_BODY_SIZE);
-    const fields = readTokenBody(body);
-    return { body: bytes.subarray(0, TOKEN_BODY_SIZE), fields, keyId: r.bytes('token.keyId', TOKEN_KEY_ID_SIZE), signature: r.bytes('token.signature', TOKEN_SIGNATURE_SIZE) };
-  });
 }
 
 // ---- LAST_RESULT (0x48 IN) -------------------------------------------------------------------------
@@ -442,11 +401,4 @@ export function decodeLastResult(bytes: Uint8Array): DecodeResult<LastResult> {
     if (r.remaining > LAST_RESULT_TEXT_MAX) formatFail('lastResult.text', r.offset, `is ${r.remaining} bytes, at most ${LAST_RESULT_TEXT_MAX}`);
     return { request, kind, code, reserved, text: deviceText(r, 'lastResult.text', r.remaining) };
   });
-}
-
-export function encodeLastResult(l: LastResult): Uint8Array {
-  for (const k of ['request', 'kind', 'code', 'reserved'] as const) aint(k, l[k], 0, 0xff);
-  const text = utf8.encode(l.text);
-  if (text.length > LAST_RESULT_TEXT_MAX || CONTROL_CHARS.test(l.text)) throw new RangeError(`"text" expected at most ${LAST_RESULT_TEXT_MAX} bytes without control characters, got ${text.length} bytes`);
-  return new ByteWriter().u8(l.request).u8(l.kind).u8(l.code).u8(l.reserved).bytes(text).finish();
 }

@@ -4,7 +4,8 @@ import { describeTransfer, StatusTracker } from '../../../src/ui/worker/transfer
 import { FaultDraft } from '../../../src/ui/state/fault-draft.svelte.ts';
 import { deviceFields } from '../../../src/ui/state/device-view.ts';
 import { MCC_STATE } from '../../../src/core/update/mcc-codes.ts';
-import { encodeControl, encodeData, encodeStatus, vendorSetup } from '../../../src/core/update/protocol.ts';
+import { encodeControl, encodeData, vendorSetup } from '../../../src/core/update/protocol.ts';
+import { encodeStatus } from '../update/device-side-codec.ts';
 import type { TransferLogEntry } from '../../../src/core/dfu/host.ts';
 
 const statusBytes = (state: number, extra: Partial<Parameters<typeof encodeStatus>[0]> = {}) =>
