@@ -137,12 +137,7 @@ export async function cmdEmulator(argv: string[], io: Io): Promise<number> {
 async function cmdGadget(argv: string[], io: Io): Promise<number> {
   const p = parseArgs(argv, flagSpec('emulator gadget'));
   const path = need(p, 'state');
-  const faults: Fault[] = [];
-  for (const f of list(p, 'fault')) {
-    const r = parseFault(f);
-    if ('error' in r) throw new UsageError(`--fault ${f}: ${r.error}`);
-    faults.push(r);
-  }
+  const faults = faultsOf(p);
   const landingPage = str(p, 'landing-page');
   if (landingPage !== undefined) {
     try {
@@ -259,12 +254,7 @@ export async function cmdUpdate(argv: string[], io: Io): Promise<number> {
   if (trustPaths.length === 0) throw new UsageError('--trust ROOT.pem is required: the host checks the image before sending it');
   const { store, errors } = await loadTrustStore(await Promise.all(trustPaths.map(async (t) => ({ name: t, text: await io.readText(t) }))));
   if (errors.length) throw new IoError(`trust store: ${errors.join('; ')}`);
-  const faults: Fault[] = [];
-  for (const f of list(p, 'fault')) {
-    const r = parseFault(f);
-    if ('error' in r) throw new UsageError(`--fault ${f}: ${r.error}`);
-    faults.push(r);
-  }
+  const faults = faultsOf(p);
   const timing = str(p, 'timing');
   if (timing !== undefined && !['instant', 'full-speed', 'high-speed'].includes(timing)) throw new UsageError('--timing takes instant, full-speed or high-speed');
   const now = parseNow(p);
@@ -415,4 +405,13 @@ export async function cmdAudit(argv: string[], io: Io): Promise<number> {
   else if (r.ok) io.out(`${p.positional[0]}: intact, ${r.records} records, head ${r.head}${head ? ' (as expected)' : ' (compare it with the head printed when the log was written: a log cut after a record is otherwise still intact)'}`);
   else io.out(`${p.positional[0]}: BROKEN at line ${r.line}: ${r.reason}`);
   return r.ok ? 0 : 1;
+}
+
+/** The --fault flags, each parsed (a bad one names itself). */
+function faultsOf(p: ReturnType<typeof parseArgs>): Fault[] {
+  return list(p, 'fault').map((f) => {
+    const r = parseFault(f);
+    if ('error' in r) throw new UsageError(`--fault ${f}: ${r.error}`);
+    return r;
+  });
 }
