@@ -15,7 +15,7 @@ import { OTHER_PSID } from './ui/state/scenarios.ts';
 import { FirmwareFlow } from './ui/state/firmware-flow.svelte.ts';
 import { HistoryState } from './ui/state/history.svelte.ts';
 import { EmulatorOwner } from './ui/state/emulator-owner.svelte.ts';
-import { indexedDbHistoryStore, memoryHistoryStore } from './ui/worker/history-store.ts';
+import { indexedDbHistoryStore, memoryHistoryStore } from './service/history-store.ts';
 import './ui/app.css';
 
 const fetchText = async (url: string) => (await fetchFromApp(url)).text();

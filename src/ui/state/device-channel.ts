@@ -4,7 +4,7 @@
  * the device Worker, the page-side service for real USB, a fake in unit tests — comes in through
  * the constructor.
  */
-import type { DeviceEvent, DeviceRequest } from '../worker/device-protocol.ts';
+import type { DeviceEvent, DeviceRequest } from '../../service/device-protocol.ts';
 import { UpdateError } from '../../core/dfu/errors.ts';
 
 /** Distributes Omit over the request union, so each kind keeps its own fields. */

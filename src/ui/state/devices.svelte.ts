@@ -6,10 +6,10 @@
  * constructor.
  */
 import type { DeviceQuery } from '../../core/update/query.ts';
-import type { CsTokenStep, DeviceBus, DeviceEvent, DeviceSummary, Fault, MaintenanceOp, TimingName } from '../worker/device-protocol.ts';
+import type { CsTokenStep, DeviceBus, DeviceEvent, DeviceSummary, Fault, MaintenanceOp, TimingName } from '../../service/device-protocol.ts';
 import { regStatus } from '../../core/update/mcc-codes.ts';
 import { hasDfuInterface } from '../../core/dfu/descriptors.ts';
-import { DEMO_SERIAL } from '../worker/device-protocol.ts';
+import { DEMO_SERIAL } from '../../service/device-protocol.ts';
 import { hex } from './format.ts';
 import type { DeviceChannel, RequestBody } from './device-channel.ts';
 import { deviceFields, flintText, type FieldRow } from './device-view.ts';

@@ -8,7 +8,7 @@
 import type { DeviceStatus } from '../../core/update/protocol.ts';
 import type { SessionProgress, SessionResult, StepId, StepState } from '../../core/update/session.ts';
 import { mccError, mccStateName, mstflintBurnError } from '../../core/update/mcc-codes.ts';
-import type { DeviceEvent, Fault, RunMode, TrustSource } from '../worker/device-protocol.ts';
+import type { DeviceEvent, Fault, RunMode, TrustSource } from '../../service/device-protocol.ts';
 import type { DeviceChannel } from './device-channel.ts';
 import type { DevicesState } from './devices.svelte.ts';
 import { advancePath, nodeForState, type NodeId } from './mcc-diagram.ts';

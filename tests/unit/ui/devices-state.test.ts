@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { DeviceChannel } from '../../../src/ui/state/device-channel.ts';
 import { DevicesState } from '../../../src/ui/state/devices.svelte.ts';
 import type { DeviceQuery } from '../../../src/core/update/query.ts';
-import type { DeviceSummary } from '../../../src/ui/worker/device-protocol.ts';
+import type { DeviceSummary } from '../../../src/service/device-protocol.ts';
 import { FakeBackend, tick } from './fake-backend.ts';
 
 const nic = (serial: string, psid = 'TF_0000000001'): DeviceSummary => ({ serial, kind: 'emulated', label: 'Emulated NIC', psid, timing: 'instant', faults: [] });

@@ -4,9 +4,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { DeviceService } from '../../../src/ui/worker/device-service.ts';
-import { memoryNicStore } from '../../../src/ui/worker/nic-store.ts';
-import type { DeviceEvent, DeviceRequest, RunMode } from '../../../src/ui/worker/device-protocol.ts';
+import { DeviceService } from '../../../src/service/device-service.ts';
+import { memoryNicStore } from '../../../src/service/nic-store.ts';
+import type { DeviceEvent, DeviceRequest, RunMode } from '../../../src/service/device-protocol.ts';
 import type { Fault } from '../../../src/emulator/faults.ts';
 import { sample } from '../emulator/host.ts';
 
