@@ -63,6 +63,7 @@ export class DeviceService {
   #auditOpened: Promise<OpenedAudit> | undefined;
   #base = 'http://localhost/';
   #busy: string | undefined;
+  readonly #ready: Promise<void>;
 
   constructor(opts: DeviceServiceOptions) {
     this.#o = opts;
@@ -74,8 +75,8 @@ export class DeviceService {
     if (opts.historyStore) this.#history = new SessionHistory({ store: opts.historyStore, report: (text) => out.line('', 'session', text), ...(opts.locks ? { locks: opts.locks } : {}) });
     this.#runner = new SessionRunner({ registry, out, audit: () => this.#audit, save, setFaults: (slot, faults) => fleet.setFaults(slot, faults), clock, ...(this.#history ? { history: this.#history } : {}) });
     this.#maintenance = new Maintenance({ registry, out, save, ...(opts.signToken ? { signToken: opts.signToken } : {}) });
-    // the steps' titles come with the session's chunk
-    void loadSession().then(({ STEPS, STEP_TITLES }) => out.emit({ kind: 'ready', steps: STEPS.map((id) => ({ id, title: STEP_TITLES[id], status: 'pending' })) }));
+    // the steps' titles come with the session's chunk; init waits for them, so `ready` comes before its `done`
+    this.#ready = loadSession().then(({ STEPS, STEP_TITLES }) => out.emit({ kind: 'ready', steps: STEPS.map((id) => ({ id, title: STEP_TITLES[id], status: 'pending' })) }));
   }
 
   /** Handles one request; always ends with one `done` for its id. */
@@ -156,6 +157,7 @@ export class DeviceService {
   /** Start-up: the audit chain continued, the NICs restored (a reboot) or made, read, and what the reload changed said. */
   async #init(baseUrl: string): Promise<void> {
     this.#base = baseUrl;
+    await this.#ready;
     const audit = await this.#openAudit();
     const reboots = await this.#fleet.restore();
     const registry = this.#registry;
