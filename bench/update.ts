@@ -57,8 +57,9 @@ async function session(bytes: Uint8Array, timing: 'instant' | 'high-speed', tran
     firmware: { kind: 'image', bytes },
     trust: store,
     now: new Date('2026-11-22T00:00:00Z'),
-    onSteps: (steps) => {
-      for (const s of steps) {
+    onEvent: (e) => {
+      if (e.kind !== 'steps') return;
+      for (const s of e.steps) {
         if (s.status === 'running' && !started.has(s.id)) {
           started.set(s.id, performance.now());
           if (s.id === 'download') busyAtDownload = dev.nic.flash.busyMs;

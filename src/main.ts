@@ -8,6 +8,7 @@ import { DeviceChannel } from './ui/state/device-channel.ts';
 import { combinedBackend, pageUsbBackend, workerDeviceBackend } from './ui/state/device-backend.ts';
 import { DevicesState, USB_FILTERS, type UsbSupport } from './ui/state/devices.svelte.ts';
 import { UpdateState } from './ui/state/update.svelte.ts';
+import { MaintenanceState } from './ui/state/maintenance.svelte.ts';
 import { LogState } from './ui/state/log.svelte.ts';
 import { FaultDraft } from './ui/state/fault-draft.svelte.ts';
 import { BatchState } from './ui/state/batch.svelte.ts';
@@ -15,7 +16,7 @@ import { OTHER_PSID } from './ui/state/scenarios.ts';
 import { FirmwareFlow } from './ui/state/firmware-flow.svelte.ts';
 import { HistoryState } from './ui/state/history.svelte.ts';
 import { EmulatorOwner } from './ui/state/emulator-owner.svelte.ts';
-import { indexedDbHistoryStore, memoryHistoryStore } from './ui/worker/history-store.ts';
+import { indexedDbHistoryStore, memoryHistoryStore } from './service/history-store.ts';
 import './ui/app.css';
 
 const fetchText = async (url: string) => (await fetchFromApp(url)).text();
@@ -51,6 +52,7 @@ const devices = new DevicesState({
       }
     : {}),
 });
+const maintenance = new MaintenanceState({ channel, devices });
 const update = new UpdateState({
   channel,
   devices,
@@ -86,4 +88,4 @@ if ('serviceWorker' in navigator) {
   });
 }
 
-mount(App, { target: document.getElementById('app')!, props: { verifier, setup, appUpdate, devices, update, log, faults, batch, flow, history, owner, otherPsid: OTHER_PSID } });
+mount(App, { target: document.getElementById('app')!, props: { verifier, setup, appUpdate, devices, maintenance, update, log, faults, batch, flow, history, owner, otherPsid: OTHER_PSID } });

@@ -18,7 +18,7 @@ import { renderFlintQuery } from '../core/update/flint.ts';
 import { bootStatusText } from '../core/update/protocol.ts';
 import { decodeQuery } from '../core/update/query.ts';
 import { mccStateName } from '../core/update/mcc-codes.ts';
-import { UpdateSession, sessionSummary, type StepState } from '../core/update/session.ts';
+import { UpdateSession, sessionSummary, type SessionEvent } from '../core/update/session.ts';
 import { checkLandingPage, createEmulatedNic, decodeState, describeFault, encodeState, parseFault, type EmulatedUSBDevice, type Fault, type TimingName } from '../emulator/index.ts';
 import { bool, list, need, parseArgs, str, UsageError } from './args.ts';
 import { IoError, type Io } from './io.ts';
@@ -313,24 +313,35 @@ export async function cmdUpdate(argv: string[], io: Io): Promise<number> {
       ...(audit ? { audit } : {}),
       ...(now ? { now } : {}),
       ...(blockSize ? { blockSize } : {}),
-      onSteps: (steps: readonly StepState[]) => {
-        for (const s of steps) {
-          if (s.status === 'pending' || printed.get(s.id) === s.status) continue;
-          printed.set(s.id, s.status);
-          if (s.status === 'running') {
-            runningStep = s.id;
-            if (s.id !== 'download') bar?.({ label: s.title });
-          } else step(`${s.status === 'done' ? 'OK  ' : s.status === 'failed' ? 'FAIL' : 'SKIP'}  ${s.title}${s.detail ? `: ${s.detail}` : ''}`);
+      // the session's one event stream, rendered as lines (and the bar on a terminal)
+      onEvent: (e: SessionEvent) => {
+        switch (e.kind) {
+          case 'steps':
+            for (const s of e.steps) {
+              if (s.status === 'pending' || printed.get(s.id) === s.status) continue;
+              printed.set(s.id, s.status);
+              if (s.status === 'running') {
+                runningStep = s.id;
+                if (s.id !== 'download') bar?.({ label: s.title });
+              } else step(`${s.status === 'done' ? 'OK  ' : s.status === 'failed' ? 'FAIL' : 'SKIP'}  ${s.title}${s.detail ? `: ${s.detail}` : ''}`);
+            }
+            return;
+          case 'progress':
+            if (runningStep === 'download' && e.progress.bytesTotal) bar?.({ label: 'Download', done: e.progress.bytesSent, total: e.progress.bytesTotal });
+            return;
+          case 'device-status': {
+            const s = e.status;
+            if (s.state !== lastState) step(`      device state ${lastState < 0 ? '' : `${mccStateName(lastState)} → `}${mccStateName(s.state)}${s.error ? ` (error 0x${s.error.toString(16).padStart(2, '0')})` : ''}`);
+            lastState = s.state;
+            return;
+          }
+          case 'log':
+            step(`      ${e.text}`);
+            return;
+          case 'waiting': // no gate: the CLI runs straight through
+            return;
         }
       },
-      onProgress: (pr) => {
-        if (runningStep === 'download' && pr.bytesTotal) bar?.({ label: 'Download', done: pr.bytesSent, total: pr.bytesTotal });
-      },
-      onDeviceStatus: (s) => {
-        if (s.state !== lastState) step(`      device state ${lastState < 0 ? '' : `${mccStateName(lastState)} → `}${mccStateName(s.state)}${s.error ? ` (error 0x${s.error.toString(16).padStart(2, '0')})` : ''}`);
-        lastState = s.state;
-      },
-      onLog: (line) => step(`      ${line}`),
     });
     const result = await session.run();
     endBar();

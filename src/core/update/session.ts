@@ -4,8 +4,10 @@
  * the update handle → update component → download → verify → activate → release. Verification
  * happens before the lock, on the one immutable buffer that is then sent. On any failure after the
  * lock the session sends CANCEL then RELEASE, so the device is left as it was. Progress is weighted
- * in bytes, declared up front, and never goes back. A gate can pause before each step (Step / Run /
- * Cancel). Everything is written to the audit log.
+ * in bytes, declared up front, and never goes back. A gate (gate.ts: Step / Run / Cancel) is asked
+ * before each step. Everything the session does is one typed event stream (SessionEvent: steps,
+ * progress, device status, log lines, waiting) that the page and the CLI render, and is written to
+ * the audit log.
  *
  * A generic DFU device (no vendor requests) gets a plain DFU download after the host's checks, and
  * the session says plainly that the device does not verify signatures itself.
@@ -30,6 +32,7 @@ import { type DeviceQuery } from './query.ts';
 import { HEAD_MAX } from '../image/layout.ts';
 import { parseImageHead } from '../image/parse.ts';
 import type { AuditLog } from './audit.ts';
+import type { Gate } from './gate.ts';
 
 /** DATA requests handed to the host at once after the image head (see #download). */
 export const DATA_IN_FLIGHT = 4;
@@ -75,6 +78,19 @@ export interface SessionProgress {
   readonly etaMs: number | undefined;
 }
 
+/**
+ * What a session tells its caller, in order, as it happens: the steps' states (all of them, each time
+ * one changes), progress, each device STATUS answer it acted on (with the MCC instruction it answers,
+ * if it is the answer to one: VERIFY and ACTIVATE leave the device in LOCKED, so only the instruction
+ * says they happened), a log line, and the gate's pause before `next` (null when it goes on).
+ */
+export type SessionEvent =
+  | { readonly kind: 'steps'; readonly steps: readonly StepState[] }
+  | { readonly kind: 'progress'; readonly progress: SessionProgress }
+  | { readonly kind: 'device-status'; readonly status: DeviceStatus; readonly instruction?: number }
+  | { readonly kind: 'log'; readonly text: string }
+  | { readonly kind: 'waiting'; readonly next: StepId | null };
+
 export type Firmware =
   | { readonly kind: 'image'; readonly bytes: Uint8Array }
   | { readonly kind: 'detached'; readonly bytes: Uint8Array; readonly signature: Uint8Array; readonly certificates: readonly Certificate[] };
@@ -85,8 +101,8 @@ export interface SessionOptions {
   readonly trust: TrustStore;
   readonly now?: Date;
   readonly audit?: AuditLog;
-  /** Pause before each step: resolve 'continue' or 'cancel'. Without a gate the session runs through. */
-  readonly gate?: (next: StepId) => Promise<'continue' | 'cancel'>;
+  /** Asked before each step (StepGate: Step / Run / Cancel). Without a gate the session runs through. */
+  readonly gate?: Gate;
   readonly signal?: AbortSignal;
   /** Data block size; default the device's wTransferSize, at most 65527. */
   readonly blockSize?: number;
@@ -94,10 +110,8 @@ export interface SessionOptions {
   /** Poll interval while the device is busy (INITIALIZE); mstflint uses 240 ms. */
   readonly pollMs?: number;
   readonly sleep?: (ms: number) => Promise<void>;
-  readonly onSteps?: (steps: readonly StepState[]) => void;
-  readonly onProgress?: (p: SessionProgress) => void;
-  readonly onDeviceStatus?: (s: DeviceStatus) => void;
-  readonly onLog?: (line: string) => void;
+  /** The session's one event stream (SessionEvent). */
+  readonly onEvent?: (e: SessionEvent) => void;
   /** The bus to find the device on again after DETACH (navigator.usb, Node's WebUSB, the emulator's bus). */
   readonly usb?: UsbBus;
 }
@@ -128,6 +142,10 @@ export class UpdateSession {
   readonly #steps: StepState[];
   #fraction = 0;
   #cancelled = false;
+  /** The MCC instruction last sent, until the STATUS that answers it is reported (device-status). */
+  #instruction: number | undefined;
+  /** The step being entered: a Cancel at its gate ends that step, not the one before it. */
+  #entering: StepId | undefined;
   readonly #clock: () => number;
   /** When each step started running (clock time). */
   readonly #started: (number | undefined)[] = [];
@@ -151,8 +169,17 @@ export class UpdateSession {
     this.#cancelled = true;
   }
 
+  #emit(e: SessionEvent): void {
+    this.#o.onEvent?.(e);
+  }
+
+  /** Cancel was asked for: by cancel(), the gate or the signal. */
+  get #stopping(): boolean {
+    return this.#cancelled || !!this.#o.gate?.cancelled || !!this.#o.signal?.aborted;
+  }
+
   #log(text: string): void {
-    this.#o.onLog?.(text);
+    this.#emit({ kind: 'log', text });
     void this.#o.audit?.add('note', { text });
   }
 
@@ -163,7 +190,7 @@ export class UpdateSession {
     const began = this.#started[i];
     const ms = status !== 'running' && began !== undefined ? Math.round(now - began) : undefined;
     this.#steps[i] = { id, title: STEP_TITLES[id], status, ...(detail !== undefined ? { detail } : {}), ...(ms !== undefined ? { ms } : {}) };
-    this.#o.onSteps?.(this.steps);
+    this.#emit({ kind: 'steps', steps: this.steps });
     if (status !== 'running') void this.#o.audit?.add('step', { step: id, status, ...(detail ? { detail } : {}) });
   }
 
@@ -174,19 +201,23 @@ export class UpdateSession {
     this.#fraction = Math.max(this.#fraction, Math.min(1, (before + WEIGHTS[id] * Math.min(1, within)) / total));
     const elapsed = dl ? (this.#clock() - dl.started) / 1000 : 0;
     const rate = dl && elapsed > 0 ? dl.sent / elapsed : 0;
-    this.#o.onProgress?.({
-      fraction: this.#fraction,
-      bytesSent: dl?.sent ?? 0,
-      bytesTotal: dl?.total ?? this.#o.firmware.bytes.length,
-      rate,
-      etaMs: dl && rate > 0 ? ((dl.total - dl.sent) / rate) * 1000 : undefined,
+    this.#emit({
+      kind: 'progress',
+      progress: {
+        fraction: this.#fraction,
+        bytesSent: dl?.sent ?? 0,
+        bytesTotal: dl?.total ?? this.#o.firmware.bytes.length,
+        rate,
+        etaMs: dl && rate > 0 ? ((dl.total - dl.sent) / rate) * 1000 : undefined,
+      },
     });
   }
 
   async #enter(id: StepId): Promise<void> {
-    if (this.#cancelled || this.#o.signal?.aborted) throw cancelled();
-    if (this.#o.gate && (await this.#o.gate(id)) === 'cancel') throw cancelled();
-    if (this.#cancelled) throw cancelled();
+    this.#entering = id;
+    if (this.#stopping) throw cancelled();
+    if (this.#o.gate && (await this.#o.gate.pass(id, (next) => this.#emit({ kind: 'waiting', next }))) === 'cancel') throw cancelled();
+    if (this.#stopping) throw cancelled();
     this.#set(id, 'running');
   }
 
@@ -256,9 +287,9 @@ export class UpdateSession {
     let locked = false;
     try {
       await this.#enter('lock');
-      let s = await nic.control(MCC_INSTRUCTION.QUERY, 0, 0, 'asking for an update handle');
+      let s = await this.#control(nic, MCC_INSTRUCTION.QUERY, 0, 0, 'asking for an update handle');
       const offered = s.handle;
-      s = await nic.control(MCC_INSTRUCTION.LOCK_UPDATE_HANDLE, offered, 0, 'locking the update handle');
+      s = await this.#control(nic, MCC_INSTRUCTION.LOCK_UPDATE_HANDLE, offered, 0, 'locking the update handle');
       this.#device(s);
       if (s.result !== 0 || s.state !== MCC_STATE.LOCKED) {
         const why = s.result === REG_STATUS.RES_NOT_AVLBL ? 'another host holds the update handle (wait for it to finish, or for its handle to time out after 60 s without a command from it)' : `${regStatus(s.result).sentence} (state ${mccStateName(s.state)})`;
@@ -270,7 +301,7 @@ export class UpdateSession {
       this.#progress('lock', 1);
 
       await this.#enter('update-component');
-      s = await nic.control(MCC_INSTRUCTION.UPDATE_COMPONENT, handle, firmware.bytes.length, 'starting the component update');
+      s = await this.#control(nic, MCC_INSTRUCTION.UPDATE_COMPONENT, handle, firmware.bytes.length, 'starting the component update');
       s = await this.#waitWhile(nic, s, MCC_STATE.INITIALIZE, 'update-component');
       this.#check(s, MCC_STATE.DOWNLOAD);
       this.#set('update-component', 'done', 'the inactive bank is erased');
@@ -291,7 +322,7 @@ export class UpdateSession {
       this.#progress('activate', 1);
 
       await this.#enter('release');
-      s = await nic.control(MCC_INSTRUCTION.RELEASE_UPDATE_HANDLE, handle, 0, 'releasing the update handle');
+      s = await this.#control(nic, MCC_INSTRUCTION.RELEASE_UPDATE_HANDLE, handle, 0, 'releasing the update handle');
       this.#device(s);
       locked = false;
       this.#set('release', 'done');
@@ -299,20 +330,28 @@ export class UpdateSession {
       void this.#o.audit?.add('device', after);
       return this.#finish('updated', `Updated: ${after.fwVersionPending ?? report.manifest?.version} is pending and runs after the next reset (running now: ${after.fwVersionRunning}).`, { report, before, after });
     } catch (e) {
-      return this.#failure(this.#steps.find((x) => x.status === 'running')?.id ?? 'lock', e, locked ? { nic, handle } : undefined, before, report);
+      return this.#failure(this.#steps.find((x) => x.status === 'running')?.id ?? this.#entering ?? 'lock', e, locked ? { nic, handle } : undefined, before, report);
     }
   }
 
   /** A step that is one MCC instruction (STEP_TABLE): sends it and requires the state the table names. */
   async #mcc(nic: NicClient, id: 'verify' | 'activate', handle: number, doing: string): Promise<DeviceStatus> {
     const row = STEP_TABLE.find((x): x is Extract<(typeof STEP_TABLE)[number], { id: typeof id }> => x.id === id)!;
-    const s = await nic.control(row.instruction, handle, 0, doing);
+    const s = await this.#control(nic, row.instruction, handle, 0, doing);
     this.#check(s, row.expect);
     return s;
   }
 
+  /** CONTROL (then STATUS), remembering the instruction for the device-status event of its answer. */
+  async #control(nic: NicClient, instruction: number, handle: number, size: number, doing: string): Promise<DeviceStatus> {
+    this.#instruction = instruction;
+    return nic.control(instruction, handle, size, doing);
+  }
+
   #device(s: DeviceStatus): void {
-    this.#o.onDeviceStatus?.(s);
+    const instruction = this.#instruction;
+    this.#instruction = undefined;
+    this.#emit({ kind: 'device-status', status: s, ...(instruction !== undefined ? { instruction } : {}) });
     void this.#o.audit?.add('answer', s);
   }
 
@@ -364,7 +403,7 @@ export class UpdateSession {
     };
     try {
       for (let at = 0, n = 0; at < bytes.length; at += size, n++) {
-        if (this.#cancelled || this.#o.signal?.aborted) throw cancelled();
+        if (this.#stopping) throw cancelled();
         const block = bytes.subarray(at, Math.min(bytes.length, at + size));
         const sent = at + block.length;
         const send = nic.data(handle, at, block, `cannot download block ${n} (of blocks 0..${blocks - 1})`);
@@ -451,8 +490,8 @@ export class UpdateSession {
     if (owned) {
       // leave the device as it was: abandon the download, give the handle back (mstflint's cleanup)
       try {
-        this.#device(await owned.nic.control(MCC_INSTRUCTION.CANCEL, owned.handle, 0, 'cancelling the update'));
-        this.#device(await owned.nic.control(MCC_INSTRUCTION.RELEASE_UPDATE_HANDLE, owned.handle, 0, 'releasing the update handle'));
+        this.#device(await this.#control(owned.nic, MCC_INSTRUCTION.CANCEL, owned.handle, 0, 'cancelling the update'));
+        this.#device(await this.#control(owned.nic, MCC_INSTRUCTION.RELEASE_UPDATE_HANDLE, owned.handle, 0, 'releasing the update handle'));
         this.#log('cleanup: CANCEL and RELEASE sent; the device keeps running its current image');
       } catch (c) {
         this.#log(`cleanup failed: ${(c as Error).message} (the device's handle times out by itself)`);

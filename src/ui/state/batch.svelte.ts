@@ -4,7 +4,7 @@
  * Private $state, getters, methods as the only mutators; the channel comes in through the constructor.
  */
 import type { SessionProgress, SessionResult } from '../../core/update/session.ts';
-import type { DeviceEvent, TrustSource } from '../worker/device-protocol.ts';
+import type { DeviceEvent, TrustSource } from '../../service/device-protocol.ts';
 import type { DeviceChannel } from './device-channel.ts';
 import type { FirmwareChoice } from './update.svelte.ts';
 import { mccError, mstflintBurnError } from '../../core/update/mcc-codes.ts';

@@ -5,8 +5,8 @@
  * that owns its device, so the state classes see one backend either way.
  */
 import type { DeviceBackend } from './device-channel.ts';
-import type { DeviceEvent, DeviceRequest } from '../worker/device-protocol.ts';
-import { indexedDbHistoryStore } from '../worker/history-store.ts';
+import type { DeviceEvent, DeviceRequest } from '../../service/device-protocol.ts';
+import { indexedDbHistoryStore } from '../../service/history-store.ts';
 
 export function workerDeviceBackend(): DeviceBackend {
   const w = new Worker(new URL('../worker/device-worker.ts', import.meta.url), { type: 'module' });
@@ -26,7 +26,7 @@ export function pageUsbBackend(): DeviceBackend {
   let handler: ((e: DeviceEvent) => void) | undefined;
   let service: Promise<{ handle(req: DeviceRequest): Promise<void> }> | undefined;
   const load = () =>
-    (service ??= import('../worker/device-service.ts').then(
+    (service ??= import('../../service/device-service.ts').then(
       ({ DeviceService }) =>
         // history entries (not the audit chain: that is the emulator tab's) are kept for real devices too
         new DeviceService({ source: 'usb', post: (e) => handler?.(e), ...(typeof indexedDB !== 'undefined' ? { historyStore: indexedDbHistoryStore(indexedDB) } : {}), ...('locks' in navigator ? { locks: navigator.locks } : {}) }),

@@ -4,7 +4,7 @@
  * the device Worker, the page-side service for real USB, a fake in unit tests — comes in through
  * the constructor.
  */
-import type { DeviceEvent, DeviceRequest } from '../worker/device-protocol.ts';
+import type { DeviceEvent, DeviceRequest } from '../../service/device-protocol.ts';
 import { UpdateError } from '../../core/dfu/errors.ts';
 
 /** Distributes Omit over the request union, so each kind keeps its own fields. */
@@ -43,12 +43,12 @@ export class DeviceChannel {
     for (const s of this.#subscribers) s(e);
     if (e.kind === 'done' && e.id === -1) {
       // the device side itself failed: nothing in flight will be answered
-      for (const p of this.#pending.values()) p.reject(new UpdateError(e.error?.code ?? 'Internal', e.error?.message ?? 'the device side stopped'));
+      for (const p of this.#pending.values()) p.reject(UpdateError.fromWire(e.error ?? { code: 'Internal', message: 'the device side stopped' }));
       this.#pending.clear();
     } else if (e.kind === 'done') {
       const p = this.#pending.get(e.id);
       this.#pending.delete(e.id);
-      if (e.error !== undefined) p?.reject(new UpdateError(e.error.code, e.error.message));
+      if (e.error !== undefined) p?.reject(UpdateError.fromWire(e.error));
       else p?.resolve();
     }
   }

@@ -1,16 +1,15 @@
 /**
  * The devices the page can update: the emulated NICs (in the device Worker) and a real WebUSB
  * device the user picked (in the page), their QUERY answers, and what can be done to them
- * (refresh, reset, power cycle, factory reset, faults, timing, another NIC). Private $state,
+ * (refresh, reset, power cycle, factory reset, faults, timing, another NIC; the maintenance
+ * commands are maintenance.svelte.ts's, sent through `perform`). Private $state,
  * getters, methods as the only mutators; the channel and the USB picker come in through the
  * constructor.
  */
 import type { DeviceQuery } from '../../core/update/query.ts';
-import type { CsTokenStep, DeviceBus, DeviceEvent, DeviceSummary, Fault, MaintenanceOp, TimingName } from '../worker/device-protocol.ts';
-import { regStatus } from '../../core/update/mcc-codes.ts';
+import type { DeviceBus, DeviceEvent, DeviceSummary, Fault, TimingName } from '../../service/device-protocol.ts';
 import { hasDfuInterface } from '../../core/dfu/descriptors.ts';
-import { DEMO_SERIAL } from '../worker/device-protocol.ts';
-import { hex } from './format.ts';
+import { DEMO_SERIAL } from '../../service/device-protocol.ts';
 import type { DeviceChannel, RequestBody } from './device-channel.ts';
 import { deviceFields, flintText, type FieldRow } from './device-view.ts';
 
@@ -33,24 +32,6 @@ export interface DevicesOptions {
 }
 
 
-/** A maintenance command's outcome, for a person. */
-export interface MaintenanceView {
-  readonly op: MaintenanceOp;
-  readonly refused: boolean;
-  /** What the device said (LAST_RESULT) and its register status, e.g. "0x06 METHOD_NOT_SUPP". */
-  readonly device?: string;
-  readonly status?: string;
-  /** What mstflint prints for it on secure firmware. */
-  readonly mstflint: string;
-}
-
-/** One step of the CS-token demo as the device side reported it. */
-export interface CsTokenStepView {
-  readonly step: CsTokenStep;
-  readonly ok: boolean;
-  readonly text: string;
-}
-
 export const USB_FILTERS: USBDeviceFilter[] = [{ classCode: 0xfe, subclassCode: 0x01 }];
 
 export class DevicesState {
@@ -62,8 +43,6 @@ export class DevicesState {
   #busy = $state<string | undefined>(undefined);
   #error = $state<string | undefined>(undefined);
   #notice = $state<string | undefined>(undefined);
-  #maintenance = $state.raw<MaintenanceView | undefined>(undefined);
-  #csToken = $state.raw<readonly CsTokenStepView[]>([]);
   readonly #o: DevicesOptions;
 
   constructor(opts: DevicesOptions) {
@@ -109,14 +88,6 @@ export class DevicesState {
   get notice() {
     return this.#notice;
   }
-  /** The last maintenance command's outcome. */
-  get maintenanceResult() {
-    return this.#maintenance;
-  }
-  /** The CS-token demo's steps so far (the last run). */
-  get csTokenSteps(): readonly CsTokenStepView[] {
-    return this.#csToken;
-  }
   get usbSupport() {
     return this.#o.usbSupport;
   }
@@ -131,19 +102,17 @@ export class DevicesState {
       if (!this.#selected || !this.devices.some((d) => d.serial === this.#selected)) this.#selected = this.devices[0]?.serial;
     } else if (e.kind === 'query') {
       this.#queries = { ...this.#queries, [e.serial]: e.query };
-    } else if (e.kind === 'maintenance') {
-      this.#maintenance = {
-        op: e.op,
-        refused: e.refused,
-        mstflint: e.mstflint,
-        ...(e.deviceText !== undefined ? { device: e.deviceText } : {}),
-        ...(e.registerStatus !== undefined ? { status: `${hex(e.registerStatus)} ${regStatus(e.registerStatus).name}` } : {}),
-      };
-    } else if (e.kind === 'cs-token') {
-      this.#csToken = [...this.#csToken, { step: e.step, ok: e.ok, text: e.text }];
     } else if (e.kind === 'done' && e.id === -1) {
       this.#error = e.error?.message;
     }
+  }
+
+  /**
+   * Sends one request about the devices, shown as what is being done (`busy`) and, if it fails, as
+   * the error; `after` runs once it succeeded. The other device panels (maintenance) go through here.
+   */
+  perform(label: string, body: RequestBody, after?: () => void): Promise<boolean> {
+    return this.#op(label, body, after);
   }
 
   async #op(label: string, body: RequestBody, after?: () => void): Promise<boolean> {
@@ -271,25 +240,6 @@ export class DevicesState {
     const ok = await this.#op('connecting the USB device', { kind: 'adopt-usb', device: picked.device, bus: picked.bus });
     if (ok) this.#selected = picked.device.serialNumber || this.#usb.at(-1)?.serial;
     return ok;
-  }
-
-  /** Tries a maintenance command secure firmware blocks, to show that it does. */
-  maintenance(op: MaintenanceOp): Promise<boolean> {
-    const serial = this.#selected;
-    if (!serial) return Promise.resolve(false);
-    this.#maintenance = undefined;
-    return this.#op('sending a maintenance command', { kind: 'maintenance', serial, op });
-  }
-
-  /**
-   * The CS-token demo on the selected emulated NIC: SET_VSD refused, the challenge answered with a
-   * token signed by the DEMO key, SET_VSD accepted with `vsd`.
-   */
-  unlockWithToken(vsd: string): Promise<boolean> {
-    const serial = this.#selected;
-    if (!serial) return Promise.resolve(false);
-    this.#csToken = [];
-    return this.#op('unlocking SET_VSD with a CS token', { kind: 'cs-token', serial, vsd });
   }
 
   clearNotice(): void {

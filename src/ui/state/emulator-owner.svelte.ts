@@ -2,7 +2,7 @@
  * Whether this tab owns the emulated NICs (the device Worker's Web Lock, emulator-lock.ts): a
  * second tab of TrustFlash says so and works without them until the first one closes.
  */
-import type { DeviceEvent } from '../worker/device-protocol.ts';
+import type { DeviceEvent } from '../../service/device-protocol.ts';
 import type { DeviceChannel } from './device-channel.ts';
 
 export class EmulatorOwner {

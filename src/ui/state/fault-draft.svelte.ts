@@ -3,7 +3,7 @@
  * update, in the emulator's own terms (src/emulator/faults.ts). Arming replaces what is armed;
  * one-shot faults (power loss, flash error, disconnect) fire once and disarm themselves.
  */
-import type { Fault } from '../worker/device-protocol.ts';
+import type { Fault } from '../../service/device-protocol.ts';
 
 export type FaultKind = 'power-loss' | 'flash-error' | 'disconnect' | 'slow' | 'locked-by-other';
 

@@ -5,9 +5,9 @@
  * exported as JSON. It also carries what start-up found: updates a reload cut off ("interrupted")
  * and NICs whose reboot on reload applied a pending image, shown as notices in the Update panel.
  */
-import type { DeviceEvent, RebootNotice } from '../worker/device-protocol.ts';
-import type { HistoryEntry, StoredEntries } from '../worker/history-store.ts';
-import { HISTORY_SCHEMA } from '../worker/history-store.ts';
+import type { DeviceEvent, RebootNotice } from '../../service/device-protocol.ts';
+import type { HistoryEntry, StoredEntries } from '../../service/history-store.ts';
+import { HISTORY_SCHEMA } from '../../service/history-store.ts';
 import type { DeviceChannel } from './device-channel.ts';
 
 export interface HistoryOptions {

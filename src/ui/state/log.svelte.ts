@@ -4,7 +4,7 @@
  * hash-chained audit log is kept on the device side; exporting it downloads the JSON lines (the
  * saver comes in through the constructor) and the summary says whether its chain checks out.
  */
-import type { DeviceEvent, LogLine } from '../worker/device-protocol.ts';
+import type { DeviceEvent, LogLine } from '../../service/device-protocol.ts';
 import type { DeviceChannel } from './device-channel.ts';
 
 export interface LogOptions {

@@ -4,7 +4,7 @@
  * text says what protects the device. The expectations are what
  * the emulated NIC does; the e2e tests hold the app to them.
  */
-import type { Fault } from '../worker/device-protocol.ts';
+import type { Fault } from '../../service/device-protocol.ts';
 
 /** The PSID of the "other board" a second emulated NIC can be made for (wrong-psid.tfw is built for it). */
 export const OTHER_PSID = 'MT_0000000999';

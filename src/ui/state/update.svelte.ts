@@ -7,13 +7,13 @@
  */
 import type { DeviceStatus } from '../../core/update/protocol.ts';
 import type { SessionProgress, SessionResult, StepId, StepState } from '../../core/update/session.ts';
-import { mccError, mccStateName, mstflintBurnError } from '../../core/update/mcc-codes.ts';
-import type { DeviceEvent, Fault, RunMode, TrustSource } from '../worker/device-protocol.ts';
+import type { DeviceEvent, Fault, RunMode, TrustSource } from '../../service/device-protocol.ts';
 import type { DeviceChannel } from './device-channel.ts';
 import type { DevicesState } from './devices.svelte.ts';
-import { advancePath, nodeForState, type NodeId } from './mcc-diagram.ts';
+import type { NodeId } from './mcc-diagram.ts';
+import { MccWatch, nodeOf, statusText } from './mcc-watch.svelte.ts';
 import type { Scenario } from './scenarios.ts';
-import { formatBytes, formatDuration, formatRate, hex } from './format.ts';
+import { progressView, rejectionOf, type ProgressView, type Rejection } from './update-view.ts';
 
 /** What to flash: a sample shipped with the app, or a file the user picked. */
 export type FirmwareChoice = { readonly kind: 'sample'; readonly file: string; readonly title: string } | { readonly kind: 'file'; readonly file: File };
@@ -25,22 +25,6 @@ export interface UpdateOptions {
   readonly trust: () => readonly TrustSource[];
   /** Fetches a sample from the app's origin. */
   readonly fetchBytes: (url: string) => Promise<ArrayBuffer>;
-}
-
-/** Who refused the image, and what a person can do about it. */
-export type Rejection =
-  | { readonly by: 'host'; readonly check: string; readonly title: string; readonly reason: string }
-  | { readonly by: 'device'; readonly code: string; readonly name: string; readonly mstflint: string; readonly sentence: string; readonly action: string; readonly fault: boolean };
-
-export interface ProgressView {
-  /** Bytes sent of the image, in percent (the bar and the numbers agree). */
-  readonly percent: number;
-  readonly bytes: string;
-  readonly rate: string;
-  /** "about 3 s left" while downloading; empty otherwise. */
-  readonly eta: string;
-  /** The phase when it is not the download ("Update component (erase the inactive bank)…"). */
-  readonly phase: string | undefined;
 }
 
 const choiceName = (c: FirmwareChoice) => (c.kind === 'sample' ? c.file : c.file.name);
@@ -59,16 +43,16 @@ export class UpdateState {
   /** The last progress report from inside the download (the later steps report no bytes). */
   #download = $state.raw<SessionProgress | undefined>(undefined);
   #result = $state.raw<{ serial: string; name: string; result: SessionResult } | undefined>(undefined);
-  #path = $state.raw<readonly NodeId[]>([]);
-  #status = $state.raw<Readonly<Record<string, DeviceStatus>>>({});
   #choice = $state.raw<FirmwareChoice | undefined>(undefined);
   #scenario = $state.raw<Scenario | undefined>(undefined);
   #error = $state<string | undefined>(undefined);
   #last: { choice: FirmwareChoice; scenario: Scenario | undefined } | undefined;
   readonly #o: UpdateOptions;
+  readonly #mcc: MccWatch;
 
   constructor(opts: UpdateOptions) {
     this.#o = opts;
+    this.#mcc = new MccWatch(opts.channel);
     opts.channel.subscribe((e) => this.#onEvent(e));
   }
 
@@ -100,28 +84,9 @@ export class UpdateState {
   get progress() {
     return this.#progress;
   }
-  /**
-   * One measure: the bar and the numbers are the bytes of the download (the steps around it carry
-   * no bytes). While the device erases or verifies, the bar names that phase instead of showing a
-   * frozen "0 B"; once the session has ended there is no ETA, only what was sent.
-   */
+  /** The bar and its numbers (update-view.ts). */
   get progressView(): ProgressView | undefined {
-    const p = this.#progress;
-    if (!p && !this.#result) return undefined;
-    const d = this.#download;
-    const total = d?.bytesTotal ?? p?.bytesTotal ?? this.#size;
-    const sent = d?.bytesSent ?? 0;
-    const percent = total ? Math.floor((sent / total) * 100) : 0;
-    const bytes = `${formatBytes(sent)} of ${formatBytes(total)} sent`;
-    const running = this.running ? this.steps.find((s) => s.status === 'running') : undefined;
-    if (this.#result) {
-      // nothing was sent (refused by this host, cancelled before the download): no bar at all
-      if (!d) return undefined;
-      const failed = this.#result.result.outcome !== 'updated';
-      return { percent, bytes: failed && sent < total ? `${bytes} before it stopped` : bytes, rate: formatRate(d.rate), eta: '', phase: undefined };
-    }
-    if (running && running.id !== 'download') return { percent, bytes, rate: '', eta: '', phase: `${running.title}…` };
-    return { percent, bytes, rate: d ? formatRate(d.rate) : '–', eta: !d || sent >= total ? '' : `about ${formatDuration(d.etaMs)} left`, phase: undefined };
+    return progressView({ progress: this.#progress, download: this.#download, outcome: this.#result?.result.outcome, size: this.#size, running: this.running ? this.steps.find((s) => s.status === 'running') : undefined });
   }
   get result(): SessionResult | undefined {
     return this.#result?.result;
@@ -131,33 +96,23 @@ export class UpdateState {
   }
   get rejection(): Rejection | undefined {
     const r = this.#result?.result;
-    if (!r) return undefined;
-    if (r.outcome === 'rejected-by-host' && r.report?.failed) return { by: 'host', check: r.report.failed.id, title: r.report.failed.title, reason: r.report.failed.reason };
-    // the device's own answer: a refusal of the image, or (an update that failed) a fault of the device
-    if ((r.outcome === 'rejected-by-device' || r.outcome === 'failed') && r.deviceError) {
-      const e = mccError(r.deviceError.code);
-      return { by: 'device', code: hex(e.code), name: e.name, mstflint: mstflintBurnError(e.code), sentence: e.sentence, action: e.action, fault: r.outcome === 'failed' };
-    }
-    return undefined;
+    return r ? rejectionOf(r) : undefined;
   }
-  /** The MCC states the last session went through, in order. */
+  /** The MCC states the last session went through, in order (mcc-watch.svelte.ts). */
   get path(): readonly NodeId[] {
-    return this.#path;
+    return this.#mcc.path;
   }
   /** The selected device's last STATUS. */
   get deviceStatus(): DeviceStatus | undefined {
-    const s = this.#o.devices.selectedSerial;
-    return s ? this.#status[s] : undefined;
+    return this.#mcc.status(this.#o.devices.selectedSerial);
   }
   /** The node to light: the selected device's current state. */
   get current(): NodeId | undefined {
-    const st = this.deviceStatus;
-    return st ? nodeForState(st.state) : undefined;
+    return nodeOf(this.deviceStatus);
   }
   get stateText(): string | undefined {
     const st = this.deviceStatus;
-    if (!st) return undefined;
-    return `${mccStateName(st.state)}${st.error ? `, error ${hex(st.error)} ${mccError(st.error).name}` : ''}${st.handleOwned ? `, handle ${hex(st.handle, 6)} held` : ''}${st.pendingReset ? ', new image pending reset' : ''}`;
+    return st ? statusText(st) : undefined;
   }
   get choice() {
     return this.#choice;
@@ -200,10 +155,6 @@ export class UpdateState {
         this.#download = undefined;
         this.#result = undefined;
         this.#waiting = null;
-        {
-          const st = this.#status[e.serial];
-          this.#path = st ? advancePath([], st.state) : ['IDLE'];
-        }
         return;
       case 'steps':
         if (e.serial === this.#serial) this.#steps = e.steps;
@@ -215,10 +166,6 @@ export class UpdateState {
         return;
       case 'waiting':
         if (e.serial === this.#serial) this.#waiting = e.next;
-        return;
-      case 'status':
-        this.#status = { ...this.#status, [e.serial]: e.status };
-        if (e.serial === this.#serial) this.#path = advancePath(this.#path, e.status.state, e.instruction, e.status.result);
         return;
       case 'result':
         this.#result = { serial: e.serial, name: e.name, result: e.result };

@@ -1,15 +1,15 @@
 /// <reference lib="webworker" />
 /**
- * The device Worker: the emulated NICs (their firmware is WebAssembly), the DFU host and the update
- * session run here, so the page never blocks. It receives DeviceRequests and posts DeviceEvents;
- * the NICs' state, the update history and the audit log are kept in IndexedDB. The NICs are
- * restored only by the tab that holds the emulator lock (emulator-lock.ts); until then this side
- * refuses every request but the audit export.
+ * The device Worker: the device side (src/service: the emulated NICs, whose firmware is WebAssembly,
+ * the DFU host and the update sessions) runs here, so the page never blocks. It receives
+ * DeviceRequests and posts DeviceEvents; the NICs' state, the update history and the audit log are
+ * kept in IndexedDB. The NICs are restored only by the tab that holds the emulator lock
+ * (emulator-lock.ts); until then this side refuses every request but the audit export.
  */
-import { DeviceService } from './device-service.ts';
-import type { DeviceEvent, DeviceRequest } from './device-protocol.ts';
-import { indexedDbNicStore, memoryNicStore } from './nic-store.ts';
-import { indexedDbHistoryStore, memoryHistoryStore } from './history-store.ts';
+import { DeviceService } from '../../service/device-service.ts';
+import type { DeviceEvent, DeviceRequest } from '../../service/device-protocol.ts';
+import { indexedDbNicStore, memoryNicStore } from '../../service/nic-store.ts';
+import { indexedDbHistoryStore, memoryHistoryStore } from '../../service/history-store.ts';
 import { claimEmulator } from './emulator-lock.ts';
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
@@ -29,7 +29,7 @@ const service = new DeviceService({
     return new Uint8Array(await res.arrayBuffer());
   },
   // the CS-token demo signs with the DEMO key (public); loaded only when the demo runs
-  signToken: async (body) => (await import('./demo-token-signer.ts')).signWithDemoKey(body),
+  signToken: async (body) => (await import('../../service/demo-token-signer.ts')).signWithDemoKey(body),
 });
 
 let owner = false;

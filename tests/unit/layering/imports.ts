@@ -21,6 +21,7 @@ function layerOf(rel: string): string {
   if (p.startsWith('src/gadget/')) return 'gadget';
   if (p.startsWith('src/cli/')) return 'cli';
   if (p.startsWith('src/assets/')) return 'assets';
+  if (p.startsWith('src/service/')) return 'service';
   if (p.startsWith('src/ui/worker/')) return 'ui-worker';
   if (p.startsWith('src/ui/')) return 'ui';
   if (p === 'src/main.ts') return 'ui';
@@ -33,13 +34,21 @@ function layerOf(rel: string): string {
 const WIRE = ['src/core/dfu/host.ts', 'src/core/dfu/reconnect.ts', 'src/core/dfu/record.ts', 'src/core/dfu/spec.ts', 'src/core/update/nic-client.ts', 'src/core/update/session.ts'];
 
 /**
- * Known exceptions, each a file and the layer it reaches, to be removed by the rest of issue #11:
- * the device side still lives in src/ui/worker (it drives the DFU host and the emulator). A stale entry (no longer
- * needed) fails the test too, so this list only shrinks.
+ * What the page (src/ui outside the Worker entry files) may use of the device side at run time: its
+ * message types' constants and the history store it reads itself. The device service itself is
+ * loaded only by the real-USB backend (USBDevice objects cannot move to a Worker). Type-only
+ * imports of src/service are not calls and are allowed anywhere in src/ui.
+ */
+const SERVICE_FOR_PAGE = ['src/service/device-protocol.ts', 'src/service/history-store.ts'];
+const REAL_USB_BACKEND = { file: 'src/ui/state/device-backend.ts', reaches: 'src/service/device-service.ts' };
+
+/**
+ * Known exceptions, each a file and the layer it reaches, to be removed by the rest of issue #11. A
+ * stale entry (no longer needed) fails the test too, so this list only shrinks.
  */
 export const EXCEPTIONS: readonly { file: string; reaches: string }[] = [];
 
-type Rule = (from: string, to: string, toRel: string, typeOnly: boolean) => string | undefined;
+type Rule = (from: string, to: string, toRel: string, typeOnly: boolean, fromRel: string) => string | undefined;
 
 /**
  * The emulator's public surface for everything outside it (and its gadget): the package entry
@@ -56,12 +65,20 @@ const RULES: Record<string, Rule> = {
   emulator: (_f, to) => (to === 'emulator' ? undefined : 'src/emulator imports only src/emulator (the firmware comes from wasm/, built)'),
   gadget: (_f, to, toRel) => (to === 'gadget' || to === 'emulator' || toRel.startsWith('src/core/bytes/') ? undefined : 'src/gadget imports src/gadget, src/emulator and src/core/bytes only'),
   // the page renders state and sends intents; wire bytes are the device side's
-  ui: (_f, to, toRel, typeOnly) => {
+  ui: (_f, to, toRel, typeOnly, fromRel) => {
     if (to === 'ui' || to === 'ui-worker') return undefined;
     if (to === 'core') return !typeOnly && WIRE.includes(toRel) ? `the page (src/ui outside the worker) does not call the wire module ${toRel}` : undefined;
-    return `src/ui imports src/ui and src/core only, not ${to}`;
+    if (to === 'service') {
+      if (typeOnly || SERVICE_FOR_PAGE.includes(toRel)) return undefined;
+      if (fromRel === REAL_USB_BACKEND.file && toRel === REAL_USB_BACKEND.reaches) return undefined;
+      return `the page reaches the device side through the Worker's messages (${SERVICE_FOR_PAGE.join(', ')}; the service itself only from ${REAL_USB_BACKEND.file}), not ${toRel}`;
+    }
+    return `src/ui imports src/ui, src/core and the device side's messages only, not ${to}`;
   },
-  'ui-worker': (_f, to, toRel) => (to === 'ui-worker' || to === 'ui' || to === 'core' || to === 'emulator' ? throughEntry(to, toRel) : `the device side imports core and the emulator, not ${to}`),
+  // the Worker entry files: the device service (device-worker.ts) and the verifier (verify-worker.ts)
+  'ui-worker': (_f, to) => (to === 'ui-worker' || to === 'ui' || to === 'core' || to === 'service' ? undefined : `the Worker entry files import core and the device service, not ${to}`),
+  // the device side: it drives the DFU host (core) and the emulator; it knows nothing of the page
+  service: (_f, to, toRel) => (to === 'service' || to === 'core' || to === 'emulator' ? throughEntry(to, toRel) : `src/service imports src/service, src/core and the emulator's entry points, not ${to}`),
   cli: (_f, to, toRel) => (to === 'ui' || to === 'ui-worker' || to === 'tests' ? `src/cli does not import ${to}` : throughEntry(to, toRel)),
 };
 
@@ -87,12 +104,17 @@ export function checkImports(root: string): Violation[] {
     const text = readFileSync(file, 'utf8');
     for (const m of text.matchAll(IMPORT)) {
       const spec = m[3] ?? m[4]!;
+      // the device side runs in a Worker and in Node tests: no Svelte, no component
+      if (from === 'service' && /^svelte(\/|$)/.test(spec)) {
+        out.push({ file: rel, target: spec, rule: 'src/service does not import Svelte' });
+        continue;
+      }
       if (!spec.startsWith('.')) continue; // packages and node: builtins
       const target = relative(root, resolve(dirname(file), spec.replace(/\?.*$/, ''))).split(sep).join('/');
       const to = layerOf(target);
       // src/assets holds data (the demo key set), no code: the app, the CLI and the tests read it
       if (to === 'assets' && from !== 'core' && from !== 'emulator') continue;
-      const why = to === 'tests' && from !== 'cli' ? 'src never imports from tests/' : rule(from, to, target, !!m[2]);
+      const why = to === 'tests' && from !== 'cli' ? 'src never imports from tests/' : rule(from, to, target, !!m[2], rel);
       if (why && !EXCEPTIONS.some((e) => e.file === rel && e.reaches === to)) out.push({ file: rel, target, rule: why });
     }
   }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { combinedBackend } from '../../../src/ui/state/device-backend.ts';
-import type { DeviceEvent } from '../../../src/ui/worker/device-protocol.ts';
+import type { DeviceEvent } from '../../../src/service/device-protocol.ts';
 import { FakeBackend } from './fake-backend.ts';
 
 describe('combinedBackend', () => {

@@ -25,4 +25,17 @@ describe('DeviceChannel', () => {
     fake.emit({ kind: 'done', id: -1, error: { code: 'Internal', message: 'the device worker failed: boom' } });
     expect(await a).toMatchObject({ code: 'Internal', message: 'the device worker failed: boom' });
   });
+
+  it('a device rejection keeps its MCC error code across the boundary', async () => {
+    const fake = new FakeBackend();
+    const channel = new DeviceChannel(fake);
+    const a = channel.request({ kind: 'refresh-all' } as never).catch((e: unknown) => e);
+    const wire = new UpdateError('DeviceRejected', 'BAD_SIGNATURE (MCC error 0x04)', { mccError: 0x04 }).toWire();
+    fake.emit({ kind: 'done', id: -1, error: JSON.parse(JSON.stringify(wire)) });
+    const err = (await a) as UpdateError;
+    expect(err).toBeInstanceOf(UpdateError);
+    expect([err.code, err.mccError, err.message]).toEqual(['DeviceRejected', 0x04, 'BAD_SIGNATURE (MCC error 0x04)']);
+    expect(UpdateError.from(new DOMException('x', 'AbortError')).code).toBe('Cancelled');
+    expect(UpdateError.from(new Error('boom')).toWire()).toEqual({ code: 'Internal', message: 'boom' });
+  });
 });

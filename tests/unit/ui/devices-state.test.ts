@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { DeviceChannel } from '../../../src/ui/state/device-channel.ts';
 import { DevicesState } from '../../../src/ui/state/devices.svelte.ts';
+import { MaintenanceState } from '../../../src/ui/state/maintenance.svelte.ts';
 import type { DeviceQuery } from '../../../src/core/update/query.ts';
-import type { DeviceSummary } from '../../../src/ui/worker/device-protocol.ts';
+import type { DeviceSummary } from '../../../src/service/device-protocol.ts';
 import { FakeBackend, tick } from './fake-backend.ts';
 
 const nic = (serial: string, psid = 'TF_0000000001'): DeviceSummary => ({ serial, kind: 'emulated', label: 'Emulated NIC', psid, timing: 'instant', faults: [] });
@@ -25,7 +26,7 @@ function setup(opts: Partial<ConstructorParameters<typeof DevicesState>[0]> = {}
   const fake = new FakeBackend();
   const channel = new DeviceChannel(fake);
   const devices = new DevicesState({ channel, baseUrl: 'http://app.test/', usbSupport: 'available', ...opts });
-  return { fake, devices };
+  return { fake, devices, channel };
 }
 
 describe('DevicesState', () => {
@@ -155,15 +156,17 @@ describe('DevicesState', () => {
   });
 
   it('a maintenance command: the refusal with the register status and what mstflint prints', async () => {
-    const { fake, devices } = setup();
+    const { fake, devices, channel } = setup();
+    const maintenance = new MaintenanceState({ channel, devices });
     fake.emit({ kind: 'devices', source: 'emulator', devices: [nic('TFN0000001')] });
-    const p = devices.maintenance('ROM_BURN');
+    const p = maintenance.send('ROM_BURN');
     const req = fake.last('maintenance')!;
     expect(req).toMatchObject({ serial: 'TFN0000001', op: 'ROM_BURN' });
     fake.emit({ kind: 'maintenance', serial: 'TFN0000001', op: 'ROM_BURN', refused: true, deviceText: 'Unsupported operation under Secure FW', registerStatus: 6, mstflint: '-E- Burn ROM failed: Unsupported operation under Secure FW' });
     fake.done(req.id);
     await p;
-    expect(devices.maintenanceResult).toEqual({ op: 'ROM_BURN', refused: true, device: 'Unsupported operation under Secure FW', status: '0x06 METHOD_NOT_SUPP', mstflint: '-E- Burn ROM failed: Unsupported operation under Secure FW' });
+    expect(devices.busy).toBeUndefined();
+    expect(maintenance.result).toEqual({ op: 'ROM_BURN', refused: true, device: 'Unsupported operation under Secure FW', status: '0x06 METHOD_NOT_SUPP', mstflint: '-E- Burn ROM failed: Unsupported operation under Secure FW' });
   });
 
   it('a failed device side (the worker died) rejects what is in flight', async () => {

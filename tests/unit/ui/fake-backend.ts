@@ -1,7 +1,7 @@
 /** A device backend for the state classes' tests: records requests, and the test plays the device side's events. */
 import type { UpdateErrorCode } from '../../../src/core/dfu/errors.ts';
 import type { DeviceBackend } from '../../../src/ui/state/device-channel.ts';
-import type { DeviceEvent, DeviceRequest } from '../../../src/ui/worker/device-protocol.ts';
+import type { DeviceEvent, DeviceRequest } from '../../../src/service/device-protocol.ts';
 
 export class FakeBackend implements DeviceBackend {
   readonly sent: { req: DeviceRequest; transfer: Transferable[] | undefined }[] = [];

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { DeviceChannel } from '../../../src/ui/state/device-channel.ts';
 import { HistoryState } from '../../../src/ui/state/history.svelte.ts';
 import { EmulatorOwner } from '../../../src/ui/state/emulator-owner.svelte.ts';
-import { memoryHistoryStore, type HistoryEntry } from '../../../src/ui/worker/history-store.ts';
+import { memoryHistoryStore, type HistoryEntry } from '../../../src/service/history-store.ts';
 import { FakeBackend, tick } from './fake-backend.ts';
 
 const e = (id: string, serial: string, time: string, outcome: HistoryEntry['outcome'] = 'updated'): HistoryEntry => ({ id, serial, psid: 'TF_0000000001', time, device: 'emulated', file: 'good.tfw', outcome, message: 'm' });

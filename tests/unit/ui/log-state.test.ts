@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DeviceChannel } from '../../../src/ui/state/device-channel.ts';
 import { LogState, SHOWN } from '../../../src/ui/state/log.svelte.ts';
-import type { LogLine } from '../../../src/ui/worker/device-protocol.ts';
+import type { LogLine } from '../../../src/service/device-protocol.ts';
 import { FakeBackend } from './fake-backend.ts';
 
 const line = (i: number, text: string, source: LogLine['source'] = 'host'): LogLine => ({ t: i, serial: 'TFN0000001', source, text });

@@ -24,7 +24,7 @@ async function runSession(file: string, opts: Parameters<typeof setup>[0] & { ga
   const { dev, host, trust } = await setup(opts);
   const audit = new AuditLog();
   const progress: SessionProgress[] = [];
-  const session = new UpdateSession({ host, usb: dev.usb, firmware: { kind: 'image', bytes: await sample(file) }, trust, now: NOW, audit, onProgress: (p) => progress.push(p), ...(opts.gate ? { gate: opts.gate } : {}) });
+  const session = new UpdateSession({ host, usb: dev.usb, firmware: { kind: 'image', bytes: await sample(file) }, trust, now: NOW, audit, onEvent: (e) => void (e.kind === 'progress' && progress.push(e.progress)), ...(opts.gate ? { gate: { pass: opts.gate, cancelled: false } } : {}) });
   const result = await session.run();
   return { dev, host, result, audit, progress };
 }

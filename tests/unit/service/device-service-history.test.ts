@@ -5,11 +5,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { DeviceService } from '../../../src/ui/worker/device-service.ts';
-import { memoryNicStore } from '../../../src/ui/worker/nic-store.ts';
-import { memoryHistoryStore } from '../../../src/ui/worker/history-store.ts';
+import { DeviceService } from '../../../src/service/device-service.ts';
+import { memoryNicStore } from '../../../src/service/nic-store.ts';
+import { memoryHistoryStore } from '../../../src/service/history-store.ts';
 import { verifyAuditLog } from '../../../src/core/update/audit.ts';
-import type { DeviceEvent, DeviceRequest, RunMode } from '../../../src/ui/worker/device-protocol.ts';
+import type { DeviceEvent, DeviceRequest, RunMode } from '../../../src/service/device-protocol.ts';
 import { sample } from '../emulator/host.ts';
 
 const TRUST = [{ name: 'root.pem', text: readFileSync('src/assets/demo-keys/root/cert.pem', 'utf8') }];

@@ -5,8 +5,8 @@
  * its pending image becomes a "power-cycled" one. While a session runs its tab holds a Web Lock
  * named after the marker, so a marker of a session still running in another tab is left alone.
  */
-import type { DeviceQuery } from '../../core/update/query.ts';
-import type { SessionResult } from '../../core/update/session.ts';
+import type { DeviceQuery } from '../core/update/query.ts';
+import type { SessionResult } from '../core/update/session.ts';
 import type { HistoryEntry, HistoryStore, SessionMarker } from './history-store.ts';
 
 export const versionText = (q: DeviceQuery | undefined): string | undefined =>

@@ -6,9 +6,10 @@
 import { createHash, createPrivateKey, sign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { DeviceService, type SignedTokenParts } from '../../../src/ui/worker/device-service.ts';
-import { memoryNicStore } from '../../../src/ui/worker/nic-store.ts';
-import type { DeviceEvent, DeviceRequest } from '../../../src/ui/worker/device-protocol.ts';
+import { DeviceService } from '../../../src/service/device-service.ts';
+import type { SignedTokenParts } from '../../../src/service/maintenance.ts';
+import { memoryNicStore } from '../../../src/service/nic-store.ts';
+import type { DeviceEvent, DeviceRequest } from '../../../src/service/device-protocol.ts';
 import { parsePem } from '../../../src/core/crypto/pem.ts';
 import { sample } from '../emulator/host.ts';
 

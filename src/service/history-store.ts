@@ -6,7 +6,7 @@
  * "aside" (a stored audit log that failed verification, kept for review). Every stored value
  * carries the schema version it was written with (`v`); `readStored` migrates or refuses it.
  */
-import type { Outcome } from '../../core/update/session.ts';
+import type { Outcome } from '../core/update/session.ts';
 
 /** The schema version this app writes. Bump it with a migration in `readStored`. */
 export const HISTORY_SCHEMA = 1;

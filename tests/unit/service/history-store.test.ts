@@ -4,9 +4,9 @@
  * continues across page loads or is kept aside when it does not verify.
  */
 import { describe, expect, it } from 'vitest';
-import { HISTORY_SCHEMA, memoryHistoryStore, readStored, type HistoryEntry } from '../../../src/ui/worker/history-store.ts';
-import { SessionHistory } from '../../../src/ui/worker/session-history.ts';
-import { openPersistentAudit } from '../../../src/ui/worker/persistent-audit.ts';
+import { HISTORY_SCHEMA, memoryHistoryStore, readStored, type HistoryEntry } from '../../../src/service/history-store.ts';
+import { SessionHistory } from '../../../src/service/session-history.ts';
+import { openPersistentAudit } from '../../../src/service/persistent-audit.ts';
 import { verifyAuditLog } from '../../../src/core/update/audit.ts';
 import type { DeviceQuery } from '../../../src/core/update/query.ts';
 import type { SessionResult } from '../../../src/core/update/session.ts';

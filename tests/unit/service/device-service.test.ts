@@ -4,10 +4,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { DeviceService } from '../../../src/ui/worker/device-service.ts';
-import { memoryNicStore } from '../../../src/ui/worker/nic-store.ts';
-import type { DeviceEvent, DeviceRequest, RunMode } from '../../../src/ui/worker/device-protocol.ts';
+import { DeviceService } from '../../../src/service/device-service.ts';
+import { memoryNicStore } from '../../../src/service/nic-store.ts';
+import type { DeviceEvent, DeviceRequest, RunMode } from '../../../src/service/device-protocol.ts';
 import type { Fault } from '../../../src/emulator/faults.ts';
+import { MCC_STATE } from '../../../src/core/update/mcc-codes.ts';
 import { sample } from '../emulator/host.ts';
 
 const TRUST = [{ name: 'root.pem', text: readFileSync('src/assets/demo-keys/root/cert.pem', 'utf8') }];
@@ -78,6 +79,11 @@ describe('DeviceService (emulator)', () => {
     expect(h.of('progress').at(-1)!.progress.fraction).toBe(1);
     const instructions = h.of('status').flatMap((s) => (s.instruction !== undefined ? [s.instruction] : []));
     expect(instructions).toEqual(expect.arrayContaining([1, 3, 4, 6, 2]));
+    // the session's device-status events, not re-decoded transfers: a re-read that says what the last
+    // one said is not posted again (the download reads STATUS after every head block)
+    const plain = h.of('status').filter((s) => s.instruction === undefined).map((s) => s.status);
+    for (let i = 1; i < plain.length; i++) expect(plain[i]).not.toEqual(plain[i - 1]);
+    expect(h.of('status').filter((s) => s.status.state === MCC_STATE.DOWNLOAD && s.instruction === undefined).length).toBeLessThanOrEqual(1);
     expect(h.lastQuery()).toMatchObject({ fwVersionRunning: '28.39.1002', fwVersionPending: '28.40.1000' });
     // the result comes after the save, so a reload right after it keeps the update
     const again = harness(h.store);

@@ -4,22 +4,25 @@
  * objects cannot move to a Worker). The page sends intents; the device side answers with events.
  * Every request carries an id; the device side ends each one with exactly one `done`.
  */
-import type { DeviceQuery } from '../../core/update/query.ts';
-import type { DeviceStatus } from '../../core/update/protocol.ts';
-import type { SessionProgress, SessionResult, StepId, StepState } from '../../core/update/session.ts';
-import type { AuditCheck } from '../../core/update/audit.ts';
-import type { UpdateErrorCode } from '../../core/dfu/errors.ts';
-import type { Fault, TimingName } from '../../emulator/index.ts';
-import type { TrustSource } from './protocol.ts';
+import type { DeviceQuery } from '../core/update/query.ts';
+import type { DeviceStatus } from '../core/update/protocol.ts';
+import type { SessionProgress, SessionResult, StepId, StepState } from '../core/update/session.ts';
+import type { AuditCheck } from '../core/update/audit.ts';
+import type { WireError } from '../core/dfu/errors.ts';
+import type { Fault, TimingName } from '../emulator/index.ts';
+import type { RunMode } from '../core/update/gate.ts';
 import type { HistoryEntry } from './history-store.ts';
 
-export type { Fault, TimingName, TrustSource };
+export type { Fault, RunMode, TimingName };
+
+/** A trust root or key as the page holds it: a file name and its PEM text. */
+export interface TrustSource {
+  readonly name: string;
+  readonly text: string;
+}
 
 /** The blocked maintenance commands the app can try (MAINT_OP names in core/update/protocol.ts). */
 export type MaintenanceOp = 'RAW_FLASH_WRITE' | 'SET_VSD' | 'ROM_BURN';
-
-/** How a step-by-step session advances: one gate per Step click, or straight through. */
-export type RunMode = 'step' | 'run';
 
 /** The CS-token demo's steps, in order (docs/protocol.md §4.6, reference §5.4). */
 export const CS_TOKEN_STEPS = ['refused', 'challenge', 'signed', 'applied', 'accepted'] as const;
@@ -112,7 +115,7 @@ export type DeviceEvent =
   | { kind: 'ready'; steps: readonly StepState[] }
   | { kind: 'devices'; source: 'emulator' | 'usb'; devices: readonly DeviceSummary[] }
   | { kind: 'query'; serial: string; query: DeviceQuery }
-  /** A STATUS answer as the host read it; `instruction` is the MCC instruction it answers, if any. */
+  /** A device STATUS answer (the session's device-status, or a QUERY's); `instruction` is the MCC instruction it answers, if any. */
   | { kind: 'status'; serial: string; status: DeviceStatus; instruction?: number }
   | { kind: 'session-start'; serial: string; name: string; size: number; mode: RunMode }
   | { kind: 'steps'; serial: string; steps: readonly StepState[] }
@@ -136,8 +139,5 @@ export type DeviceEvent =
 /** The dedicated demo NIC: demo scenarios reset and use it, so a person's own NICs are never touched by a demo. */
 export const DEMO_SERIAL = 'TFNDEMO0001';
 
-/** An error as it crosses the Worker boundary: the code it was born with, and its sentence. */
-export interface WireError {
-  readonly code: UpdateErrorCode;
-  readonly message: string;
-}
+/** An error as it crosses the Worker boundary: the code it was born with, its sentence, and the device's MCC error when it has one (core/dfu/errors.ts). */
+export type { WireError };

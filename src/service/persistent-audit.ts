@@ -5,7 +5,7 @@
  * With `locks`, the chain is taken with a Web Lock first: a chain open in another tab is left to it
  * (two tabs appending to one chain would fork it), and this tab's log lasts as long as the page.
  */
-import { AuditLog } from '../../core/update/audit.ts';
+import { AuditLog } from '../core/update/audit.ts';
 import type { HistoryStore } from './history-store.ts';
 
 export interface OpenedAudit {

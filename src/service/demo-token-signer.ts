@@ -4,10 +4,10 @@
  * challenge can be answered in the page; a real CS token is signed by the vendor, never in a
  * browser. Imported only by the device Worker, and only when the demo runs.
  */
-import demoSignerKeyPem from '../../assets/demo-keys/signer/key.pem?raw';
-import { importSigningKey, type SigningKey } from '../../core/crypto/private-key.ts';
-import { signBytes } from '../../core/crypto/signature.ts';
-import type { SignedTokenParts } from './device-service.ts';
+import demoSignerKeyPem from '../assets/demo-keys/signer/key.pem?raw';
+import { importSigningKey, type SigningKey } from '../core/crypto/private-key.ts';
+import { signBytes } from '../core/crypto/signature.ts';
+import type { SignedTokenParts } from './maintenance.ts';
 
 export const DEMO_SIGNER_LABEL = 'DEMO vendor signer key (its private half is public: demo only)';
 

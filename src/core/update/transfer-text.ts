@@ -1,13 +1,14 @@
 /**
- * Turns the DfuHost's transfer log (every control transfer, both directions) into lines a person
- * can read, and picks out the STATUS answers that move the MCC state machine. Decoding uses the
- * host's own protocol decoders; nothing here talks to a device.
+ * The DfuHost's transfer log (every control transfer, both directions) as lines a person can read:
+ * one for the request, one for the answer. This is wire decoding, so it lives beside the decoders it
+ * uses (protocol.ts, query.ts, dfu/spec.ts); nothing here talks to a device. The MCC state the page
+ * draws comes from the session's `device-status` events, not from these lines.
  */
-import type { TransferLogEntry } from '../../core/dfu/host.ts';
-import { DFU_REQUEST, DFU_STATE_NAMES, DFU_STATUS_NAMES } from '../../core/dfu/spec.ts';
-import { mccError, mccInstructionName, mccStateName, regStatus } from '../../core/update/mcc-codes.ts';
-import { decodeControl, decodeData, decodeStatus, VENDOR_REQUEST, VENDOR_REQUEST_NAMES, type DeviceStatus } from '../../core/update/protocol.ts';
-import { decodeQuery } from '../../core/update/query.ts';
+import type { TransferLogEntry } from '../dfu/host.ts';
+import { DFU_REQUEST, DFU_STATE_NAMES, DFU_STATUS_NAMES } from '../dfu/spec.ts';
+import { mccError, mccInstructionName, mccStateName, regStatus } from './mcc-codes.ts';
+import { decodeControl, decodeData, decodeStatus, VENDOR_REQUEST, VENDOR_REQUEST_NAMES, type DeviceStatus } from './protocol.ts';
+import { decodeQuery } from './query.ts';
 
 const DFU_REQUEST_NAMES: Record<number, string> = Object.fromEntries(Object.entries(DFU_REQUEST).map(([k, v]) => [v, k]));
 const STANDARD_NAMES: Record<number, string> = { 0: 'GET_STATUS', 1: 'CLEAR_FEATURE', 3: 'SET_FEATURE', 6: 'GET_DESCRIPTOR', 8: 'GET_CONFIGURATION', 9: 'SET_CONFIGURATION', 10: 'GET_INTERFACE', 11: 'SET_INTERFACE' };
@@ -78,33 +79,4 @@ function describeAnswer(t: TransferLogEntry): string {
 /** One line for the request, one for the answer. */
 export function describeTransfer(t: TransferLogEntry): TransferLines {
   return { request: describeRequest(t), answer: describeAnswer(t) };
-}
-
-/**
- * Follows the MCC machine through the transfers: remembers the last CONTROL instruction and pairs
- * it with the STATUS read that follows, so VERIFY and ACTIVATE show on the path even though the
- * device is already back in LOCKED when the host reads STATUS.
- */
-export class StatusTracker {
-  #instruction: number | undefined;
-  #last = '';
-
-  /** Returns the status to report, or undefined when nothing changed (the download's STATUS reads). */
-  observe(t: TransferLogEntry): { status: DeviceStatus; instruction?: number } | undefined {
-    if (t.setup.requestType !== 'vendor' || t.status !== 'ok') return undefined;
-    if (t.direction === 'out' && t.setup.request === VENDOR_REQUEST.CONTROL && t.data) {
-      const c = decodeControl(t.data);
-      if (c.ok) this.#instruction = c.value.instruction;
-      return undefined;
-    }
-    if (t.direction !== 'in' || t.setup.request !== VENDOR_REQUEST.STATUS || !t.data) return undefined;
-    const s = decodeStatus(t.data);
-    if (!s.ok) return undefined;
-    const instruction = this.#instruction;
-    this.#instruction = undefined;
-    const key = `${s.value.state}/${s.value.error}/${s.value.result}/${s.value.handleOwned}/${s.value.pendingReset}`;
-    if (instruction === undefined && key === this.#last) return undefined;
-    this.#last = key;
-    return instruction === undefined ? { status: s.value } : { status: s.value, instruction };
-  }
 }
