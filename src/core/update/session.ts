@@ -13,15 +13,10 @@
  * the session says plainly that the device does not verify signatures itself.
  */
 import { UpdateError } from '../dfu/errors.ts';
-import type { DfuHost } from '../dfu/host.ts';
-import type { UsbBus } from '../dfu/reconnect.ts';
 import { plainDfuDownload } from '../dfu/plain-download.ts';
-import type { TrustStore } from '../crypto/trust.ts';
-import type { Certificate } from '../crypto/x509.ts';
 import type { Report } from '../verify/report.ts';
-import { verifyImage, type DeviceIdentity } from '../verify/verify-image.ts';
+import { verifyImage } from '../verify/verify-image.ts';
 import { verifyDetached, DEVICE_DOES_NOT_VERIFY } from '../verify/verify-detached.ts';
-import { reportToJson } from '../verify/format-report.ts';
 import { sha256WebCrypto } from '../crypto/sha256.ts';
 import { toHex } from '../bytes/hex.ts';
 import { NicClient } from './nic-client.ts';
@@ -31,105 +26,12 @@ import { DATA_BLOCK_MAX, DATA_HEADER_SIZE, type DeviceStatus } from './protocol.
 import { type DeviceQuery } from './query.ts';
 import { HEAD_MAX } from '../image/layout.ts';
 import { parseImageHead } from '../image/parse.ts';
-import type { AuditLog } from './audit.ts';
-import type { Gate } from './gate.ts';
+import { STEP_TABLE, STEP_TITLES, STEPS, WEIGHTS, type Outcome, type SessionEvent, type SessionOptions, type SessionResult, type StepId, type StepState, type StepStatus } from './session-model.ts';
+
+export * from './session-model.ts';
 
 /** DATA requests handed to the host at once after the image head (see #download). */
 export const DATA_IN_FLIGHT = 4;
-
-/**
- * The session's steps, declared once (fwupd's habit: each step's weight declared up front): its
- * title, its share of the progress bar (the byte-heavy steps dominate), and, for the steps that
- * are one MCC instruction, that instruction and the state the device must answer with (§5).
- */
-export const STEP_TABLE = [
-  { id: 'query', title: 'Query the device', weight: 1 },
-  { id: 'preflight', title: 'Pre-flight checks on this host', weight: 14 },
-  { id: 'lock', title: 'Lock the update handle', weight: 1, instruction: MCC_INSTRUCTION.LOCK_UPDATE_HANDLE, expect: MCC_STATE.LOCKED },
-  { id: 'update-component', title: 'Update component (erase the inactive bank)', weight: 3, instruction: MCC_INSTRUCTION.UPDATE_COMPONENT, expect: MCC_STATE.DOWNLOAD },
-  { id: 'download', title: 'Download the image', weight: 76 },
-  { id: 'verify', title: 'Device verifies the image', weight: 3, instruction: MCC_INSTRUCTION.VERIFY_COMPONENT, expect: MCC_STATE.LOCKED },
-  { id: 'activate', title: 'Activate (pending reset)', weight: 1, instruction: MCC_INSTRUCTION.ACTIVATE, expect: MCC_STATE.LOCKED },
-  { id: 'release', title: 'Release the update handle', weight: 1, instruction: MCC_INSTRUCTION.RELEASE_UPDATE_HANDLE, expect: MCC_STATE.IDLE },
-] as const;
-export type StepId = (typeof STEP_TABLE)[number]['id'];
-export const STEPS: readonly StepId[] = STEP_TABLE.map((s) => s.id);
-export const STEP_TITLES = Object.fromEntries(STEP_TABLE.map((s) => [s.id, s.title])) as Record<StepId, string>;
-const WEIGHTS = Object.fromEntries(STEP_TABLE.map((s) => [s.id, s.weight])) as Record<StepId, number>;
-
-export type StepStatus = 'pending' | 'running' | 'done' | 'failed' | 'skipped';
-export interface StepState {
-  readonly id: StepId;
-  readonly title: string;
-  readonly status: StepStatus;
-  readonly detail?: string;
-  /** How long the step ran, in milliseconds (on the session's clock), once it has ended. */
-  readonly ms?: number;
-}
-
-export interface SessionProgress {
-  /** 0..1 over the whole session, never decreasing. */
-  readonly fraction: number;
-  readonly bytesSent: number;
-  readonly bytesTotal: number;
-  /** Bytes per second over the download so far. */
-  readonly rate: number;
-  /** Estimated milliseconds left in the download, when known. */
-  readonly etaMs: number | undefined;
-}
-
-/**
- * What a session tells its caller, in order, as it happens: the steps' states (all of them, each time
- * one changes), progress, each device STATUS answer it acted on (with the MCC instruction it answers,
- * if it is the answer to one: VERIFY and ACTIVATE leave the device in LOCKED, so only the instruction
- * says they happened), a log line, and the gate's pause before `next` (null when it goes on).
- */
-export type SessionEvent =
-  | { readonly kind: 'steps'; readonly steps: readonly StepState[] }
-  | { readonly kind: 'progress'; readonly progress: SessionProgress }
-  | { readonly kind: 'device-status'; readonly status: DeviceStatus; readonly instruction?: number }
-  | { readonly kind: 'log'; readonly text: string }
-  | { readonly kind: 'waiting'; readonly next: StepId | null };
-
-export type Firmware =
-  | { readonly kind: 'image'; readonly bytes: Uint8Array }
-  | { readonly kind: 'detached'; readonly bytes: Uint8Array; readonly signature: Uint8Array; readonly certificates: readonly Certificate[] };
-
-export interface SessionOptions {
-  readonly host: DfuHost;
-  readonly firmware: Firmware;
-  readonly trust: TrustStore;
-  readonly now?: Date;
-  readonly audit?: AuditLog;
-  /** Asked before each step (StepGate: Step / Run / Cancel). Without a gate the session runs through. */
-  readonly gate?: Gate;
-  readonly signal?: AbortSignal;
-  /** Data block size; default the device's wTransferSize, at most 65527. */
-  readonly blockSize?: number;
-  readonly clock?: () => number;
-  /** Poll interval while the device is busy (INITIALIZE); mstflint uses 240 ms. */
-  readonly pollMs?: number;
-  readonly sleep?: (ms: number) => Promise<void>;
-  /** The session's one event stream (SessionEvent). */
-  readonly onEvent?: (e: SessionEvent) => void;
-  /** The bus to find the device on again after DETACH (navigator.usb, Node's WebUSB, the emulator's bus). */
-  readonly usb?: UsbBus;
-}
-
-export type Outcome = 'updated' | 'rejected-by-host' | 'rejected-by-device' | 'cancelled' | 'failed';
-
-export interface SessionResult {
-  readonly outcome: Outcome;
-  /** One sentence a person can act on. */
-  readonly message: string;
-  readonly report?: Report;
-  readonly deviceError?: MccErrorInfo;
-  readonly before?: DeviceQuery;
-  readonly after?: DeviceQuery;
-  /** False for generic DFU devices. */
-  readonly deviceVerifies: boolean;
-  readonly steps: readonly StepState[];
-}
 
 const cancelled = () => new UpdateError('Cancelled', 'cancelled');
 /** The device's refusal, with its MCC error code: the same error on every side of every boundary. */
@@ -508,19 +410,4 @@ export class UpdateSession {
     const msg = e instanceof UpdateError ? e.message : `internal error: ${(e as Error)?.message ?? String(e)}`;
     return this.#finish('failed', `${STEP_TITLES[step]} failed: ${msg}`, extra);
   }
-}
-
-
-/** The session's report as JSON for exports (the audit log has everything; this is the summary). */
-export function sessionSummary(r: SessionResult): Record<string, unknown> {
-  return {
-    outcome: r.outcome,
-    message: r.message,
-    deviceVerifies: r.deviceVerifies,
-    steps: r.steps,
-    ...(r.deviceError ? { deviceError: { code: r.deviceError.code, name: r.deviceError.name, text: r.deviceError.mstflint } } : {}),
-    ...(r.report ? { report: reportToJson(r.report) } : {}),
-    ...(r.before ? { before: r.before } : {}),
-    ...(r.after ? { after: r.after } : {}),
-  };
 }
