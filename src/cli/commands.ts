@@ -26,6 +26,7 @@ import { bool, list, need, parseArgs, str, UsageError } from './args.ts';
 import { IoError, TEXT_FILE_MAX, tooLargeForText, type Io } from './io.ts';
 import { dfuDevices, formatDevice, openNodeUsb } from './usb.ts';
 import { flagSpec } from './help.ts';
+import { nodeBlockHasher } from './block-pool.ts';
 import { certificatePathProblem } from '../core/crypto/x509.ts';
 import { algorithmsText, keyAlgorithmBit } from '../core/verify/next-keys.ts';
 import { FAMILY_ALGORITHMS } from '../core/verify/algorithms.ts';
@@ -126,7 +127,9 @@ export async function cmdVerify(argv: string[], io: Io): Promise<number> {
     const device = str(p, 'device') ? await loadDevice(io, str(p, 'device')!) : undefined;
     const blob = await io.openBlob(file);
     const bar = bool(p, 'quiet') ? undefined : io.progress;
-    report = await verifyImage(blob, { trust, ...(device ? { device } : {}), ...(now ? { now } : {}), ...(bar ? { onProgress: (h) => bar({ label: 'Hashing', done: h.done, total: h.total }) } : {}) });
+    // format v2: the hash blocks are hashed in parallel threads straight from the file (block-pool.ts)
+    const blockHasher = nodeBlockHasher(resolve(io.cwd, file));
+    report = await verifyImage(blob, { trust, blockHasher, ...(device ? { device } : {}), ...(now ? { now } : {}), ...(bar ? { onProgress: (h) => bar({ label: 'Hashing', done: h.done, total: h.total }) } : {}) });
     bar?.({ label: '', end: true });
   }
   io.out(bool(p, 'json') ? JSON.stringify(reportToJson(report), null, 2) : reportToText(report, file));
@@ -236,7 +239,7 @@ function signFormat(p: ReturnType<typeof parseArgs>, payloadSize: number): SignF
   }
   const n = /^[1-9][0-9]{0,9}$/.test(bs) ? Number(bs) : NaN;
   const problem = hashBlockSizeProblem(n, payloadSize);
-  if (problem) throw new UsageError(`--block-size ${bs}: ${problem.replace(/^"hashBlockSize" /, '')}`);
+  if (problem) throw new UsageError(`--block-size ${bs}: ${problem.replace(/^"hashBlockSize" (\d+ )?/, '')}`);
   return { format: 2, hashBlockSize: n };
 }
 
