@@ -3,7 +3,9 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { toHex } from '../core/bytes/hex.ts';
 import { SIG_ALG, SIG_ALG_NAMES, SIG_ENTRY_NAMES, SIG_ENTRY } from '../core/image/layout.ts';
 import { describeFormatError, parseImageHead } from '../core/image/parse.ts';
-import { HEAD_MAX, IMAGE_MAX } from '../core/image/layout.ts';
+import { HASH_BLOCK_DEFAULT, HEAD_MAX, IMAGE_MAX } from '../core/image/layout.ts';
+import { blockPlanOf } from '../core/image/hash-blocks.ts';
+import { sha256WebCrypto } from '../core/crypto/sha256.ts';
 import { certificatePem, generateRsaKey, makeCertificate, privateKeyPem, type CertRole } from '../core/crypto/keygen.ts';
 import { parsePem, toPem, looksLikePem } from '../core/crypto/pem.ts';
 import { importSigningKey } from '../core/crypto/private-key.ts';
@@ -16,7 +18,7 @@ import { equalBytes } from '../core/bytes/hex.ts';
 import { manifestFromJson } from '../core/sign/manifest-json.ts';
 import { parseIsoTime } from '../core/bytes/iso-time.ts';
 import { formatJsonError, parseStrictJson } from '../core/bytes/strict-json.ts';
-import { signImage } from '../core/sign/sign-image.ts';
+import { hashBlockSizeProblem, signImage, type SignFormat } from '../core/sign/sign-image.ts';
 import { manifestToJson, reportToJson, reportToText } from '../core/verify/format-report.ts';
 import { verifyDetached, DETACHED_MAX, SIGNATURE_FILE_MAX } from '../core/verify/verify-detached.ts';
 import { verifyImage, type DeviceIdentity } from '../core/verify/verify-image.ts';
@@ -24,6 +26,7 @@ import { bool, list, need, parseArgs, str, UsageError } from './args.ts';
 import { IoError, TEXT_FILE_MAX, tooLargeForText, type Io } from './io.ts';
 import { dfuDevices, formatDevice, openNodeUsb } from './usb.ts';
 import { flagSpec } from './help.ts';
+import { nodeBlockHasher } from './block-pool.ts';
 import { certificatePathProblem } from '../core/crypto/x509.ts';
 import { algorithmsText, keyAlgorithmBit } from '../core/verify/next-keys.ts';
 import { FAMILY_ALGORITHMS } from '../core/verify/algorithms.ts';
@@ -124,7 +127,9 @@ export async function cmdVerify(argv: string[], io: Io): Promise<number> {
     const device = str(p, 'device') ? await loadDevice(io, str(p, 'device')!) : undefined;
     const blob = await io.openBlob(file);
     const bar = bool(p, 'quiet') ? undefined : io.progress;
-    report = await verifyImage(blob, { trust, ...(device ? { device } : {}), ...(now ? { now } : {}), ...(bar ? { onProgress: (h) => bar({ label: 'Hashing', done: h.done, total: h.total }) } : {}) });
+    // format v2: the hash blocks are hashed in parallel threads straight from the file (block-pool.ts)
+    const blockHasher = nodeBlockHasher(resolve(io.cwd, file));
+    report = await verifyImage(blob, { trust, blockHasher, ...(device ? { device } : {}), ...(now ? { now } : {}), ...(bar ? { onProgress: (h) => bar({ label: 'Hashing', done: h.done, total: h.total }) } : {}) });
     bar?.({ label: '', end: true });
   }
   io.out(bool(p, 'json') ? JSON.stringify(reportToJson(report), null, 2) : reportToText(report, file));
@@ -160,14 +165,19 @@ export async function cmdInspect(argv: string[], io: Io): Promise<number> {
     const c = await parseCertificate(e.der);
     certs.push(c.ok ? { subject: c.value.subject, issuer: c.value.issuer, notBefore: c.value.notBefore.toISOString(), notAfter: c.value.notAfter.toISOString(), keyId: toHex(c.value.keyId) } : { error: c.reason });
   }
-  const layout = { formatVersion: h.formatVersion, totalSize: h.totalSize, manifest: [h.manifestOffset, h.manifestSize], signatureBlock: [h.sigBlockOffset, h.sigBlockSize], payload: [h.payloadOffset, h.payloadSize] };
+  const plan = blockPlanOf(h);
+  const hashBlocks = plan ? { size: plan.blockSize, count: plan.count, lastBlockSize: plan.count ? plan.payloadSize - (plan.count - 1) * plan.blockSize : 0 } : undefined;
+  const layout = { formatVersion: h.formatVersion, totalSize: h.totalSize, manifest: [h.manifestOffset, h.manifestSize], signatureBlock: [h.sigBlockOffset, h.sigBlockSize], payload: [h.payloadOffset, h.payloadSize], ...(hashBlocks ? { hashBlocks } : {}) };
+  const releaseDigest = toHex(await sha256WebCrypto(prefix.subarray(0, h.signedLength)));
   if (bool(p, 'json')) {
-    io.out(JSON.stringify({ ok: true, verified: false, layout, manifest: manifestToJson(h.manifest), signatureBlock: entries, certificates: certs }, null, 2));
+    io.out(JSON.stringify({ ok: true, verified: false, layout, releaseDigest, manifest: manifestToJson(h.manifest), signatureBlock: entries, certificates: certs }, null, 2));
     return 0;
   }
   const m = manifestToJson(h.manifest);
   const lines = [`${file}: TrustFlash image, format v${h.formatVersion}, ${h.totalSize} bytes (NOT verified: use \`trustflash verify\`)`];
   lines.push(`  layout: header 0+16, manifest ${h.manifestOffset}+${h.manifestSize}, signatures ${h.sigBlockOffset}+${h.sigBlockSize}, payload ${h.payloadOffset}+${h.payloadSize}`);
+  if (hashBlocks) lines.push(`  hash blocks: ${hashBlocks.count} of ${hashBlocks.size} bytes${hashBlocks.count && hashBlocks.lastBlockSize !== hashBlocks.size ? ` (the last one ${hashBlocks.lastBlockSize})` : ''}, each SHA-256 in the signed table`);
+  lines.push(`  release digest: ${releaseDigest} (SHA-256 of header and manifest${plan ? ', the table included' : ''}; NOT verified)`);
   for (const [k, v] of Object.entries(m)) lines.push(`  ${k}: ${Array.isArray(v) ? (v.length ? v.map((x) => (typeof x === 'object' ? JSON.stringify(x) : String(x))).join(', ') : '(none)') : String(v)}`);
   for (const [i, e] of entries.entries()) lines.push(`  signature block [${i}]: ${Object.entries(e).map(([k, v]) => `${k}=${v}`).join(' ')}`);
   for (const c of certs) lines.push(`  certificate: ${'error' in c ? c.error : `${c.subject} (issuer ${c.issuer}, ${c.notBefore} … ${c.notAfter})`}`);
@@ -213,6 +223,26 @@ function signerChecks(io: Io, p: ReturnType<typeof parseArgs>, key: { spki: Uint
   for (const w of problems) io.err(`warning (--other-target): ${w}`);
 }
 
+/** `--format 1|2` and `--block-size BYTES`, checked before anything is read or signed. */
+function signFormat(p: ReturnType<typeof parseArgs>, payloadSize: number): SignFormat {
+  const f = str(p, 'format') ?? '2';
+  if (f !== '1' && f !== '2') throw new UsageError(`--format expects 1 or 2, got ${JSON.stringify(f)}`);
+  const bs = str(p, 'block-size');
+  if (f === '1') {
+    if (bs !== undefined) throw new UsageError('--block-size applies to format 2 only (format 1 has no hash blocks)');
+    return { format: 1 };
+  }
+  if (bs === undefined) {
+    const problem = hashBlockSizeProblem(HASH_BLOCK_DEFAULT, payloadSize);
+    if (problem) throw new UsageError(`${problem.replace('"hashBlockSize"', 'the default hash-block size')} (--block-size)`);
+    return { format: 2 };
+  }
+  const n = /^[1-9][0-9]{0,9}$/.test(bs) ? Number(bs) : NaN;
+  const problem = hashBlockSizeProblem(n, payloadSize);
+  if (problem) throw new UsageError(`--block-size ${bs}: ${problem.replace(/^"hashBlockSize" (\d+ )?/, '')}`);
+  return { format: 2, hashBlockSize: n };
+}
+
 export async function cmdSign(argv: string[], io: Io): Promise<number> {
   const p = parseArgs(argv, flagSpec('sign'));
   if (p.positional.length) throw new UsageError(`unexpected argument ${p.positional[0]}`);
@@ -232,8 +262,9 @@ export async function cmdSign(argv: string[], io: Io): Promise<number> {
   const payloadPath = need(p, 'payload');
   const payloadBlob = await io.openBlob(payloadPath);
   if (payloadBlob.size > 2 ** 31) throw new IoError(`${payloadPath}: ${payloadBlob.size} bytes exceeds the 2 GiB payload cap`);
+  const how = signFormat(p, payloadBlob.size);
   const payload = await io.readBytes(payloadPath);
-  const image = await signImage(draft.value, payload, [{ key, chain, cms: bool(p, 'cms') }]);
+  const image = await signImage(draft.value, payload, [{ key, chain, cms: bool(p, 'cms') }], how);
   await io.writeBytes(out, image);
   if (finalImage) io.err(`WARNING: ${out} is a FINAL IMAGE (--final-image): once it runs, the device accepts no further update unless its nextKeys hold a key the device verifies. There is no recovery over USB.`);
   io.out(`${out}: signed ${draft.value.product} ${draft.value.version} (${image.length} bytes, ${key.description}${chain.length ? `, signer "${chain[0]!.subject}"` : ', no certificates'}${bool(p, 'cms') ? ', CMS' : ''})`);

@@ -65,14 +65,16 @@ export const COMMANDS: readonly CommandHelp[] = [
   },
   {
     name: 'sign',
-    synopsis: ['trustflash sign --key K.pem [--passin SRC] [--cert C.pem [--chain I.pem ...]] [--cms] [--final-image] [--other-target] --manifest M.json --payload FW.bin -o OUT'],
-    about: 'Signs a payload into a TrustFlash image: the manifest (docs/image-format.md) and the payload\'s size and SHA-256, signed with --key, carrying --cert and --chain.',
+    synopsis: ['trustflash sign --key K.pem [--passin SRC] [--cert C.pem [--chain I.pem ...]] [--cms] [--final-image] [--other-target] [--format 1|2] [--block-size BYTES] --manifest M.json --payload FW.bin -o OUT'],
+    about: 'Signs a payload into a TrustFlash image: the manifest (docs/image-format.md) and the payload\'s size and the SHA-256 of each hash block (format 2; format 1: of the whole payload), signed with --key, carrying --cert and --chain.',
     flags: {
       ...keyFlags,
       manifest: { kind: 'string', value: 'M.json', help: 'the manifest (JSON; field names in docs/image-format.md)' },
       payload: { kind: 'string', value: 'FW.bin', help: 'the firmware payload' },
       'final-image': { kind: 'boolean', help: 'allow an image after which the device can verify no further update (a deliberate last image): it is marked as such, signed' },
       'other-target': { kind: 'boolean', help: 'sign even when verify (certificate rules) or this NIC family (RSA-2048 keys only) would refuse the result, for a target with other rules; each problem is printed as a warning' },
+      format: { kind: 'string', value: '1|2', help: 'the image format: 2 (default) signs a table of hash-block digests; 1 signs one SHA-256 of the whole payload, for devices that predate format 2' },
+      'block-size': { kind: 'string', value: 'BYTES', help: 'format 2: the hash-block size, a power of two from 4096 to 16777216 (default 1048576); at most 2048 blocks per payload' },
     },
     examples: ['trustflash sign --key signer/key.pem --cert signer/cert.pem --manifest manifest.json --payload fw.bin -o fw.tfw'],
   },

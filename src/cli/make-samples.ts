@@ -13,7 +13,7 @@ import { parseCertificate, type Certificate } from '../core/crypto/x509.ts';
 import { parsePem } from '../core/crypto/pem.ts';
 import { createCms } from '../core/crypto/cms.ts';
 import { signBytes } from '../core/crypto/signature.ts';
-import { signImage, type ManifestDraft, type Signer } from '../core/sign/sign-image.ts';
+import { signImage, type ManifestDraft, type SignFormat, type Signer } from '../core/sign/sign-image.ts';
 import type { CheckId } from '../core/verify/report.ts';
 
 /** The committed demo key set, relative to the project root (the working directory of npm scripts). */
@@ -98,14 +98,17 @@ export async function makeSamples(outDir: string, opts: { big?: boolean; keysDir
   const size = 64 * 1024;
   const entries: SampleEntry[] = [];
   const put = async (file: string, bytes: Uint8Array | string) => writeFile(join(outDir, file), bytes);
-  const image = async (file: string, title: string, description: string, expect: SampleEntry['expect'], draft: ManifestDraft, signers: Signer[], payloadSize = size) => {
-    const bytes = await signImage(draft, demoPayload(`${draft.version} ${file}`, payloadSize), signers);
+  // Format v2 in 16 KiB hash blocks, so a 64 KiB demo image has four blocks to watch the device
+  // check one by one (the big image uses the 1 MiB default); factory.tfw is the one v1 sample.
+  const SAMPLE_BLOCKS: SignFormat = { format: 2, hashBlockSize: 16 * 1024 };
+  const image = async (file: string, title: string, description: string, expect: SampleEntry['expect'], draft: ManifestDraft, signers: Signer[], payloadSize = size, how: SignFormat = SAMPLE_BLOCKS) => {
+    const bytes = await signImage(draft, demoPayload(`${draft.version} ${file}`, payloadSize), signers, how);
     await put(file, bytes);
     entries.push({ file, title, description, expect, kind: 'image', size: bytes.length });
     return bytes;
   };
 
-  await image('factory.tfw', 'Factory image 28.39.1002', "The image the emulated NIC is manufactured with. It embeds the demo signer's key, which the NIC checks the next update with.", { verdict: 'accept' }, { ...base, version: '28.39.1002', releaseDate: day('2026-07-01'), releaseNotes: 'Factory image.' }, [demoSigner]);
+  await image('factory.tfw', 'Factory image 28.39.1002 (format v1)', "The image the emulated NIC is manufactured with, in image format v1 (one SHA-256 over the whole payload), made before format v2. It embeds the demo signer's key, which the NIC checks the next update with.", { verdict: 'accept' }, { ...base, version: '28.39.1002', releaseDate: day('2026-07-01'), releaseNotes: 'Factory image.' }, [demoSigner], size, { format: 1 });
   const good = await image('good.tfw', 'Signed update 28.40.1000', 'Signed by the vendor for this device, newer, same security version: the device accepts it.', { verdict: 'accept' }, base, [demoSigner]);
 
   const parsed = parseImage(good);
@@ -115,10 +118,11 @@ export async function makeSamples(outDir: string, opts: { big?: boolean; keysDir
   await put('unsigned.tfw', unsigned);
   entries.push({ file: 'unsigned.tfw', title: 'Unsigned image', description: 'Same firmware with the signatures stripped. Nothing vouches for it, so it is refused before a byte is sent.', expect: { verdict: 'reject', failedCheck: 'key' }, kind: 'image', size: unsigned.length });
 
+  // the flipped bit is in hash block 2 (payload bytes 32768..49151): blocks 0 and 1 check out, block 2 does not
   const tp = good.slice();
-  tp[g.payloadOffset + 4096]! ^= 0x01;
+  tp[g.payloadOffset + 2 * 16384 + 4096]! ^= 0x01;
   await put('tampered-payload.tfw', tp);
-  entries.push({ file: 'tampered-payload.tfw', title: 'Tampered payload', description: 'One bit of the firmware flipped after signing. The signed digest no longer matches.', expect: { verdict: 'reject', failedCheck: 'payload' }, kind: 'image', size: tp.length });
+  entries.push({ file: 'tampered-payload.tfw', title: 'Tampered payload', description: 'One bit of the firmware flipped after signing, in hash block 2. That block no longer matches its signed digest: the device refuses it as it arrives.', expect: { verdict: 'reject', failedCheck: 'payload' }, kind: 'image', size: tp.length });
 
   // Change the version in the signed manifest (tag 5) from 28.40.1000 to 28.99.1000, keep the old signature.
   const tm = good.slice();
@@ -136,7 +140,7 @@ export async function makeSamples(outDir: string, opts: { big?: boolean; keysDir
   await image('not-secured.tfw', 'Not a secured image', 'Signed, but built without the secured flag; secure firmware refuses non-secured images.', { verdict: 'reject', failedCheck: 'secured' }, { ...base, secured: false }, [demoSigner]);
   await image('cms-signed.tfw', 'CMS and raw signatures', 'Signed twice: a CMS SignedData (openssl cms compatible) that the host checks against the vendor PKI, and the raw RSA-2048 signature the device itself checks.', { verdict: 'accept' }, base, [demoSigner, { key: signer.key, chain: [signer.cert], cms: true, signingTime: new Date('2026-10-15T00:00:00Z') }]);
   if (opts.big !== false) {
-    await image('big-32mib.tfw', 'Large image (32 MiB)', 'A 32 MiB signed image, to watch streaming digest progress.', { verdict: 'accept' }, { ...base, releaseNotes: 'Large demo image.' }, [demoSigner], 32 * 1024 * 1024);
+    await image('big-32mib.tfw', 'Large image (32 MiB)', 'A 32 MiB signed image in 32 hash blocks of 1 MiB, to watch the blocks being checked.', { verdict: 'accept' }, { ...base, releaseNotes: 'Large demo image.' }, [demoSigner], 32 * 1024 * 1024, { format: 2 });
   }
 
   // Detached mode for generic DFU devices.

@@ -105,6 +105,21 @@ export async function encodeBootRecord(fields: { seq: number; active: 0 | 1; pen
  * bank 0 and again in bank 1 (the golden copy: either bank can be damaged and the other still
  * boots), and two valid boot records naming both (seq 1 in A, seq 2 in B; B wins, A stands in).
  */
+/**
+ * The digest the boot record holds for a bank (docs/protocol.md §8.5): SHA-256 of the whole image
+ * for format v1; for format v2, of its head (header, manifest, signature block), the payload being
+ * covered by the signed hash-block table the firmware checks at boot.
+ */
+export async function bankDigest(image: Uint8Array): Promise<Uint8Array> {
+  const v = new DataView(image.buffer, image.byteOffset, image.byteLength);
+  let covered = image;
+  if (image.length >= 16 && v.getUint16(4, true) === 2) {
+    const sigAt = 16 + v.getUint32(8, true);
+    if (sigAt + 8 <= image.length) covered = image.subarray(0, Math.min(image.length, sigAt + v.getUint32(sigAt + 4, true)));
+  }
+  return new Uint8Array(await crypto.subtle.digest('SHA-256', covered as Uint8Array<ArrayBuffer>));
+}
+
 export async function manufacture(flash: Flash, identity: Identity, factoryImage: Uint8Array): Promise<void> {
   if (factoryImage.length === 0 || factoryImage.length > flash.bankSize) {
     throw new RangeError(`"factoryImage" expected 1..${flash.bankSize} bytes, got ${factoryImage.length}`);
@@ -120,7 +135,7 @@ export async function manufacture(flash: Flash, identity: Identity, factoryImage
     check(flash.erase(flash.bankAddr(bank), Math.ceil(factoryImage.length / SECTOR) * SECTOR), `bank ${bank}`);
     check(flash.write(flash.bankAddr(bank), factoryImage), `the factory image into bank ${bank}`);
   }
-  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', factoryImage as Uint8Array<ArrayBuffer>));
+  const digest = await bankDigest(factoryImage);
   const len: [number, number] = [factoryImage.length, factoryImage.length];
   check(flash.write(BOOT_RECORD_A, await encodeBootRecord({ seq: 1, active: 0, pending: 0xff, len, digest: [digest, digest] })), 'boot record A');
   check(flash.write(BOOT_RECORD_B, await encodeBootRecord({ seq: 2, active: 0, pending: 0xff, len, digest: [digest, digest] })), 'boot record B');

@@ -31,6 +31,7 @@ interface Exports {
   mcc(instruction: number, handle: number, size: number): number;
   write_block(handle: number, offset: number, len: number): number;
   read_block(handle: number, offset: number, len: number): number;
+  bad_block(): number;
   upload(offset: number, len: number): number;
   mcc_table(): number;
   mcc_table_shape(): number;
@@ -168,6 +169,11 @@ export class NicFirmware {
     if (data.length > 65536) return 7;
     this.#io(data.length).set(data);
     return this.#x.write_block(handle >>> 0, offset >>> 0, data.length);
+  }
+  /** The hash block (format v2) the last download was refused at, or undefined. */
+  badBlock(): number | undefined {
+    const b = this.#x.bad_block();
+    return b >= 0 ? b : undefined;
   }
   readBlock(handle: number, offset: number, len: number): Uint8Array {
     const n = this.#x.read_block(handle >>> 0, offset >>> 0, Math.min(len, 65536));

@@ -46,7 +46,7 @@ test.describe('emulated NIC', () => {
     await expect(page.getByTestId('mcc-diagram')).toHaveAttribute('data-path', 'IDLE LOCKED INITIALIZE DOWNLOAD LOCKED IDLE');
     await expect(page.locator('[data-edge="DOWNLOAD>LOCKED"]')).toHaveClass(/walked/);
     await expect(page.getByTestId('progress')).toContainText('100%');
-    await expect(page.getByTestId('progress')).toContainText('66.1 KiB of 66.1 KiB sent');
+    await expect(page.getByTestId('progress')).toContainText('66.2 KiB of 66.2 KiB sent');
     await page.screenshot({ path: test.info().outputPath('updated.png'), fullPage: true });
 
     await page.getByTestId('reset-device').click();

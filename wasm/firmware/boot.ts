@@ -5,7 +5,10 @@
 // number and a SHA-256 of itself, so a write torn by a power loss leaves the previous record intact
 // (the newest record that checks out wins). At boot a pending bank becomes active only if its bytes
 // still hash to the recorded digest; otherwise the device keeps (or falls back to) the other bank.
-// An image is never booted unless its digest matches — an unverified image is never run.
+// An image is never booted unless its digest matches — an unverified image is never run. The
+// recorded digest of a format v1 image is the SHA-256 of all its bytes; of a v2 image, the SHA-256
+// of its head, whose signed table then vouches for each hash block of the payload (dm-verity's way:
+// each byte is hashed once when it arrives, and once per check at boot).
 //
 // Both record sectors hold a valid record at rest (manufacturing writes two; a boot that finds only
 // one writes the other), and each bank holds a bootable image (the factory image twice, then the
@@ -15,6 +18,7 @@
 import { BOOT_RECORD_A, BOOT_RECORD_B, SECTOR, bankAddr, flash_erase, flash_read, flash_write, HW_ERR_RANGE, HW_ERR_WRITE, HW_OK } from './hw';
 import { equal, fill, le32, put32 } from './mem';
 import { sha256Final, sha256Init, sha256Update, SHA256_CTX_SIZE } from './crypto';
+import { ImageInfo, FORMAT_V1 } from './image';
 
 export const NONE: u8 = 0xff;
 const MAGIC: u32 = 0x52424654; // "TFBR"
@@ -105,26 +109,43 @@ export function setBank(r: BootRecord, bank: u8, len: u32, digest: usize): void 
   memory.copy(digests + <usize>bank * 32, digest, 32);
 }
 
-/** Does bank `bank` hold `len` bytes hashing to the recorded digest? Reads the flash in 64 KiB pieces. */
-export function bankIntact(r: BootRecord, bank: u8): bool {
-  return bankHashesTo(bank, bankLen(r, bank), digests + <usize>bank * 32);
+/**
+ * Does bank `bank` hold the image the record names? `info` is that image's parsed head (for v2: its
+ * layout and signed table, in RAM). Reads the flash in 64 KiB pieces.
+ */
+export function bankIntact(r: BootRecord, bank: u8, info: ImageInfo): bool {
+  return bankHashesTo(bank, bankLen(r, bank), digests + <usize>bank * 32, info);
 }
 
-function bankHashesTo(bank: u8, len: u32, expected: usize): bool {
-  if (len == 0) return false;
-  const base = bankAddr(bank);
+/** SHA-256 of bank bytes [from, to) into `out`. */
+function hashRange(base: u32, from: u32, to: u32, out: usize): bool {
   sha256Init(hashCtx);
-  for (let at: u32 = 0; at < len; at += 65536) {
-    const n = len - at < 65536 ? len - at : 65536;
+  for (let at: u32 = from; at < to; at += 65536) {
+    const n = to - at < 65536 ? to - at : 65536;
     if (flash_read(base + at, chunk, n) != HW_OK) return false;
     sha256Update(hashCtx, chunk, n);
   }
-  sha256Final(hashCtx, check);
-  return equal(check, expected, 32);
+  sha256Final(hashCtx, out);
+  return true;
+}
+
+function bankHashesTo(bank: u8, len: u32, expected: usize, info: ImageInfo): bool {
+  if (len == 0) return false;
+  const base = bankAddr(bank);
+  if (info.format == FORMAT_V1) return hashRange(base, 0, len, check) && equal(check, expected, 32);
+  // v2: the head digest, then every hash block against the signed table
+  if (<u64>len != info.total || !hashRange(base, 0, info.payloadOffset, check) || !equal(check, expected, 32)) return false;
+  const blocks = info.tableLen / 32;
+  for (let i: u32 = 0; i < blocks; i++) {
+    const from = info.payloadOffset + i * info.blockSize;
+    const to = i + 1 == blocks ? len : from + info.blockSize;
+    if (!hashRange(base, from, to, check) || !equal(check, info.buf + info.table + i * 32, 32)) return false;
+  }
+  return true;
 }
 
 /**
- * Copies the active bank's image into the other bank, fail-safe: erase, copy, check that the copy
+ * Copies the active bank's image (its parsed head: `info`) into the other bank, fail-safe: erase, copy, check that the copy
  * hashes to the running image's digest, and only then write a record naming it. Until that record
  * is written the record in force still names the other bank's old digest, which the half-made copy
  * does not match, so a power cut at any point leaves the other bank unused, never trusted, and the
@@ -132,7 +153,7 @@ function bankHashesTo(bank: u8, len: u32, expected: usize): bool {
  * Used at boot and resume (main.ts maintain) and when a download that overwrote the other bank
  * ends without an activated image (update.ts release).
  */
-export function mirrorActive(r: BootRecord): u32 {
+export function mirrorActive(r: BootRecord, info: ImageInfo): u32 {
   const from = r.active;
   const to: u8 = from == 0 ? 1 : 0;
   const len = bankLen(r, from);
@@ -148,7 +169,7 @@ export function mirrorActive(r: BootRecord): u32 {
     if (st != HW_OK) return st;
   }
   memory.copy(mirrorDigest, digests + <usize>from * 32, 32);
-  if (!bankHashesTo(to, len, mirrorDigest)) return HW_ERR_WRITE;
+  if (!bankHashesTo(to, len, mirrorDigest, info)) return HW_ERR_WRITE;
   // the record in force may already name this very image there (a golden copy restored after a
   // download overwrote it): then it stays as it is
   if (bankLen(r, to) == len && equal(digests + <usize>to * 32, mirrorDigest, 32)) return HW_OK;

@@ -4,12 +4,23 @@
 // copying them. A head that does not parse is REJECTED_BAD_FORMAT.
 
 import { le16, le32 } from './mem';
+import { spkiWellFormed } from './spki-shape';
 
 export const HEADER_SIZE: u32 = 16;
-export const MANIFEST_MAX: u32 = 65536;
+/** Format v1: one SHA-256 over the payload (tag 17). */
+export const FORMAT_V1: u32 = 1;
+/** Format v2: the SHA-256 of every hash block in the signed manifest (tags 19, 20; image-format.md §13). */
+export const FORMAT_V2: u32 = 2;
+/** The manifest cap of format v1, and of v2 (v1's fields at their maxima plus the largest table). */
+export const MANIFEST_MAX_V1: u32 = 65536;
+export const MANIFEST_MAX: u32 = 131072;
 export const SIGBLOCK_MAX: u32 = 1048576;
 export const HEAD_MAX: u32 = HEADER_SIZE + MANIFEST_MAX + SIGBLOCK_MAX;
 export const PAYLOAD_MAX: u32 = 0x80000000;
+/** Hash blocks: a power of two in 4 KiB..16 MiB, at most 2048 of them (a 64 KiB table). */
+export const HASH_BLOCK_MIN: u32 = 4096;
+export const HASH_BLOCK_MAX: u32 = 16777216;
+export const HASH_BLOCKS_MAX: u32 = 2048;
 
 const MAGIC_IMAGE: u32 = 0x49574654; // "TFWI" little-endian
 const MAGIC_SIGBLOCK: u32 = 0x42534654; // "TFSB"
@@ -33,9 +44,14 @@ const T_NOTES: u32 = 15;
 const T_PAYLOAD_SIZE: u32 = 16;
 const T_PAYLOAD_SHA: u32 = 17;
 const T_FINAL_IMAGE: u32 = 18;
-const T_LAST: u32 = T_FINAL_IMAGE;
+const T_HASH_BLOCK_SIZE: u32 = 19;
+const T_BLOCK_DIGESTS: u32 = 20;
+const T_LAST: u32 = T_BLOCK_DIGESTS;
 // Tag 10 (sequence) is no longer required: it was never enforced, and is ignored when present (hardening spec S4).
-const REQUIRED: u32 = (1 << T_VENDOR) | (1 << T_PRODUCT) | (1 << T_PSIDS) | (1 << T_VERSION) | (1 << T_SVN) | (1 << T_RELEASE) | (1 << T_SECURED) | (1 << T_DEV) | (1 << T_PAYLOAD_SIZE) | (1 << T_PAYLOAD_SHA);
+const REQUIRED_BOTH: u32 = (1 << T_VENDOR) | (1 << T_PRODUCT) | (1 << T_PSIDS) | (1 << T_VERSION) | (1 << T_SVN) | (1 << T_RELEASE) | (1 << T_SECURED) | (1 << T_DEV) | (1 << T_PAYLOAD_SIZE);
+// v1 signs the payload's digest; v2 signs the table instead, and neither carries the other's tags
+const ONLY_V1: u32 = 1 << T_PAYLOAD_SHA;
+const ONLY_V2: u32 = (1 << T_HASH_BLOCK_SIZE) | (1 << T_BLOCK_DIGESTS);
 
 /**
  * The largest security version: the number of anti-rollback fuses (device.ts). A larger value could
@@ -84,6 +100,12 @@ export class ImageInfo {
   secured: bool = false;
   dev: bool = false;
   payloadSha: u32 = 0;
+  /** 1 or 2 (header.formatVersion). */
+  format: u32 = 0;
+  /** v2: the hash-block size, and where the table of block digests lies (offset into buf, bytes). */
+  blockSize: u32 = 0;
+  table: u32 = 0;
+  tableLen: u32 = 0;
   /** Number of entries in the signature block by type. */
   signatures: u32 = 0;
   certificates: u32 = 0;
@@ -102,13 +124,24 @@ export class ImageInfo {
 export function headBytesNeeded(buf: usize, have: u32): u32 {
   if (have < HEADER_SIZE) return HEADER_SIZE;
   if (le32(buf) != MAGIC_IMAGE) return 0;
+  const format = le16(buf + 4);
+  if (format != FORMAT_V1 && format != FORMAT_V2) return 0;
   const manifestSize = le32(buf + 8);
-  if (manifestSize == 0 || manifestSize > MANIFEST_MAX) return 0;
+  if (manifestSize == 0 || manifestSize > manifestMax(format)) return 0;
   const sigAt = HEADER_SIZE + manifestSize;
   if (have < sigAt + 8) return sigAt + 8;
   const block = le32(buf + sigAt + 4);
   if (block < 8 || block > SIGBLOCK_MAX) return 0;
   return sigAt + block;
+}
+
+function manifestMax(format: u32): u32 {
+  return format == FORMAT_V1 ? MANIFEST_MAX_V1 : MANIFEST_MAX;
+}
+
+/** How many hash blocks a payload has (the last one short when the size is not a multiple). */
+export function blockCount(payloadSize: u32, blockSize: u32): u32 {
+  return payloadSize / blockSize + (payloadSize % blockSize != 0 ? 1 : 0);
 }
 
 function version48(p: usize): u64 {
@@ -182,63 +215,6 @@ function safeText(p: usize, len: u32): bool {
   return true;
 }
 
-// ---- A structural DER check of SubjectPublicKeyInfo (RFC 5280 §4.1.2.7, X.690 §8.1, §10.1) ---------
-// Every nextKeys entry must be a well-formed SPKI, whatever its algorithm (hardening spec S2): an
-// entry a verifier cannot even parse is a signing mistake, refused as a format error. Which of the
-// keys this device can *use* is decided later (update.ts, the RSA-2048 rule).
-
-let derAt: u32 = 0; // where the last header's contents start
-let derLen: u32 = 0; // and how long they are
-
-/**
- * One DER identifier + length at `at`, inside a container ending at `end` (at ≤ end). Single-octet
- * identifiers only (X.690 §8.1.2.4 high tag numbers are refused: nothing in an SPKI needs them);
- * definite lengths in the fewest octets (§10.1); at most 3 length octets (a key is < 64 KiB here).
- */
-function derHeader(p: usize, at: u32, end: u32): i32 {
-  if (end - at < 2) return -1;
-  const tag = <u32>load<u8>(p + at);
-  if ((tag & 0x1f) == 0x1f) return -1;
-  const first = <u32>load<u8>(p + at + 1);
-  at += 2;
-  let len: u32 = 0;
-  if (first < 0x80) len = first;
-  else {
-    const count = first & 0x7f;
-    if (count == 0 || count > 3 || end - at < count) return -1; // 0x80 is the indefinite form (§8.1.3.6)
-    if (load<u8>(p + at) == 0) return -1; // a leading zero octet is not minimal
-    for (let i: u32 = 0; i < count; i++) len = (len << 8) | <u32>load<u8>(p + at + i);
-    at += count;
-    if (len < 0x80) return -1; // the short form should have been used
-  }
-  if (len > end - at) return -1;
-  derAt = at;
-  derLen = len;
-  return <i32>tag;
-}
-
-/** SEQUENCE { SEQUENCE { OID, [one parameters element] }, BIT STRING }, nothing before, between or after. */
-export function spkiWellFormed(p: usize, len: u32): bool {
-  if (derHeader(p, 0, len) != 0x30 || derAt + derLen != len) return false;
-  const spkiEnd = len;
-  if (derHeader(p, derAt, spkiEnd) != 0x30) return false;
-  const algEnd = derAt + derLen;
-  const bitsAt = algEnd;
-  if (derHeader(p, derAt, algEnd) != 0x06 || derLen == 0) return false;
-  // OID (X.690 §8.19): each subidentifier in base 128, minimal (no leading 0x80), the last octet ends it
-  const oidEnd = derAt + derLen;
-  if (load<u8>(p + derAt) == 0x80 || (load<u8>(p + oidEnd - 1) & 0x80) != 0) return false;
-  for (let i = derAt + 1; i < oidEnd; i++) if (load<u8>(p + i) == 0x80 && (load<u8>(p + i - 1) & 0x80) == 0) return false;
-  if (oidEnd != algEnd) {
-    // the parameters: one element, which must fill the rest of AlgorithmIdentifier
-    if (derHeader(p, oidEnd, algEnd) < 0 || derAt + derLen != algEnd) return false;
-  }
-  if (derHeader(p, bitsAt, spkiEnd) != 0x03 || derLen == 0 || derAt + derLen != spkiEnd) return false;
-  const unused = <u32>load<u8>(p + derAt);
-  if (unused > 7 || (derLen == 1 && unused != 0)) return false; // X.690 §8.6.2.2-3
-  return true;
-}
-
 /** Every entry of a nextKeys list (already checked as a varList) is a well-formed SPKI. */
 function everyKeyIsSpki(p: usize, len: u32): bool {
   let at: u32 = 0;
@@ -262,10 +238,14 @@ export function parseHead(buf: usize, len: u32, info: ImageInfo): bool {
   info.finalImage = false;
   info.secured = false;
   info.dev = false;
+  info.blockSize = 0;
+  info.tableLen = 0;
   if (len < HEADER_SIZE) return false;
-  if (le32(buf) != MAGIC_IMAGE || le16(buf + 4) != 1 || le16(buf + 6) != HEADER_SIZE || le32(buf + 12) != 0) return false;
+  const format = le16(buf + 4);
+  if (le32(buf) != MAGIC_IMAGE || (format != FORMAT_V1 && format != FORMAT_V2) || le16(buf + 6) != HEADER_SIZE || le32(buf + 12) != 0) return false;
+  info.format = format;
   const msize = le32(buf + 8);
-  if (msize == 0 || msize > MANIFEST_MAX || HEADER_SIZE + msize + 8 > len) return false;
+  if (msize == 0 || msize > manifestMax(format) || HEADER_SIZE + msize + 8 > len) return false;
   info.manifestSize = msize;
 
   // Manifest TLVs: tag u16, length u32, strictly ascending tags, known tags only.
@@ -327,10 +307,22 @@ export function parseHead(buf: usize, len: u32, info: ImageInfo): bool {
     } else if (tag == T_PAYLOAD_SHA) {
       if (l != 32) return false;
       info.payloadSha = at;
+    } else if (tag == T_HASH_BLOCK_SIZE) {
+      if (l != 4) return false;
+      const bs = le32(v);
+      if (bs < HASH_BLOCK_MIN || bs > HASH_BLOCK_MAX || (bs & (bs - 1)) != 0) return false;
+      info.blockSize = bs;
+    } else if (tag == T_BLOCK_DIGESTS) {
+      if (l % 32 != 0 || l / 32 > HASH_BLOCKS_MAX) return false;
+      info.table = at; info.tableLen = l;
     } else return false;
     at += l;
   }
-  if ((seen & REQUIRED) != REQUIRED) return false;
+  const required = REQUIRED_BOTH | (format == FORMAT_V1 ? ONLY_V1 : ONLY_V2);
+  const foreign = format == FORMAT_V1 ? ONLY_V2 : ONLY_V1;
+  if ((seen & required) != required || (seen & foreign) != 0) return false;
+  // v2: exactly one digest per hash block (tags 16 and 19 precede 20, all read by now)
+  if (format == FORMAT_V2 && info.tableLen / 32 != blockCount(info.payloadSize, info.blockSize)) return false;
   if (info.hasMinSvn && info.minSvn > info.svn) return false;
 
   // Signature block: magic, size, entries { type u16, reserved u16, length u32, value }.

@@ -5,7 +5,8 @@ import * as C from './codes';
 import { bankAddr, flash_read, HW_OK, now_ms } from './hw';
 import { equal, fill, le16, le32, put16, put32 } from './mem';
 import { readRecord, writeRecord, bankIntact, mirrorActive, recordsValid, NONE, digests } from './boot';
-import { ImageInfo, HEAD_MAX, headBytesNeeded, parseHead, versionAt } from './image';
+import { ImageInfo, HEAD_MAX, MANIFEST_MAX, headBytesNeeded, parseHead, versionAt } from './image';
+import * as P from './payload';
 import * as dev from './device';
 import * as U from './update';
 import * as T from './mcc-table';
@@ -46,12 +47,13 @@ function loadHead(bank: u8, buf: usize, info: ImageInfo): bool {
   return need == have && parseHead(buf, have, info);
 }
 
-/** Can bank `bank` run: its bytes hash to the recorded digest, its head parses, and its SVN is not below the fuses? Parses into `info`. */
+/** Can bank `bank` run: its head parses, its bytes match the record (and for v2 its table), and its SVN is not below the fuses? Parses into `info`. */
 function runnable(bank: u8, buf: usize, info: ImageInfo): bool {
   // anti-rollback also at boot: an image below the fused security version would be the downgrade
   // the fuses exist to prevent (MCUboot does the same); unreadable fuses read 0xFFFFFFFF and stop
   // every image (fail closed)
-  return bankIntact(U.record, bank) && loadHead(bank, buf, info) && info.svn >= dev.fusedSvn();
+  // the head first: a v2 bank is checked against its own signed table (boot.ts)
+  return loadHead(bank, buf, info) && bankIntact(U.record, bank, info) && info.svn >= dev.fusedSvn();
 }
 
 // What the last boot() or resume() repaired (the `repairs` export; the emulator reports it).
@@ -84,7 +86,7 @@ function maintain(): void {
   const r = U.record;
   if (r.pending == NONE) {
     const other: u8 = r.active == 0 ? 1 : 0;
-    if (!runnable(other, U.incomingHead, U.incoming)) repaired |= mirrorActive(r) == HW_OK ? REPAIRED_MIRROR : REPAIRED_MIRROR_FAILED;
+    if (!runnable(other, U.incomingHead, U.incoming)) repaired |= mirrorActive(r, U.running) == HW_OK ? REPAIRED_MIRROR : REPAIRED_MIRROR_FAILED;
   }
   if (recordsValid < 2 && writeRecord(r) == HW_OK) repaired |= REPAIRED_RECORD;
 }
@@ -130,7 +132,7 @@ export function boot(): u32 {
   return (bootStatus = status);
 }
 
-const pendingHead = memory.data(16 + 65536);
+const pendingHead = memory.data(16 + MANIFEST_MAX);
 
 /** Re-attach to a device that kept running (the emulator process restarted): no reset, a pending image stays pending. */
 export function resume(): u32 {
@@ -140,13 +142,13 @@ export function resume(): u32 {
   if (!loadIdentity()) return (bootStatus = BOOT_NO_DEVICE_INFO);
   if (!readRecord(U.record)) return (bootStatus = BOOT_NO_RECORD);
   const r = U.record;
-  if (!bankIntact(r, r.active) || !loadHead(r.active, U.runningHead, U.running)) return boot();
+  if (!loadHead(r.active, U.runningHead, U.running) || !bankIntact(r, r.active, U.running)) return boot();
   if (r.pending != NONE) {
     // read the pending image's version from its manifest
     const base = bankAddr(r.pending);
     if (flash_read(base, pendingHead, 16) == HW_OK) {
       const msize = le32(pendingHead + 8);
-      if (msize <= 65536 && flash_read(base + 16, pendingHead + 16, msize) == HW_OK) {
+      if (msize <= MANIFEST_MAX && flash_read(base + 16, pendingHead + 16, msize) == HW_OK) {
         // the pending bank was verified before ACTIVATE, but flash can rot: every length is bounded
         const end: u32 = 16 + msize;
         let at: u32 = 16;
@@ -177,6 +179,11 @@ export function mcc(instruction: u32, handle: u32, size: u32): u32 {
 export function write_block(handle: u32, offset: u32, len: u32): u32 {
   if (!booted) return C.R_DEV_BUSY;
   return U.writeBlock(handle, offset, len);
+}
+
+/** The hash block the last download refused (-1: none); the DFU function names it in its iString. */
+export function bad_block(): i32 {
+  return P.badBlock;
 }
 
 export function read_block(handle: u32, offset: u32, len: u32): u32 {

@@ -5,38 +5,25 @@
 // reset) → RELEASE_UPDATE_HANDLE. The device decides: the head is authenticated as soon as it has
 // arrived — against the keys embedded in the *running* image — and applicability, the secured
 // flag, the forbidden list and the security version are checked before the payload is accepted;
-// the payload is hashed as it streams and checked at VERIFY. Nothing the host says is trusted: the
+// the payload is hashed as it streams (payload.ts): a format v2 hash block is checked the moment it
+// is complete, a v1 payload at VERIFY. Nothing the host says is trusted: the
 // host sends bytes and commands, the device parses and decides. Which instruction is legal in which
 // state is data: TABLE[state][instruction] in mcc-table.ts, run by `run()` below.
 
 import * as C from './codes';
 import { bankAddr, flash_bank_size, flash_erase, flash_read, flash_write, HW_ERR_ERASE, HW_OK, now_ms, SECTOR } from './hw';
-import { equal } from './mem';
-import { ImageInfo, HEAD_MAX, headBytesNeeded, parseHead, nextSignature, entryEnd, listsPsid, listsDeviceId, forbids, ALG_RSA_PKCS1_SHA256 } from './image';
-import { sha256Final, sha256Init, sha256Update, SHA256_CTX_SIZE, rsa2048VerifySha256, spkiRsa2048Modulus } from './crypto';
+import { HEAD_MAX, headBytesNeeded } from './image';
 import { BootRecord, mirrorActive, setBank, writeRecord, NONE } from './boot';
-import * as dev from './device';
 import * as T from './mcc-table';
-import { le16, le32 } from './mem';
+import * as P from './payload';
+import { checkHead, incoming, incomingHead, running } from './policy';
+
+export { runningHead, incomingHead, running, incoming, embeddedKey, svnFloor, VERIFIABLE_ALGS } from './policy';
 
 export const IO_SIZE: u32 = 65536 + 64;
 export const io = memory.data(IO_SIZE);
 
-// RAM: the running image's head, the incoming head, hash contexts.
-export const runningHead = memory.data(HEAD_MAX);
-/** The incoming head during a download; at boot, with no flow, the other bank's head (main.ts). */
-export const incomingHead = memory.data(HEAD_MAX);
-export const running = new ImageInfo();
-export const incoming = new ImageInfo();
 export const record = new BootRecord();
-const ctxPayload = memory.data(SHA256_CTX_SIZE);
-const ctxWhole = memory.data(SHA256_CTX_SIZE);
-const ctxScratch = memory.data(SHA256_CTX_SIZE);
-const digest = memory.data(32);
-const wholeDigest = memory.data(32);
-const modulus = memory.data(256);
-const keyScratch = memory.data(256);
-const keyHash = memory.data(32);
 
 export let state: u32 = C.ST_IDLE;
 export let error: u32 = C.E_OK;
@@ -97,7 +84,7 @@ function release(): void {
   // A download that ended without an activated image (refused, cancelled, abandoned) has overwritten
   // the fallback in the inactive bank: copy the running image back into it now, rather than leave
   // the NIC with a single bootable image until its next boot (issue #10; protocol §8.6)
-  if (targetDirty && record.pending == NONE) mirrorActive(record);
+  if (targetDirty && record.pending == NONE) mirrorActive(record, running);
   targetDirty = false;
 }
 
@@ -107,6 +94,7 @@ function resetDownload(): void {
   headHave = 0;
   headChecked = false;
   verified = false;
+  P.forget();
 }
 
 /** Handle timeout (§1.2 time_elapsed_since_last_cmd): an abandoned flow is released. */
@@ -269,7 +257,6 @@ function updateComponent(size: u32, imagePending: bool): u32 {
   resetDownload();
   erasedTo = eraseLen;
   componentSize = size;
-  sha256Init(ctxWhole);
   busyUntil = now_ms() + <f64>eraseMs(eraseLen);
   tick();
   return C.R_OK;
@@ -308,7 +295,6 @@ export function writeBlock(h: u32, offset: u32, len: u32): u32 {
     lastResult = C.R_OK;
     return reject(C.E_FLASH_WRITE_PROTECTED);
   }
-  sha256Update(ctxWhole, io, len);
   // Collect the head; authenticate it the moment it is complete.
   let consumed: u32 = 0;
   if (!headChecked) {
@@ -325,128 +311,42 @@ export function writeBlock(h: u32, offset: u32, len: u32): u32 {
       consumed += take;
       if (headHave == need && headBytesNeeded(incomingHead, headHave) == headHave && headHave >= 16 + 8) {
         // the whole head is here
-        const code = checkHead();
+        const code = checkHead(headHave, componentSize);
         if (code != C.E_OK) {
           lastResult = C.R_OK;
           return reject(code);
         }
         headChecked = true;
-        sha256Init(ctxPayload);
+        P.beginPayload(incoming);
         break;
       }
     }
   }
-  if (headChecked && consumed < len) sha256Update(ctxPayload, io + consumed, len - consumed);
+  if (headChecked && consumed < len) {
+    // v2: a hash block that does not match the signed table is refused as it completes (issue #13)
+    const code = P.payloadBytes(io + consumed, len - consumed);
+    if (code != C.E_OK) {
+      lastResult = C.R_OK;
+      return reject(code);
+    }
+  }
   received += len;
   lastResult = C.R_OK;
   return C.R_OK;
 }
 
-/** The security version an incoming image must reach (S1): the highest of the fuses, the running image's SVN and its minimum SVN. */
-export function svnFloor(): u32 {
-  let floor = dev.fusedSvn();
-  if (running.svn > floor) floor = running.svn;
-  if (running.hasMinSvn && running.minSvn > floor) floor = running.minSvn;
-  return floor;
-}
-
-/** The device's policy, in order: format, signature by an embedded key, applicability, secured, dev, forbidden, security version, next keys, size. */
-function checkHead(): u32 {
-  if (!parseHead(incomingHead, headHave, incoming)) return C.E_REJECTED_BAD_FORMAT;
-  const auth = authenticate();
-  if (auth != C.E_OK) return auth;
-  const psidAt = dev.find(dev.TAG_PSID);
-  if (psidAt < 0 || !listsPsid(incoming, dev.info + <usize>psidAt, dev.lengthOf(dev.TAG_PSID)) || !listsDeviceId(incoming, dev.deviceId())) return C.E_REJECTED_NOT_APPLICABLE;
-  if (!incoming.secured) return C.E_REJECTED_NOT_A_SECURED_FW;
-  if (incoming.dev && (dev.flags() & dev.FLAG_DEV_DEVICE) == 0) return C.E_DEV_IMAGE_ON_PROD_DEVICE;
-  if (forbids(running, incoming.version)) return C.E_REJECTED_FORBIDDEN_VERSION;
-  // S1: the fuses alone are not the floor: nothing below what runs now, even if the fuses lag behind it
-  if (incoming.svn < svnFloor()) return C.E_INVALID_SECURITY_VERSION;
-  // S2: after this image runs, its nextKeys are the only keys the device checks updates with; with
-  // none it can verify, every later update would be refused (a lock-out no USB host can undo),
-  // unless the signer said so on purpose (finalImage)
-  if (!incoming.finalImage && !holdsVerifiableKey(incoming)) return C.E_REJECTED_KEY_NOT_APPLICABLE;
-  if (incoming.total > <u64>flash_bank_size() || (componentSize != 0 && incoming.total != <u64>componentSize)) return C.E_REJECTED_BAD_FORMAT;
-  return C.E_OK;
-}
-
-/**
- * The image must carry an RSA-2048 PKCS#1 v1.5 / SHA-256 signature, over header || manifest, by a
- * key the running image embeds (its nextKeys). Every signature by a held key must verify and at
- * least one must (S3): one bad signature by a key the device trusts is an authentication failure
- * even next to a good one. Signatures by keys the device does not hold are ignored, so an image
- * signed by both the old and the next key (a rotation) installs on either side of it.
- */
-function authenticate(): u32 {
-  if (incoming.signatures == 0 && incoming.cms == 0) return C.E_REJECTED_UNSIGNED;
-  sha256Init(ctxScratch);
-  sha256Update(ctxScratch, incomingHead, 16 + incoming.manifestSize);
-  sha256Final(ctxScratch, digest);
-  let usable: u32 = 0;
-  let verifiedCount: u32 = 0;
-  let entry = nextSignature(incoming, 0);
-  while (entry != 0) {
-    const alg = le16(incomingHead + entry + 8);
-    const sigLen = le32(incomingHead + entry + 4) - 36;
-    if (alg == ALG_RSA_PKCS1_SHA256 && sigLen == 256) {
-      usable++;
-      if (embeddedKey(incomingHead + entry + 12, modulus)) {
-        if (!rsa2048VerifySha256(modulus, incomingHead + entry + 44, sigLen, digest)) return C.E_REJECTED_AUTH_FAILED;
-        verifiedCount++;
-      }
-    }
-    entry = nextSignature(incoming, entryEnd(incoming, entry));
-  }
-  if (usable == 0) return C.E_REJECTED_KEY_NOT_APPLICABLE; // signed, but not in a form this device verifies
-  return verifiedCount == 0 ? C.E_REJECTED_UNKNOWN_KEY : C.E_OK;
-}
-
-/**
- * The one lookup of an embedded key (firmware updates and CS tokens): the running image's nextKeys
- * entry whose SHA-256(SPKI) is `keyId`, as an RSA-2048 / e = 65537 modulus in `out` (256 bytes).
- * False when no entry has that id, or the entry is a key this device cannot verify with.
- */
-export function embeddedKey(keyId: usize, out: usize): bool {
-  let at: u32 = 0;
-  while (at < running.nextKeysLen) {
-    const l = le16(running.buf + running.nextKeys + at);
-    const spki = running.buf + running.nextKeys + at + 2;
-    sha256Init(ctxScratch);
-    sha256Update(ctxScratch, spki, l);
-    sha256Final(ctxScratch, keyHash);
-    if (equal(keyHash, keyId, 32)) return spkiRsa2048Modulus(spki, l, out);
-    at += 2 + l;
-  }
-  return false;
-}
-
-/** The signature algorithms this device verifies (QUERY tag 25): bit 0 = RSASSA-PKCS1-v1_5 / SHA-256 with RSA-2048, e = 65537. */
-export const VERIFIABLE_ALGS: u32 = 1;
-
-/** Does `info`'s nextKeys hold a key the device could verify the next update with (RSA-2048, e = 65537; S2)? */
-function holdsVerifiableKey(info: ImageInfo): bool {
-  let at: u32 = 0;
-  while (at < info.nextKeysLen) {
-    const l = le16(info.buf + info.nextKeys + at);
-    if (spkiRsa2048Modulus(info.buf + info.nextKeys + at + 2, l, keyScratch)) return true;
-    at += 2 + l;
-  }
-  return false;
-}
-
 function verifyComponent(): u32 {
   error = C.E_OK;
   if (!headChecked || <u64>received != incoming.total) return reject(C.E_REJECTED_BAD_FORMAT);
-  sha256Final(ctxPayload, digest);
-  if (!equal(digest, incomingHead + incoming.payloadSha, 32)) return reject(C.E_REJECTED_DIGEST_ERR);
-  sha256Final(ctxWhole, wholeDigest);
+  const code = P.finishPayload();
+  if (code != C.E_OK) return reject(code);
   verified = true;
   state = C.ST_LOCKED; // §1.6: the VERIFY answer already shows the final state
   return C.R_OK;
 }
 
 function activate(): u32 {
-  setBank(record, target, received, wholeDigest);
+  setBank(record, target, received, P.recordDigest);
   record.pending = target;
   const st = writeRecord(record);
   if (st != HW_OK) {

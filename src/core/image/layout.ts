@@ -17,12 +17,36 @@ import { formatVersion, parseVersion } from './version.ts';
 
 export const IMAGE_MAGIC = 'TFWI';
 export const SIGBLOCK_MAGIC = 'TFSB';
-export const FORMAT_VERSION = 1;
+/** Format v1: one SHA-256 over the whole payload (manifest tag 17). */
+export const FORMAT_V1 = 1;
+/** Format v2 (issue #13): the signed manifest carries the SHA-256 of every hash block (tags 19, 20). */
+export const FORMAT_V2 = 2;
+/** What `sign` writes unless asked for v1. */
+export const FORMAT_VERSION = FORMAT_V2;
+export const FORMAT_VERSIONS: readonly number[] = [FORMAT_V1, FORMAT_V2];
 export const HEADER_SIZE = 16;
+
+/**
+ * Hash blocks (format v2): the payload is cut into blocks of `hashBlockSize` bytes (the last one
+ * shorter when the payload is not a multiple), and the manifest signs the SHA-256 of each. 1 MiB by
+ * default: per-block overhead is lost in the noise from 256 KiB up with Node's crypto and WebCrypto,
+ * and WebCrypto's copy of its input starts to cost above 4 MiB (docs/image-format.md §13.2).
+ */
+export const HASH_BLOCK_DEFAULT = 1024 * 1024;
+export const DIGEST_SIZE = 32;
 
 /** Caps on every length (issue #2). A value over a cap is a format error naming the field. */
 export const LIMITS = {
+  /** Format v1's cap on header.manifestSize. */
   manifestMax: 64 * 1024,
+  /** Format v2's cap: the v1 fields at their maxima (34 694 bytes) plus the largest table (64 KiB + 6). */
+  manifestMaxV2: 128 * 1024,
+  /** Smallest hash block: one flash sector, one DFU transfer. */
+  hashBlockMin: 4 * 1024,
+  /** Largest hash block: a device refuses a bad block at most this late. */
+  hashBlockMax: 16 * 1024 * 1024,
+  /** Most hash blocks: a table of at most 64 KiB, so 2 GiB needs blocks of at least 1 MiB. */
+  hashBlocksMax: 2048,
   sigBlockMax: 1024 * 1024,
   signaturesMax: 16,
   certificatesMax: 8,
@@ -32,8 +56,13 @@ export const LIMITS = {
   payloadMax: 2 * 1024 * 1024 * 1024,
 } as const;
 
-/** Largest possible prefix before the payload: a reader of this many bytes can always parse the head. */
-export const HEAD_MAX = HEADER_SIZE + LIMITS.manifestMax + LIMITS.sigBlockMax;
+/** The manifest cap of each format version. */
+export function manifestMaxOf(formatVersion: number): number {
+  return formatVersion === FORMAT_V1 ? LIMITS.manifestMax : LIMITS.manifestMaxV2;
+}
+
+/** Largest possible prefix before the payload (either format): a reader of this many bytes can always parse the head. */
+export const HEAD_MAX = HEADER_SIZE + LIMITS.manifestMaxV2 + LIMITS.sigBlockMax;
 /** Largest possible image. */
 export const IMAGE_MAX = HEAD_MAX + LIMITS.payloadMax;
 
@@ -160,6 +189,40 @@ function payloadSizeRead(r: ByteReader, f: string): number {
   return v;
 }
 const payloadSize = fixed<number>('u64', 8, payloadSizeRead, (w, v) => void w.u64(v));
+
+/** Tag 19: a power of two in hashBlockMin..hashBlockMax (each refusal says which rule). */
+const hashBlockSize = fixed<number>(
+  'u32',
+  4,
+  (r, f) => {
+    const at = r.offset;
+    const v = r.u32(f);
+    if (v === 0) formatFail(f, at, 'is 0, expected a power of two');
+    if ((v & (v - 1)) !== 0) formatFail(f, at, `${v} is not a power of two`);
+    if (v < LIMITS.hashBlockMin || v > LIMITS.hashBlockMax) formatFail(f, at, `${v} is outside ${LIMITS.hashBlockMin}..${LIMITS.hashBlockMax}`);
+    return v;
+  },
+  (w, v) => void w.u32(v),
+);
+
+/**
+ * Tag 20: the SHA-256 of every hash block, in payload order, concatenated (a flat table; why not
+ * a Merkle tree: docs/image-format.md §13.3). Whether the count fits the payload is checked once
+ * the manifest is read (parse.ts), since it depends on tags 16 and 19. Empty only for an empty payload.
+ */
+const blockDigests: Codec<Uint8Array> = {
+  kind: `sha256[0..${LIMITS.hashBlocksMax}]`,
+  read(r, field) {
+    const at = r.offset;
+    if (r.remaining % DIGEST_SIZE !== 0) formatFail(field, at, `length ${r.remaining} is not a multiple of ${DIGEST_SIZE}`);
+    const count = r.remaining / DIGEST_SIZE;
+    if (count > LIMITS.hashBlocksMax) formatFail(field, at, `has ${count} digests, at most ${LIMITS.hashBlocksMax} allowed`);
+    return r.bytes(field, r.remaining).slice();
+  },
+  write(w, v) {
+    w.bytes(v);
+  },
+};
 
 /** A list of fixed-size items. */
 function fixedList<T>(item: Codec<T>, size: number, maxCount: number): Codec<T[]> {
@@ -312,7 +375,12 @@ export interface Manifest {
   dev: boolean;
   releaseNotes?: string | undefined;
   payloadSize: number;
-  payloadSha256: Uint8Array;
+  /** Format v1 only: SHA-256 of the whole payload. */
+  payloadSha256?: Uint8Array | undefined;
+  /** Format v2 only: the hash-block size (a power of two). */
+  hashBlockSize?: number | undefined;
+  /** Format v2 only: SHA-256 of each hash block, concatenated (32 bytes per block). */
+  blockDigests?: Uint8Array | undefined;
   /**
    * Tag 18: a deliberate last image. With it the image may leave the device with no key it can
    * verify a further update with (`nextKeys`, issue #10 S2); `sign` writes it only with
@@ -325,11 +393,16 @@ interface ManifestField<K extends keyof Manifest = keyof Manifest> {
   readonly tag: number;
   readonly name: K;
   readonly codec: Codec<NonNullable<Manifest[K]>>;
+  /** Required in the format versions that have the field. */
   readonly required: boolean;
+  /** The format versions the field belongs to; in any other it is a format error. */
+  readonly formats: readonly number[];
 }
 
-function field<K extends keyof Manifest>(tag: number, name: K, codec: Codec<NonNullable<Manifest[K]>>, required: boolean): ManifestField {
-  return { tag, name, codec, required } as unknown as ManifestField;
+const BOTH = [FORMAT_V1, FORMAT_V2] as const;
+
+function field<K extends keyof Manifest>(tag: number, name: K, codec: Codec<NonNullable<Manifest[K]>>, required: boolean, formats: readonly number[] = BOTH): ManifestField {
+  return { tag, name, codec, required, formats } as unknown as ManifestField;
 }
 
 export const MANIFEST_FIELDS: readonly ManifestField[] = [
@@ -349,8 +422,10 @@ export const MANIFEST_FIELDS: readonly ManifestField[] = [
   field(14, 'dev', bool, true),
   field(15, 'releaseNotes', stringCodec(16 * 1024), false),
   field(16, 'payloadSize', payloadSize, true),
-  field(17, 'payloadSha256', sha256, true),
+  field(17, 'payloadSha256', sha256, true, [FORMAT_V1]),
   field(18, 'finalImage', { ...trueFlag, isEmpty: (v: boolean) => !v }, false),
+  field(19, 'hashBlockSize', hashBlockSize, true, [FORMAT_V2]),
+  field(20, 'blockDigests', blockDigests, true, [FORMAT_V2]),
 ];
 
 /** Manifest list fields that default to [] when absent. */

@@ -4,14 +4,18 @@
  * an unchecked length, or allocates more than the caps in layout.ts allow.
  */
 import { ByteReader, FormatFailure, formatFail, type FormatError } from '../bytes/reader.ts';
+import { hashBlockCount } from './hash-blocks.ts';
 import {
-  FORMAT_VERSION,
+  DIGEST_SIZE,
+  FORMAT_V1,
+  FORMAT_VERSIONS,
   HEADER_SIZE,
   IMAGE_MAGIC,
   KEY_ID_SIZE,
   LIMITS,
   MANIFEST_FIELDS,
   MANIFEST_LISTS,
+  manifestMaxOf,
   SIG_ALG_NAMES,
   SIG_ENTRY,
   SIG_ENTRY_NAMES,
@@ -65,14 +69,15 @@ function parseHeader(r: ByteReader): { formatVersion: number; manifestSize: numb
   magicOf(r, 'header.magic', IMAGE_MAGIC);
   let at = r.offset;
   const formatVersion = r.u16('header.formatVersion');
-  if (formatVersion !== FORMAT_VERSION) formatFail('header.formatVersion', at, `is ${formatVersion}, this reader understands ${FORMAT_VERSION}`);
+  if (!FORMAT_VERSIONS.includes(formatVersion)) formatFail('header.formatVersion', at, `is ${formatVersion}, this reader understands ${FORMAT_VERSIONS.join(' and ')}`);
   at = r.offset;
   const headerSize = r.u16('header.headerSize');
   if (headerSize !== HEADER_SIZE) formatFail('header.headerSize', at, `is ${headerSize}, expected ${HEADER_SIZE}`);
   at = r.offset;
   const manifestSize = r.u32('header.manifestSize');
-  if (manifestSize === 0 || manifestSize > LIMITS.manifestMax) {
-    formatFail('header.manifestSize', at, `${manifestSize} is outside 1..${LIMITS.manifestMax}`);
+  const manifestMax = manifestMaxOf(formatVersion);
+  if (manifestSize === 0 || manifestSize > manifestMax) {
+    formatFail('header.manifestSize', at, `${manifestSize} is outside 1..${manifestMax}`);
   }
   at = r.offset;
   const flags = r.u32('header.flags');
@@ -80,26 +85,44 @@ function parseHeader(r: ByteReader): { formatVersion: number; manifestSize: numb
   return { formatVersion, manifestSize };
 }
 
-function parseManifest(r: ByteReader): Manifest {
+function parseManifest(r: ByteReader, formatVersion: number): Manifest {
   const out: Record<string, unknown> = {};
   let lastTag = 0;
+  let tableAt = 0;
   while (r.remaining > 0) {
     const at = r.offset;
     const tag = r.u16('manifest.tag');
     const def = MANIFEST_FIELDS.find((f) => f.tag === tag);
     if (!def) formatFail('manifest.tag', at, `unknown tag ${tag}`);
+    if (!def.formats.includes(formatVersion)) {
+      const why = def.name === 'payloadSha256' ? ' (the hash-block table, tags 19 and 20, replaces it)' : '';
+      formatFail(`manifest.${def.name}`, at, `tag ${tag} is not part of format v${formatVersion}${why}`);
+    }
     if (tag <= lastTag) formatFail(`manifest.${def.name}`, at, `tag ${tag} is out of order or repeated (after ${lastTag})`);
     lastTag = tag;
     const len = r.u32(`manifest.${def.name}.length`);
     const value = r.sub(`manifest.${def.name}`, len);
+    if (def.name === 'blockDigests') tableAt = value.offset;
     out[def.name] = def.codec.read(value, `manifest.${def.name}`);
     value.expectEnd(`manifest.${def.name}`);
   }
   for (const f of MANIFEST_FIELDS) {
-    if (f.required && !(f.name in out)) formatFail(`manifest.${f.name}`, r.offset, 'required field is missing');
+    if (f.required && f.formats.includes(formatVersion) && !(f.name in out)) formatFail(`manifest.${f.name}`, r.offset, 'required field is missing');
   }
   for (const name of MANIFEST_LISTS) out[name] ??= [];
-  return out as unknown as Manifest;
+  const m = out as unknown as Manifest;
+  if (formatVersion !== FORMAT_V1) {
+    // The table must cover the payload exactly: one digest per block, the last block short (§13.1)
+    const size = m.payloadSize;
+    const block = m.hashBlockSize!;
+    const needed = hashBlockCount(size, block);
+    const got = m.blockDigests!.length / DIGEST_SIZE;
+    if (got !== needed) {
+      const cap = needed > LIMITS.hashBlocksMax ? `, more than the ${LIMITS.hashBlocksMax}-block cap: sign with hash blocks of at least ${2 ** Math.ceil(Math.log2(size / LIMITS.hashBlocksMax))} bytes` : '';
+      formatFail('manifest.blockDigests', tableAt, `has ${got} digest${got === 1 ? '' : 's'}; a ${size}-byte payload in ${block}-byte hash blocks needs ${needed}${cap}`);
+    }
+  }
+  return m;
 }
 
 function parseSigBlock(r: ByteReader): SigEntry[] {
@@ -169,7 +192,7 @@ export function parseImageHead(prefix: Uint8Array, totalSize: number): ParseResu
     if (manifestOffset + manifestSize > totalSize) {
       formatFail('manifest', manifestOffset, `declares ${manifestSize} bytes but the file ends at ${totalSize} (truncated)`);
     }
-    const manifest = parseManifest(r.sub('manifest', manifestSize));
+    const manifest = parseManifest(r.sub('manifest', manifestSize), formatVersion);
     const sigBlockOffset = manifestOffset + manifestSize;
     magicOf(r, 'signatures.magic', SIGBLOCK_MAGIC);
     const at = r.offset;

@@ -1,7 +1,8 @@
 /** Writing the signed image from the same declared layout that parse.ts reads (layout.ts). */
 import { ByteWriter } from '../bytes/writer.ts';
 import {
-  FORMAT_VERSION,
+  FORMAT_V1,
+  FORMAT_V2,
   HEADER_SIZE,
   IMAGE_MAGIC,
   MANIFEST_FIELDS,
@@ -13,10 +14,19 @@ import {
 
 const ascii = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
 
-export function encodeManifest(manifest: Manifest): Uint8Array {
+/** The format a manifest is written in: v2 when it carries a hash-block table, v1 when it carries the payload digest. */
+export function formatOf(manifest: Manifest): number {
+  return manifest.hashBlockSize !== undefined || manifest.blockDigests !== undefined ? FORMAT_V2 : FORMAT_V1;
+}
+
+export function encodeManifest(manifest: Manifest, format = formatOf(manifest)): Uint8Array {
   const w = new ByteWriter();
   for (const f of MANIFEST_FIELDS) {
     const value = manifest[f.name];
+    if (!f.formats.includes(format)) {
+      if (value !== undefined) throw new TypeError(`"manifest.${f.name}" expected no value in format v${format}, got one`);
+      continue;
+    }
     if (value === undefined) {
       if (f.required) throw new TypeError(`"manifest.${f.name}" expected a value, got undefined`);
       continue;
@@ -32,10 +42,10 @@ export function encodeManifest(manifest: Manifest): Uint8Array {
 }
 
 /** header || manifest: exactly the bytes every signature covers. */
-export function encodeSignedPart(manifest: Manifest): Uint8Array {
-  const body = encodeManifest(manifest);
+export function encodeSignedPart(manifest: Manifest, format = formatOf(manifest)): Uint8Array {
+  const body = encodeManifest(manifest, format);
   const w = new ByteWriter();
-  w.bytes(ascii(IMAGE_MAGIC)).u16(FORMAT_VERSION).u16(HEADER_SIZE).u32(body.length).u32(0);
+  w.bytes(ascii(IMAGE_MAGIC)).u16(format).u16(HEADER_SIZE).u32(body.length).u32(0);
   return w.bytes(body).finish();
 }
 

@@ -38,11 +38,13 @@ export async function factoryImageTrusting(base: Uint8Array, keys: readonly Uint
   }
   const parsed = parseImage(base);
   if (!parsed.ok) return { ok: false, reason: `the factory image does not parse: ${describeFormatError(parsed.error)}` };
-  const { payloadSize: _size, payloadSha256: _digest, ...draft } = parsed.value.manifest;
+  const { payloadSize: _size, payloadSha256: _digest, hashBlockSize, blockDigests: _table, ...draft } = parsed.value.manifest;
   const throwaway = await generateRsaKey(2048);
   const key = await importSigningKey(await privateKeyPem(throwaway.privateKey));
   if (!key.ok) return { ok: false, reason: key.reason };
-  const image = await signImage({ ...draft, nextKeys: keys.map((k) => k.slice()) }, parsed.value.payload, [{ key: key.value }]);
+  // the same container as the base: a v1 factory image stays v1, a v2 one keeps its hash-block size
+  const how = parsed.value.formatVersion === 1 ? { format: 1 as const } : { format: 2 as const, ...(hashBlockSize !== undefined ? { hashBlockSize } : {}) };
+  const image = await signImage({ ...draft, nextKeys: keys.map((k) => k.slice()) }, parsed.value.payload, [{ key: key.value }], how);
   return { ok: true, image };
 }
 

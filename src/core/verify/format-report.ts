@@ -26,7 +26,9 @@ export function manifestToJson(m: Manifest): Record<string, unknown> {
     dev: m.dev,
     ...(m.releaseNotes !== undefined ? { releaseNotes: m.releaseNotes } : {}),
     payloadSize: m.payloadSize,
-    payloadSha256: toHex(m.payloadSha256),
+    ...(m.payloadSha256 ? { payloadSha256: toHex(m.payloadSha256) } : {}),
+    ...(m.hashBlockSize !== undefined ? { hashBlockSize: m.hashBlockSize } : {}),
+    ...(m.blockDigests ? { hashBlocks: m.blockDigests.length / 32 } : {}),
     ...(m.finalImage ? { finalImage: true } : {}),
   };
 }
@@ -43,6 +45,9 @@ export function reportToJson(r: Report): Record<string, unknown> {
     overrides: r.overrides,
     ...(r.manifest ? { manifest: manifestToJson(r.manifest), manifestAuthenticated: r.checks.some((c) => c.id === 'signature' && c.status === 'pass') } : {}),
     ...(r.payloadSha256 ? { payloadSha256: r.payloadSha256 } : {}),
+    ...(r.formatVersion !== undefined ? { formatVersion: r.formatVersion } : {}),
+    ...(r.releaseDigest ? { releaseDigest: r.releaseDigest } : {}),
+    ...(r.badBlocks?.length ? { badBlocks: r.badBlocks.map((x) => ({ index: x.index, start: x.start, end: x.end, actual: x.actual, expected: x.expected })) } : {}),
   };
 }
 
@@ -54,6 +59,7 @@ export function reportToText(r: Report, file: string): string {
     const m = r.manifest;
     lines.push(`  image: ${m.vendor} ${m.product} ${m.version} (security version ${m.securityVersion}) for ${m.psids.join(', ')}`);
   }
+  if (r.releaseDigest) lines.push(`  release digest (SHA-256 of header and manifest${r.formatVersion === 2 ? ', the hash-block table included' : ''}): ${r.releaseDigest}`);
   for (const o of r.overrides) lines.push(`  OVERRIDE  --${o.name} ${o.value}: ${o.effect}`);
   for (const n of r.notices) lines.push(`  NOTE  ${n}`);
   lines.push(r.verdict === 'accept' ? 'ACCEPTED' : `REJECTED: ${r.failed ? `${r.failed.title}: ${r.failed.reason}` : 'a required check did not pass'}`);

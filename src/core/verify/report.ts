@@ -1,5 +1,6 @@
 /** The pre-flight report: one entry per check, and a verdict that starts as "reject". */
 import type { Manifest } from '../image/layout.ts';
+import type { BadBlock } from './block-check.ts';
 
 export type CheckId =
   | 'size'
@@ -68,8 +69,18 @@ export interface Report {
   /** Plain-language notices that are not failures: demo keys, development image, host-only verification. */
   readonly notices: readonly string[];
   readonly fileSize: number;
-  /** SHA-256 of the payload as computed (hex), when it was computed. */
+  /** SHA-256 of the payload as computed (hex), when it was computed (format v1). */
   readonly payloadSha256?: string;
+  /** The image's format version, once the header parsed. */
+  readonly formatVersion?: number;
+  /**
+   * The release digest: SHA-256 of header ‖ manifest (hex), the bytes every signature covers; in
+   * format v2 it covers the hash-block table, so it names the whole release. Present once the head
+   * parsed (authenticated only if the signature check passed).
+   */
+  readonly releaseDigest?: string;
+  /** Format v2: the hash blocks that did not match the signed table (empty when all did). */
+  readonly badBlocks?: readonly BadBlock[];
   /** False for detached signatures: the device will not verify the file itself. */
   readonly deviceVerifies: boolean;
   /** The first failed check, if any. */

@@ -13,7 +13,9 @@ import { HEAD_MAX, HEADER_SIZE, IMAGE_MAX, SIG_ALG, SIG_ENTRY, type Manifest, ty
 import { describeFormatError, parseImageHead, type ImageHead } from '../image/parse.ts';
 import { verifyCms, type CmsResult } from '../crypto/cms.ts';
 import { isDemoKeyId } from '../crypto/demo-keys.ts';
-import { sha256Blob, sha256Chunked, type BlobLike, type HashProgress } from '../crypto/sha256.ts';
+import { sha256Blob, sha256Chunked, sha256WebCrypto, type BlobLike, type HashProgress } from '../crypto/sha256.ts';
+import { blockPlanOf, type BlockPlan } from '../image/hash-blocks.ts';
+import { badBlocks, describeBadBlocks, hashBlocksSequential, type BadBlock, type BlockHasher } from './block-check.ts';
 import { verifySignature } from '../crypto/signature.ts';
 import { findTrustedKey, type TrustStore } from '../crypto/trust.ts';
 import { parseCertificate, validateChain, type Certificate } from '../crypto/x509.ts';
@@ -66,6 +68,11 @@ export interface VerifyOptions {
   readonly onProgress?: (p: HashProgress) => void;
   readonly signal?: AbortSignal;
   readonly chunkSize?: number;
+  /**
+   * Format v2: hashes the payload's blocks (default: sequential WebCrypto, one block in memory at a
+   * time). The CLI passes its worker pool; the verdict is the same whichever hashes.
+   */
+  readonly blockHasher?: BlockHasher;
 }
 
 const AFTER_AUTH: readonly CheckId[] = ['nextKeys', 'expiry', 'forbidden', 'device', 'secured', 'devImage', 'securityVersion', 'deviceKey', 'fits', 'pending', 'payload'];
@@ -116,8 +123,19 @@ export async function verifyImage(source: Uint8Array | BlobLike, opts: VerifyOpt
 async function verifyInto(b: ReportBuilder, source: Uint8Array | BlobLike, opts: VerifyOptions): Promise<Report> {
   const now = opts.now ?? new Date();
   const total = isBytes(source) ? source.length : source.size;
+  let releaseDigest: string | undefined;
+  let formatVersion: number | undefined;
+  let bad: readonly BadBlock[] | undefined;
   const finish = (manifest?: Manifest, payloadSha256?: string) =>
-    b.finish({ fileSize: total, deviceVerifies: true, ...(manifest ? { manifest } : {}), ...(payloadSha256 ? { payloadSha256 } : {}) });
+    b.finish({
+      fileSize: total,
+      deviceVerifies: true,
+      ...(manifest ? { manifest } : {}),
+      ...(payloadSha256 ? { payloadSha256 } : {}),
+      ...(formatVersion !== undefined ? { formatVersion } : {}),
+      ...(releaseDigest ? { releaseDigest } : {}),
+      ...(bad ? { badBlocks: bad } : {}),
+    });
 
   // 1. Size, before reading a byte (a 3 GiB file is refused here, unread).
   if (total < HEADER_SIZE) {
@@ -150,6 +168,9 @@ async function verifyInto(b: ReportBuilder, source: Uint8Array | BlobLike, opts:
   }
   const head: ImageHead = parsed.value;
   const m = head.manifest;
+  formatVersion = head.formatVersion;
+  // the release digest names the release (header ‖ manifest, the v2 table included): it is what was signed
+  releaseDigest = toHex(await sha256WebCrypto(prefix.subarray(0, head.signedLength)));
   const certs: Certificate[] = [];
   const problems: string[] = [];
   // an entry repeated byte for byte explains nothing and is refused (the block is the one unsigned region)
@@ -174,7 +195,9 @@ async function verifyInto(b: ReportBuilder, source: Uint8Array | BlobLike, opts:
     skipFrom(b, 'not checked: the image does not parse');
     return finish(m);
   }
-  b.pass('format', `format v${head.formatVersion}: ${head.manifestSize}-byte manifest, ${head.entries.length} signature-block entr${head.entries.length === 1 ? 'y' : 'ies'}, ${head.payloadSize}-byte payload; no trailing bytes`);
+  const plan = blockPlanOf(head);
+  const blocksText = plan ? ` in ${plan.count} hash block${plan.count === 1 ? '' : 's'} of ${plan.blockSize} bytes` : '';
+  b.pass('format', `format v${head.formatVersion}: ${head.manifestSize}-byte manifest, ${head.entries.length} signature-block entr${head.entries.length === 1 ? 'y' : 'ies'}, ${head.payloadSize}-byte payload${blocksText}; no trailing bytes`);
 
   // 3. Which keys signed it, and are they known? Signatures by keys this host does not hold are
   // ignored and reported as not checked (issue #10, S3: a dual-signed rotation image keeps
@@ -333,7 +356,22 @@ async function verifyInto(b: ReportBuilder, source: Uint8Array | BlobLike, opts:
   else if (d.pending !== false) b.fail('pending', `${d.pending === true ? 'an image' : `version ${d.pending}`} is already pending on the device (activated, waiting for a reset): reset the device to run it, or undo it, then update`);
   else b.pass('pending', 'no image is waiting for a reset on the device');
 
-  // 11. Payload digest, streamed over the same source.
+  // 11. Payload: v2 block by block against the signed table (no whole-payload digest), v1 one
+  // digest streamed over the same source.
+  if (plan) {
+    let digests: Uint8Array;
+    try {
+      digests = await (opts.blockHasher ?? hashBlocksSequential)({ source, plan, ...(opts.onProgress ? { onProgress: opts.onProgress } : {}), ...(opts.signal ? { signal: opts.signal } : {}) });
+    } catch (e) {
+      if ((e as Error)?.name === 'AbortError') throw e;
+      b.fail('payload', `the payload could not be read: ${(e as Error).message}`);
+      return finish(m);
+    }
+    bad = badBlocks(plan, digests);
+    if (bad.length === 0) b.pass('payload', blocksPassText(plan));
+    else b.fail('payload', describeBadBlocks(plan, bad));
+    return finish(m);
+  }
   let digest: Uint8Array;
   try {
     digest = isBytes(source)
@@ -343,9 +381,17 @@ async function verifyInto(b: ReportBuilder, source: Uint8Array | BlobLike, opts:
     b.fail('payload', `the payload could not be read: ${(e as Error).message}`);
     return finish(m);
   }
-  if (equalBytes(digest, m.payloadSha256)) b.pass('payload', `SHA-256 ${toHex(digest)} matches the manifest`);
-  else b.fail('payload', `SHA-256 of the payload is ${toHex(digest)}, the manifest says ${toHex(m.payloadSha256)}: the payload was changed after signing`);
+  const signedDigest = m.payloadSha256!; // a v1 manifest always has it (parse.ts)
+  if (equalBytes(digest, signedDigest)) b.pass('payload', `SHA-256 ${toHex(digest)} matches the manifest`);
+  else b.fail('payload', `SHA-256 of the payload is ${toHex(digest)}, the manifest says ${toHex(signedDigest)}: the payload was changed after signing`);
   return finish(m, toHex(digest));
+}
+
+function blocksPassText(plan: BlockPlan): string {
+  if (plan.count === 0) return 'an empty payload: the signed table is empty';
+  const last = plan.payloadSize - (plan.count - 1) * plan.blockSize;
+  const tail = last === plan.blockSize ? '' : ` (the last one ${last} bytes)`;
+  return `all ${plan.count} hash block${plan.count === 1 ? '' : 's'} of ${plan.blockSize} bytes${tail} match the signed table`;
 }
 
 /** The floor is the largest of the fused SVN, the running image's SVN and its minimum (issue #10, S1). */

@@ -5,7 +5,8 @@
  * UPDATE_COMPONENT (size 0: not given) → one data write per block → VERIFY_COMPONENT → ACTIVATE →
  * RELEASE_UPDATE_HANDLE; on any rejection CANCEL + RELEASE. The firmware decides; this file only
  * moves bytes and translates its answers into DFU status (a rejection as early as the firmware
- * knows it: a bad signature on the first blocks, a payload digest at manifestation).
+ * knows it: a bad signature on the first blocks, a bad hash block (format v2) the moment it is
+ * complete, a v1 payload digest at manifestation).
  */
 import type { EmulatedNic } from '../nic.ts';
 import type { RawStatus } from '../firmware.ts';
@@ -103,14 +104,16 @@ export class SecureDfuFlow {
   }
 
   async #write(flow: Flow, data: Uint8Array, index: number): Promise<DfuOutcome> {
-    const w = await this.#nic.run('block', (fw) => ({ rs: fw.writeBlock(flow.handle, flow.offset, data), st: fw.status() }), index);
+    const w = await this.#nic.run('block', (fw) => ({ rs: fw.writeBlock(flow.handle, flow.offset, data), st: fw.status(), bad: fw.badBlock() }), index);
     if (w.rs === R.DEV_BUSY && w.st.state === MCC_STATE.INITIALIZE) {
       // the inactive bank is still being erased: keep the block and report busy (bwPollTimeout)
       flow.deferred = { data, index };
       return { ok: true, busyMs: 0, pending: true };
     }
     if (w.rs !== R.OK) return this.#fail(DfuStatus.errVENDOR, `Block ${index} refused: ${registerStatusSentence(w.rs)}`);
-    if (w.st.error !== 0) return this.#fail(dfuStatusForMccError(w.st.error), mccErrorSentence(w.st.error));
+    // a format v2 hash block that does not match the signed table is refused as it completes: say which
+    const which = w.st.error === 0x02 && w.bad !== undefined ? `: hash block ${w.bad} does not match its signed digest (DFU block ${index})` : '';
+    if (w.st.error !== 0) return this.#fail(dfuStatusForMccError(w.st.error), mccErrorSentence(w.st.error) + which);
     flow.offset += data.length;
     return { ok: true, busyMs: 0 };
   }

@@ -341,9 +341,12 @@ describe('inspect', () => {
     expect(r.code).toBe(0);
     expect(r.stderr).toBe('');
     const first = r.stdout.split('\n')[0]!;
-    expect(first).toMatch(/good\.tfw: TrustFlash image, format v1, \d+ bytes \(NOT verified: use `trustflash verify`\)$/);
+    expect(first).toMatch(/good\.tfw: TrustFlash image, format v2, \d+ bytes \(NOT verified: use `trustflash verify`\)$/);
     for (const line of [
       /^ {2}layout: header 0\+16, manifest 16\+\d+, signatures \d+\+\d+, payload \d+\+65536$/m,
+      /^ {2}hash blocks: 4 of 16384 bytes, each SHA-256 in the signed table$/m,
+      /^ {2}release digest: [0-9a-f]{64} \(SHA-256 of header and manifest, the table included; NOT verified\)$/m,
+      /^ {2}hashBlockSize: 16384$/m,
       /^ {2}vendor: TrustFlash Demo$/m,
       /^ {2}product: Emulated ConnectX NIC firmware$/m,
       /^ {2}psids: TF_0000000001$/m,
@@ -355,7 +358,7 @@ describe('inspect', () => {
       /^ {2}secured: true$/m,
       /^ {2}dev: false$/m,
       /^ {2}payloadSize: 65536$/m,
-      /^ {2}payloadSha256: [0-9a-f]{64}$/m,
+      /^ {2}hashBlocks: 4$/m,
       /^ {2}signature block \[0\]: type=signature algorithm=RSASSA-PKCS1-v1_5\/SHA-256 keyId=[0-9a-f]{64} bytes=256$/m,
       /^ {2}signature block \[1\]: type=certificate bytes=\d+$/m,
       /^ {2}certificate: O=TrustFlash Demo, CN=TrustFlash Demo Firmware Signer \(TEST KEY\) \(issuer O=TrustFlash Demo, CN=TrustFlash Demo Root CA/m,
@@ -379,7 +382,9 @@ describe('inspect', () => {
     expect(j.verified).toBe(false);
     expect(j.manifest.version).toBe('28.40.1000');
     expect(j.manifest.psids).toEqual(['TF_0000000001']);
-    expect(j.layout.formatVersion).toBe(1);
+    expect(j.layout.formatVersion).toBe(2);
+    expect(j.layout.hashBlocks).toEqual({ size: 16384, count: 4, lastBlockSize: 16384 });
+    expect(j.releaseDigest).toMatch(/^[0-9a-f]{64}$/);
     expect(j.layout.manifest[0]).toBe(16);
     // the device checks the raw RSA signature; the host also checks the CMS against the vendor PKI
     expect(j.signatureBlock.map((e: { type: string }) => e.type)).toEqual(['signature', 'cms', 'certificate']);
@@ -526,7 +531,7 @@ describe(`the sample set (${generated ? 'generated into a temp dir' : 'public/sa
     expectAccepted(g);
     const bad = await tfBin(SAMPLES, 'verify', 'tampered-payload.tfw', '--trust', INDEX.trust, '--device', INDEX.device, '--now', NOW);
     expect(bad.code).toBe(1);
-    expect(bad.stdout).toMatch(/\nREJECTED: Payload digest: SHA-256 of the payload is [0-9a-f]{64}, the manifest says [0-9a-f]{64}: the payload was changed after signing\n$/);
+    expect(bad.stdout).toMatch(/\nREJECTED: Payload digest: 1 of 4 hash blocks does not match the signed table: hash block 2 \(payload bytes 32768\.\.49151, file offset \d+\) hashes to [0-9a-f]{16}…, the signed table says [0-9a-f]{16}…\. The payload was changed after signing\.\n$/);
     expect(bad.stderr).toBe('');
     const det = await tfBin(SAMPLES, 'verify', 'generic.bin', '--sig', 'generic.p7s', '--trust', INDEX.trust, '--now', NOW, '--json');
     expect(det.code).toBe(0);

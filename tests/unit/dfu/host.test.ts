@@ -68,7 +68,13 @@ describe('DfuHost on the emulated NIC', () => {
     expect((err as UpdateError).message).toMatch(/^cannot download block 0 \(of blocks 0\.\.16\): device reported errVERIFY in dfuERROR \(.*\): The component is not signed \(MCC error 0x06\)/);
     // the host cleaned up: the device is back in dfuIDLE and takes the good image
     expect(await host.getState()).toBe(DFU_STATE.dfuIDLE);
-    const late = await host.download(await sample('tampered-payload.tfw')).catch((e: unknown) => e as UpdateError);
+    // format v2: the bad hash block is refused by the DNLOAD that completes it, named in the iString
+    const early = await host.download(await sample('tampered-payload.tfw')).catch((e: unknown) => e as UpdateError);
+    expect((early as UpdateError).message).toMatch(/^cannot download block 12 \(of blocks 0\.\.16\): device reported errVERIFY in dfuERROR \(.*\): The Digest in the signature is wrong \(MCC error 0x02\): hash block 2 does not match its signed digest \(DFU block 12\)$/);
+    // format v1 keeps its whole-payload digest: refused at manifestation
+    const v1 = (await sample('factory.tfw')).slice();
+    v1[v1.length - 10]! ^= 1;
+    const late = await host.download(v1).catch((e: unknown) => e as UpdateError);
     expect((late as UpdateError).message).toMatch(/manifestation failed: device reported errVERIFY.*Digest/);
     expect((await host.download(await sample('good.tfw'))).final?.state).toBe(DFU_STATE.dfuIDLE);
   });

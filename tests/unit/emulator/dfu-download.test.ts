@@ -5,6 +5,7 @@
  * honoured, both transfer sizes and a wBlockNum wrap work, and the update is visible where a user
  * looks: QUERY versions, UPLOAD bytes.
  */
+import { parseImage } from '../../../src/core/image/parse.ts';
 import { describe, expect, it } from 'vitest';
 import {
   ABORT,
@@ -44,10 +45,11 @@ async function dfuModeDevice(opts: Parameters<typeof newDevice>[0] = {}) {
 }
 
 /** Each sample through a plain DFU download: bStatus, iString text, and whether it failed on the first block. */
-const OUTCOMES: { file: string; status: number; text?: string; early: boolean }[] = [
+const OUTCOMES: { file: string; status: number; text?: string; early: boolean; hashBlock?: number }[] = [
   { file: 'good.tfw', status: ST.OK, early: false },
   { file: 'unsigned.tfw', status: ST.errVERIFY, text: 'The component is not signed (MCC error 0x06)', early: true },
-  { file: 'tampered-payload.tfw', status: ST.errVERIFY, text: 'The Digest in the signature is wrong (MCC error 0x02)', early: false },
+  // format v2: refused at the DNLOAD that completes hash block 2 (payload bytes 32768..49151), where the flipped bit is
+  { file: 'tampered-payload.tfw', status: ST.errVERIFY, text: 'The Digest in the signature is wrong (MCC error 0x02): hash block 2 does not match its signed digest (DFU block 12)', early: false, hashBlock: 2 },
   { file: 'tampered-manifest.tfw', status: ST.errVERIFY, text: 'Rejected authentication (MCC error 0x05)', early: true },
   { file: 'wrong-psid.tfw', status: ST.errTARGET, text: 'Component is not applicable (MCC error 0x03)', early: true },
   { file: 'forbidden-version.tfw', status: ST.errVENDOR, text: 'Forbidden version rejected (MCC error 0x0F)', early: true },
@@ -83,7 +85,9 @@ describe('plain DFU download of every sample', () => {
       expect(r.final).toMatchObject({ status: o.status, state: S.dfuERROR, iString: 0x20 });
       expect(r.text).toBe(o.text);
       // rejected as soon as the firmware knows: the head is in the first block; a payload digest only at manifestation
-      expect(r.blocks).toBe(o.early ? 1 : blocks);
+      const h = parseImage(image);
+      const refusedAt = o.hashBlock !== undefined && h.ok ? Math.ceil((h.value.payloadOffset + (o.hashBlock + 1) * h.value.manifest.hashBlockSize!) / 4096) : blocks;
+      expect(r.blocks).toBe(o.early ? 1 : refusedAt);
       // the device's update handle is released (CANCEL + RELEASE) and nothing changed
       const fw = await fwStatus(dev);
       expect(fw.state).toBe(0);

@@ -4,6 +4,7 @@
  * UPDATE_COMPONENT, DATA blocks, VERIFY, ACTIVATE, RELEASE — with STATUS read after each step;
  * the refused maintenance commands; malformed requests.
  */
+import { parseImage } from '../../../src/core/image/parse.ts';
 import { describe, expect, it } from 'vitest';
 import type { EmulatedUSBDevice } from '../../../src/emulator/usb/usb-device.ts';
 import { ManualClock, S, V, bytesOf, control, detachToDfu, fwStatus, getState, lastResult, newDevice, openDfu, query, sample, tlvs, vendorIn, vendorOut, vendorReset, version } from './host.ts';
@@ -91,14 +92,26 @@ describe('explicit MCC flow over vendor requests', () => {
     expect(await query(dev)).toEqual(before);
   });
 
-  it('tampered-payload.tfw: accepted block by block, refused by VERIFY with MCC error 0x02', async () => {
+  it('tampered-payload.tfw (format v2): refused with MCC error 0x02 by the DATA that completes the bad hash block', async () => {
     const dev = await runtime();
     const image = await sample('tampered-payload.tfw');
+    const { status, blocks } = await explicitDownload(dev, image);
+    expect([status.result, status.error, status.state]).toEqual([0, 0x02, LOCKED]);
+    // the flipped bit is in hash block 2: the refused DATA is the one carrying that block's last byte
+    const h = parseImage(image);
+    const blockEnd = h.ok ? h.value.payloadOffset + 3 * h.value.manifest.hashBlockSize! : 0;
+    expect(blocks).toBe(Math.ceil(blockEnd / (4096 - 8)));
+    expect((await lastResult(dev)).text).toBe('The Digest in the signature is wrong (MCC error 0x02)');
+  });
+
+  it('factory.tfw (format v1) with a flipped payload bit: accepted block by block, refused by VERIFY with MCC error 0x02', async () => {
+    const dev = await runtime();
+    const image = (await sample('factory.tfw')).slice();
+    image[image.length - 100]! ^= 1;
     const { handle, status } = await explicitDownload(dev, image);
     expect(status.received).toBe(image.length);
     const st = await control(dev, VERIFY, handle);
     expect([st.result, st.error]).toEqual([0, 0x02]);
-    expect((await lastResult(dev)).text).toBe('The Digest in the signature is wrong (MCC error 0x02)');
   });
 
   it('works in DFU mode too (the vendor requests follow the DFU interface to number 0)', async () => {

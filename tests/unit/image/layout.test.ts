@@ -77,7 +77,7 @@ describe('parse errors name the field and offset', () => {
     expectError(new Uint8Array(0), /header/);
     expectError(new Uint8Array(15), /header/);
     expectError(assemble(good(), [], undefined, (h) => h.setUint8(0, 0x89)), /header\.magic/, /not a TrustFlash image/);
-    expectError(assemble(good(), [], undefined, (h) => h.setUint16(4, 2, true)), /header\.formatVersion/);
+    expectError(assemble(good(), [], undefined, (h) => h.setUint16(4, 3, true)), /header\.formatVersion/, /understands 1 and 2/);
     expectError(assemble(good(), [], undefined, (h) => h.setUint16(6, 32, true)), /header\.headerSize/);
     expectError(assemble(good(), [], undefined, (h) => h.setUint32(8, 0, true)), /header\.manifestSize/);
     expectError(assemble(good(), [], undefined, (h) => h.setUint32(8, 0xffffffff, true)), /header\.manifestSize/);

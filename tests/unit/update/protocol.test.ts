@@ -9,6 +9,7 @@
  *   QUERY, STATUS and challenge bytes are decoded, re-encoded byte for byte and rendered as
  *   `flint q` (every cell of the MCC state × instruction table: tests/unit/device/mcc-table.test.ts).
  */
+import { parseImage } from '../../../src/core/image/parse.ts';
 import { createHash, createPrivateKey, createPublicKey, sign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { DFU_REQUEST, DFU_STATE, DFU_STATUS } from '../../../src/core/dfu/spec.ts';
@@ -386,7 +387,7 @@ describe('host tables', () => {
     }
     // the codes the firmware actually reports are the ones marked emittedByEmulator
     const used = new Set<number>();
-    for (const f of ['main.ts', 'update.ts', 'boot.ts', 'device.ts', 'image.ts']) {
+    for (const f of ['main.ts', 'update.ts', 'policy.ts', 'payload.ts', 'boot.ts', 'device.ts', 'image.ts']) {
       for (const [, n] of readFileSync(join(ROOT, 'wasm/firmware', f), 'utf8').matchAll(/C\.(E_\w+)/g)) used.add(consts.find(([c]) => c === n)![1]);
     }
     expect(MCC_ERRORS.filter((e) => e.emittedByEmulator).map((e) => e.code)).toEqual([...used].sort((a, b) => a - b));
@@ -535,7 +536,7 @@ describe('what the real firmware produces', () => {
   });
 
   it("each sample's rejection, and where in the flow the device gives it", async () => {
-    const cases: [file: string, code: number, when: 'head' | 'verify' | 'accepted'][] = [
+    const cases: [file: string, code: number, when: 'head' | 'block' | 'verify' | 'accepted'][] = [
       ['good.tfw', 0, 'accepted'],
       ['unsigned.tfw', MCC_ERROR.REJECTED_UNSIGNED, 'head'],
       ['unknown-key.tfw', MCC_ERROR.REJECTED_UNKNOWN_KEY, 'head'],
@@ -545,7 +546,8 @@ describe('what the real firmware produces', () => {
       ['not-secured.tfw', MCC_ERROR.REJECTED_NOT_A_SECURED_FW, 'head'],
       ['forbidden-version.tfw', MCC_ERROR.REJECTED_FORBIDDEN_VERSION, 'head'],
       ['downgrade.tfw', MCC_ERROR.FW_BURN_REJECTED_INVALID_SECURITY_VERSION, 'head'],
-      ['tampered-payload.tfw', MCC_ERROR.REJECTED_DIGEST_ERR, 'verify'],
+      // format v2: refused by the DATA write that completes hash block 2, where the flipped bit is
+      ['tampered-payload.tfw', MCC_ERROR.REJECTED_DIGEST_ERR, 'block'],
       // the device has no trusted clock: expiry is the host's check (docs/protocol.md)
       ['expired.tfw', 0, 'accepted'],
     ];
@@ -555,7 +557,12 @@ describe('what the real firmware produces', () => {
       const r = update(nic.firmware, image);
       expect([file, r.error]).toEqual([file, code]);
       if (when === 'head') expect([file, r.atOffset]).toEqual([file, 0]);
-      if (when !== 'head') expect([file, r.atOffset]).toEqual([file, image.length]);
+      if (when === 'block') {
+        const h = parseImage(image);
+        const blockEnd = h.ok ? h.value.payloadOffset + 3 * h.value.manifest.hashBlockSize! : 0;
+        expect([file, r.atOffset]).toEqual([file, Math.floor((blockEnd - 1) / 4096) * 4096]);
+      }
+      if (when === 'verify' || when === 'accepted') expect([file, r.atOffset]).toEqual([file, image.length]);
       // after CANCEL + RELEASE the FSM is IDLE again, and the last error stays readable until the next LOCK
       expect(status(nic.firmware)).toMatchObject({ state: MCC_STATE.IDLE, error: code, handleOwned: false });
     }
