@@ -65,7 +65,7 @@ export async function loadTrustStore(sources: readonly TrustText[]): Promise<{ s
   for (const { text, name, kind } of sources) {
     const { blocks, errors: pemErrors } = parsePem(text);
     errors.push(...pemErrors.map((e) => `${name}: ${e}`));
-    if (blocks.length === 0 && pemErrors.length === 0) errors.push(`${name}: no ${kind === 'crl' ? PEM_LABEL_CRL : 'CERTIFICATE, PUBLIC KEY or X509 CRL'} block found`);
+    if (blocks.length === 0 && pemErrors.length === 0) errors.push(`${name}: ${kind === 'crl' ? `no ${PEM_LABEL_CRL} block found` : 'no CERTIFICATE or PUBLIC KEY block found (nor an X509 CRL)'}`);
     for (const [i, b] of blocks.entries()) {
       const where = `${name} block ${i + 1}`;
       if (kind === 'crl' && b.label !== PEM_LABEL_CRL) {
@@ -96,7 +96,7 @@ export async function loadTrustStore(sources: readonly TrustText[]): Promise<{ s
         const keyId = await keyIdOf(b.der);
         keys.push({ keyId, spki: b.der, label: `${describeKey(k.value)} key ${toHex(keyId).slice(0, 16)}`, demo: isDemoKeyId(keyId) });
       } else {
-        errors.push(`${where}: "${b.label}" is not a CERTIFICATE, PUBLIC KEY or X509 CRL`);
+        errors.push(`${where}: "${b.label}" is not a CERTIFICATE or PUBLIC KEY (nor an X509 CRL)`);
       }
     }
   }
