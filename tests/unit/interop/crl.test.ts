@@ -37,7 +37,7 @@ function chainRow(r: Result): { status: string; reason: string } {
  * A minimal `openssl ca` in its own folder: the CA certificate and key, an index.txt, a crlnumber,
  * and crl_extensions (AKI, or AKI plus an unknown critical extension, or nothing).
  */
-async function opensslCa(name: string, caCert: string, caKey: string, ext: 'aki' | 'critical' | 'none' = 'aki'): Promise<string> {
+async function opensslCa(name: string, caCert: string, caKey: string, ext: 'aki' | 'critical' | 'none' | { extra: string } = 'aki'): Promise<string> {
   const cnf = p(`${name}.cnf`);
   await writeFile(p(`${name}.index.txt`), '');
   await writeFile(p(`${name}.crlnumber`), '01\n');
@@ -55,7 +55,7 @@ default_crl_days = 30
 ${ext === 'none' ? '' : 'crl_extensions = crl_ext'}
 [crl_ext]
 authorityKeyIdentifier = keyid:always
-${ext === 'critical' ? '1.3.6.1.4.1.99999.1 = critical,ASN1:NULL' : ''}
+${ext === 'critical' ? '1.3.6.1.4.1.99999.1 = critical,ASN1:NULL' : typeof ext === 'object' ? ext.extra : ''}
 `,
   );
   return cnf;
@@ -182,6 +182,17 @@ describe('openssl ca -gencrl → trustflash verify --crl', () => {
     const r = await verifyWith(await gencrl(cnf, 'critical.crl'));
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('unsupported critical extension 1.3.6.1.4.1.99999.1');
+  });
+
+  it('a delta CRL and a partitioned (issuingDistributionPoint) CRL are refused when loaded, each saying why', async () => {
+    const delta = await opensslCa('delta', key('root'), key('root', 'key.pem'), { extra: '2.5.29.27 = critical,ASN1:INTEGER:1' });
+    const d = await verifyWith(await gencrl(delta, 'delta.crl'));
+    expect(d.code).toBe(2);
+    expect(d.stderr).toContain('is a delta CRL (deltaCRLIndicator); only complete CRLs are supported');
+    const idp = await opensslCa('idp', key('root'), key('root', 'key.pem'), { extra: 'issuingDistributionPoint = critical, @idp\n[idp]\nfullname = URI:http://crl.example/root.crl\nonlysomereasons = keyCompromise' });
+    const i = await verifyWith(await gencrl(idp, 'idp.crl'));
+    expect(i.code).toBe(2);
+    expect(i.stderr).toContain('has an issuingDistributionPoint (a partitioned or indirect CRL)');
   });
 
   it('a certificate given as --crl is refused (a root is never trusted by way of a CRL file)', async () => {
