@@ -5,6 +5,7 @@
  */
 import type { DeviceIdentity } from '../../core/verify/verify-image.ts';
 import type { TrustSource } from '../worker/protocol.ts';
+import { looksLikePem, parsePem } from '../../core/crypto/pem.ts';
 
 export interface SampleEntry {
   readonly file: string;
@@ -252,18 +253,21 @@ export class SetupState {
    * before. A file that is neither is refused with the reason.
    */
   async addFiles(files: readonly TrustFile[]): Promise<void> {
-    const { crlFileText, parseCrl, PEM_LABEL_CRL } = await import('../../core/crypto/crl.ts');
-    const { looksLikePem, parsePem } = await import('../../core/crypto/pem.ts');
-    const refused: string[] = [];
+    // roots first and at once, before any await: a verification started right after the pick
+    // must see them (crl.ts, with pkijs, is loaded only when a CRL comes)
+    const maybeCrls: TrustFile[] = [];
     for (const f of files) {
-      if (looksLikePem(f.bytes)) {
-        const text = new TextDecoder().decode(f.bytes);
-        const labels = parsePem(text).blocks.map((b) => b.label);
-        if (!labels.includes(PEM_LABEL_CRL)) {
-          this.addTrust({ name: f.name, text });
-          continue;
-        }
-      }
+      const text = looksLikePem(f.bytes) ? new TextDecoder().decode(f.bytes) : undefined;
+      if (text !== undefined && !parsePem(text).blocks.some((b) => b.label === 'X509 CRL')) this.addTrust({ name: f.name, text });
+      else maybeCrls.push(f);
+    }
+    if (maybeCrls.length === 0) {
+      this.#fileNote = undefined;
+      return;
+    }
+    const { crlFileText, parseCrl } = await import('../../core/crypto/crl.ts');
+    const refused: string[] = [];
+    for (const f of maybeCrls) {
       const text = crlFileText(f.bytes);
       if (!text.ok) {
         refused.push(`${f.name}: ${text.reason}`);
@@ -293,7 +297,6 @@ export class SetupState {
       return;
     }
     const { parseCrl, isoSeconds } = await import('../../core/crypto/crl.ts');
-    const { parsePem } = await import('../../core/crypto/pem.ts');
     const now = this.#clock().getTime();
     this.#crlSummaries = this.#crls.flatMap((c): CrlSummary[] => {
       const blocks = parsePem(c.text).blocks;
