@@ -11,7 +11,6 @@ import { parsePem, toPem, looksLikePem } from '../core/crypto/pem.ts';
 import { importSigningKey } from '../core/crypto/private-key.ts';
 import { createCms } from '../core/crypto/cms.ts';
 import { ecdsaRawToDer, signBytes } from '../core/crypto/signature.ts';
-import { loadTrustStore } from '../core/crypto/trust.ts';
 import { parseCertificate, type Certificate } from '../core/crypto/x509.ts';
 import { normalizeVersion } from '../core/image/version.ts';
 import { equalBytes } from '../core/bytes/hex.ts';
@@ -31,8 +30,9 @@ import { certificatePathProblem } from '../core/crypto/x509.ts';
 import { algorithmsText, keyAlgorithmBit } from '../core/verify/next-keys.ts';
 import { FAMILY_ALGORITHMS } from '../core/verify/algorithms.ts';
 import { decryptKeyPem } from './passphrase.ts';
+import { loadTrustFiles } from './trust-files.ts';
 
-async function loadCerts(io: Io, paths: readonly string[]): Promise<Certificate[]> {
+export async function loadCerts(io: Io, paths: readonly string[]): Promise<Certificate[]> {
   const out: Certificate[] = [];
   for (const p of paths) {
     const size = (await io.openBlob(p)).size;
@@ -49,12 +49,9 @@ async function loadCerts(io: Io, paths: readonly string[]): Promise<Certificate[
   return out;
 }
 
-async function loadTrust(io: Io, paths: readonly string[]) {
+async function loadTrust(io: Io, paths: readonly string[], crlPaths: readonly string[]) {
   if (paths.length === 0) throw new UsageError('--trust ROOT.pem is required: verification needs at least one vendor root or public key');
-  const sources = await Promise.all(paths.map(async (p) => ({ name: p, text: await io.readText(p) })));
-  const { store, errors } = await loadTrustStore(sources);
-  if (errors.length) throw new IoError(`trust store: ${errors.join('; ')}`);
-  return store;
+  return loadTrustFiles(io, paths, crlPaths);
 }
 
 async function loadDevice(io: Io, path: string): Promise<DeviceIdentity> {
@@ -108,7 +105,7 @@ export async function cmdDevices(argv: string[], io: Io): Promise<number> {
 export async function cmdVerify(argv: string[], io: Io): Promise<number> {
   const p = parseArgs(argv, flagSpec('verify'));
   const file = one(p, 'FILE to verify');
-  const trust = await loadTrust(io, list(p, 'trust'));
+  const trust = await loadTrust(io, list(p, 'trust'), list(p, 'crl'));
   const now = parseNow(p);
   const sigPath = str(p, 'sig');
   let report;
@@ -185,7 +182,7 @@ export async function cmdInspect(argv: string[], io: Io): Promise<number> {
   return 0;
 }
 
-async function loadKey(io: Io, path: string, passin: string | undefined) {
+export async function loadKey(io: Io, path: string, passin: string | undefined) {
   const k = await importSigningKey(await decryptKeyPem(await io.readText(path), path, passin, io));
   if (!k.ok) throw new IoError(`${path}: ${k.reason}`);
   return k.value;

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { DfuHost } from '../core/dfu/host.ts';
 import { UpdateError } from '../core/dfu/errors.ts';
 import { reconnect, sameDevice, type UsbBus } from '../core/dfu/reconnect.ts';
-import { loadTrustStore } from '../core/crypto/trust.ts';
+import { loadTrustFiles } from './trust-files.ts';
 import { AuditLog, verifyAuditLog } from '../core/update/audit.ts';
 import { NicClient } from '../core/update/nic-client.ts';
 import { renderFlintQuery } from '../core/update/flint.ts';
@@ -252,8 +252,7 @@ export async function cmdUpdate(argv: string[], io: Io): Promise<number> {
   const file = p.positional[0]!;
   const trustPaths = list(p, 'trust');
   if (trustPaths.length === 0) throw new UsageError('--trust ROOT.pem is required: the host checks the image before sending it');
-  const { store, errors } = await loadTrustStore(await Promise.all(trustPaths.map(async (t) => ({ name: t, text: await io.readText(t) }))));
-  if (errors.length) throw new IoError(`trust store: ${errors.join('; ')}`);
+  const store = await loadTrustFiles(io, trustPaths, list(p, 'crl'));
   const faults = faultsOf(p);
   const timing = str(p, 'timing');
   if (timing !== undefined && !['instant', 'full-speed', 'high-speed'].includes(timing)) throw new UsageError('--timing takes instant, full-speed or high-speed');

@@ -26,6 +26,7 @@ export interface CommandHelp {
 const json: FlagHelp = { kind: 'boolean', help: 'write only JSON to stdout (notes go to stderr); no progress bar' };
 const quiet: FlagHelp = { kind: 'boolean', help: 'no progress bar and no step-by-step lines; the result is still printed' };
 const trust: FlagHelp = { kind: 'list', value: 'ROOT.pem', help: 'a vendor root certificate or public key (PEM) to trust; repeatable' };
+const crl: FlagHelp = { kind: 'list', value: 'CRL', help: 'a certificate revocation list (PEM or DER, from openssl ca -gencrl or trustflash crl) issued by a vendor root or intermediate: a revoked signer or intermediate fails the chain check, and an expired or unverifiable CRL of an issuer on the chain fails it too; repeatable' };
 const now: FlagHelp = { kind: 'string', value: 'ISO-8601', help: 'check certificates and expiry at this time instead of the clock (an override: the report and the audit log say so)' };
 const passin: FlagHelp = { kind: 'string', value: 'SRC', help: 'passphrase of an encrypted --key, as openssl spells it: pass:TEXT, env:VAR, file:PATH, fd:N or stdin; without it an encrypted key is asked for on the terminal' };
 const state: FlagHelp = { kind: 'string', value: 'S', help: 'the emulated NIC\'s state file (its flash and fuses)' };
@@ -64,6 +65,26 @@ export const COMMANDS: readonly CommandHelp[] = [
     examples: ['trustflash keygen --out vendor-root --ca --cn "Example Root CA"', 'trustflash keygen --out signer --ca-key vendor-root/key.pem --ca-cert vendor-root/cert.pem'],
   },
   {
+    name: 'crl',
+    synopsis: ['trustflash crl --ca-key K.pem --ca-cert C.pem [--passin SRC] --crl-number N [--revoke CERT.pem|SERIAL[:REASON[:DATE]] ...] [--this-update ISO] [--next-update ISO | --days N] --out FILE [--der] [--force]'],
+    about: 'Issues a complete v2 certificate revocation list signed by a CA (openssl ca -gencrl compatible), to load next to the vendor root with --crl or in the page. The same inputs and dates give the same bytes.',
+    flags: {
+      'ca-key': { kind: 'string', value: 'K.pem', help: 'the issuing CA\'s private key' },
+      'ca-cert': { kind: 'string', value: 'C.pem', help: 'the issuing CA\'s certificate (a root or an intermediate; its keyUsage must allow cRLSign)' },
+      passin: { ...passin, help: 'passphrase of an encrypted --ca-key (pass:TEXT, env:VAR, file:PATH, fd:N or stdin)' },
+      revoke: { kind: 'list', value: 'WHAT', help: 'a certificate to revoke: its PEM file, or its serial (0xHEX or decimal), optionally :REASON (keyCompromise, cACompromise, affiliationChanged, superseded, cessationOfOperation, certificateHold, privilegeWithdrawn, aACompromise, unspecified) and :DATE of revocation (ISO-8601, default --this-update); repeatable' },
+      'crl-number': { kind: 'string', value: 'N', help: 'the CRL number (RFC 5280 §5.2.3): each new CRL of a CA needs a higher one; the highest loaded wins' },
+      'this-update': { kind: 'string', value: 'ISO-8601', help: 'issue time (default: now, to the second)' },
+      'next-update': { kind: 'string', value: 'ISO-8601', help: 'when the next CRL is due; after it, verifiers fail chains through this CA until they get a newer CRL' },
+      days: { kind: 'string', value: 'N', help: 'next update N days after --this-update (default 30)' },
+      out: { kind: 'string', value: 'FILE', help: 'where to write the CRL' },
+      pem: { kind: 'boolean', help: 'write PEM ("X509 CRL"; the default)' },
+      der: { kind: 'boolean', help: 'write DER' },
+      force,
+    },
+    examples: ['trustflash crl --ca-key vendor-root/key.pem --ca-cert vendor-root/cert.pem --crl-number 2 --revoke signer/cert.pem:keyCompromise --days 30 --out vendor-root.crl'],
+  },
+  {
     name: 'sign',
     synopsis: ['trustflash sign --key K.pem [--passin SRC] [--cert C.pem [--chain I.pem ...]] [--cms] [--final-image] [--other-target] [--format 1|2] [--block-size BYTES] --manifest M.json --payload FW.bin -o OUT'],
     about: 'Signs a payload into a TrustFlash image: the manifest (docs/image-format.md) and the payload\'s size and the SHA-256 of each hash block (format 2; format 1: of the whole payload), signed with --key, carrying --cert and --chain.',
@@ -92,10 +113,11 @@ export const COMMANDS: readonly CommandHelp[] = [
   },
   {
     name: 'verify',
-    synopsis: ['trustflash verify FILE --trust ROOT.pem [--trust ...] [--device DEVICE.json] [--now ISO-8601] [--json] [--quiet]', 'trustflash verify FW.bin --sig FW.sig|FW.p7s --cert SIGNER.pem [--cert ...] --trust ROOT.pem [--now ISO-8601] [--json]'],
+    synopsis: ['trustflash verify FILE --trust ROOT.pem [--trust ...] [--crl CRL ...] [--device DEVICE.json] [--now ISO-8601] [--json] [--quiet]', 'trustflash verify FW.bin --sig FW.sig|FW.p7s --cert SIGNER.pem [--cert ...] --trust ROOT.pem [--crl CRL ...] [--now ISO-8601] [--json]'],
     about: 'Runs every pre-flight check on an image (or a file and its detached signature) and prints each check with pass, fail or skipped and why.',
     flags: {
       trust,
+      crl,
       device: { kind: 'string', value: 'DEVICE.json', help: 'the target device\'s identity (psid, deviceId, version, securityVersion, forbiddenVersions); without it device checks are skipped' },
       now,
       json,
@@ -154,10 +176,11 @@ export const COMMANDS: readonly CommandHelp[] = [
   },
   {
     name: 'update',
-    synopsis: ['trustflash update FILE --trust ROOT.pem (--emulated --state S [--fault KIND]... [--timing T] | --usb VID:PID[:SERIAL]) [--json] [--quiet] [--log AUDIT.jsonl] [--now ISO] [--block-size N]'],
+    synopsis: ['trustflash update FILE --trust ROOT.pem [--crl CRL ...] (--emulated --state S [--fault KIND]... [--timing T] | --usb VID:PID[:SERIAL]) [--json] [--quiet] [--log AUDIT.jsonl] [--now ISO] [--block-size N]'],
     about: 'Checks FILE on the host against what the device reports, then drives the device\'s secure-update state machine step by step (lock, erase, download, device-side verify, activate, release), printing each step and device state.',
     flags: {
       trust,
+      crl,
       emulated,
       state,
       usb,

@@ -8,18 +8,21 @@
  * the key policy of keys.ts on every key; name chaining and AKI/SKI; every signature; validity at the
  * given time for every certificate including the anchor; basicConstraints cA and keyCertSign on
  * issuers; pathLenConstraint (§6.1.4 (l)(m)); no unknown critical extension; the leaf's keyUsage
- * (digitalSignature) and extendedKeyUsage (codeSigning, with EKU chaining through issuers).
+ * (digitalSignature) and extendedKeyUsage (codeSigning, with EKU chaining through issuers);
+ * revocation against the trust store's CRLs when given (crl.ts, §6.3).
  * Path search is depth-first, bounded in depth and in signature checks.
  */
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import { equalBytes, toHex } from '../bytes/hex.ts';
-import { checkKeyPolicy, describeKey, parseSpki, type KeyInfo, type Result } from './keys.ts';
-import { ecdsaDerToRaw, importVerifyKey } from './signature.ts';
+import { checkKeyPolicy, parseSpki, type KeyInfo, type Result } from './keys.ts';
+import { verifySignedBy } from './signed-object.ts';
+import { formatName } from './x500-name.ts';
 import { parseDer } from './der.ts';
 import { memoByBytes } from '../bytes/memo.ts';
 import { sha256WebCrypto } from './sha256.ts';
 import type { Failed } from '../bytes/result.ts';
+import { checkPathRevocation, type Crl } from './crl.ts';
 
 export const EKU = {
   codeSigning: '1.3.6.1.5.5.7.3.3',
@@ -44,32 +47,6 @@ const UNDERSTOOD_CRITICAL = new Set<string>([EXT.basicConstraints, EXT.keyUsage,
 /** keyUsage bits (RFC 5280 §4.2.1.3), as numbers in a 9-bit mask, bit 0 = digitalSignature. */
 export const KU = { digitalSignature: 1 << 0, keyCertSign: 1 << 5 } as const;
 
-const SIG_ALGS: Record<string, { name: 'RSASSA-PKCS1-v1_5' | 'ECDSA' | 'Ed25519'; hash?: string; size?: number }> = {
-  '1.2.840.113549.1.1.11': { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' },
-  '1.2.840.113549.1.1.12': { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-384' },
-  '1.2.840.113549.1.1.13': { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-512' },
-  '1.2.840.10045.4.3.2': { name: 'ECDSA', hash: 'SHA-256' },
-  '1.2.840.10045.4.3.3': { name: 'ECDSA', hash: 'SHA-384' },
-  '1.3.101.112': { name: 'Ed25519' },
-};
-const SIG_ALG_LABEL: Record<string, string> = {
-  '1.2.840.113549.1.1.4': 'md5WithRSAEncryption',
-  '1.2.840.113549.1.1.5': 'sha1WithRSAEncryption',
-  '1.2.840.10045.4.1': 'ecdsa-with-SHA1',
-  '1.2.840.10040.4.3': 'dsa-with-SHA1',
-  '2.16.840.1.101.3.4.3.2': 'dsa-with-SHA256',
-};
-
-const DN_NAMES: Record<string, string> = {
-  '2.5.4.3': 'CN',
-  '2.5.4.10': 'O',
-  '2.5.4.11': 'OU',
-  '2.5.4.6': 'C',
-  '2.5.4.7': 'L',
-  '2.5.4.8': 'ST',
-  '1.2.840.113549.1.9.1': 'emailAddress',
-};
-
 export interface Certificate {
   readonly der: Uint8Array;
   readonly pki: pkijs.Certificate;
@@ -92,12 +69,6 @@ export interface Certificate {
   readonly unknownCritical: readonly string[];
   readonly sigAlgOid: string;
   readonly sigAlgConsistent: boolean;
-}
-
-export function formatName(name: pkijs.RelativeDistinguishedNames): string {
-  return name.typesAndValues
-    .map((tv) => `${DN_NAMES[tv.type] ?? tv.type}=${(tv.value.valueBlock as { value?: unknown }).value ?? ''}`)
-    .join(', ');
 }
 
 function kuMask(bits: asn1js.BitString): number {
@@ -199,43 +170,9 @@ async function parseCertificateUncached(der: Uint8Array): Promise<Result<Certifi
 }
 
 /** Checks that `issuer`'s key signed `cert`. Never throws. */
-export async function verifyIssuedBy(cert: Certificate, issuer: Certificate): Promise<Result<true>> {
-  const alg = SIG_ALGS[cert.sigAlgOid];
-  if (!alg) return { ok: false, reason: `certificate "${cert.subject}" is signed with ${SIG_ALG_LABEL[cert.sigAlgOid] ?? cert.sigAlgOid}, which the policy does not allow` };
-  if (!cert.sigAlgConsistent) return { ok: false, reason: `certificate "${cert.subject}" names two different signature algorithms` };
-  const params = cert.pki.signatureAlgorithm.algorithmParams as unknown;
-  // RFC 4055 §5: RSA parameters are NULL, and verifiers must accept them absent too; RFC 5758 §3.2: ECDSA has none.
-  if (alg.name === 'RSASSA-PKCS1-v1_5' ? !(params === undefined || params instanceof asn1js.Null) : params !== undefined) {
-    return { ok: false, reason: `certificate "${cert.subject}" has malformed signature algorithm parameters` };
-  }
-  const policy = checkKeyPolicy(issuer.key);
-  if (!policy.ok) return { ok: false, reason: `issuer "${issuer.subject}": ${policy.reason}` };
-  const k = issuer.key;
-  const matches =
-    (alg.name === 'RSASSA-PKCS1-v1_5' && k.kind === 'rsa') || (alg.name === 'ECDSA' && k.kind === 'ec') || (alg.name === 'Ed25519' && k.kind === 'ed25519');
-  if (!matches) return { ok: false, reason: `certificate "${cert.subject}" is signed with ${cert.sigAlgOid} but its issuer has a ${describeKey(k)} key` };
-  let sig: Uint8Array = new Uint8Array(cert.pki.signatureValue.valueBlock.valueHexView);
-  if (cert.pki.signatureValue.valueBlock.unusedBits !== 0) return { ok: false, reason: `certificate "${cert.subject}" signature has unused bits` };
-  const size = k.kind === 'ec' ? (k.curve === 'P-384' ? 48 : 32) : 0;
-  if (alg.name === 'ECDSA') {
-    const raw = ecdsaDerToRaw(sig, size);
-    if (!raw) return { ok: false, reason: `certificate "${cert.subject}" has a malformed ECDSA signature` };
-    sig = raw;
-  }
-  try {
-    const importAlg =
-      alg.name === 'RSASSA-PKCS1-v1_5'
-        ? { name: alg.name, hash: alg.hash! }
-        : alg.name === 'ECDSA'
-          ? { name: 'ECDSA', namedCurve: (k as { curve: string }).curve }
-          : { name: 'Ed25519' };
-    const key = await importVerifyKey(issuer.spki, importAlg);
-    const verifyAlg = alg.name === 'ECDSA' ? { name: 'ECDSA', hash: alg.hash! } : { name: alg.name };
-    const ok = await crypto.subtle.verify(verifyAlg, key, sig as Uint8Array<ArrayBuffer>, cert.pki.tbsView as Uint8Array<ArrayBuffer>);
-    return ok ? { ok: true, value: true } : { ok: false, reason: `certificate "${cert.subject}" was not signed by "${issuer.subject}" (signature does not verify)` };
-  } catch (e) {
-    return { ok: false, reason: `certificate "${cert.subject}": signature could not be checked (${(e as Error).message})` };
-  }
+export function verifyIssuedBy(cert: Certificate, issuer: Certificate): Promise<Result<true>> {
+  const pki = cert.pki;
+  return verifySignedBy({ what: `certificate "${cert.subject}"`, signatureAlgorithm: pki.signatureAlgorithm, sigAlgConsistent: cert.sigAlgConsistent, signatureValue: pki.signatureValue, tbs: pki.tbsView }, issuer);
 }
 
 export interface ChainOptions {
@@ -251,9 +188,17 @@ export interface ChainOptions {
   readonly maxLength?: number;
   /** Longest path in intermediates (x509-limbo max_chain_depth); undefined = no extra limit. */
   readonly maxIntermediates?: number;
+  /**
+   * CRLs to check every non-anchor certificate of the path against (crl.ts, RFC 5280 §6.3), at
+   * `time`. Undefined: revocation is not part of this validation (signing-side checks); an empty
+   * list: checked, and the result says no CRL was loaded.
+   */
+  readonly crls?: readonly Crl[];
 }
 
-export type ChainResult = { ok: true; path: readonly Certificate[]; anchor: Certificate } | Failed;
+export type ChainResult =
+  | { ok: true; path: readonly Certificate[]; anchor: Certificate; /** What the CRLs said, one note per certificate, when `crls` was given. */ revocation?: readonly string[] }
+  | Failed<{ readonly revocation?: 'revoked' | 'unknown' }>;
 
 const MAX_SIGNATURE_CHECKS = 64;
 
@@ -327,6 +272,8 @@ export async function validateChain(leaf: Certificate, intermediates: readonly C
   const note = (p: string) => {
     firstProblem ??= p;
   };
+  // a path that is sound but for revocation is the most telling answer when no path is found
+  let revocationFailure: (Failed & { revocation: 'revoked' | 'unknown' }) | undefined;
   const signed = new Map<string, Result<true>>();
 
   async function issuedBy(c: Certificate, i: Certificate): Promise<Result<true>> {
@@ -346,8 +293,13 @@ export async function validateChain(leaf: Certificate, intermediates: readonly C
     if (anchor) {
       const full = path.slice(0, -1).concat(anchor);
       const problem = pathProblem(full, opts);
-      if (!problem) return { ok: true, path: full, anchor };
-      note(problem);
+      if (!problem && !opts.crls) return { ok: true, path: full, anchor };
+      if (!problem && opts.crls) {
+        const r = await checkPathRevocation(full, opts.crls, opts.time);
+        if (r.ok) return { ok: true, path: full, anchor, revocation: r.value };
+        revocationFailure ??= r;
+      }
+      if (problem) note(problem);
     }
     if (path.length >= maxLength) {
       note(`no path to a trusted root within ${maxLength} certificates`);
@@ -374,5 +326,6 @@ export async function validateChain(leaf: Certificate, intermediates: readonly C
 
   const found = await extend([leaf]);
   if (found) return found;
+  if (revocationFailure) return { ok: false, reason: revocationFailure.reason, revocation: revocationFailure.revocation };
   return { ok: false, reason: firstProblem ?? `certificate "${leaf.subject}" does not chain to a trusted root (issuer "${leaf.issuer}" not found)` };
 }

@@ -13,6 +13,7 @@ import { sha256WebCrypto } from '../crypto/sha256.ts';
 import { ecdsaDerToRaw, verifySignature } from '../crypto/signature.ts';
 import type { TrustStore } from '../crypto/trust.ts';
 import { validateChain, type Certificate } from '../crypto/x509.ts';
+import { revocationSummary } from '../crypto/crl.ts';
 import { nowOverride, ReportBuilder, type CheckId, type Report } from './report.ts';
 
 /** Generic DFU firmware is small; the whole file is held to verify it (WebCrypto has no prehashed verify). */
@@ -68,7 +69,8 @@ export async function verifyDetached(data: Uint8Array, signature: Uint8Array, op
   b.pass('size', `firmware ${data.length} bytes, signature ${signature.length} bytes`);
 
   if (looksLikeCms(signature)) {
-    const r = await verifyCms(signature, { content: data, anchors: opts.trust.anchors, extraCerts: opts.certificates, chain: { time: now } });
+    const crls = opts.trust.crls ?? [];
+    const r = await verifyCms(signature, { content: data, anchors: opts.trust.anchors, extraCerts: opts.certificates, chain: { time: now, crls } });
     if (!r.ok) {
       const at: CheckId = r.kind === 'malformed' || r.kind === 'content' ? 'format' : r.kind === 'chain' || r.kind === 'policy' ? 'chain' : 'signature';
       if (at !== 'format') b.pass('format', 'CMS SignedData (detached)');
@@ -83,7 +85,9 @@ export async function verifyDetached(data: Uint8Array, signature: Uint8Array, op
     }
     b.pass('format', `CMS SignedData with ${r.signers.length} signer${r.signers.length === 1 ? '' : 's'}`);
     b.pass('key', r.signers.map((s) => `"${s.certificate.subject}"`).join(', '));
-    b.pass('chain', r.signers.map((s) => `"${s.certificate.subject}" → "${s.chain.anchor.subject}"`).join('; '));
+    const notes = r.signers.flatMap((s) => s.chain.revocation ?? []);
+    const involved = [...opts.trust.anchors, ...r.signers.flatMap((s) => s.chain.path)];
+    b.pass('chain', `${r.signers.map((s) => `"${s.certificate.subject}" → "${s.chain.anchor.subject}"`).join('; ')}; ${revocationSummary(crls, notes, involved)}`);
     b.pass('signature', `the CMS signature${r.signers.length === 1 ? '' : 's'} over all ${data.length} bytes verif${r.signers.length === 1 ? 'ies' : 'y'}`);
     for (const s of r.signers) b.signers.push({ keyId: toHex(s.certificate.keyId), via: 'cms', subject: s.certificate.subject, anchor: s.chain.anchor.subject, demo: isDemoKeyId(s.certificate.keyId) || isDemoKeyId(s.chain.anchor.keyId) });
   } else {
@@ -114,13 +118,14 @@ export async function verifyDetached(data: Uint8Array, signature: Uint8Array, op
       return finish();
     }
     b.pass('key', `"${leaf.subject}" (key ${toHex(leaf.keyId).slice(0, 16)}…)`);
-    const chain = await validateChain(leaf, rest, opts.trust.anchors, { time: now });
+    const crls = opts.trust.crls ?? [];
+    const chain = await validateChain(leaf, rest, opts.trust.anchors, { time: now, crls });
     if (!chain.ok) {
       b.fail('chain', chain.reason);
       skipAll('not checked: the signer is not trusted');
       return finish();
     }
-    b.pass('chain', `"${leaf.subject}" → "${chain.anchor.subject}", valid at ${now.toISOString()} for code signing`);
+    b.pass('chain', `"${leaf.subject}" → "${chain.anchor.subject}", valid at ${now.toISOString()} for code signing; ${revocationSummary(crls, chain.revocation ?? [], [...opts.trust.anchors, ...chain.path])}`);
     const v = await verifySignature(alg, leaf.spki, sig, data);
     if (!v.ok) {
       b.fail('signature', `${v.reason}: the file was changed after signing, or the signature is for another file`);

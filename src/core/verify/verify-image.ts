@@ -19,6 +19,7 @@ import { badBlocks, describeBadBlocks, hashBlocksSequential, type BadBlock, type
 import { verifySignature } from '../crypto/signature.ts';
 import { findTrustedKey, type TrustStore } from '../crypto/trust.ts';
 import { parseCertificate, validateChain, type Certificate } from '../crypto/x509.ts';
+import { revocationSummary } from '../crypto/crl.ts';
 import { nowOverride, ReportBuilder, type CheckId, type Report, type SignerInfo } from './report.ts';
 import { equalBytes } from '../bytes/hex.ts';
 import { algorithmsText, checkNextKeys, FINAL_IMAGE_NOTICE, keyAlgorithmBit } from './next-keys.ts';
@@ -238,6 +239,12 @@ async function verifyInto(b: ReportBuilder, source: Uint8Array | BlobLike, opts:
   let chainFailed: string | undefined;
   const untrustedChains: { r: Resolved; reason: string }[] = [];
   const chained: Resolved[] = [];
+  // revocation (crl.ts): a revoked signer, or one whose CRL cannot be trusted, is refused outright,
+  // never ignored like a key this host does not know
+  const crls = opts.trust.crls ?? [];
+  const revocationNotes: string[] = [];
+  const onPaths: Certificate[] = [...opts.trust.anchors];
+  let revoked: string | undefined;
   for (const r of resolved) {
     const trusted = findTrustedKey(opts.trust, r.entry.keyId);
     const demo = isDemoKeyId(r.entry.keyId) || (trusted?.demo ?? false);
@@ -247,11 +254,14 @@ async function verifyInto(b: ReportBuilder, source: Uint8Array | BlobLike, opts:
       chained.push(r);
       continue;
     }
-    const chain = await validateChain(r.cert!, certs.filter((c) => !equalBytes(c.der, r.cert!.der)), opts.trust.anchors, { time: now });
+    const chain = await validateChain(r.cert!, certs.filter((c) => !equalBytes(c.der, r.cert!.der)), opts.trust.anchors, { time: now, crls });
     if (!chain.ok) {
+      if (chain.revocation) revoked ??= chain.reason;
       untrustedChains.push({ r, reason: chain.reason });
       continue;
     }
+    revocationNotes.push(...(chain.revocation ?? []));
+    onPaths.push(...chain.path);
     chained.push(r);
     for (const c of chain.path) used.add(toHex(c.der));
     const anchorDemo = isDemoKeyId(chain.anchor.keyId);
@@ -261,10 +271,11 @@ async function verifyInto(b: ReportBuilder, source: Uint8Array | BlobLike, opts:
   const cmsPrefix = isBytes(source) ? source.subarray(0, head.signedLength) : prefix.subarray(0, head.signedLength);
   const cmsResults: { r: CmsResult; index: number }[] = [];
   for (const { e, index } of cmsEntries) {
-    const r = await verifyCms((e as { der: Uint8Array }).der, { content: cmsPrefix, anchors: opts.trust.anchors, extraCerts: certs, chain: { time: now }, requireDetached: true });
+    const r = await verifyCms((e as { der: Uint8Array }).der, { content: cmsPrefix, anchors: opts.trust.anchors, extraCerts: certs, chain: { time: now, crls }, requireDetached: true });
     cmsResults.push({ r, index });
   }
-  if (chained.length === 0 && cmsEntries.length === 0 && untrustedChains[0]) chainFailed = untrustedChains[0].reason;
+  if (revoked) chainFailed = revoked;
+  else if (chained.length === 0 && cmsEntries.length === 0 && untrustedChains[0]) chainFailed = untrustedChains[0].reason;
   const cmsChainFail = cmsResults.find(({ r }) => !r.ok && (r.kind === 'chain' || r.kind === 'policy' || r.kind === 'malformed'));
   if (!chainFailed && cmsChainFail && !cmsChainFail.r.ok) chainFailed = `signatures.entry[${cmsChainFail.index}]: ${cmsChainFail.r.reason}`;
   for (const { r } of cmsResults) if (r.ok) for (const s of r.signers) for (const c of s.chain.path) used.add(toHex(c.der));
@@ -284,10 +295,12 @@ async function verifyInto(b: ReportBuilder, source: Uint8Array | BlobLike, opts:
       const demo = isDemoKeyId(s.certificate.keyId) || isDemoKeyId(s.chain.anchor.keyId);
       signers.push({ keyId: toHex(s.certificate.keyId), via: 'cms', subject: s.certificate.subject, anchor: s.chain.anchor.subject, demo });
       chainNotes.push(`CMS signer "${s.certificate.subject}" → "${s.chain.anchor.subject}"`);
+      revocationNotes.push(...(s.chain.revocation ?? []));
+      onPaths.push(...s.chain.path);
     }
   }
   if (resolved.every((r) => r.via === 'trusted key') && cmsEntries.length === 0) b.skip('chain', `no certificates: ${chainNotes.join('; ')}`);
-  else b.pass('chain', `valid at ${now.toISOString()} for code signing: ${chainNotes.join('; ')}; ${HOST_ONLY_CERTS}`);
+  else b.pass('chain', `valid at ${now.toISOString()} for code signing: ${chainNotes.join('; ')}; ${revocationSummary(crls, revocationNotes, onPaths)}; ${HOST_ONLY_CERTS}`);
 
   // 5. Every signature by a key this host holds, over header || manifest, must verify.
   const signed = cmsPrefix;

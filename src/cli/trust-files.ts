@@ -1,0 +1,24 @@
+/**
+ * `--trust` and `--crl` files into a trust store, for every command that verifies. A file that does
+ * not load is an error (exit 2, naming the file and the block); a CRL that loads but is doubtful
+ * (from no trusted root, or not verifying with the root it names) is a warning on stderr, and the
+ * chain row says what became of it.
+ */
+import { crlFileText, CRL_MAX } from '../core/crypto/crl.ts';
+import { loadTrustStore, type TrustStore, type TrustText } from '../core/crypto/trust.ts';
+import { IoError, type Io } from './io.ts';
+
+export async function loadTrustFiles(io: Io, trustPaths: readonly string[], crlPaths: readonly string[]): Promise<TrustStore> {
+  const sources: TrustText[] = await Promise.all(trustPaths.map(async (p) => ({ name: p, text: await io.readText(p) })));
+  for (const p of crlPaths) {
+    const size = (await io.openBlob(p)).size;
+    if (size > CRL_MAX * 2) throw new IoError(`cannot use ${p}: ${size} bytes is too large for a CRL (at most ${CRL_MAX} bytes of DER)`);
+    const text = crlFileText(await io.readBytes(p));
+    if (!text.ok) throw new IoError(`--crl ${p}: ${text.reason}`);
+    sources.push({ name: p, text: text.value, kind: 'crl' });
+  }
+  const { store, errors, warnings } = await loadTrustStore(sources);
+  if (errors.length) throw new IoError(`trust store: ${errors.join('; ')}`);
+  for (const w of warnings) io.err(`warning: ${w}`);
+  return store;
+}
