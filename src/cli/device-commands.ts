@@ -5,7 +5,7 @@
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { DfuHost } from '../core/dfu/host.ts';
@@ -18,6 +18,7 @@ import { renderFlintQuery } from '../core/update/flint.ts';
 import { bootStatusText } from '../core/update/protocol.ts';
 import { decodeQuery } from '../core/update/query.ts';
 import { mccStateName } from '../core/update/mcc-codes.ts';
+import { nodeBlockHasher } from './block-pool.ts';
 import { UpdateSession, sessionSummary, type SessionEvent } from '../core/update/session.ts';
 import { checkLandingPage, createEmulatedNic, decodeState, describeFault, encodeState, parseFault, type EmulatedUSBDevice, type Fault, type TimingName } from '../emulator/index.ts';
 import { bool, list, need, parseArgs, str, UsageError } from './args.ts';
@@ -263,9 +264,9 @@ export async function cmdUpdate(argv: string[], io: Io): Promise<number> {
 
   const blob = await io.openBlob(file);
   if (blob.size > 2 ** 31 + 2 * MiB) throw new IoError(`${file}: ${blob.size} bytes is larger than any image`);
-  // one copy, read once, referenced by nothing else: the session verifies it and sends the same bytes
-  // (the file on disk is never read again, so changing it after the check changes nothing)
-  const bytes = await io.readBytes(file);
+  // never held whole (format v2): the session reads the head once and each hash block as it sends it,
+  // checked against the signed table first, so a file changed after the check is refused at that
+  // block; a v1 image is read whole and sent from that one copy
 
   let device: USBDevice;
   let bus: UsbBus;
@@ -307,7 +308,8 @@ export async function cmdUpdate(argv: string[], io: Io): Promise<number> {
     const session = new UpdateSession({
       host,
       usb: bus,
-      firmware: { kind: 'image', bytes },
+      firmware: { kind: 'file', file: blob },
+      blockHasher: nodeBlockHasher(resolve(io.cwd, file)),
       trust: store,
       ...(audit ? { audit } : {}),
       ...(now ? { now } : {}),

@@ -4,7 +4,7 @@
  * device text refused when it holds a control character (it is shown to people, T11).
  */
 import { abytes } from '../bytes/assert.ts';
-import { ByteReader, FormatFailure, formatFail, type FormatError } from '../bytes/reader.ts';
+import { ByteReader, FormatFailure, formatFail } from '../bytes/reader.ts';
 import { formatFailed, type FormatFailed, type Ok } from '../bytes/result.ts';
 
 export type { FormatError } from '../bytes/reader.ts';

@@ -13,7 +13,7 @@ import { abytes, aint } from '../bytes/assert.ts';
 import { ByteReader, formatFail, type FormatError } from '../bytes/reader.ts';
 import { ByteWriter } from '../bytes/writer.ts';
 import { nameTable } from '../bytes/names.ts';
-import { CONTROL_CHARS, decodeWith, deviceText, utf8, type DecodeResult } from './codec.ts';
+import { decodeWith, deviceText, type DecodeResult } from './codec.ts';
 
 
 

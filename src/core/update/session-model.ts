@@ -14,6 +14,8 @@ import type { DeviceStatus } from './protocol.ts';
 import type { DeviceQuery } from './query.ts';
 import type { AuditLog } from './audit.ts';
 import type { Gate } from './gate.ts';
+import type { BlobLike } from '../crypto/sha256.ts';
+import type { BlockHasher } from '../verify/block-check.ts';
 
 /**
  * The session's steps, declared once (fwupd's habit: each step's weight declared up front): its
@@ -71,6 +73,12 @@ export type SessionEvent =
 
 export type Firmware =
   | { readonly kind: 'image'; readonly bytes: Uint8Array }
+  /**
+   * A signed image in a file, never held whole when it is format v2: the session reads its head once
+   * and each hash block as it sends it, checking the block against the signed table first. A v1
+   * image (one digest over the whole payload) is read whole and sent from that copy.
+   */
+  | { readonly kind: 'file'; readonly file: BlobLike }
   | { readonly kind: 'detached'; readonly bytes: Uint8Array; readonly signature: Uint8Array; readonly certificates: readonly Certificate[] };
 
 export interface SessionOptions {
@@ -88,6 +96,8 @@ export interface SessionOptions {
   /** Poll interval while the device is busy (INITIALIZE); mstflint uses 240 ms. */
   readonly pollMs?: number;
   readonly sleep?: (ms: number) => Promise<void>;
+  /** Hashes a v2 payload's blocks in the pre-flight (the CLI's thread pool); default sequential WebCrypto. */
+  readonly blockHasher?: BlockHasher;
   /** The session's one event stream (SessionEvent). */
   readonly onEvent?: (e: SessionEvent) => void;
   /** The bus to find the device on again after DETACH (navigator.usb, Node's WebUSB, the emulator's bus). */
@@ -106,6 +116,8 @@ export interface SessionResult {
   readonly after?: DeviceQuery;
   /** False for generic DFU devices. */
   readonly deviceVerifies: boolean;
+  /** Image bytes this run put on the wire, and the image offset it started from (0: a fresh download). */
+  readonly download?: { readonly bytesSent: number; readonly resumedAt: number };
   readonly steps: readonly StepState[];
 }
 
@@ -120,5 +132,6 @@ export function sessionSummary(r: SessionResult): Record<string, unknown> {
     ...(r.report ? { report: reportToJson(r.report) } : {}),
     ...(r.before ? { before: r.before } : {}),
     ...(r.after ? { after: r.after } : {}),
+    ...(r.download ? { download: r.download } : {}),
   };
 }

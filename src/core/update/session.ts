@@ -14,18 +14,15 @@
  */
 import { UpdateError } from '../dfu/errors.ts';
 import { plainDfuDownload } from '../dfu/plain-download.ts';
+import { loadImage, readAll, type LoadedImage } from './image-stream.ts';
 import type { Report } from '../verify/report.ts';
 import { verifyImage } from '../verify/verify-image.ts';
 import { verifyDetached, DEVICE_DOES_NOT_VERIFY } from '../verify/verify-detached.ts';
-import { sha256WebCrypto } from '../crypto/sha256.ts';
-import { toHex } from '../bytes/hex.ts';
 import { NicClient } from './nic-client.ts';
 import { identityFromQuery } from './device-identity.ts';
 import { isDeviceFault, MCC_INSTRUCTION, MCC_STATE, REG_STATUS, mccError, mccStateName, regStatus, type MccErrorInfo } from './mcc-codes.ts';
 import { DATA_BLOCK_MAX, DATA_HEADER_SIZE, type DeviceStatus } from './protocol.ts';
 import { type DeviceQuery } from './query.ts';
-import { HEAD_MAX } from '../image/layout.ts';
-import { parseImageHead } from '../image/parse.ts';
 import { STEP_TABLE, STEP_TITLES, STEPS, WEIGHTS, type Outcome, type SessionEvent, type SessionOptions, type SessionResult, type StepId, type StepState, type StepStatus } from './session-model.ts';
 
 export * from './session-model.ts';
@@ -51,13 +48,17 @@ export class UpdateSession {
   readonly #clock: () => number;
   /** When each step started running (clock time). */
   readonly #started: (number | undefined)[] = [];
+  /** The image as the pre-flight reads it and the download sends it (loadImage). */
+  #image: LoadedImage | undefined;
+  /** Image bytes this run put on the wire, and the offset it started from. */
+  #sent = { bytesSent: 0, resumedAt: 0 };
 
   constructor(opts: SessionOptions) {
     // one copy, taken before the first await (STYLE.md): the session verifies and sends this buffer,
     // and nothing the caller does to its own array afterwards can change what is sent
+    // (a file is read as the session goes: its head once, each v2 hash block checked again as it is sent)
     const f = opts.firmware;
-    const bytes = f.bytes.slice();
-    this.#o = { ...opts, firmware: f.kind === 'image' ? { kind: 'image', bytes } : { ...f, bytes, signature: f.signature.slice() } };
+    this.#o = { ...opts, firmware: f.kind === 'file' ? f : f.kind === 'image' ? { kind: 'image', bytes: f.bytes.slice() } : { ...f, bytes: f.bytes.slice(), signature: f.signature.slice() } };
     this.#clock = opts.clock ?? (() => performance.now());
     this.#steps = STEPS.map((id) => ({ id, title: STEP_TITLES[id], status: 'pending' }));
   }
@@ -108,7 +109,7 @@ export class UpdateSession {
       progress: {
         fraction: this.#fraction,
         bytesSent: dl?.sent ?? 0,
-        bytesTotal: dl?.total ?? this.#o.firmware.bytes.length,
+        bytesTotal: dl?.total ?? this.#image?.size ?? 0,
         rate,
         etaMs: dl && rate > 0 ? ((dl.total - dl.sent) / rate) * 1000 : undefined,
       },
@@ -127,12 +128,18 @@ export class UpdateSession {
     for (const s of this.#steps) if (s.status === 'pending') this.#set(s.id, 'skipped');
     void this.#o.audit?.add('result', { outcome, message, ...(extra.deviceError ? { deviceError: extra.deviceError.code } : {}), ...(extra.after ? { after: { running: extra.after.fwVersionRunning, pending: extra.after.fwVersionPending } } : {}) });
     if (outcome === 'updated') this.#progress('release', 1);
-    return { outcome, message, deviceVerifies: true, ...extra, steps: this.steps };
+    return { outcome, message, deviceVerifies: true, ...extra, download: { ...this.#sent }, steps: this.steps };
   }
 
   async run(): Promise<SessionResult> {
     const { host, firmware } = this.#o;
-    void this.#o.audit?.add('session', { tool: 'trustflash', firmware: firmware.kind, bytes: firmware.bytes.length, sha256: toHex(await sha256WebCrypto(firmware.bytes)) });
+    let image: LoadedImage;
+    try {
+      image = this.#image = await loadImage(firmware);
+    } catch (e) {
+      return this.#failure('query', e, undefined);
+    }
+    void this.#o.audit?.add('session', { tool: 'trustflash', firmware: firmware.kind === 'detached' ? 'detached' : 'image', bytes: image.size, ...image.names });
     const nic = new NicClient(host);
     let before: DeviceQuery | undefined;
     // 1. Query: who is this device? (A generic DFU device has no QUERY.)
@@ -140,13 +147,13 @@ export class UpdateSession {
       await this.#enter('query');
       // only a stalled QUERY makes a generic DFU device; an answer that does not decode throws and
       // stops the session here (it must never skip the PSID, security-version and forbidden checks)
-      before = firmware.kind === 'image' ? await nic.probe() : undefined;
+      before = firmware.kind !== 'detached' ? await nic.probe() : undefined;
       const secure = before !== undefined;
       if (before) {
         void this.#o.audit?.add('device', before);
         this.#set('query', 'done', `${before.psid ?? '?'} running ${before.fwVersionRunning ?? '?'}${before.fwVersionPending ? `, pending ${before.fwVersionPending}` : ''}`);
       } else {
-        this.#set('query', 'done', firmware.kind === 'image' ? 'the device has no secure-update protocol: a generic DFU device' : 'a generic DFU device (detached signature)');
+        this.#set('query', 'done', firmware.kind !== 'detached' ? 'the device has no secure-update protocol: a generic DFU device' : 'a generic DFU device (detached signature)');
       }
       this.#progress('query', 1);
       if (!secure) return await this.#generic();
@@ -159,9 +166,10 @@ export class UpdateSession {
     try {
       await this.#enter('preflight');
       const device = identityFromQuery(before!);
-      report = await verifyImage(firmware.bytes, {
+      report = await verifyImage(image.verify, {
         trust: this.#o.trust,
         device,
+        ...(this.#o.blockHasher ? { blockHasher: this.#o.blockHasher } : {}),
         ...(this.#o.now ? { now: this.#o.now } : {}),
         onProgress: (p) => this.#progress('preflight', p.total ? p.done / p.total : 1),
       });
@@ -203,7 +211,7 @@ export class UpdateSession {
       this.#progress('lock', 1);
 
       await this.#enter('update-component');
-      s = await this.#control(nic, MCC_INSTRUCTION.UPDATE_COMPONENT, handle, firmware.bytes.length, 'starting the component update');
+      s = await this.#control(nic, MCC_INSTRUCTION.UPDATE_COMPONENT, handle, image.size, 'starting the component update');
       s = await this.#waitWhile(nic, s, MCC_STATE.INITIALIZE, 'update-component');
       this.#check(s, MCC_STATE.DOWNLOAD);
       this.#set('update-component', 'done', 'the inactive bank is erased');
@@ -211,7 +219,7 @@ export class UpdateSession {
 
       await this.#enter('download');
       await this.#download(nic, handle);
-      this.#set('download', 'done', `${firmware.bytes.length} bytes`);
+      this.#set('download', 'done', `${image.size} bytes`);
 
       await this.#enter('verify');
       await this.#mcc(nic, 'verify', handle, 'asking the device to verify');
@@ -279,23 +287,21 @@ export class UpdateSession {
   }
 
   async #download(nic: NicClient, handle: number): Promise<void> {
-    const bytes = this.#o.firmware.bytes;
+    const image = this.#image!;
+    const total = image.size;
     // a DATA request (8-byte header + block) is one control write: it must fit in wTransferSize (a
     // Linux gadget's libcomposite stalls anything longer than 4096 before the device sees it)
     const size = Math.min(this.#o.blockSize ?? Math.max(1, this.#o.host.functional.transferSize - DATA_HEADER_SIZE), DATA_BLOCK_MAX);
-    const blocks = Math.ceil(bytes.length / size);
+    const blocks = Math.ceil(total / size);
     const started = this.#clock();
     // The device authenticates the head as soon as it arrives: read STATUS after each block until
     // the head is in, so a rejection stops the transfer at once; then every 64 blocks and at the end.
-    // The head ends where the payload starts (pre-flight parsed these very bytes); HEAD_MAX, the
-    // largest head the format allows, if they do not parse.
-    const head = parseImageHead(bytes.subarray(0, HEAD_MAX), bytes.length);
-    const headEnd = Math.min(bytes.length, head.ok ? head.value.payloadOffset : HEAD_MAX);
+    const headEnd = image.headEnd;
     // After the head, up to DATA_IN_FLIGHT blocks are handed to the host at once. DfuHost puts them
-    // on the bus one at a time, in order; the queue lets the next block be prepared while the
-    // current one is on the wire. A block the device refuses makes every later one fail too (its
-    // offset no longer follows), and the STATUS read at the next checkpoint, or the first failed
-    // transfer, ends the download.
+    // on the bus one at a time, in order; the queue lets the next block be prepared (for a file: read
+    // and checked against the signed table) while the current one is on the wire. A block the device
+    // refuses makes every later one fail too (its offset no longer follows), and the STATUS read at
+    // the next checkpoint, or the first failed transfer, ends the download.
     const inFlight: Promise<void>[] = [];
     const settle = async (): Promise<void> => {
       const all = inFlight.splice(0);
@@ -303,13 +309,16 @@ export class UpdateSession {
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;
     };
+    const from = 0;
+    this.#sent = { bytesSent: 0, resumedAt: from };
     try {
-      for (let at = 0, n = 0; at < bytes.length; at += size, n++) {
+      for await (const { at, bytes: block } of image.send.chunks(from, size)) {
         if (this.#stopping) throw cancelled();
-        const block = bytes.subarray(at, Math.min(bytes.length, at + size));
+        const n = Math.floor(at / size);
         const sent = at + block.length;
         const send = nic.data(handle, at, block, `cannot download block ${n} (of blocks 0..${blocks - 1})`);
-        const checkpoint = at < headEnd || n % 64 === 63 || sent === bytes.length;
+        this.#sent.bytesSent += block.length;
+        const checkpoint = at < headEnd || n % 64 === 63 || sent === total;
         if (checkpoint) {
           inFlight.push(send);
           await settle();
@@ -323,7 +332,7 @@ export class UpdateSession {
           inFlight.push(send);
           if (inFlight.length >= DATA_IN_FLIGHT) await inFlight.shift();
         }
-        this.#progress('download', sent / bytes.length, { sent, total: bytes.length, started });
+        this.#progress('download', sent / total, { sent, total, started });
       }
     } finally {
       // nothing else (CANCEL, RELEASE) may go out while blocks are still queued
@@ -342,10 +351,12 @@ export class UpdateSession {
     const { firmware, host } = this.#o;
     for (const id of ['lock', 'update-component', 'verify', 'activate', 'release'] as const) this.#set(id, 'skipped', 'not part of a plain DFU download');
     await this.#enter('preflight');
+    // a plain DFU download sends one buffer: a file is read whole here (generic devices take small images)
+    const bytes = firmware.kind === 'file' ? await readAll(firmware.file) : firmware.bytes;
     const report =
       firmware.kind === 'detached'
-        ? await verifyDetached(firmware.bytes, firmware.signature, { trust: this.#o.trust, certificates: firmware.certificates, ...(this.#o.now ? { now: this.#o.now } : {}) })
-        : await verifyImage(firmware.bytes, { trust: this.#o.trust, ...(this.#o.now ? { now: this.#o.now } : {}) });
+        ? await verifyDetached(bytes, firmware.signature, { trust: this.#o.trust, certificates: firmware.certificates, ...(this.#o.now ? { now: this.#o.now } : {}) })
+        : await verifyImage(bytes, { trust: this.#o.trust, ...(this.#o.now ? { now: this.#o.now } : {}) });
     for (const o of report.overrides) void this.#o.audit?.add('override', o);
     for (const c of report.checks) void this.#o.audit?.add('check', c);
     if (report.verdict !== 'accept') {
@@ -362,11 +373,14 @@ export class UpdateSession {
     await this.#enter('download');
     const started = this.#clock();
     try {
-      const r = await plainDfuDownload(host, firmware.bytes, {
+      const r = await plainDfuDownload(host, bytes, {
         ...(this.#o.usb ? { usb: this.#o.usb } : {}),
         ...(this.#o.blockSize ? { blockSize: this.#o.blockSize } : {}),
         ...(this.#o.signal ? { signal: this.#o.signal } : {}),
-        onProgress: (done, total) => this.#progress('download', done / total, { sent: done, total, started }),
+        onProgress: (done, total) => {
+          this.#sent.bytesSent = done;
+          this.#progress('download', done / total, { sent: done, total, started });
+        },
         onLog: (line) => this.#log(line),
       });
       this.#set('download', 'done', r.vanishedAfterManifest ? 'the device reset itself during manifestation (probably fine: check its version)' : 'manifestation complete');

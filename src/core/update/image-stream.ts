@@ -1,0 +1,167 @@
+/**
+ * The image as the session sends it (issue #13). An image in memory is the session's own copy and
+ * is sent as it is. A format v2 image read from a file is never held whole: its head is read once
+ * and kept (the very bytes the pre-flight verified), and each hash block is read again when its turn
+ * comes and checked against the signed table before any byte of it is sent — so what goes on the
+ * wire is exactly what was verified, one hash block at a time, whatever happens to the file.
+ */
+import { UpdateError } from '../dfu/errors.ts';
+import { equalBytes } from '../bytes/hex.ts';
+import { sha256WebCrypto, type BlobLike } from '../crypto/sha256.ts';
+import { hashBlock, signedBlockDigest, type BlockPlan } from '../image/hash-blocks.ts';
+import { describeBlock } from '../verify/block-check.ts';
+import { toHex } from '../bytes/hex.ts';
+import { HEAD_MAX } from '../image/layout.ts';
+import { parseImageHead } from '../image/parse.ts';
+import { blockPlanOf } from '../image/hash-blocks.ts';
+import type { Firmware } from './session-model.ts';
+
+/** One transfer's worth of the image: its offset in the image and its bytes. */
+export interface Chunk {
+  readonly at: number;
+  readonly bytes: Uint8Array;
+}
+
+export interface SendSource {
+  readonly size: number;
+  /** The image from `from` to its end as transfers of `size` bytes (the last may be shorter). */
+  chunks(from: number, size: number): AsyncGenerator<Chunk>;
+}
+
+/** An image the session holds (its own immutable copy). */
+export function memorySource(bytes: Uint8Array): SendSource {
+  return {
+    size: bytes.length,
+    chunks: (from, size) => toChunks((async function* () {
+      yield bytes.subarray(from);
+    })(), from, size),
+  };
+}
+
+/**
+ * A v2 image in a file: `head` is the image's first `plan.payloadOffset` bytes as verified; the
+ * payload is read block by block from `file` and each block checked against `plan` before it is sent.
+ */
+export function fileSource(file: BlobLike, head: Uint8Array, plan: BlockPlan): SendSource {
+  if (head.length !== plan.payloadOffset) throw new RangeError(`"head" expected ${plan.payloadOffset} bytes, got ${head.length}`);
+  const size = plan.payloadOffset + plan.payloadSize;
+  async function* segments(from: number): AsyncGenerator<Uint8Array> {
+    if (from < plan.payloadOffset) yield head.subarray(from);
+    const first = from <= plan.payloadOffset ? 0 : Math.floor((from - plan.payloadOffset) / plan.blockSize);
+    for (let i = first; i < plan.count; i++) {
+      const b = hashBlock(plan, i);
+      const start = plan.payloadOffset + b.start;
+      const bytes = new Uint8Array(await file.slice(start, plan.payloadOffset + b.end).arrayBuffer());
+      if (bytes.length !== b.end - b.start || !equalBytes(await sha256WebCrypto(bytes), signedBlockDigest(plan, i))) {
+        throw new UpdateError('InvalidFile', `the file changed after it was verified: ${describeBlock(plan, b)} no longer matches the signed table; none of it was sent`);
+      }
+      yield bytes.subarray(Math.max(0, from - start));
+    }
+  }
+  return { size, chunks: (from, n) => toChunks(segments(from), from, n) };
+}
+
+/** Cuts contiguous segments into transfers of `size` bytes starting at `from`; copies only where a transfer spans two segments. */
+async function* toChunks(segments: AsyncGenerator<Uint8Array>, from: number, size: number): AsyncGenerator<Chunk> {
+  if (!Number.isInteger(size) || size <= 0) throw new RangeError(`"size" expected a positive integer, got ${size}`);
+  let at = from;
+  let parts: Uint8Array[] = [];
+  let held = 0;
+  const joined = (): Uint8Array => {
+    if (parts.length === 1) return parts[0]!;
+    const out = new Uint8Array(held);
+    let o = 0;
+    for (const p of parts) {
+      out.set(p, o);
+      o += p.length;
+    }
+    return out;
+  };
+  for await (const seg of segments) {
+    let off = 0;
+    while (off < seg.length) {
+      if (held === 0 && seg.length - off >= size) {
+        yield { at, bytes: seg.subarray(off, off + size) };
+        at += size;
+        off += size;
+        continue;
+      }
+      const take = Math.min(size - held, seg.length - off);
+      parts.push(seg.subarray(off, off + take));
+      held += take;
+      off += take;
+      if (held === size) {
+        yield { at, bytes: joined() };
+        at += size;
+        parts = [];
+        held = 0;
+      }
+    }
+  }
+  if (held > 0) yield { at, bytes: joined() };
+}
+
+/** The image a session works on: what its pre-flight reads, what its download sends. */
+export interface LoadedImage {
+  /** The session's own bytes, or the file with its head pinned to the bytes read once. */
+  readonly verify: Uint8Array | BlobLike;
+  readonly send: SendSource;
+  readonly size: number;
+  /** Where the head ends (the payload starts); the whole size when the head does not parse. */
+  readonly headEnd: number;
+  /** What names the image in the audit log: the SHA-256 of the bytes in memory, or a v2 file's release digest. */
+  readonly names: { readonly sha256?: string; readonly releaseDigest?: string };
+}
+
+/** Reads a Blob whole (a v1 image, a plain DFU image). */
+export async function readAll(file: BlobLike): Promise<Uint8Array> {
+  const bytes = new Uint8Array(await file.slice(0, file.size).arrayBuffer());
+  if (bytes.length !== file.size) throw new UpdateError('InvalidFile', `the file is ${file.size} bytes but ${bytes.length} could be read (it changed while being read)`);
+  return bytes;
+}
+
+/** The file, with its first `head.length` bytes served from `head` (the copy the session keeps and sends). */
+function pinnedHead(head: Uint8Array, file: BlobLike): BlobLike {
+  return {
+    size: file.size,
+    slice(start = 0, end = file.size) {
+      if (end <= head.length) return { arrayBuffer: async () => head.slice(start, end).buffer };
+      if (start >= head.length) return file.slice(start, end);
+      return {
+        arrayBuffer: async () => {
+          const rest = new Uint8Array(await file.slice(head.length, end).arrayBuffer());
+          const out = new Uint8Array(head.length - start + rest.length);
+          out.set(head.subarray(start), 0);
+          out.set(rest, head.length - start);
+          return out.buffer;
+        },
+      };
+    },
+  };
+}
+
+/**
+ * Prepares `firmware` for a session. A v2 image in a file keeps only its head in memory; anything
+ * else (bytes given, a v1 file, a file whose head does not parse — the pre-flight says why) is one
+ * buffer, verified and sent as it is.
+ */
+export async function loadImage(firmware: Firmware): Promise<LoadedImage> {
+  const whole = async (bytes: Uint8Array): Promise<LoadedImage> => {
+    const head = parseImageHead(bytes.subarray(0, HEAD_MAX), bytes.length);
+    return { verify: bytes, send: memorySource(bytes), size: bytes.length, headEnd: head.ok ? head.value.payloadOffset : Math.min(bytes.length, HEAD_MAX), names: { sha256: toHex(await sha256WebCrypto(bytes)) } };
+  };
+  if (firmware.kind !== 'file') return whole(firmware.bytes);
+  const file = firmware.file;
+  const prefix = new Uint8Array(await file.slice(0, Math.min(file.size, HEAD_MAX)).arrayBuffer());
+  const head = parseImageHead(prefix, file.size);
+  const plan = head.ok ? blockPlanOf(head.value) : undefined;
+  if (!head.ok || !plan) return whole(await readAll(file));
+  const kept = prefix.slice(0, plan.payloadOffset);
+  return {
+    verify: pinnedHead(kept, file),
+    send: fileSource(file, kept, plan),
+    size: file.size,
+    headEnd: plan.payloadOffset,
+    names: { releaseDigest: toHex(await sha256WebCrypto(kept.subarray(0, head.value.signedLength))) },
+  };
+}
