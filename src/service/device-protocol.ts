@@ -33,10 +33,12 @@ export type DeviceRequest =
   | { id: number; kind: 'init'; baseUrl: string }
   | { id: number; kind: 'query'; serial: string }
   /**
-   * Start an update. `bytes` is the page's one copy of the file, transferred: the device side
-   * verifies and sends that same buffer. `faults` (emulator only) are armed for this run.
+   * Start an update. `image` is the file the person picked (a fetched sample wrapped in a Blob): the
+   * device side never holds it whole when it is a v2 image — it reads the head once and each hash
+   * block as it sends it, checked against the signed table first (UpdateSession, `kind: 'file'`).
+   * `faults` (emulator only) are armed for this run.
    */
-  | { id: number; kind: 'start'; serial: string; name: string; bytes: ArrayBuffer; trust: readonly TrustSource[]; mode: RunMode; faults?: readonly Fault[] }
+  | { id: number; kind: 'start'; serial: string; name: string; image: Blob; trust: readonly TrustSource[]; mode: RunMode; faults?: readonly Fault[] }
   /** Let the paused session take one step. */
   | { id: number; kind: 'step' }
   /** Continue without pausing. */
@@ -64,7 +66,7 @@ export type DeviceRequest =
    * Update several NICs at once with the same image: one independent session per NIC, running
    * concurrently and straight through (no step gate). Without `serials`, every emulated NIC.
    */
-  | { id: number; kind: 'start-all'; name: string; bytes: ArrayBuffer; trust: readonly TrustSource[]; serials?: readonly string[] }
+  | { id: number; kind: 'start-all'; name: string; image: Blob; trust: readonly TrustSource[]; serials?: readonly string[] }
   /** Page side only (a USBDevice cannot be posted to a Worker): take over a device the user picked. */
   | { id: number; kind: 'adopt-usb'; device: USBDevice; bus: DeviceBus };
 

@@ -35,7 +35,8 @@ export interface RunnerOptions {
 
 interface Job {
   readonly name: string;
-  readonly bytes: Uint8Array;
+  /** The image, read as the session goes (never whole for a v2 image). */
+  readonly image: Blob;
   readonly trust: TrustStore;
   readonly gate: StepGate;
   /** An open host; without one it is opened here, and failing to is the session's failure. */
@@ -90,14 +91,13 @@ export class SessionRunner {
     this.#gate = gate;
     let result: SessionResult;
     try {
-      // the transferred buffer is this side's own copy: it is verified and sent as is
-      const bytes = new Uint8Array(req.bytes);
+      const image = req.image;
       if (req.faults && slot.nic && (req.faults.length > 0 || slot.nic.faults.length > 0)) await this.#o.setFaults(slot as EmulatedSlot, req.faults);
       const trust = await this.#trust(req.trust);
       host = await registry.host(slot);
-      out.emit({ kind: 'session-start', serial: slot.serial, name: req.name, size: bytes.length, mode: req.mode });
-      const started = `update started: ${req.name} (${bytes.length} bytes), ${req.mode === 'step' ? 'step by step' : 'running through'}`;
-      result = await this.#run(slot, { name: req.name, bytes, trust, gate, host, batch: false, started });
+      out.emit({ kind: 'session-start', serial: slot.serial, name: req.name, size: image.size, mode: req.mode });
+      const started = `update started: ${req.name} (${image.size} bytes), ${req.mode === 'step' ? 'step by step' : 'running through'}`;
+      result = await this.#run(slot, { name: req.name, image, trust, gate, host, batch: false, started });
     } finally {
       this.#gate = undefined;
     }
@@ -113,14 +113,14 @@ export class SessionRunner {
     const gate = new StepGate({ mode: 'run' });
     this.#gate = gate;
     try {
-      // the transferred buffer is this side's one copy; the sessions only read it
-      const bytes = new Uint8Array(req.bytes);
+      // every NIC's session reads the same file, each block checked before it is sent
+      const image = req.image;
       const trust = await this.#trust(req.trust);
       out.emit({ kind: 'batch-start', name: req.name, serials: slots.map((s) => s.serial) });
-      const started = `update started (all NICs): ${req.name} (${bytes.length} bytes)`;
+      const started = `update started (all NICs): ${req.name} (${image.size} bytes)`;
       await Promise.all(
         slots.map(async (slot) => {
-          const result = await this.#run(slot, { name: req.name, bytes, trust, gate, batch: true, started });
+          const result = await this.#run(slot, { name: req.name, image, trust, gate, batch: true, started });
           out.emit({ kind: 'batch-result', serial: slot.serial, name: req.name, result });
         }),
       );
@@ -144,13 +144,13 @@ export class SessionRunner {
     try {
       const host = job.host ?? (await registry.host(slot));
       // on disk before the session runs: a reload from here on is flagged "interrupted" on return
-      marker = await this.#o.history?.begin(this.#marker(slot, job.name, job.bytes.length));
+      marker = await this.#o.history?.begin(this.#marker(slot, job.name, job.image.size));
       out.note(serial, job.started);
       const { UpdateSession } = await loadSession();
       const session = new UpdateSession({
         host,
         usb: slot.bus,
-        firmware: { kind: 'image', bytes: job.bytes },
+        firmware: { kind: 'file', file: job.image },
         trust: job.trust,
         audit: this.#o.audit(),
         gate: job.gate,

@@ -88,9 +88,9 @@ export class BatchState {
     this.#error = undefined;
     this.#rows = [];
     try {
-      const bytes = choice.kind === 'sample' ? await this.#o.fetchBytes(`samples/${choice.file}`) : await choice.file.arrayBuffer();
+      const image = choice.kind === 'sample' ? new Blob([await this.#o.fetchBytes(`samples/${choice.file}`)]) : choice.file;
       const name = choice.kind === 'sample' ? choice.file : choice.file.name;
-      await this.#o.channel.request({ kind: 'start-all', name, bytes, trust: this.#o.trust() }, [bytes]);
+      await this.#o.channel.request({ kind: 'start-all', name, image, trust: this.#o.trust() });
     } catch (e) {
       this.#error = `The updates could not run: ${(e as Error).message}`;
     } finally {

@@ -241,9 +241,9 @@ export class UpdateState {
     this.#mode = mode;
     this.#last = { choice, scenario };
     try {
-      // the one copy of the file: transferred to the device side, which verifies and sends it
-      const bytes = choice.kind === 'sample' ? await this.#o.fetchBytes(`samples/${choice.file}`) : await choice.file.arrayBuffer();
-      await this.#o.channel.request({ kind: 'start', serial, name: choiceName(choice), bytes, trust: this.#o.trust(), mode, ...(faults ? { faults } : {}) }, [bytes]);
+      // the file itself goes to the device side, which reads it as it verifies and sends it (never whole for a v2 image)
+      const image = choice.kind === 'sample' ? new Blob([await this.#o.fetchBytes(`samples/${choice.file}`)]) : choice.file;
+      await this.#o.channel.request({ kind: 'start', serial, name: choiceName(choice), image, trust: this.#o.trust(), mode, ...(faults ? { faults } : {}) });
     } catch (e) {
       this.#error = `The update could not run: ${(e as Error).message}`;
       this.#running = false;

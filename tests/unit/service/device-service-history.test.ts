@@ -22,7 +22,7 @@ function page(nics = memoryNicStore(), history = memoryHistoryStore()) {
   let id = 0;
   const send = (body: Body) => service.handle({ ...body, id: ++id } as DeviceRequest);
   const of = <K extends DeviceEvent['kind']>(kind: K) => events.filter((e): e is Extract<DeviceEvent, { kind: K }> => e.kind === kind);
-  const start = async (file: string, mode: RunMode = 'run') => send({ kind: 'start', serial: 'TFN0000001', name: file, bytes: (await sample(file)).slice().buffer, trust: TRUST, mode });
+  const start = async (file: string, mode: RunMode = 'run') => send({ kind: 'start', serial: 'TFN0000001', name: file, image: new Blob([await sample(file)]), trust: TRUST, mode });
   // the export waits for every audit record to be written
   const settle = () => send({ kind: 'export-audit' });
   return { nics, history, events, send, of, start, settle, init: () => send({ kind: 'init', baseUrl: 'http://app.test/' }) };
@@ -123,7 +123,7 @@ describe('DeviceService for real USB devices (in the page)', () => {
 
   it('keeps a history entry per session and continues the usb audit chain on the next page', async () => {
     const a = await usbPage();
-    await a.send({ kind: 'start', serial: 'REAL0001', name: 'good.tfw', bytes: (await sample('good.tfw')).slice().buffer, trust: TRUST, mode: 'run' });
+    await a.send({ kind: 'start', serial: 'REAL0001', name: 'good.tfw', image: new Blob([await sample('good.tfw')]), trust: TRUST, mode: 'run' });
     await a.send({ kind: 'export-audit' });
     expect((await a.history.entries()).entries).toMatchObject([{ serial: 'REAL0001', device: 'usb', file: 'good.tfw', outcome: 'updated' }]);
     const first = await a.history.auditText('usb');

@@ -99,8 +99,8 @@ describe('update all NICs', () => {
     expect(await h.send({ kind: 'add-nic', psid: 'MT_0000000999' })).toBeUndefined();
     // with a USB timing model each transfer takes time, so the sessions' transfers interleave
     for (const serial of ['TFN0000001', 'TFN0000002']) expect(await h.send({ kind: 'set-timing', serial, timing: 'high-speed' })).toBeUndefined();
-    const bytes = (await sample('good.tfw')).slice().buffer;
-    expect(await h.send({ kind: 'start-all', name: 'good.tfw', bytes, trust: TRUST })).toBeUndefined();
+    const image = new Blob([await sample('good.tfw')]);
+    expect(await h.send({ kind: 'start-all', name: 'good.tfw', image, trust: TRUST })).toBeUndefined();
 
     expect(h.of('batch-start')[0]!.serials).toEqual(['TFN0000001', 'TFN0000002', 'TFN0000003']);
     const results = Object.fromEntries(h.of('batch-result').map((r) => [r.serial, r.result]));
@@ -124,7 +124,7 @@ describe('update all NICs', () => {
 
   it('is refused when there is no device to update', async () => {
     const h = harness();
-    const bytes = (await sample('good.tfw')).slice().buffer;
-    expect(await h.send({ kind: 'start-all', name: 'good.tfw', bytes, trust: TRUST })).toMatch(/no device to update/);
+    const image = new Blob([await sample('good.tfw')]);
+    expect(await h.send({ kind: 'start-all', name: 'good.tfw', image, trust: TRUST })).toMatch(/no device to update/);
   });
 });

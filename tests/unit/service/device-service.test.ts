@@ -37,8 +37,8 @@ function harness(store = memoryNicStore()) {
   const of = <K extends DeviceEvent['kind']>(kind: K) => events.filter((e): e is Extract<DeviceEvent, { kind: K }> => e.kind === kind);
   const lastQuery = (serial = 'TFN0000001') => of('query').filter((q) => q.serial === serial).at(-1)?.query;
   const start = async (file: string, opts: { mode?: RunMode; faults?: Fault[]; serial?: string } = {}) => {
-    const bytes = (await sample(file)).slice().buffer;
-    return send({ kind: 'start', serial: opts.serial ?? 'TFN0000001', name: file, bytes, trust: TRUST, mode: opts.mode ?? 'run', ...(opts.faults ? { faults: opts.faults } : {}) });
+    const image = new Blob([await sample(file)]);
+    return send({ kind: 'start', serial: opts.serial ?? 'TFN0000001', name: file, image, trust: TRUST, mode: opts.mode ?? 'run', ...(opts.faults ? { faults: opts.faults } : {}) });
   };
   const result = () => of('result').at(-1)!.result;
   return { service, events, fetched, store, send, of, lastQuery, start, result };

@@ -22,10 +22,10 @@ describe('combinedBackend', () => {
     both.post({ id: 3, kind: 'query', serial: 'REAL1' });
     both.post({ id: 4, kind: 'query', serial: 'TFN0000001' });
     const bytes = new ArrayBuffer(4);
-    both.post({ id: 5, kind: 'start', serial: 'REAL1', name: 'x.tfw', bytes, trust: [], mode: 'step' }, [bytes]);
+    both.post({ id: 5, kind: 'start', serial: 'REAL1', name: 'x.tfw', image: new Blob([bytes]), trust: [], mode: 'step' }, [bytes]);
     both.post({ id: 6, kind: 'step' });
     both.post({ id: 7, kind: 'cancel' });
-    both.post({ id: 8, kind: 'start', serial: 'TFN0000001', name: 'x.tfw', bytes: new ArrayBuffer(4), trust: [], mode: 'run' });
+    both.post({ id: 8, kind: 'start', serial: 'TFN0000001', name: 'x.tfw', image: new Blob([new Uint8Array(4)]), trust: [], mode: 'run' });
     both.post({ id: 9, kind: 'cancel' });
 
     expect(emulator.sent.map((s) => s.req.id)).toEqual([1, 4, 8, 9]);

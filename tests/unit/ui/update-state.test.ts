@@ -54,7 +54,7 @@ describe('UpdateState', () => {
     expect(update.running).toBe(false);
   });
 
-  it('Step starts a step-by-step session with the bytes transferred once; later Steps resume the gate', async () => {
+  it('Step starts a step-by-step session with the file handed over (no copy kept); later Steps resume the gate', async () => {
     const { fake, update, fetched } = setup();
     update.choose({ kind: 'sample', file: 'good.tfw', title: 'Signed update' });
     const started = update.step();
@@ -63,8 +63,9 @@ describe('UpdateState', () => {
     expect(fetched).toEqual(['samples/good.tfw']);
     expect(start).toMatchObject({ serial: 'TFN0000001', name: 'good.tfw', mode: 'step', trust: [{ name: 'root.pem', text: 'PEM' }] });
     expect(start.faults).toBeUndefined();
-    // the buffer goes in the transfer list: the page keeps no copy
-    expect(fake.sent.at(-1)!.transfer).toEqual([start.bytes]);
+    // the file itself goes to the device side (a fetched sample as a Blob): the page keeps no copy to send
+    expect(start.image).toBeInstanceOf(Blob);
+    expect(fake.sent.at(-1)!.transfer).toBeUndefined();
     expect(update.running).toBe(true);
 
     fake.emit({ kind: 'session-start', serial: 'TFN0000001', name: 'good.tfw', size: 3, mode: 'step' });
@@ -181,7 +182,7 @@ describe('UpdateState', () => {
     fake.reply = (req, f) => f.done(req.id, 'busy: resetting; wait for it to finish');
     await update.run();
     expect(fake.last('start')!.name).toBe('mine.tfw');
-    expect(new Uint8Array(fake.last('start')!.bytes)).toEqual(new Uint8Array([9, 9]));
+    expect(new Uint8Array(await fake.last('start')!.image.arrayBuffer())).toEqual(new Uint8Array([9, 9]));
     expect(update.running).toBe(false);
     expect(update.error).toBe('The update could not run: busy: resetting; wait for it to finish');
     expect(update.announcement).toBe(update.error);
