@@ -14,6 +14,8 @@
  */
 import { UpdateError } from '../dfu/errors.ts';
 import { plainDfuDownload } from '../dfu/plain-download.ts';
+import { DfuHost } from '../dfu/host.ts';
+import { reconnect } from '../dfu/reconnect.ts';
 import { loadImage, readAll, type LoadedImage } from './image-stream.ts';
 import type { Report } from '../verify/report.ts';
 import { verifyImage } from '../verify/verify-image.ts';
@@ -26,6 +28,10 @@ import { type DeviceQuery } from './query.ts';
 import { STEP_TABLE, STEP_TITLES, STEPS, WEIGHTS, type Outcome, type SessionEvent, type SessionOptions, type SessionResult, type StepId, type StepState, type StepStatus } from './session-model.ts';
 
 export * from './session-model.ts';
+
+/** How many times a download goes on after the device left the bus and came back, and how long it may take to come back. */
+const MAX_CUTS = 8;
+const RECONNECT_MS = 10_000;
 
 /** DATA requests handed to the host at once after the image head (see #download). */
 export const DATA_IN_FLIGHT = 4;
@@ -140,7 +146,7 @@ export class UpdateSession {
       return this.#failure('query', e, undefined);
     }
     void this.#o.audit?.add('session', { tool: 'trustflash', firmware: firmware.kind === 'detached' ? 'detached' : 'image', bytes: image.size, ...image.names });
-    const nic = new NicClient(host);
+    let nic = new NicClient(host);
     let before: DeviceQuery | undefined;
     // 1. Query: who is this device? (A generic DFU device has no QUERY.)
     try {
@@ -218,7 +224,7 @@ export class UpdateSession {
       this.#progress('update-component', 1);
 
       await this.#enter('download');
-      await this.#download(nic, handle);
+      nic = await this.#download(nic, handle);
       this.#set('download', 'done', `${image.size} bytes`);
 
       await this.#enter('verify');
@@ -286,7 +292,41 @@ export class UpdateSession {
     return s;
   }
 
-  async #download(nic: NicClient, handle: number): Promise<void> {
+  /**
+   * Sends the image. A device that leaves the bus in the middle (a pulled cable) and comes back
+   * still holding this session's handle in DOWNLOAD is found again on the bus and the download goes
+   * on from the bytes it has (STATUS.received): only what it had not taken is sent again. Returns
+   * the client of the device as it is now (a new USBDevice after a re-enumeration).
+   */
+  async #download(nic: NicClient, handle: number): Promise<NicClient> {
+    let from = 0;
+    this.#sent = { bytesSent: 0, resumedAt: from };
+    for (let cuts = 0; ; cuts++) {
+      try {
+        await this.#sendFrom(nic, handle, from);
+        return nic;
+      } catch (e) {
+        const usb = this.#o.usb;
+        if (!(e instanceof UpdateError && e.code === 'NotFound') || !usb || cuts >= MAX_CUTS || this.#stopping) throw e;
+        this.#log(`the device left the bus during the download (${e.message}); waiting up to ${RECONNECT_MS / 1000} s for it to come back`);
+        const again = await reconnect(usb, nic.host.device, RECONNECT_MS).catch(() => {
+          throw e;
+        });
+        const host = new DfuHost(again);
+        await host.open();
+        nic = new NicClient(host);
+        const s = await nic.status();
+        this.#device(s);
+        if (!(s.handleOwned && s.handle === handle && s.state === MCC_STATE.DOWNLOAD)) {
+          throw new UpdateError('NotFound', `the device came back without this download (${mccStateName(s.state)}${s.handleOwned ? '' : ', no update handle held'}): ${e.message}`, { cause: e });
+        }
+        from = s.received;
+        this.#log(`the device is back with ${from} of ${this.#image!.size} bytes: the download goes on from byte ${from}`);
+      }
+    }
+  }
+
+  async #sendFrom(nic: NicClient, handle: number, from: number): Promise<void> {
     const image = this.#image!;
     const total = image.size;
     // a DATA request (8-byte header + block) is one control write: it must fit in wTransferSize (a
@@ -309,15 +349,17 @@ export class UpdateSession {
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;
     };
-    const from = 0;
-    this.#sent = { bytesSent: 0, resumedAt: from };
     try {
       for await (const { at, bytes: block } of image.send.chunks(from, size)) {
         if (this.#stopping) throw cancelled();
         const n = Math.floor(at / size);
         const sent = at + block.length;
         const send = nic.data(handle, at, block, `cannot download block ${n} (of blocks 0..${blocks - 1})`);
-        this.#sent.bytesSent += block.length;
+        // counted when the device has taken it: a transfer cut by a pulled cable is sent again, and counted once
+        void send.then(
+          () => void (this.#sent.bytesSent += block.length),
+          () => undefined,
+        );
         const checkpoint = at < headEnd || n % 64 === 63 || sent === total;
         if (checkpoint) {
           inFlight.push(send);

@@ -189,7 +189,7 @@ describe('the one buffer', () => {
 describe('pipelined download after the head', () => {
   const MIB = 1024 * 1024;
   /** A 2.5 MiB image (past the 1.06 MiB head limit) on a NIC with banks big enough for it. */
-  async function bigSetup(faults: Fault[] = [], corrupt?: (offset: number) => number) {
+  async function bigSetup(faults: Fault[] = [], corrupt?: (offset: number) => number, opts: { noBus?: boolean } = {}) {
     const { smallCertImage } = await import('../helpers/demo.ts');
     const { createEmulatedNic } = await import('../../../src/emulator/index.ts');
     const bytes = await smallCertImage(2.5 * MIB);
@@ -234,7 +234,7 @@ describe('pipelined download after the head', () => {
       }
     };
     const { store } = await loadTrustStore([pem('root/cert.pem')]);
-    const session = new UpdateSession({ host, usb: dev.usb, firmware: { kind: 'image', bytes }, trust: store, now: NOW });
+    const session = new UpdateSession({ host, ...(opts.noBus ? {} : { usb: dev.usb }), firmware: { kind: 'image', bytes }, trust: store, now: NOW });
     return { dev, host, bytes, session, watch: () => ({ offsets, maxQueued, maxIssued, requests }) };
   }
 
@@ -249,8 +249,22 @@ describe('pipelined download after the head', () => {
     expect((await new NicClient(host).query()).fwVersionPending).toBe('28.40.1000');
   });
 
-  it('a cable pull while blocks are queued: a clear failure, nothing after the queued blocks, the NIC unchanged', async () => {
-    const { dev, session, watch } = await bigSetup([{ kind: 'disconnect', block: 400 }]);
+  it('a cable pull while blocks are queued: the device comes back holding the handle, the download goes on from what it took, every byte taken once', async () => {
+    const { bytes, session, watch } = await bigSetup([{ kind: 'disconnect', block: 400 }]);
+    const result = await session.run();
+    expect(result.outcome, result.message).toBe('updated');
+    expect(result.after?.fwVersionPending).toBe('28.40.1000');
+    // before the cut the offsets run in order up to the cut transfer and the few queued behind it
+    const { offsets } = watch();
+    expect(offsets).toEqual(Array.from({ length: offsets.length }, (_, i) => i * 4088));
+    expect(offsets.length).toBeLessThanOrEqual(400 + DATA_IN_FLIGHT);
+    // the device took 400 transfers before the cut; the rest were sent once, to the device found again
+    expect(result.steps.find((x) => x.id === 'download')?.status).toBe('done');
+    expect(result.download).toEqual({ bytesSent: bytes.length, resumedAt: 0 });
+  });
+
+  it('a cable pull with no bus to find the device again: a clear failure, nothing after the queued blocks, the NIC unchanged', async () => {
+    const { dev, session, watch } = await bigSetup([{ kind: 'disconnect', block: 400 }], undefined, { noBus: true });
     const result = await session.run();
     expect(result.outcome).toBe('failed');
     expect(result.message).toMatch(/Download the image failed: cannot download block \d+ \(of blocks 0\.\.641\): .*(gone|stopped answering)/);
