@@ -6,7 +6,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { DfuHost } from '../core/dfu/host.ts';
 import { UpdateError } from '../core/dfu/errors.ts';
@@ -19,8 +19,10 @@ import { bootStatusText } from '../core/update/protocol.ts';
 import { decodeQuery } from '../core/update/query.ts';
 import { mccStateName } from '../core/update/mcc-codes.ts';
 import { nodeBlockHasher } from './block-pool.ts';
+import { journalPath } from './state-journal.ts';
+import { loadNic, loadState, saveNic } from './nic-state.ts';
 import { UpdateSession, sessionSummary, type SessionEvent } from '../core/update/session.ts';
-import { checkLandingPage, createEmulatedNic, decodeState, describeFault, encodeState, parseFault, type EmulatedUSBDevice, type Fault, type TimingName } from '../emulator/index.ts';
+import { checkLandingPage, createEmulatedNic, describeFault, parseFault, type EmulatedUSBDevice, type Fault, type TimingName } from '../emulator/index.ts';
 import { bool, list, need, parseArgs, str, UsageError } from './args.ts';
 import { IoError, type Io } from './io.ts';
 import { openNodeUsb } from './usb.ts';
@@ -29,19 +31,6 @@ import { closest, flagSpec, subcommands } from './help.ts';
 import { factoryImageTrustingPems } from '../core/sign/factory-image.ts';
 
 const MiB = 1024 * 1024;
-
-async function loadNic(io: Io, path: string, extra: { faults?: Fault[]; timing?: TimingName } = {}): Promise<EmulatedUSBDevice> {
-  const bytes = await io.readBytes(path);
-  const state = decodeState(bytes);
-  if (!state.ok) throw new IoError(`${path}: ${state.error}`);
-  const dev = await createEmulatedNic({ state: state.value, ...(extra.faults ? { faults: extra.faults } : {}), ...(extra.timing ? { timing: extra.timing } : {}) });
-  if (dev.nic.migrated) io.err(`${path}: ${dev.nic.migrated}`); // saved before the redundant flash layout (protocol §8.7)
-  return dev;
-}
-
-async function saveNic(io: Io, path: string, dev: EmulatedUSBDevice): Promise<void> {
-  await io.writeBytes(path, encodeState(dev.nic.snapshot()));
-}
 
 /**
  * The demo factory image: public/samples/factory.tfw if built, else made from the committed demo
@@ -147,8 +136,7 @@ async function cmdGadget(argv: string[], io: Io): Promise<number> {
       throw new UsageError(`--landing-page: ${(e as Error).message}`);
     }
   }
-  const state = decodeState(await io.readBytes(path));
-  if (!state.ok) throw new IoError(`${path}: ${state.error}`);
+  const state = { value: (await loadState(io, path)).state };
   const t0 = performance.now();
   const stamp = () => `+${((performance.now() - t0) / 1000).toFixed(3)}s`;
   const [{ EmulatedNic }, { NicUsbFunction }, { GadgetBridge }, { WriteThroughState }] = await Promise.all([
@@ -161,6 +149,8 @@ async function cmdGadget(argv: string[], io: Io): Promise<number> {
   const nic = await EmulatedNic.create({ state: state.value, start: 'boot', faults });
   if (nic.migrated) io.err(`gadget: ${path}: ${nic.migrated}`);
   const store = WriteThroughState.open(path, nic);
+  // the dense rewrite holds what a journal left by a killed command had: it is done with
+  rmSync(journalPath(resolve(io.cwd, path)), { force: true });
   const fn = new NicUsbFunction(nic, { vendorRequests: !bool(p, 'generic'), ...(landingPage !== undefined ? { landingPage } : {}) });
   let bridge: InstanceType<typeof GadgetBridge>;
   try {
@@ -224,7 +214,7 @@ export async function cmdQuery(argv: string[], io: Io): Promise<number> {
   const p = parseArgs(argv, flagSpec('query'));
   if (p.positional.length) throw new UsageError(`unexpected argument ${p.positional[0]}`);
   let device: USBDevice;
-  if (bool(p, 'emulated')) device = await loadNic(io, need(p, 'state'));
+  if (bool(p, 'emulated')) device = await loadNic(io, need(p, 'state'), { journal: false });
   else if (str(p, 'usb')) device = (await realDevice(str(p, 'usb')!)).device;
   else throw new UsageError('query needs --emulated --state S or --usb VID:PID[:SERIAL]');
   try {

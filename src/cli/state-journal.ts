@@ -1,0 +1,139 @@
+/**
+ * Write-through for `--emulated --state S` (issue #13): every flash program or erase and every fuse
+ * burn of the NIC is appended to `S.wal` as it happens, so a killed process is a power loss at
+ * that instant, not a lost run. The state file stays sparse (a 64 MiB-bank NIC is not a 128 MiB
+ * file) and is rewritten atomically when the command ends; then the journal goes. A journal found
+ * at load is replayed onto the state — a record cut short by the kill is dropped, as if the flash
+ * operation it began had not happened — and the NIC powers on (it lost power).
+ *
+ * File: "TFWL" 01 00 00 00 ‖ SHA-256 of the state file the journal continues (a journal whose state
+ * file has since been rewritten by anything else is stale: it is set aside, never replayed onto the
+ * newer state) ‖ records. Record: kind u8 (1 program, 2 erase, 3 fuses) ‖ addr u32 ‖ len u32 ‖
+ * bytes (program, fuses) ‖ SHA-256 of all before it in the record (32 bytes). Little-endian.
+ */
+import { closeSync, existsSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { STATE_PAGE_SIZE, type EmulatedNic, type NicState } from '../emulator/index.ts';
+
+const MAGIC = Buffer.from('TFWL\x01\x00\x00\x00', 'latin1');
+const KIND = { PROGRAM: 1, ERASE: 2, FUSES: 3 } as const;
+const HEAD = 9;
+const DIGEST = 32;
+
+export const journalPath = (state: string): string => `${state}.wal`;
+
+function record(kind: number, addr: number, len: number, bytes?: Uint8Array): Buffer {
+  const head = Buffer.alloc(HEAD);
+  head.writeUInt8(kind, 0);
+  head.writeUInt32LE(addr, 1);
+  head.writeUInt32LE(len, 5);
+  const body = bytes ? Buffer.concat([head, bytes]) : head;
+  return Buffer.concat([body, createHash('sha256').update(body).digest()]);
+}
+
+const allErased = (b: Uint8Array): boolean => b.every((x) => x === 0xff);
+
+/** Journals every later flash and fuse change of `nic` to `path`.wal until closed. */
+export class StateJournal {
+  readonly path: string;
+  #fd: number | undefined;
+  /** Records and bytes journaled (for the log and the benchmark). */
+  readonly stats = { records: 0, bytes: 0 };
+
+  /** `stateBytes`: the state file as it is on disk now (the journal continues exactly that file). */
+  constructor(state: string, stateBytes: Uint8Array, nic: EmulatedNic) {
+    this.path = journalPath(state);
+    const fd = openSync(this.path, 'w');
+    this.#fd = fd;
+    writeSync(fd, Buffer.concat([MAGIC, createHash('sha256').update(stateBytes).digest()]));
+    const put = (r: Buffer) => {
+      if (this.#fd === undefined) return;
+      writeSync(this.#fd, r);
+      this.stats.records++;
+      this.stats.bytes += r.length;
+    };
+    nic.flash.onChange = (addr, len) => {
+      if (len === 0) return;
+      const bytes = nic.flash.read(addr, len);
+      if (!bytes) return;
+      put(allErased(bytes) ? record(KIND.ERASE, addr, len) : record(KIND.PROGRAM, addr, len, bytes));
+    };
+    nic.fuses.onBurn = () => put(record(KIND.FUSES, 0, 8, nic.fuses.read()));
+    this.#detach = () => {
+      nic.flash.onChange = undefined;
+      nic.fuses.onBurn = undefined;
+    };
+  }
+
+  readonly #detach: () => void;
+
+  /** Stops journaling; `remove` once the state file holds everything (after an atomic save). */
+  close(remove: boolean): void {
+    this.#detach();
+    if (this.#fd !== undefined) closeSync(this.#fd);
+    this.#fd = undefined;
+    if (remove) rmSync(this.path, { force: true });
+  }
+}
+
+/**
+ * The state with a journal left behind by a killed process replayed onto it, or undefined when
+ * there is none. Reads records while they are whole and their digest checks; the rest is the
+ * operation the kill cut short.
+ */
+export function replayJournal(statePath: string, stateBytes: Uint8Array, state: NicState): { state: NicState; records: number; dropped: number } | { stale: string } | undefined {
+  const path = journalPath(statePath);
+  if (!existsSync(path)) return undefined;
+  const buf = readFileSync(path);
+  const base = buf.subarray(MAGIC.length, MAGIC.length + DIGEST);
+  if (!buf.subarray(0, MAGIC.length).equals(MAGIC) || base.length !== DIGEST || !base.equals(createHash('sha256').update(stateBytes).digest())) {
+    const aside = `${path}.stale-${Date.now()}`;
+    renameSync(path, aside);
+    return { stale: aside };
+  }
+  // copies (a page of a state decoded from a Node Buffer is a view into it: Buffer.slice does not copy)
+  const pages = new Map<number, Uint8Array>(state.flash.map(([i, p]) => [i, Uint8Array.from(p)]));
+  let fuses = state.fuses.slice();
+  const flashSize = 0x10000 + 2 * state.bankSize;
+  let at = MAGIC.length + DIGEST;
+  let records = 0;
+  const write = (addr: number, len: number, bytes: Uint8Array | undefined) => {
+    for (let o = 0; o < len; ) {
+      const a = addr + o;
+      const index = Math.floor(a / STATE_PAGE_SIZE);
+      const off = a % STATE_PAGE_SIZE;
+      const n = Math.min(len - o, STATE_PAGE_SIZE - off);
+      let page = pages.get(index);
+      if (!page) pages.set(index, (page = new Uint8Array(STATE_PAGE_SIZE).fill(0xff)));
+      if (bytes) page.set(bytes.subarray(o, o + n), off);
+      else page.fill(0xff, off, off + n);
+      o += n;
+    }
+  };
+  while (at + HEAD + DIGEST <= buf.length) {
+    const kind = buf.readUInt8(at);
+    const addr = buf.readUInt32LE(at + 1);
+    const len = buf.readUInt32LE(at + 5);
+    const data = kind === KIND.ERASE ? 0 : len;
+    if (kind < 1 || kind > 3 || addr + len > flashSize || at + HEAD + data + DIGEST > buf.length) break;
+    const body = buf.subarray(at, at + HEAD + data);
+    if (!createHash('sha256').update(body).digest().equals(buf.subarray(at + HEAD + data, at + HEAD + data + DIGEST))) break;
+    const bytes = body.subarray(HEAD);
+    if (kind === KIND.FUSES) {
+      if (len !== 8) break;
+      fuses = Uint8Array.from(bytes);
+    } else write(addr, len, kind === KIND.PROGRAM ? bytes : undefined);
+    records++;
+    at += HEAD + data + DIGEST;
+  }
+  const flash = [...pages.entries()].sort((a, b) => a[0] - b[0]) as [number, Uint8Array][];
+  return { state: { ...state, flash, fuses }, records, dropped: buf.length - at };
+}
+
+/** Writes the state file whole and atomically (a kill leaves the old file or the new one), then drops the journal it supersedes. */
+export function saveStateFile(statePath: string, bytes: Uint8Array): void {
+  const tmp = `${statePath}.tmp-${process.pid}`;
+  writeFileSync(tmp, bytes);
+  renameSync(tmp, statePath);
+  rmSync(journalPath(statePath), { force: true });
+}
