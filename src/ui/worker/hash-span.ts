@@ -1,7 +1,7 @@
 /**
  * Hashing a run of consecutive format v2 hash blocks from a File/Blob (docs/image-format.md §13):
  * one `slice(start, end).stream()` over the run, each block assembled into its own buffer and
- * digested the moment its last byte arrives. Chromium reads a File through its browser process, and
+ * digested the moment its last byte arrives (WebCrypto copies it, so one buffer serves the run). Chromium reads a File through its browser process, and
  * one stream over several blocks costs far less per byte than one `arrayBuffer()` per block (see
  * docs/benchmarks.md, issue #13); memory stays bounded by a few blocks whatever the run's length.
  * WebCrypto (the CPU's SHA extensions) where it runs; hash-wasm where it does not (an insecure
@@ -18,15 +18,20 @@ export interface SpanJob {
   readonly count: number;
 }
 
-export type Digest = (bytes: Uint8Array<ArrayBuffer>) => Promise<Uint8Array>;
+export interface Digest {
+  (bytes: Uint8Array<ArrayBuffer>): Promise<Uint8Array>;
+  /** The bytes are copied before the call returns, so the caller may refill them at once. */
+  readonly copiesInput: boolean;
+}
 
 /** A block's digest is computed while the next block is read; at most this many wait at once. */
 const DIGESTS_IN_FLIGHT = 2;
 
 /** WebCrypto when the context has it, hash-wasm when it does not (an insecure context). */
 export function sha256Backend(subtle: SubtleCrypto | undefined = globalThis.crypto?.subtle): Digest {
-  if (subtle) return async (b) => new Uint8Array(await subtle.digest('SHA-256', b));
-  return sha256Wasm;
+  // WebCrypto §14.3.5 digest() step 2: "get a copy of the bytes held by the data parameter", before the promise is returned
+  if (subtle) return Object.assign(async (b: Uint8Array<ArrayBuffer>) => new Uint8Array(await subtle.digest('SHA-256', b)), { copiesInput: true });
+  return Object.assign((b: Uint8Array<ArrayBuffer>) => sha256Wasm(b), { copiesInput: false });
 }
 
 /** The file range [start, end) of a run of blocks, and each block's payload range. */
@@ -50,7 +55,10 @@ export async function hashSpan(file: Blob, job: SpanJob, digest: Digest, onBlock
   const waiting: Promise<void>[] = [];
   let index = job.first;
   let pos = start;
-  let block = new Uint8Array(Math.min(job.blockSize, end - pos));
+  // one buffer per run when the digest copies its input (WebCrypto): no garbage per block
+  const reused = digest.copiesInput ? new Uint8Array(Math.min(job.blockSize, end - pos)) : undefined;
+  const nextBlock = () => (reused ? reused.subarray(0, Math.min(job.blockSize, end - pos)) : new Uint8Array(Math.min(job.blockSize, end - pos)));
+  let block = nextBlock();
   let fill = 0;
   try {
     for (;;) {
@@ -70,7 +78,7 @@ export async function hashSpan(file: Blob, job: SpanJob, digest: Digest, onBlock
         waiting.push(p);
         pos += fill;
         fill = 0;
-        block = new Uint8Array(Math.min(job.blockSize, end - pos));
+        block = nextBlock();
         if (waiting.length >= DIGESTS_IN_FLIGHT) await waiting.shift();
       }
     }
