@@ -18,11 +18,11 @@ import { DRAFT, demoKey, demoCert, payloadOf } from '../helpers/demo.ts';
 const BLOCK = 4096;
 
 /** A v2 image of `size` payload bytes in 4 KiB blocks (a short last block unless size is a multiple). */
-async function image(size: number): Promise<{ bytes: Uint8Array; plan: BlockPlan }> {
+async function image(size: number): Promise<{ bytes: Uint8Array<ArrayBuffer>; plan: BlockPlan }> {
   const bytes = await signImage({ ...DRAFT, psids: ['TF_0000000001'] }, payloadOf(size), [{ key: await demoKey('signer'), chain: [await demoCert('signer')] }], { hashBlockSize: BLOCK });
   const h = parseImage(bytes);
   if (!h.ok) throw new Error('the test image does not parse');
-  return { bytes, plan: blockPlanOf(h.value)! };
+  return { bytes: bytes as Uint8Array<ArrayBuffer>, plan: blockPlanOf(h.value)! };
 }
 
 /** A Worker stand-in running block-hasher-worker.ts's logic in this thread, asynchronously. */
