@@ -6,6 +6,8 @@
  *    one-shot, Node's crypto streaming, and `openssl dgst -sha256` (the baseline, 1.00).
  * 2. verifyImage streaming a 256 MiB signed image from disk, in a child process that reports its
  *    peak RSS growth over its own idle baseline (target ≤ 64 MiB), and its throughput.
+ * 3. (bench/update.ts, device.ts, app.ts, page-verify.ts: the update session, the NIC firmware, the
+ *    web app, and format v2 verification in the page and the CLI against openssl, issue #13.)
  * Writes the tables between the BENCH markers in docs/benchmarks.md and prints them.
  */
 import { createHash } from 'node:crypto';
@@ -25,6 +27,7 @@ import { verifyImage } from '../src/core/verify/verify-image.ts';
 import { deviceBench } from './device.ts';
 import { updateBench } from './update.ts';
 import { appBench } from './app.ts';
+import { pageVerifyBench } from './page-verify.ts';
 
 const MiB = 1024 * 1024;
 const WORK = resolve('bench/.work');
@@ -150,6 +153,12 @@ async function main(): Promise<void> {
     const table = (await appBench()).join('\n');
     console.log(table);
     await publish('app', table);
+  }
+  if (want('page-verify')) {
+    console.log('\npage-verify: v2 images of 256 MiB and 1 GiB in the page and the CLI against openssl dgst -sha256…');
+    const table = (await pageVerifyBench()).join('\n');
+    console.log(table);
+    await publish('page-verify', table);
   }
 }
 

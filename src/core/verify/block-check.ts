@@ -2,7 +2,8 @@
  * Checking a format v2 payload block by block against the signed table (issue #13). The verifier
  * asks a {@link BlockHasher} for the SHA-256 of every hash block and compares each with the
  * table; where the hashing runs is the caller's choice: the sequential WebCrypto hasher here (core,
- * any platform), the CLI's worker_threads pool (src/cli/block-pool.ts), later the page's Workers.
+ * any platform), the CLI's worker_threads pool (src/cli/block-pool.ts), the page's block-hasher
+ * Workers (src/ui/worker/block-pool.ts).
  * No verdict waits on a digest of the whole payload.
  */
 import { toHex, equalBytes } from '../bytes/hex.ts';

@@ -1,18 +1,22 @@
 /// <reference lib="webworker" />
 /**
  * The verification Worker: hashing a large file here keeps the page responsive. It only receives
- * Blobs and PEM text, and answers with plain report data.
+ * Blobs and PEM text, and answers with plain report data. The hash blocks of a format v2 image are
+ * hashed by a pool of block-hasher Workers it starts (block-pool.ts).
  */
 import { parsePem } from '../../core/crypto/pem.ts';
 import { loadTrustStore } from '../../core/crypto/trust.ts';
 import { parseCertificate, type Certificate } from '../../core/crypto/x509.ts';
 import { verifyDetached, DETACHED_MAX } from '../../core/verify/verify-detached.ts';
 import { verifyImage } from '../../core/verify/verify-image.ts';
+import { pageBlockHasher } from './block-pool.ts';
 import type { WorkerRequest, WorkerResponse } from './protocol.ts';
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
 const running = new Map<number, AbortController>();
 const post = (m: WorkerResponse) => scope.postMessage(m);
+/** Format v2 payloads: hash blocks in parallel Workers (issue #13); v1 keeps hash-wasm streaming. */
+const blockHasher = pageBlockHasher();
 
 scope.onmessage = async (ev: MessageEvent<WorkerRequest>) => {
   const req = ev.data;
@@ -34,7 +38,7 @@ scope.onmessage = async (ev: MessageEvent<WorkerRequest>) => {
       }
     };
     if (req.kind === 'image') {
-      const report = await verifyImage(req.file, { trust: store, ...(req.device ? { device: req.device } : {}), ...(now ? { now } : {}), onProgress, signal: ctl.signal });
+      const report = await verifyImage(req.file, { trust: store, ...(req.device ? { device: req.device } : {}), ...(now ? { now } : {}), onProgress, signal: ctl.signal, blockHasher });
       post({ id: req.id, kind: 'report', report, trustErrors: errors });
     } else {
       if (req.file.size > DETACHED_MAX) throw new Error(`the firmware file is ${req.file.size} bytes; detached verification stops at ${DETACHED_MAX}`);
