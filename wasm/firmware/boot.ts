@@ -117,8 +117,8 @@ export function bankIntact(r: BootRecord, bank: u8, info: ImageInfo): bool {
   return bankHashesTo(bank, bankLen(r, bank), digests + <usize>bank * 32, info);
 }
 
-/** SHA-256 of bank bytes [from, to) into `out`. */
-function hashRange(base: u32, from: u32, to: u32, out: usize): bool {
+/** SHA-256 of the flash bytes [base + from, base + to) into `out`; false if a read fails. */
+export function hashRange(base: u32, from: u32, to: u32, out: usize): bool {
   sha256Init(hashCtx);
   for (let at: u32 = from; at < to; at += 65536) {
     const n = to - at < 65536 ? to - at : 65536;

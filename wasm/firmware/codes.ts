@@ -25,6 +25,8 @@ export const CMD_FORCE_HANDLE_RELEASE: u32 = 0xa;
 export const CMD_READ_PENDING_COMPONENT: u32 = 0xb;
 /** Not an MCC instruction: undo a pending image (MIRC image re-activation, §6.2). */
 export const CMD_REACTIVATE_PREVIOUS: u32 = 0x20;
+/** Not an MCC instruction: continue a download the journal kept (issue #13; protocol §5.6). */
+export const CMD_RESUME_COMPONENT: u32 = 0x21;
 
 // MCC error_code
 export const E_OK: u32 = 0x00;

@@ -35,6 +35,9 @@ export const BOOT_RECORD_A: u32 = 0x0000;
 export const BOOT_RECORD_B: u32 = 0x1000;
 export const DEVICE_INFO: u32 = 0x2000;
 export const DEVICE_INFO_BACKUP: u32 = 0x3000;
+/** The download journal (journal.ts, issue #13): a checked log in two sectors. */
+export const JOURNAL_A: u32 = 0x4000;
+export const JOURNAL_B: u32 = 0x5000;
 export const BANK_BASE: u32 = 0x10000;
 
 export function bankAddr(bank: u32): u32 {

@@ -7,6 +7,7 @@ import { equal, fill, le16, le32, put16, put32 } from './mem';
 import { readRecord, writeRecord, bankIntact, mirrorActive, recordsValid, NONE, digests } from './boot';
 import { ImageInfo, HEAD_MAX, MANIFEST_MAX, headBytesNeeded, parseHead, versionAt } from './image';
 import * as P from './payload';
+import * as J from './journal';
 import * as dev from './device';
 import * as U from './update';
 import * as T from './mcc-table';
@@ -79,21 +80,28 @@ function loadIdentity(): bool {
 /**
  * After a boot: keep a fallback at rest (issue #10). With no image pending, the other bank must
  * hold a runnable image; when it does not (empty on a NIC made before the golden copy, damaged, or
- * now below the fuses because this boot raised them), the running image is mirrored into it. And
- * both boot-record sectors must hold a valid record.
+ * now below the fuses because this boot raised them), the running image is mirrored into it,
+ * unless the download journal says it holds a resumable download (issue #13): that is kept, and
+ * the NIC rests on one good bank until the download is resumed or discarded (threat model T19). A
+ * journal that names anything else (the active bank, a bank that is runnable after all, a bank
+ * while an image is pending) is stale and discarded. And both boot-record sectors must hold a valid record.
  */
 function maintain(): void {
   const r = U.record;
+  J.read();
+  const other: u8 = r.active == 0 ? 1 : 0;
   if (r.pending == NONE) {
-    const other: u8 = r.active == 0 ? 1 : 0;
-    if (!runnable(other, U.incomingHead, U.incoming)) repaired |= mirrorActive(r, U.running) == HW_OK ? REPAIRED_MIRROR : REPAIRED_MIRROR_FAILED;
-  }
+    const otherRunnable = runnable(other, U.incomingHead, U.incoming);
+    if (J.live && (J.bank != other || otherRunnable)) J.discard();
+    if (!otherRunnable && !J.live) repaired |= mirrorActive(r, U.running) == HW_OK ? REPAIRED_MIRROR : REPAIRED_MIRROR_FAILED;
+  } else J.discard();
   if (recordsValid < 2 && writeRecord(r) == HW_OK) repaired |= REPAIRED_RECORD;
 }
 
 /** Power-on / reset: pick the bank to run, applying a pending image only if it is intact. */
 export function boot(): u32 {
   U.resetRam();
+  J.forget();
   booted = false;
   repaired = 0;
   if (!loadIdentity()) return (bootStatus = BOOT_NO_DEVICE_INFO);
@@ -137,6 +145,7 @@ const pendingHead = memory.data(16 + MANIFEST_MAX);
 /** Re-attach to a device that kept running (the emulator process restarted): no reset, a pending image stays pending. */
 export function resume(): u32 {
   U.resetRam();
+  J.forget();
   booted = false;
   repaired = 0;
   if (!loadIdentity()) return (bootStatus = BOOT_NO_DEVICE_INFO);
@@ -242,6 +251,10 @@ function tlv(tag: u32, src: usize, len: u32): void {
   q += 3 + len;
 }
 const scratch = memory.data(64);
+function put64(p: usize, v: u32): void {
+  put32(p, v);
+  put32(p + 4, 0);
+}
 function tlv32(tag: u32, v: u32): void {
   put32(scratch, v);
   tlv(tag, scratch, 4);
@@ -315,6 +328,14 @@ export function query(): u32 {
   // the signature algorithms the device can verify: a host checks an image's nextKeys against it
   // before sending, so an image that would lock the device out is refused on both sides (S2)
   tlv32(25, U.VERIFIABLE_ALGS);
+  // a resumable download (issue #13): release digest, image size u64, verified bytes u64 (what the
+  // journal says; RESUME_COMPONENT re-checks it and may resume earlier)
+  if (booted && J.live) {
+    memory.copy(scratch, J.releaseDigest, 32);
+    put64(scratch + 32, J.size);
+    put64(scratch + 40, J.verified);
+    tlv(26, scratch, 48);
+  }
   return <u32>(q - U.io);
 }
 

@@ -20,9 +20,10 @@ export const COL_CHECK: u32 = 8;
 export const COL_FORCE: u32 = 9;
 export const COL_READ_PENDING: u32 = 10;
 export const COL_REACTIVATE: u32 = 11;
+export const COL_RESUME: u32 = 12;
 /** ACTIVATE_COMPONENT (0x5), DOWNSTREAM_DEVICE_TRANSFER (0xC) and any value not in §1.3. */
-export const COL_OTHER: u32 = 12;
-export const COLUMNS: u32 = 13;
+export const COL_OTHER: u32 = 13;
+export const COLUMNS: u32 = 14;
 /** control_state 0x0..0x8 (reference §1.4); DOWNSTREAM_DEVICE_TRANSFER (0x9) is never entered. */
 export const STATES: u32 = C.ST_UPLOAD_PENDING + 1;
 
@@ -32,6 +33,7 @@ export function column(instruction: u32): u32 {
   // 0x5 ACTIVATE_COMPONENT is not implemented (protocol §5.2): 0x6..0xB follow on from COL_VERIFY
   if (instruction >= C.CMD_ACTIVATE && instruction <= C.CMD_READ_PENDING_COMPONENT) return instruction - C.CMD_ACTIVATE + COL_ACTIVATE;
   if (instruction == C.CMD_REACTIVATE_PREVIOUS) return COL_REACTIVATE;
+  if (instruction == C.CMD_RESUME_COMPONENT) return COL_RESUME;
   return COL_OTHER;
 }
 
@@ -60,7 +62,8 @@ export const A_CANCEL: u8 = 10; // the download is dropped → LOCKED
 export const A_FORCE: u8 = 11; // → IDLE once the owner has been silent 10 s (S8)
 export const A_READ_PENDING: u8 = 12; // → UPLOAD_PENDING, or error 0x01 with nothing pending
 export const A_REACTIVATE: u8 = 13; // the pending image is forgotten (MIRC, reference §6.2)
-export const ACTIONS: u32 = 14;
+export const A_RESUME: u8 = 14; // the journal's download → INITIALIZE (re-check) → DOWNLOAD at the resume offset, or error 0x01
+export const ACTIONS: u32 = 15;
 
 export function isRefusal(action: u8): bool {
   return action == X_BAD_PARAM || action == X_RES_NOT_AVLBL;
@@ -73,18 +76,19 @@ export function isRefusal(action: u8): bool {
  * an owned state without a download would do, so no state falls outside the table.
  */
 export const TABLE: usize = memory.data<u8>([
-  //                   QUERY    LOCK             RELEASE      UPDATE       VERIFY       ACTIVATE     READ         CANCEL       CHECK        FORCE            READ_PENDING    REACTIVATE    other
-  /* IDLE */           A_OFFER, A_LOCK,          X_BAD_PARAM, X_BAD_PARAM, X_BAD_PARAM, X_BAD_PARAM, X_BAD_PARAM, X_BAD_PARAM, X_BAD_PARAM, A_NOP,           X_BAD_PARAM,    X_BAD_PARAM,  X_BAD_PARAM,
-  /* LOCKED */         A_NOP,   X_RES_NOT_AVLBL, A_RELEASE,   A_UPDATE,    X_BAD_PARAM, A_ACTIVATE,  A_READ,      A_CANCEL,    A_NOP,       A_FORCE,         A_READ_PENDING, A_REACTIVATE, X_BAD_PARAM,
+  //                   QUERY    LOCK             RELEASE      UPDATE       VERIFY       ACTIVATE     READ         CANCEL       CHECK        FORCE            READ_PENDING    REACTIVATE    RESUME       other
+  /* IDLE */           A_OFFER, A_LOCK,          X_BAD_PARAM, X_BAD_PARAM, X_BAD_PARAM, X_BAD_PARAM, X_BAD_PARAM, X_BAD_PARAM, X_BAD_PARAM, A_NOP,           X_BAD_PARAM,    X_BAD_PARAM,  X_BAD_PARAM, X_BAD_PARAM,
+  // RESUME, like UPDATE, starts a download: only between steps (issue #13)
+  /* LOCKED */         A_NOP,   X_RES_NOT_AVLBL, A_RELEASE,   A_UPDATE,    X_BAD_PARAM, A_ACTIVATE,  A_READ,      A_CANCEL,    A_NOP,       A_FORCE,         A_READ_PENDING, A_REACTIVATE, A_RESUME,    X_BAD_PARAM,
   // erasing: FORCE would cut the erase short (S8)
-  /* INITIALIZE */     A_NOP,   X_RES_NOT_AVLBL, X_BAD_PARAM, X_BAD_PARAM, X_BAD_PARAM, X_BAD_PARAM, X_BAD_PARAM, A_CANCEL,    A_NOP,       X_RES_NOT_AVLBL, X_BAD_PARAM,    X_BAD_PARAM,  X_BAD_PARAM,
-  /* DOWNLOAD */       A_NOP,   X_RES_NOT_AVLBL, X_BAD_PARAM, X_BAD_PARAM, A_VERIFY,    X_BAD_PARAM, X_BAD_PARAM, A_CANCEL,    A_NOP,       A_FORCE,         X_BAD_PARAM,    X_BAD_PARAM,  X_BAD_PARAM,
-  /* VERIFY */         A_NOP,   X_RES_NOT_AVLBL, X_BAD_PARAM, X_BAD_PARAM, X_BAD_PARAM, X_BAD_PARAM, X_BAD_PARAM, A_CANCEL,    A_NOP,       A_FORCE,         X_BAD_PARAM,    X_BAD_PARAM,  X_BAD_PARAM,
-  /* APPLY */          A_NOP,   X_RES_NOT_AVLBL, X_BAD_PARAM, X_BAD_PARAM, X_BAD_PARAM, X_BAD_PARAM, X_BAD_PARAM, A_CANCEL,    A_NOP,       A_FORCE,         X_BAD_PARAM,    X_BAD_PARAM,  X_BAD_PARAM,
-  /* ACTIVATE */       A_NOP,   X_RES_NOT_AVLBL, X_BAD_PARAM, X_BAD_PARAM, X_BAD_PARAM, X_BAD_PARAM, X_BAD_PARAM, A_CANCEL,    A_NOP,       A_FORCE,         X_BAD_PARAM,    X_BAD_PARAM,  X_BAD_PARAM,
+  /* INITIALIZE */     A_NOP,   X_RES_NOT_AVLBL, X_BAD_PARAM, X_BAD_PARAM, X_BAD_PARAM, X_BAD_PARAM, X_BAD_PARAM, A_CANCEL,    A_NOP,       X_RES_NOT_AVLBL, X_BAD_PARAM,    X_BAD_PARAM,  X_BAD_PARAM, X_BAD_PARAM,
+  /* DOWNLOAD */       A_NOP,   X_RES_NOT_AVLBL, X_BAD_PARAM, X_BAD_PARAM, A_VERIFY,    X_BAD_PARAM, X_BAD_PARAM, A_CANCEL,    A_NOP,       A_FORCE,         X_BAD_PARAM,    X_BAD_PARAM,  X_BAD_PARAM, X_BAD_PARAM,
+  /* VERIFY */         A_NOP,   X_RES_NOT_AVLBL, X_BAD_PARAM, X_BAD_PARAM, X_BAD_PARAM, X_BAD_PARAM, X_BAD_PARAM, A_CANCEL,    A_NOP,       A_FORCE,         X_BAD_PARAM,    X_BAD_PARAM,  X_BAD_PARAM, X_BAD_PARAM,
+  /* APPLY */          A_NOP,   X_RES_NOT_AVLBL, X_BAD_PARAM, X_BAD_PARAM, X_BAD_PARAM, X_BAD_PARAM, X_BAD_PARAM, A_CANCEL,    A_NOP,       A_FORCE,         X_BAD_PARAM,    X_BAD_PARAM,  X_BAD_PARAM, X_BAD_PARAM,
+  /* ACTIVATE */       A_NOP,   X_RES_NOT_AVLBL, X_BAD_PARAM, X_BAD_PARAM, X_BAD_PARAM, X_BAD_PARAM, X_BAD_PARAM, A_CANCEL,    A_NOP,       A_FORCE,         X_BAD_PARAM,    X_BAD_PARAM,  X_BAD_PARAM, X_BAD_PARAM,
   // reference §1.9: RELEASE from LOCKED or UPLOAD
-  /* UPLOAD */         A_NOP,   X_RES_NOT_AVLBL, A_RELEASE,   X_BAD_PARAM, X_BAD_PARAM, X_BAD_PARAM, X_BAD_PARAM, A_CANCEL,    A_NOP,       A_FORCE,         X_BAD_PARAM,    X_BAD_PARAM,  X_BAD_PARAM,
-  /* UPLOAD_PENDING */ A_NOP,   X_RES_NOT_AVLBL, A_RELEASE,   X_BAD_PARAM, X_BAD_PARAM, X_BAD_PARAM, X_BAD_PARAM, A_CANCEL,    A_NOP,       A_FORCE,         X_BAD_PARAM,    X_BAD_PARAM,  X_BAD_PARAM,
+  /* UPLOAD */         A_NOP,   X_RES_NOT_AVLBL, A_RELEASE,   X_BAD_PARAM, X_BAD_PARAM, X_BAD_PARAM, X_BAD_PARAM, A_CANCEL,    A_NOP,       A_FORCE,         X_BAD_PARAM,    X_BAD_PARAM,  X_BAD_PARAM, X_BAD_PARAM,
+  /* UPLOAD_PENDING */ A_NOP,   X_RES_NOT_AVLBL, A_RELEASE,   X_BAD_PARAM, X_BAD_PARAM, X_BAD_PARAM, X_BAD_PARAM, A_CANCEL,    A_NOP,       A_FORCE,         X_BAD_PARAM,    X_BAD_PARAM,  X_BAD_PARAM, X_BAD_PARAM,
 ]);
 
 export function cell(state: u32, col: u32): u8 {

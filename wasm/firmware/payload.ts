@@ -104,6 +104,26 @@ export function finishPayload(): u32 {
   return payloadHad == im.payloadSize && inBlock == 0 ? C.E_OK : C.E_REJECTED_BAD_FORMAT;
 }
 
+/** v2: how many payload bytes are in whole hash blocks checked so far (the download journal's progress). */
+export function verifiedPayload(): u32 {
+  const im = info;
+  if (im == null || im.format == FORMAT_V1) return 0;
+  const done: u64 = <u64>blockIndex * <u64>im.blockSize;
+  return done < <u64>im.payloadSize ? <u32>done : im.payloadSize;
+}
+
+/**
+ * v2, resuming (download.ts): hash blocks 0..k−1 are on flash and were re-checked against the
+ * table; the payload goes on at block k. Call after beginPayload.
+ */
+export function resumeAt(k: u32): void {
+  blockIndex = k;
+  inBlock = 0;
+  payloadHad = verifiedPayload();
+  badBlock = -1;
+  sha256Init(ctxB);
+}
+
 export function forget(): void {
   info = null;
 }

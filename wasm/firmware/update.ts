@@ -8,15 +8,18 @@
 // the payload is hashed as it streams (payload.ts): a format v2 hash block is checked the moment it
 // is complete, a v1 payload at VERIFY. Nothing the host says is trusted: the
 // host sends bytes and commands, the device parses and decides. Which instruction is legal in which
-// state is data: TABLE[state][instruction] in mcc-table.ts, run by `run()` below.
+// state is data: TABLE[state][instruction] in mcc-table.ts, run by `run()` below. A v2 download's
+// progress is kept in a flash journal (journal.ts): a later flow can RESUME_COMPONENT it
+// (download.ts re-checks what is on flash first), until CANCEL or UPDATE_COMPONENT discards it.
 
 import * as C from './codes';
 import { bankAddr, flash_bank_size, flash_erase, flash_read, flash_write, HW_ERR_ERASE, HW_OK, now_ms, SECTOR } from './hw';
-import { HEAD_MAX, headBytesNeeded } from './image';
 import { BootRecord, mirrorActive, setBank, writeRecord, NONE } from './boot';
+import * as D from './download';
+import * as J from './journal';
 import * as T from './mcc-table';
 import * as P from './payload';
-import { checkHead, incoming, incomingHead, running } from './policy';
+import { incoming, running } from './policy';
 
 export { runningHead, incomingHead, running, incoming, embeddedKey, svnFloor, VERIFIABLE_ALGS } from './policy';
 
@@ -42,13 +45,12 @@ export const FORCE_RELEASE_IDLE_MS: f64 = 10000;
 export let componentSize: u32 = 0;
 let erasedTo: u32 = 0;
 /**
- * This flow has erased or written the inactive bank: the fallback image there is gone until it is
- * restored. Cleared when ACTIVATE makes the bank the pending image.
+ * This flow has erased or written the inactive bank (or discarded the resumable download there):
+ * the fallback image there is gone until it is restored. Cleared when ACTIVATE makes the bank the
+ * pending image.
  */
 let targetDirty: bool = false;
 export let received: u32 = 0;
-let headHave: u32 = 0;
-let headChecked: bool = false;
 let verified: bool = false;
 let target: u8 = 0;
 export let pendingVersion: u64 = 0;
@@ -60,10 +62,6 @@ let seed: u32 = 0x2545f491;
 
 export function setHandleTimeout(ms: f64): void {
   handleTimeoutMs = ms;
-}
-
-export function bankTarget(): u8 {
-  return target;
 }
 
 function nextHandle(): u32 {
@@ -83,18 +81,25 @@ function release(): void {
   resetDownload();
   // A download that ended without an activated image (refused, cancelled, abandoned) has overwritten
   // the fallback in the inactive bank: copy the running image back into it now, rather than leave
-  // the NIC with a single bootable image until its next boot (issue #10; protocol §8.6)
-  if (targetDirty && record.pending == NONE) mirrorActive(record, running);
+  // the NIC with a single bootable image until its next boot (issue #10; protocol §8.6). Unless the
+  // journal keeps it resumable (a released or timed-out flow, issue #13): then the partial download
+  // stays, and with it a single good bank until it is resumed or discarded (threat model T19).
+  if (targetDirty && record.pending == NONE && !J.live) mirrorActive(record, running);
   targetDirty = false;
 }
 
 function resetDownload(): void {
   componentSize = 0;
   received = 0;
-  headHave = 0;
-  headChecked = false;
   verified = false;
-  P.forget();
+  D.reset();
+}
+
+/** Drop the resumable download in the inactive bank (CANCEL, UPDATE_COMPONENT); the flow's end then restores the fallback. */
+function discardResumable(): u32 {
+  if (!J.live) return HW_OK;
+  targetDirty = true;
+  return J.discard();
 }
 
 /** Handle timeout (§1.2 time_elapsed_since_last_cmd): an abandoned flow is released. */
@@ -201,6 +206,7 @@ function read(g: u32, h: u32, size: u32): u32 {
 function cancel(g: u32, h: u32, size: u32): u32 {
   state = C.ST_LOCKED;
   resetDownload();
+  discardResumable(); // the owner says so: the download is not to be resumed (a failed record: the next boot finds it stale)
   return C.R_OK;
 }
 function forceRelease(g: u32, h: u32, size: u32): u32 {
@@ -221,9 +227,12 @@ function reactivate(g: u32, h: u32, size: u32): u32 {
   if ((g & G_IMAGE_PENDING) == 0) return fail(C.E_ERROR);
   return reactivatePrevious();
 }
+function resume(g: u32, h: u32, size: u32): u32 {
+  return resumeComponent(size);
+}
 
 /** The actions, indexed by the codes in mcc-table.ts (A_*, X_*). */
-const ACTIONS: StaticArray<Action> = [badParam, resNotAvailable, nop, offer, lockHandle, releaseHandle, update, verify, activateAll, read, cancel, forceRelease, readPending, reactivate];
+const ACTIONS: StaticArray<Action> = [badParam, resNotAvailable, nop, offer, lockHandle, releaseHandle, update, verify, activateAll, read, cancel, forceRelease, readPending, reactivate, resume];
 
 function run(instruction: u32, h: u32, size: u32): u32 {
   const col = T.column(instruction);
@@ -244,6 +253,8 @@ function updateComponent(size: u32, imagePending: bool): u32 {
   const bank = flash_bank_size();
   // size 0 = not given (a plain DFU download): the head will tell
   if (size > bank) return reject(C.E_NO_PLACE);
+  // a new download replaces a resumable one: forget it before its bytes are erased
+  if (discardResumable() != HW_OK) return reject(C.E_FLASH_WRITE_PROTECTED);
   target = record.active == 0 ? 1 : 0;
   // A known size is erased now (INITIALIZE); an unknown one (a plain DFU download) sector by
   // sector as data arrives, as DFU bootloaders do, so the first block does not wait for a whole bank.
@@ -276,7 +287,7 @@ export function writeBlock(h: u32, offset: u32, len: u32): u32 {
   lastCmd = now_ms();
   if (state == C.ST_INITIALIZE) return (lastResult = C.R_DEV_BUSY);
   if (state != C.ST_DOWNLOAD || len == 0 || len > 65536 || offset != received) return (lastResult = C.R_BAD_PARAM);
-  const limit: u64 = componentSize != 0 ? <u64>componentSize : (headChecked ? incoming.total : <u64>flash_bank_size());
+  const limit: u64 = componentSize != 0 ? <u64>componentSize : (D.headChecked ? incoming.total : <u64>flash_bank_size());
   if (<u64>offset + <u64>len > limit) {
     lastResult = C.R_OK;
     return reject(componentSize != 0 ? C.E_REJECTED_BAD_FORMAT : C.E_NO_PLACE);
@@ -295,40 +306,11 @@ export function writeBlock(h: u32, offset: u32, len: u32): u32 {
     lastResult = C.R_OK;
     return reject(C.E_FLASH_WRITE_PROTECTED);
   }
-  // Collect the head; authenticate it the moment it is complete.
-  let consumed: u32 = 0;
-  if (!headChecked) {
-    while (consumed < len) {
-      let need = headBytesNeeded(incomingHead, headHave);
-      if (need == 0 || need > HEAD_MAX) {
-        lastResult = C.R_OK;
-        return reject(C.E_REJECTED_BAD_FORMAT);
-      }
-      if (headHave >= need) break;
-      const take = need - headHave < len - consumed ? need - headHave : len - consumed;
-      memory.copy(incomingHead + headHave, io + consumed, take);
-      headHave += take;
-      consumed += take;
-      if (headHave == need && headBytesNeeded(incomingHead, headHave) == headHave && headHave >= 16 + 8) {
-        // the whole head is here
-        const code = checkHead(headHave, componentSize);
-        if (code != C.E_OK) {
-          lastResult = C.R_OK;
-          return reject(code);
-        }
-        headChecked = true;
-        P.beginPayload(incoming);
-        break;
-      }
-    }
-  }
-  if (headChecked && consumed < len) {
-    // v2: a hash block that does not match the signed table is refused as it completes (issue #13)
-    const code = P.payloadBytes(io + consumed, len - consumed);
-    if (code != C.E_OK) {
-      lastResult = C.R_OK;
-      return reject(code);
-    }
+  // the head is authenticated the moment it is complete, the payload checked as it streams (download.ts)
+  const code = D.take(io, len, componentSize, target);
+  if (code != C.E_OK) {
+    lastResult = C.R_OK;
+    return reject(code);
   }
   received += len;
   lastResult = C.R_OK;
@@ -337,7 +319,7 @@ export function writeBlock(h: u32, offset: u32, len: u32): u32 {
 
 function verifyComponent(): u32 {
   error = C.E_OK;
-  if (!headChecked || <u64>received != incoming.total) return reject(C.E_REJECTED_BAD_FORMAT);
+  if (!D.headChecked || <u64>received != incoming.total) return reject(C.E_REJECTED_BAD_FORMAT);
   const code = P.finishPayload();
   if (code != C.E_OK) return reject(code);
   verified = true;
@@ -358,7 +340,33 @@ function activate(): u32 {
   pendingReset = true;
   verified = false;
   targetDirty = false; // the bank now holds the pending image the record names
+  J.discard(); // nothing left to resume (a failed record: stale at the next boot, the bank is pending or active)
   state = C.ST_LOCKED;
+  return C.R_OK;
+}
+
+/**
+ * RESUME_COMPONENT (protocol §5.6): continue the download the journal kept, at the first hash block
+ * that is not on flash and verified. INITIALIZE while the head is re-authenticated and the blocks
+ * re-hashed (download.ts recheck), then DOWNLOAD with `received` = the resume offset, and the DATA
+ * path as after UPDATE_COMPONENT. Nothing resumable of that size: error 0x01, nothing changes.
+ */
+function resumeComponent(size: u32): u32 {
+  error = C.E_OK;
+  const other: u8 = record.active == 0 ? 1 : 0;
+  if (!J.live || J.size != size || J.bank != other || record.pending != NONE) return fail(C.E_ERROR);
+  state = C.ST_INITIALIZE;
+  target = other;
+  targetDirty = true;
+  const code = D.recheck(size, target);
+  if (code != C.E_OK) return reject(code);
+  const tail = D.prepareTail(target);
+  if ((tail & 0x80000000) != 0) return reject(tail & 0xff);
+  componentSize = size;
+  received = D.resumeOffset;
+  erasedTo = tail;
+  busyUntil = now_ms() + eraseMs(D.tailErased ? SECTOR : 0); // the re-hash itself is not timed (protocol §12.2)
+  tick();
   return C.R_OK;
 }
 
@@ -418,10 +426,7 @@ export function elapsedMs(): f64 {
   return owned ? now_ms() - lastCmd : 0;
 }
 export function expectedTotal(): u64 {
-  return headChecked ? incoming.total : <u64>componentSize;
-}
-export function clearError(): void {
-  error = C.E_OK;
+  return D.headChecked ? incoming.total : <u64>componentSize;
 }
 /** After boot: drop every RAM-held flow. */
 export function resetRam(): void {

@@ -63,16 +63,23 @@ export const MCC_INSTRUCTION = {
   DOWNSTREAM_DEVICE_TRANSFER: 0xc,
   /**
    * TrustFlash's own, not an MCC instruction: undo a pending image (what MIRC image
-   * re-activation does on real devices, §6.2). Accepted only while no host holds the handle.
+   * re-activation does on real devices, §6.2). Takes the owner's handle in LOCKED (docs/protocol.md §9).
    */
   REACTIVATE_PREVIOUS: 0x20,
+  /**
+   * TrustFlash's own, not an MCC instruction (issue #13): continue the download QUERY tag 26
+   * reports. The owner's handle in LOCKED, componentSize = the image size; the device re-checks
+   * what is on flash (INITIALIZE), then answers DOWNLOAD with STATUS.received = where to go on.
+   * Nothing resumable of that size: error 0x01, still LOCKED (docs/protocol.md §5.6).
+   */
+  RESUME_COMPONENT: 0x21,
 } as const;
 export type MccInstructionName = keyof typeof MCC_INSTRUCTION;
 
 export const MCC_INSTRUCTION_NAMES: Readonly<Record<number, MccInstructionName>> = nameTable(MCC_INSTRUCTION);
 
 /** The instructions the emulated NIC's firmware implements (wasm/firmware/update.ts); the others answer R_BAD_PARAM. */
-export const MCC_INSTRUCTIONS_IMPLEMENTED: readonly number[] = [0x0, 0x1, 0x2, 0x3, 0x4, 0x6, 0x7, 0x8, 0x9, 0xa, 0xb, 0x20];
+export const MCC_INSTRUCTIONS_IMPLEMENTED: readonly number[] = [0x0, 0x1, 0x2, 0x3, 0x4, 0x6, 0x7, 0x8, 0x9, 0xa, 0xb, 0x20, 0x21];
 
 export function mccInstructionName(instruction: number): string {
   return MCC_INSTRUCTION_NAMES[instruction] ?? `UNKNOWN_INSTRUCTION_0x${hex2(instruction)}`;

@@ -7,6 +7,7 @@ import type { DfuHost } from '../dfu/host.ts';
 import { UpdateError } from '../dfu/errors.ts';
 import { CHALLENGE_SIZE, decodeChallenge, decodeLastResult, decodeStatus, encodeControl, encodeData, encodeToken, MAINT_OP, vendorSetup, DATA_BLOCK_MAX, type DeviceStatus, type LastResult, type MaintOpName, type SignedToken, type TokenChallenge } from './protocol.ts';
 import { decodeQuery, type DeviceQuery } from './query.ts';
+import { MCC_INSTRUCTION } from './mcc-codes.ts';
 import { type DecodeResult } from './codec.ts';
 
 /** A request secure firmware may refuse with a STALL: accepted, or refused with what LAST_RESULT says. */
@@ -36,6 +37,15 @@ export class NicClient {
   async control(instruction: number, handle: number, componentSize = 0, doing = `MCC instruction ${instruction}`): Promise<DeviceStatus> {
     await this.host.controlOut(vendorSetup('CONTROL', this.#intf), encodeControl({ instruction, handle, componentSize }), doing);
     return this.status();
+  }
+  /**
+   * RESUME_COMPONENT (docs/protocol.md §5.6): asks the device to continue the download QUERY tag 26
+   * reports, of `size` bytes. Returns the STATUS that follows: INITIALIZE while the device re-checks
+   * what is on flash (poll STATUS, as after UPDATE_COMPONENT), then DOWNLOAD with `received` = the
+   * offset to send the next DATA at; or LOCKED with `error` set when there is nothing to resume.
+   */
+  async resume(handle: number, size: number): Promise<DeviceStatus> {
+    return this.control(MCC_INSTRUCTION.RESUME_COMPONENT, handle, size, 'resuming the download (RESUME_COMPONENT)');
   }
   async data(handle: number, offset: number, block: Uint8Array, doing: string): Promise<void> {
     if (block.length > DATA_BLOCK_MAX) throw new UpdateError('Internal', `a DATA block holds at most ${DATA_BLOCK_MAX} bytes, got ${block.length}`);

@@ -40,6 +40,8 @@ export const QUERY_TAG = {
   BOOT_STATUS: 24,
   /** u32 bitmask of the image signature algorithms the device verifies (issue #10, S2); absent on older devices. */
   VERIFIABLE_ALGORITHMS: 25,
+  /** A resumable download in the inactive bank (issue #13, protocol §5.6): release digest, size, verified bytes. */
+  RESUMABLE_DOWNLOAD: 26,
 } as const;
 
 /** Bits of QUERY tag 10, in the order `flint q` prints them (§3 printSecurityAttrInfo). */
@@ -70,6 +72,20 @@ export interface BankState {
   readonly pending: 0 | 1 | null;
   /** Image length recorded for each bank (0 = none). */
   readonly lengths: readonly [number, number];
+}
+
+/** QUERY tag 26: a format v2 download the device kept, which RESUME_COMPONENT continues (docs/protocol.md §5.6). */
+export interface ResumableDownload {
+  /** SHA-256 of header ‖ manifest of the image being downloaded (image-format.md §13.5), lowercase hex. */
+  readonly releaseDigest: string;
+  /** The image's total size in bytes. */
+  readonly size: number;
+  /**
+   * The image offset up to which every byte is on flash and verified, as the device's journal says
+   * (the end of the head plus whole hash blocks, or `size`). RESUME_COMPONENT re-checks those
+   * bytes and may answer an earlier offset in STATUS.received.
+   */
+  readonly verified: number;
 }
 
 export interface DeviceVsd {
@@ -138,6 +154,8 @@ export interface DeviceQuery {
    * device that omits it is an older one, which verifies exactly bit 0.
    */
   readonly verifiableAlgorithms?: number;
+  /** Tag 26: present only while the inactive bank holds a resumable download. */
+  readonly resumable?: ResumableDownload;
   /** Tags this host does not know, skipped. */
   readonly unknownTags?: readonly UnknownTag[];
 }
@@ -298,6 +316,23 @@ const vsd: FieldCodec<DeviceVsd> = {
     w.bytes(fromHex(v.hex));
   },
 };
+const resumable: FieldCodec<ResumableDownload> = {
+  read(r, f) {
+    exactly(r, f, 48);
+    const releaseDigest = toHex(r.bytes(`${f}.releaseDigest`, 32));
+    const at = r.offset;
+    const size = r.u64(`${f}.size`);
+    const verified = r.u64(`${f}.verified`);
+    if (verified > size) formatFail(`${f}.verified`, at + 8, `${verified} is past the image size ${size}`);
+    return { releaseDigest, size, verified };
+  },
+  write(w, v, name) {
+    hexBytes(32).write(w, v.releaseDigest, `${name}.releaseDigest`);
+    aint(`${name}.size`, v.size, 0, Number.MAX_SAFE_INTEGER);
+    aint(`${name}.verified`, v.verified, 0, v.size);
+    w.u64(v.size).u64(v.verified);
+  },
+};
 const attrs: FieldCodec<SecurityAttributes> = {
   read: (r, f) => securityAttributes(u32.read(r, f)),
   write: (w, v, name) => u32.write(w, v.raw, name),
@@ -331,6 +366,7 @@ const QUERY_FIELDS: readonly { tag: number; key: QueryKey; codec: FieldCodec<nev
     [QUERY_TAG.VSD, 'deviceVsd', vsd],
     [QUERY_TAG.BOOT_STATUS, 'bootStatus', u32],
     [QUERY_TAG.VERIFIABLE_ALGORITHMS, 'verifiableAlgorithms', u32],
+    [QUERY_TAG.RESUMABLE_DOWNLOAD, 'resumable', resumable],
   ] as [number, QueryKey, FieldCodec<unknown>][]
 ).map(([tag, key, codec]) => ({ tag, key, codec: codec as FieldCodec<never> }));
 

@@ -20,6 +20,8 @@ export const MCC_INSTRUCTION = {
   READ_PENDING_COMPONENT: 0xb,
   /** Not an MCC instruction: undo a pending image (MIRC re-activation), wasm/firmware/codes.ts CMD_REACTIVATE_PREVIOUS. */
   REACTIVATE_PREVIOUS: 0x20,
+  /** Not an MCC instruction: continue a download the journal kept (issue #13), wasm/firmware/codes.ts CMD_RESUME_COMPONENT. */
+  RESUME_COMPONENT: 0x21,
 } as const;
 
 // §1.4 control_state

@@ -6,8 +6,9 @@
  *
  * Guards inside a cell: the handle (none, a wrong one, the owner's; in IDLE the one QUERY offered),
  * an image pending or not, the owner silent for 9 999 ms or 10 000 ms (FORCE_HANDLE_RELEASE), and
- * where a cell depends on the download: nothing received / the whole image received (VERIFY), and
- * verified or not (ACTIVATE).
+ * where a cell depends on the download: nothing received / the whole image received (VERIFY),
+ * verified or not (ACTIVATE), and a resumable download kept in the inactive bank or not
+ * (RESUME_COMPONENT, issue #13: docs/protocol.md §5.6).
  *
  * States the firmware can be in: IDLE, LOCKED, INITIALIZE, DOWNLOAD, UPLOAD, UPLOAD_PENDING.
  * VERIFY, APPLY and ACTIVATE are never entered: VERIFY_COMPONENT and ACTIVATE finish within their
@@ -27,7 +28,7 @@ import { newNic, sample, update } from './nic-helpers.ts';
 type State = 'IDLE' | 'LOCKED' | 'INITIALIZE' | 'DOWNLOAD' | 'UPLOAD' | 'UPLOAD_PENDING';
 const STATES: readonly State[] = ['IDLE', 'LOCKED', 'INITIALIZE', 'DOWNLOAD', 'UPLOAD', 'UPLOAD_PENDING'];
 
-type Column = 'QUERY' | 'LOCK_UPDATE_HANDLE' | 'RELEASE_UPDATE_HANDLE' | 'UPDATE_COMPONENT' | 'VERIFY_COMPONENT' | 'ACTIVATE' | 'READ_COMPONENT' | 'CANCEL' | 'CHECK_UPDATE_HANDLE' | 'FORCE_HANDLE_RELEASE' | 'READ_PENDING_COMPONENT' | 'REACTIVATE_PREVIOUS' | 'undefined' | 'DATA';
+type Column = 'QUERY' | 'LOCK_UPDATE_HANDLE' | 'RELEASE_UPDATE_HANDLE' | 'UPDATE_COMPONENT' | 'VERIFY_COMPONENT' | 'ACTIVATE' | 'READ_COMPONENT' | 'CANCEL' | 'CHECK_UPDATE_HANDLE' | 'FORCE_HANDLE_RELEASE' | 'READ_PENDING_COMPONENT' | 'REACTIVATE_PREVIOUS' | 'RESUME_COMPONENT' | 'undefined' | 'DATA';
 /** The instruction values each column sends (undefined: ACTIVATE_COMPONENT and DOWNSTREAM_DEVICE_TRANSFER, not implemented, and 0xFF, FSM_CMD_UNDEFINED). */
 const SENDS: Record<Exclude<Column, 'DATA'>, readonly number[]> = {
   QUERY: [I.QUERY],
@@ -42,6 +43,7 @@ const SENDS: Record<Exclude<Column, 'DATA'>, readonly number[]> = {
   FORCE_HANDLE_RELEASE: [I.FORCE_HANDLE_RELEASE],
   READ_PENDING_COMPONENT: [I.READ_PENDING_COMPONENT],
   REACTIVATE_PREVIOUS: [I.REACTIVATE_PREVIOUS],
+  RESUME_COMPONENT: [I.RESUME_COMPONENT],
   undefined: [I.ACTIVATE_COMPONENT, I.DOWNSTREAM_DEVICE_TRANSFER, 0xff],
 };
 /** The firmware table's columns, in the order of the MCC instruction values (reference §1.3), then "any other". */
@@ -57,6 +59,11 @@ interface Case {
   silentMs: number;
   /** DOWNLOAD: the whole image has arrived. LOCKED: it was downloaded and verified. */
   downloaded: boolean;
+  /**
+   * The inactive bank holds a resumable (format v2) download of good.tfw (QUERY tag 26): one kept
+   * from an earlier flow, or this flow's own once its head was accepted (kept until ACTIVATE).
+   */
+  resumable: boolean;
 }
 
 interface Outcome {
@@ -101,6 +108,7 @@ const ownedRow = (extra: Partial<Record<Column, Rule>>): Record<Column, Rule> =>
   FORCE_HANDLE_RELEASE: force,
   READ_PENDING_COMPONENT: always(bad),
   REACTIVATE_PREVIOUS: always(bad),
+  RESUME_COMPONENT: always(bad), // starts a download: only between steps, like UPDATE_COMPONENT
   undefined: always(bad),
   DATA: always(bad),
   ...extra,
@@ -121,6 +129,7 @@ const EXPECTED: Record<State, Record<Column, Rule>> = {
     FORCE_HANDLE_RELEASE: always(same), // nothing to release
     READ_PENDING_COMPONENT: always(bad),
     REACTIVATE_PREVIOUS: always(bad), // needs the owner's handle (S8)
+    RESUME_COMPONENT: always(bad), // needs the owner's handle
     undefined: always(bad),
     DATA: always(bad),
   },
@@ -132,6 +141,8 @@ const EXPECTED: Record<State, Record<Column, Rule>> = {
     READ_COMPONENT: owner(always({ rs: 'OK', next: 'UPLOAD' })),
     READ_PENDING_COMPONENT: owner((c) => (c.pending ? { rs: 'OK', next: 'UPLOAD_PENDING' } : { rs: 'OK', next: 'same', error: 'ERROR' })),
     REACTIVATE_PREVIOUS: owner((c) => (c.pending ? { rs: 'OK', next: 'same', pending: false } : { rs: 'OK', next: 'same', error: 'ERROR' })),
+    // §5.6: re-check (INITIALIZE, no time here) → DOWNLOAD; nothing resumable of that size: 0x01, still LOCKED
+    RESUME_COMPONENT: owner((c) => (c.resumable ? { rs: 'OK', next: 'DOWNLOAD' } : { rs: 'OK', next: 'same', error: 'ERROR' })),
   }),
   INITIALIZE: ownedRow({
     FORCE_HANDLE_RELEASE: always({ rs: 'RES_NOT_AVLBL', next: 'same' }), // never during the erase (S8)
@@ -154,7 +165,11 @@ function casesFor(state: State, col: Column): Case[] {
     for (const pending of pendingChoices[state]) {
       const downloads = state === 'DOWNLOAD' || (state === 'LOCKED' && !pending) ? [false, true] : [false];
       for (const downloaded of downloads) {
-        for (const silentMs of col === 'FORCE_HANDLE_RELEASE' ? [FORCE_SILENCE_MS - 1, FORCE_SILENCE_MS] : [0]) out.push({ handle, pending, silentMs, downloaded });
+        // a flow's own v2 download is resumable once its head is in; a kept one only with nothing pending
+        const resumables = downloaded ? [true] : col === 'RESUME_COMPONENT' && !pending && state !== 'INITIALIZE' && state !== 'DOWNLOAD' ? [false, true] : [false];
+        for (const resumable of resumables) {
+          for (const silentMs of col === 'FORCE_HANDLE_RELEASE' ? [FORCE_SILENCE_MS - 1, FORCE_SILENCE_MS] : [0]) out.push({ handle, pending, silentMs, downloaded, resumable });
+        }
       }
     }
   }
@@ -163,6 +178,8 @@ function casesFor(state: State, col: Column): Case[] {
 
 let fresh: NicState;
 let withPending: NicState;
+/** Half of good.tfw in the inactive bank, its flow gone (the NIC's RAM lost): kept by the journal. */
+let withResumable: NicState;
 const good = sample('good');
 const BLOCK = 4096;
 
@@ -171,6 +188,14 @@ beforeAll(async () => {
   fresh = nic.snapshot();
   expect(await update(nic, good)).toBe(0);
   withPending = nic.snapshot();
+  const partial = await newNic();
+  const fw = partial.firmware;
+  fw.mcc(I.QUERY, 0, 0);
+  const h = fw.status().handle;
+  fw.mcc(I.LOCK_UPDATE_HANDLE, h, 0);
+  fw.mcc(I.UPDATE_COMPONENT, h, good.length);
+  for (let at = 0; at < good.length / 2; at += BLOCK) expect(fw.writeBlock(h, at, good.subarray(at, at + BLOCK))).toBe(REG_STATUS.OK);
+  withResumable = partial.snapshot();
 });
 
 /** Overrides one cell of the firmware's table in the NIC's RAM (the mutation check). */
@@ -186,7 +211,7 @@ class Unreachable extends Error {}
 async function rig(state: State, c: Case, patch?: Patch) {
   let t = 1000;
   const clock = { now: () => t, advance: (ms: number) => void (t += ms) };
-  const nic = await EmulatedNic.create({ state: c.pending ? withPending : fresh, clock: clock.now });
+  const nic = await EmulatedNic.create({ state: c.pending ? withPending : c.resumable && !c.downloaded ? withResumable : fresh, clock: clock.now });
   const fw = nic.firmware;
   if (patch) {
     const { columns, cells } = fw.mccTable();
@@ -228,12 +253,21 @@ async function rig(state: State, c: Case, patch?: Patch) {
   }
   const at = mccStateName(fw.status().state);
   if (at !== state) throw new Unreachable(`driving to ${state} ended in ${at}`);
+  if (tag26(fw) !== c.resumable) throw new Unreachable(`driving to ${state}: resumable ${!c.resumable}, expected ${c.resumable}`);
   clock.advance(c.silentMs);
   const sent = c.handle === 'none' ? 0 : c.handle === 'wrong' ? h ^ 1 : h;
   return { fw, sent, clock };
 }
 
-const describeCase = (c: Case) => `${c.handle} handle${c.pending ? ', image pending' : ''}${c.downloaded ? ', image downloaded' : ''}${c.silentMs ? `, owner silent ${c.silentMs} ms` : ''}`;
+/** QUERY tag 26 is present (a resumable download). */
+function tag26(fw: NicFirmware): boolean {
+  const q = fw.queryBytes();
+  for (let at = 0; at + 3 <= q.length; at += 3 + (q[at + 1]! | (q[at + 2]! << 8))) if (q[at] === 26) return true;
+  return false;
+}
+
+const describeCase = (c: Case) =>
+  `${c.handle} handle${c.pending ? ', image pending' : ''}${c.downloaded ? ', image downloaded' : ''}${c.resumable && !c.downloaded ? ', a download kept' : ''}${c.silentMs ? `, owner silent ${c.silentMs} ms` : ''}`;
 
 /** Sends one column in one case; returns what differs from the expected table (empty: agrees). */
 async function checkCase(state: State, col: Column, c: Case, patch?: Patch): Promise<string[]> {
@@ -251,7 +285,8 @@ async function checkCase(state: State, col: Column, c: Case, patch?: Patch): Pro
     }
     const { fw, sent } = r;
     const before = fw.status();
-    const got = instr < 0 ? fw.writeBlock(sent, c.downloaded ? good.length : 0, good.subarray(0, 16)) : fw.mcc(instr, sent, instr === I.UPDATE_COMPONENT ? good.length : 0);
+    const sized = instr === I.UPDATE_COMPONENT || instr === I.RESUME_COMPONENT;
+    const got = instr < 0 ? fw.writeBlock(sent, c.downloaded ? good.length : 0, good.subarray(0, 16)) : fw.mcc(instr, sent, sized ? good.length : 0);
     const after = fw.status();
     const next = want.next === 'same' ? state : want.next;
     const seen = { rs: got, state: mccStateName(after.state), error: after.error, owned: (after.flags & 1) !== 0 };
@@ -321,6 +356,9 @@ describe('the table test fails when any one cell of the firmware table changes',
     ['LOCKED', 'RELEASE_UPDATE_HANDLE', 'LOCKED', 'CANCEL'],
     ['LOCKED', 'ACTIVATE', 'LOCKED', 'CHECK_UPDATE_HANDLE'],
     ['LOCKED', 'REACTIVATE_PREVIOUS', 'LOCKED', 'CHECK_UPDATE_HANDLE'],
+    ['LOCKED', 'RESUME_COMPONENT', 'LOCKED', 'UPDATE_COMPONENT'],
+    ['LOCKED', 'UPDATE_COMPONENT', 'LOCKED', 'RESUME_COMPONENT'],
+    ['LOCKED', 'RESUME_COMPONENT', 'LOCKED', 'CHECK_UPDATE_HANDLE'],
     ['DOWNLOAD', 'VERIFY_COMPONENT', 'DOWNLOAD', 'CANCEL'],
     ['UPLOAD', 'FORCE_HANDLE_RELEASE', 'INITIALIZE', 'FORCE_HANDLE_RELEASE'],
     ['INITIALIZE', 'FORCE_HANDLE_RELEASE', 'DOWNLOAD', 'FORCE_HANDLE_RELEASE'],

@@ -22,7 +22,9 @@ import { Flash, Fuses } from '../../../src/emulator/flash.ts';
 import { NicFirmware, REPAIRS } from '../../../src/emulator/firmware.ts';
 import { decodeState } from '../../../src/emulator/persist.ts';
 import { buildImage, demoKey, payloadOf } from './image-builder.ts';
-import { pending, queryTags, running, sample, update, version } from './nic-helpers.ts';
+import { I, pending, queryTags, running, sample, update, version } from './nic-helpers.ts';
+import { signImage } from '../../../src/core/sign/sign-image.ts';
+import { demoCert, demoKey as signingKey, DRAFT } from '../helpers/demo.ts';
 
 const BANK = 128 * 1024;
 const FACTORY = buildImage({ version: [28, 39, 1002], nextKeys: [demoKey('signer').spki, demoKey('next-signer').spki], payload: payloadOf(20_000, 1) });
@@ -361,4 +363,110 @@ describe('states saved before the redundant layout (tests/fixtures/legacy-state)
     expect(again.repairNotes).toEqual(['rewrote a damaged identity copy from the other copy']);
     expect(new TextDecoder().decode(again.flash.read(0x2000, 4))).toBe('TFD2');
   });
+});
+
+describe('single-byte faults with a resumable download at rest (issue #13)', () => {
+  // A v2 download of RESUMABLE stopped after 6 of its 10 hash blocks, its flow gone: the inactive
+  // bank holds the head and those blocks, the journal says so, and boot keeps them (no mirror). The
+  // NIC then rests on one good bank (threat model T19): a flipped byte in the *active* bank is a
+  // second fault here and is not in the list. Everything else is: both boot records, both identity
+  // copies, every byte of every journal record and the slot after them, every byte of the stored
+  // head, and a spread of bytes of the written blocks. After each flip the NIC must boot the factory
+  // image, and the host must get the update in: LOCK + RESUME_COMPONENT goes on from where the
+  // device says (a damaged block or journal record costs blocks, not the update), or, when the
+  // stored head was hit, RESUME is refused, CANCEL + RELEASE restore the fallback, and the NIC is
+  // redundant again.
+  it('never bricks the NIC: a damaged journal record, stored head or written block costs at most the resumability', async () => {
+    const B = 4096;
+    const img = await signImage({ ...DRAFT, version: '28.45.0' }, payloadOf(10 * B - 100, 6), [{ key: await signingKey('signer'), chain: [await demoCert('signer')] }], { hashBlockSize: B });
+    const head = headLength(img);
+    const nic = await newSmallNic();
+    const fw0 = nic.firmware;
+    fw0.mcc(I.QUERY, 0, 0);
+    const h0 = fw0.status().handle;
+    fw0.mcc(I.LOCK, h0, 0);
+    fw0.mcc(I.UPDATE, h0, img.length);
+    const written = head + 6 * B + 1000;
+    for (let at = 0; at < written; at += 4096) expect(fw0.writeBlock(h0, at, img.subarray(at, Math.min(at + 4096, written)))).toBe(0);
+    const state = nic.snapshot();
+    const flash = Flash.restore({ bankSize: state.bankSize, pages: state.flash });
+    const sites: { name: string; addr: number }[] = [];
+    const range = (name: string, from: number, to: number, stride = 1) => {
+      for (let a = from; a < to; a += stride) sites.push({ name, addr: a });
+    };
+    range('boot record A', 0x0000, 0x0074);
+    range('boot record B', 0x1000, 0x1074);
+    for (const [name, base] of [['identity', 0x2000], ['identity backup', 0x3000]] as const) range(name, base, base + 8 + new DataView(flash.read(base + 4, 4)!.buffer).getUint32(0, true) + 32);
+    let records = 0;
+    for (const sector of [0x4000, 0x5000]) {
+      for (let slot = 0; slot < 32; slot++) {
+        const at = sector + slot * 128;
+        if (new TextDecoder().decode(flash.read(at, 4)) === 'TFJR') {
+          range('journal record', at, at + 92);
+          records++;
+        } else if (records > 0 && slot > 0) {
+          range('journal free slot', at, at + 4);
+          break;
+        }
+      }
+    }
+    expect(records).toBeGreaterThanOrEqual(7); // the begin record, then one per completed block
+    const bank1 = flash.bankAddr(1);
+    range('stored head', bank1, bank1 + head);
+    range('written blocks', bank1 + head, bank1 + written, 97);
+    const newVersion = '28.45.0';
+    // the boot record's digest of a v1 image is over all of it, of a v2 image over its head (protocol §6)
+    const images = new Map([[sha(FACTORY), FACTORY] as const, [sha(img.subarray(0, head)), img] as const]);
+    const hw = { flash, fuses: Fuses.restore(state.fuses), now: () => 1000, random: () => {} };
+    const fw = await NicFirmware.powerOn(hw);
+    const wrong: string[] = [];
+    const outcomes: Record<string, number> = {};
+    for (let i = 0; i < sites.length; i++) {
+      const { name, addr } = sites[i]!;
+      const mask = 1 << (i % 8);
+      const bad = flipped(state, addr, mask);
+      hw.flash = Flash.restore({ bankSize: bad.bankSize, pages: bad.flash });
+      hw.fuses = Fuses.restore(bad.fuses);
+      const where = `${name} 0x${addr.toString(16)} ^ 0x${mask.toString(16)}`;
+      const status = fw.boot();
+      const v = runningVersion(fw);
+      if (BAD_BOOT.includes(status) || v !== V.factory) {
+        wrong.push(`${where}: boot status ${status}, running ${v}`);
+        continue;
+      }
+      // the host comes back
+      fw.mcc(I.QUERY, 0, 0);
+      const h = fw.status().handle;
+      fw.mcc(I.LOCK, h, 0);
+      fw.mcc(0x21, h, img.length);
+      const st = fw.status();
+      let outcome: string;
+      if (st.error === 0 && st.state === 3) {
+        outcome = st.received === head + 6 * B ? 'resumed where it stopped' : 'resumed earlier';
+        if (st.received > head + 6 * B || st.received < head) wrong.push(`${where}: resumed at ${st.received}`);
+        for (let at = st.received; at < img.length; at += 4096) fw.writeBlock(h, at, img.subarray(at, Math.min(at + 4096, img.length)));
+        for (const x of [I.VERIFY, I.ACTIVATE, I.RELEASE]) fw.mcc(x, h, 0);
+        if (fw.status().error !== 0) wrong.push(`${where}: the resumed download ended with error 0x${fw.status().error.toString(16)}`);
+        if (fw.boot() !== 1 || runningVersion(fw) !== newVersion) wrong.push(`${where}: the resumed image did not boot`);
+      } else {
+        outcome = `not resumable (0x${st.error.toString(16)})`;
+        if (st.state !== 1) wrong.push(`${where}: RESUME left state ${st.state}`);
+        fw.mcc(I.CANCEL, h, 0);
+        fw.mcc(I.RELEASE, h, 0);
+      }
+      outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
+      // a flip in the signature block's certificates (which the device does not read, protocol §6)
+      // is resumed and installed as it is on flash: the record's head digest covers that byte
+      const installed = new Map(images);
+      if (name === 'stored head') {
+        const as = img.slice();
+        as[addr - bank1]! ^= mask;
+        installed.set(sha(as.subarray(0, head)), as);
+      }
+      const gap = notRedundant(hw.flash, installed);
+      if (gap) wrong.push(`${where}: afterwards, ${gap}`);
+    }
+    expect(wrong.slice(0, 10), wrong.slice(0, 10).join('\n')).toEqual([]);
+    console.log(`resumable download at rest: ${JSON.stringify({ flips: sites.length, ...outcomes })}`);
+  }, 60_000);
 });

@@ -110,6 +110,7 @@ const FULL_QUERY: DeviceQuery = {
   deviceVsd: { hex: '6c61622d3132', text: 'lab-12' },
   bootStatus: BOOT_STATUS.APPLIED_PENDING,
   verifiableAlgorithms: 0x1,
+  resumable: { releaseDigest: 'cc'.repeat(32), size: 67820, verified: 35052 },
 };
 
 const STATUS: DeviceStatus = {
@@ -249,6 +250,18 @@ describe('encoders and decoders round-trip', () => {
     expect(decodeQuery(Uint8Array.from([QUERY_TAG.PSID]))).toMatchObject({ ok: false, error: { field: 'query.psid.length', offset: 1 } });
     expect(decodeQuery(Uint8Array.from([QUERY_TAG.VERIFIABLE_ALGORITHMS, 2, 0, 1, 0]))).toMatchObject({ ok: false, error: { field: 'query.verifiableAlgorithms', message: 'is 2 bytes, expected 4' } });
     expect(QUERY_TAG.VERIFIABLE_ALGORITHMS).toBe(25);
+    // tag 26 (issue #13): digest[32] ‖ size u64 ‖ verified u64, and verified never past the size
+    expect(QUERY_TAG.RESUMABLE_DOWNLOAD).toBe(26);
+    const resumable = (size: number, verified: number) => {
+      const v = new Uint8Array(48).fill(0xcc);
+      const dv = new DataView(v.buffer);
+      dv.setBigUint64(32, BigInt(size), true);
+      dv.setBigUint64(40, BigInt(verified), true);
+      return Uint8Array.from([QUERY_TAG.RESUMABLE_DOWNLOAD, 48, 0, ...v]);
+    };
+    expect(must(decodeQuery(resumable(67820, 35052))).resumable).toEqual({ releaseDigest: 'cc'.repeat(32), size: 67820, verified: 35052 });
+    expect(decodeQuery(resumable(100, 101))).toMatchObject({ ok: false, error: { field: 'query.resumable.verified', offset: 3 + 40, message: '101 is past the image size 100' } });
+    expect(decodeQuery(resumable(100, 50).subarray(0, 50).map((b, i) => (i === 1 ? 47 : b)))).toMatchObject({ ok: false, error: { field: 'query.resumable', message: 'is 47 bytes, expected 48' } });
   });
 
   it('QUERY: a VSD that is not text is kept as hex', () => {
@@ -387,7 +400,7 @@ describe('host tables', () => {
     }
     // the codes the firmware actually reports are the ones marked emittedByEmulator
     const used = new Set<number>();
-    for (const f of ['main.ts', 'update.ts', 'policy.ts', 'payload.ts', 'boot.ts', 'device.ts', 'image.ts']) {
+    for (const f of ['main.ts', 'update.ts', 'download.ts', 'journal.ts', 'policy.ts', 'payload.ts', 'boot.ts', 'device.ts', 'image.ts']) {
       for (const [, n] of readFileSync(join(ROOT, 'wasm/firmware', f), 'utf8').matchAll(/C\.(E_\w+)/g)) used.add(consts.find(([c]) => c === n)![1]);
     }
     expect(MCC_ERRORS.filter((e) => e.emittedByEmulator).map((e) => e.code)).toEqual([...used].sort((a, b) => a - b));
