@@ -14,8 +14,7 @@
  */
 import { UpdateError } from '../dfu/errors.ts';
 import { plainDfuDownload } from '../dfu/plain-download.ts';
-import { DfuHost } from '../dfu/host.ts';
-import { reconnect } from '../dfu/reconnect.ts';
+import { downloadImage } from './download.ts';
 import { loadImage, readAll, type LoadedImage } from './image-stream.ts';
 import type { Report } from '../verify/report.ts';
 import { verifyImage } from '../verify/verify-image.ts';
@@ -29,12 +28,7 @@ import { STEP_TABLE, STEP_TITLES, STEPS, WEIGHTS, type Outcome, type SessionEven
 
 export * from './session-model.ts';
 
-/** How many times a download goes on after the device left the bus and came back, and how long it may take to come back. */
-const MAX_CUTS = 8;
-const RECONNECT_MS = 10_000;
-
-/** DATA requests handed to the host at once after the image head (see #download). */
-export const DATA_IN_FLIGHT = 4;
+export { DATA_IN_FLIGHT } from './download.ts';
 
 const cancelled = () => new UpdateError('Cancelled', 'cancelled');
 /** The device's refusal, with its MCC error code: the same error on every side of every boundary. */
@@ -217,14 +211,32 @@ export class UpdateSession {
       this.#progress('lock', 1);
 
       await this.#enter('update-component');
-      s = await this.#control(nic, MCC_INSTRUCTION.UPDATE_COMPONENT, handle, image.size, 'starting the component update');
-      s = await this.#waitWhile(nic, s, MCC_STATE.INITIALIZE, 'update-component');
-      this.#check(s, MCC_STATE.DOWNLOAD);
-      this.#set('update-component', 'done', 'the inactive bank is erased');
+      // the device kept part of this very release (QUERY tag 26, protocol §5.6): it checks what it
+      // has against the signed table again and the download goes on after it; anything else, or a
+      // refused RESUME, starts over
+      let from = -1;
+      const kept = before!.resumable;
+      if (kept && kept.releaseDigest === report.releaseDigest && kept.size === image.size) {
+        s = await this.#control(nic, MCC_INSTRUCTION.RESUME_COMPONENT, handle, image.size, 'resuming the download (RESUME_COMPONENT)');
+        s = await this.#waitWhile(nic, s, MCC_STATE.INITIALIZE, 'update-component');
+        this.#device(s);
+        if (s.error === 0 && s.result === 0 && s.state === MCC_STATE.DOWNLOAD) from = s.received;
+        else this.#log(`the device could not resume its kept download (${s.error ? mccError(s.error).mstflint : mccStateName(s.state)}): the download starts over`);
+      }
+      if (from < 0) {
+        from = 0;
+        s = await this.#control(nic, MCC_INSTRUCTION.UPDATE_COMPONENT, handle, image.size, 'starting the component update');
+        s = await this.#waitWhile(nic, s, MCC_STATE.INITIALIZE, 'update-component');
+        this.#check(s, MCC_STATE.DOWNLOAD);
+        this.#set('update-component', 'done', 'the inactive bank is erased');
+      } else {
+        this.#log(`the device kept ${from} of ${image.size} bytes of this release and checked them again: the download resumes at byte ${from}`);
+        this.#set('update-component', 'done', `resumed: the device kept ${from} of ${image.size} bytes of this release (checked again against the signed table)`);
+      }
       this.#progress('update-component', 1);
 
       await this.#enter('download');
-      nic = await this.#download(nic, handle);
+      nic = await this.#download(nic, handle, from);
       this.#set('download', 'done', `${image.size} bytes`);
 
       await this.#enter('verify');
@@ -292,94 +304,27 @@ export class UpdateSession {
     return s;
   }
 
-  /**
-   * Sends the image. A device that leaves the bus in the middle (a pulled cable) and comes back
-   * still holding this session's handle in DOWNLOAD is found again on the bus and the download goes
-   * on from the bytes it has (STATUS.received): only what it had not taken is sent again. Returns
-   * the client of the device as it is now (a new USBDevice after a re-enumeration).
-   */
-  async #download(nic: NicClient, handle: number): Promise<NicClient> {
-    let from = 0;
+  /** Sends the image from `from` (download.ts); returns the client of the device as it is now. */
+  #download(nic: NicClient, handle: number, from: number): Promise<NicClient> {
     this.#sent = { bytesSent: 0, resumedAt: from };
-    for (let cuts = 0; ; cuts++) {
-      try {
-        await this.#sendFrom(nic, handle, from);
-        return nic;
-      } catch (e) {
-        const usb = this.#o.usb;
-        if (!(e instanceof UpdateError && e.code === 'NotFound') || !usb || cuts >= MAX_CUTS || this.#stopping) throw e;
-        this.#log(`the device left the bus during the download (${e.message}); waiting up to ${RECONNECT_MS / 1000} s for it to come back`);
-        const again = await reconnect(usb, nic.host.device, RECONNECT_MS).catch(() => {
-          throw e;
-        });
-        const host = new DfuHost(again);
-        await host.open();
-        nic = new NicClient(host);
-        const s = await nic.status();
-        this.#device(s);
-        if (!(s.handleOwned && s.handle === handle && s.state === MCC_STATE.DOWNLOAD)) {
-          throw new UpdateError('NotFound', `the device came back without this download (${mccStateName(s.state)}${s.handleOwned ? '' : ', no update handle held'}): ${e.message}`, { cause: e });
-        }
-        from = s.received;
-        this.#log(`the device is back with ${from} of ${this.#image!.size} bytes: the download goes on from byte ${from}`);
-      }
-    }
-  }
-
-  async #sendFrom(nic: NicClient, handle: number, from: number): Promise<void> {
-    const image = this.#image!;
-    const total = image.size;
-    // a DATA request (8-byte header + block) is one control write: it must fit in wTransferSize (a
-    // Linux gadget's libcomposite stalls anything longer than 4096 before the device sees it)
-    const size = Math.min(this.#o.blockSize ?? Math.max(1, this.#o.host.functional.transferSize - DATA_HEADER_SIZE), DATA_BLOCK_MAX);
-    const blocks = Math.ceil(total / size);
     const started = this.#clock();
-    // The device authenticates the head as soon as it arrives: read STATUS after each block until
-    // the head is in, so a rejection stops the transfer at once; then every 64 blocks and at the end.
-    const headEnd = image.headEnd;
-    // After the head, up to DATA_IN_FLIGHT blocks are handed to the host at once. DfuHost puts them
-    // on the bus one at a time, in order; the queue lets the next block be prepared (for a file: read
-    // and checked against the signed table) while the current one is on the wire. A block the device
-    // refuses makes every later one fail too (its offset no longer follows), and the STATUS read at
-    // the next checkpoint, or the first failed transfer, ends the download.
-    const inFlight: Promise<void>[] = [];
-    const settle = async (): Promise<void> => {
-      const all = inFlight.splice(0);
-      const results = await Promise.allSettled(all);
-      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-      if (failed) throw failed.reason;
-    };
-    try {
-      for await (const { at, bytes: block } of image.send.chunks(from, size)) {
-        if (this.#stopping) throw cancelled();
-        const n = Math.floor(at / size);
-        const sent = at + block.length;
-        const send = nic.data(handle, at, block, `cannot download block ${n} (of blocks 0..${blocks - 1})`);
-        // counted when the device has taken it: a transfer cut by a pulled cable is sent again, and counted once
-        void send.then(
-          () => void (this.#sent.bytesSent += block.length),
-          () => undefined,
-        );
-        const checkpoint = at < headEnd || n % 64 === 63 || sent === total;
-        if (checkpoint) {
-          inFlight.push(send);
-          await settle();
-          const s = await nic.status();
-          this.#device(s);
-          if (s.error !== 0) throw deviceRejected(mccError(s.error));
-          if (s.result !== 0) throw new UpdateError('Rejected', `block ${n}: ${regStatus(s.result).sentence}`);
-          if (s.received !== sent) throw new UpdateError('InvalidData', `the device acknowledged ${s.received} bytes, ${sent} were sent`);
-        } else {
-          send.catch(() => undefined); // seen by settle(); never an unhandled rejection meanwhile
-          inFlight.push(send);
-          if (inFlight.length >= DATA_IN_FLIGHT) await inFlight.shift();
-        }
-        this.#progress('download', sent / total, { sent, total, started });
-      }
-    } finally {
-      // nothing else (CANCEL, RELEASE) may go out while blocks are still queued
-      await Promise.allSettled(inFlight.splice(0));
-    }
+    return downloadImage({
+      nic,
+      handle,
+      image: this.#image!,
+      from,
+      // a DATA request (8-byte header + block) is one control write: it must fit in wTransferSize (a
+      // Linux gadget's libcomposite stalls anything longer than 4096 before the device sees it)
+      size: Math.min(this.#o.blockSize ?? Math.max(1, this.#o.host.functional.transferSize - DATA_HEADER_SIZE), DATA_BLOCK_MAX),
+      ...(this.#o.usb ? { usb: this.#o.usb } : {}),
+      stopping: () => this.#stopping,
+      cancelled,
+      device: (st) => this.#device(st),
+      rejected: (st) => deviceRejected(mccError(st.error)),
+      log: (t) => this.#log(t),
+      taken: (n) => void (this.#sent.bytesSent += n),
+      progress: (sent, total) => this.#progress('download', sent / total, { sent, total, started }),
+    });
   }
 
   /** Why the requested block size cannot be sent to this device (at most `max` bytes of image per transfer), or undefined. */

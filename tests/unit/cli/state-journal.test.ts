@@ -1,7 +1,8 @@
 /**
  * Write-through for `--emulated --state S` (issue #13): a command killed in the middle of an
  * update is a power loss of the NIC at that instant — the next command replays the journal, says
- * so, and the NIC powers on running its old image — and the journal itself is robust: a record cut
+ * so, and the NIC powers on running its old image; the same update run again resumes the download
+ * the NIC kept — and the journal itself is robust: a record cut
  * by the kill or damaged is where the replay stops, and a journal of an older state is never
  * replayed onto a newer one.
  */
@@ -58,7 +59,7 @@ describe('the emulated NIC state, written through', () => {
   it('a command killed mid-download is a power loss: the next command says so, the NIC runs its old image, a retry succeeds', async () => {
     const state = await freshNic('killed');
     const sizeBefore = statSync(state).size;
-    const { killed } = await updateKilledAt(state, 1024 * 1024);
+    const { killed } = await updateKilledAt(state, 2 * 1024 * 1024);
     expect(killed).toBe(true);
     expect(existsSync(journalPath(state))).toBe(true);
     // the state file was not touched by the killed command: everything it did is in the journal
@@ -72,8 +73,13 @@ describe('the emulated NIC state, written through', () => {
     expect(existsSync(journalPath(state))).toBe(false);
     const again = await tf(dir, 'query', '--emulated', '--state', state);
     expect(again.stderr).not.toMatch(/cut off/);
-    const u = await tf(dir, 'update', join(dir, 'big.tfw'), '--trust', ROOT_PEM, '--emulated', '--state', state, ...NOW);
+    // running the same update again resumes the download the NIC kept (protocol §5.6)
+    const u = await tf(dir, 'update', join(dir, 'big.tfw'), '--trust', ROOT_PEM, '--emulated', '--state', state, '--json', ...NOW);
     expect(u.code, u.stdout + u.stderr).toBe(0);
+    const out = JSON.parse(u.stdout);
+    expect(out.outcome).toBe('updated');
+    expect(out.download.resumedAt).toBeGreaterThan(0);
+    expect(out.download.resumedAt + out.download.bytesSent).toBe(statSync(join(dir, 'big.tfw')).size);
     expect(existsSync(journalPath(state))).toBe(false);
   }, 120_000);
 
