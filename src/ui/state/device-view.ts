@@ -44,6 +44,7 @@ export function deviceFields(q: DeviceQuery): FieldRow[] {
   add('release-date', 'FW Release Date', q.fwReleaseDate !== undefined ? flintDate(q.fwReleaseDate) : undefined);
   add('vsd', 'Device VSD', q.deviceVsd ? (q.deviceVsd.text ?? `0x${q.deviceVsd.hex}`) || 'none' : undefined);
   add('boot', 'Last boot', q.bootStatus !== undefined ? bootStatusText(q.bootStatus) : undefined);
+  if (q.resumable) rows.push({ id: 'kept-download', label: 'Kept download', value: `${q.resumable.verified} of ${q.resumable.size} bytes verified (release ${shortId(q.resumable.releaseDigest)})`, title: q.resumable.releaseDigest });
   return rows;
 }
 

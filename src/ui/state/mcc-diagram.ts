@@ -89,6 +89,8 @@ const BY_STATE: Readonly<Record<number, NodeId>> = {
  */
 const VIA: Readonly<Record<number, NodeId>> = {
   [MCC_INSTRUCTION.UPDATE_COMPONENT]: 'INITIALIZE',
+  // a kept download is checked again before it goes on (protocol §5.6)
+  [MCC_INSTRUCTION.RESUME_COMPONENT]: 'INITIALIZE',
   [MCC_INSTRUCTION.READ_COMPONENT]: 'UPLOAD',
   [MCC_INSTRUCTION.READ_PENDING_COMPONENT]: 'UPLOAD',
 };
