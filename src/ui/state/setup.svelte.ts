@@ -6,6 +6,12 @@
 import type { DeviceIdentity } from '../../core/verify/verify-image.ts';
 import type { TrustSource } from '../worker/protocol.ts';
 import { looksLikePem, parsePem } from '../../core/crypto/pem.ts';
+import { summarizeCrls, type CrlSummary } from './crl-summary.ts';
+import { MAX_STORED_CRLS, MAX_STORED_ROOTS, readStoredTrust, storedTrustText, TRUST_KEY, type TrustMemory } from './trust-memory.ts';
+
+export { TRUST_KEY, type TrustMemory };
+
+export type { CrlSummary };
 
 export interface SampleEntry {
   readonly file: string;
@@ -18,88 +24,15 @@ export interface SampleEntry {
   readonly size?: number;
 }
 
-/**
- * Where the operator's trust choices are remembered (the page passes localStorage): the vendor roots
- * added and whether the demo root is used, so a lab's trust store survives reloads and works offline.
- */
-export interface TrustMemory {
-  getItem(key: string): string | null;
-  setItem(key: string, value: string): void;
-}
-
-/**
- * The stored shape, versioned: an older or unknown one is set aside with a message, never half-read.
- * `crls` came later, optional within version 1: a store saved before it loads unchanged, and it is
- * written only when a CRL is kept, so a store without CRLs is byte-identical to the older one.
- */
-interface StoredTrust {
-  readonly version: 1;
-  readonly useDemoRoot: boolean;
-  readonly roots: readonly TrustSource[];
-  /** CRL files as PEM text ("X509 CRL"; a DER file is armoured when added). */
-  readonly crls?: readonly TrustSource[];
-}
-export const TRUST_KEY = 'trustflash.trust';
-const MAX_STORED_ROOTS = 32;
-const MAX_STORED_CRLS = 32;
-
-/** What the Trust panel lists for a CRL, read from the file (display only: the worker decides). */
-export interface CrlSummary {
-  readonly name: string;
-  readonly issuer?: string;
-  readonly thisUpdate?: string;
-  readonly nextUpdate?: string;
-  readonly number?: string;
-  readonly revokedCount?: number;
-  /** Past its nextUpdate by this computer's clock: chains through its issuer fail until a newer one is added. */
-  readonly expired?: boolean;
-  /** The file does not parse as a CRL (then every verification says so too). */
-  readonly problem?: string;
-}
-
 /** A trust file as the page received it (drop or pick). */
 export interface TrustFile {
   readonly name: string;
   readonly bytes: Uint8Array;
 }
 
-const isSource = (r: unknown): r is TrustSource => typeof (r as TrustSource)?.name === 'string' && typeof (r as TrustSource)?.text === 'string';
 
-/**
- * Whether the installed app keeps a sample for offline use. The service worker precaches every
- * sample but `samples/big-*` (vite.config.ts globIgnores): 32 MiB in every install and update of
- * the app is too much for a demo of streaming progress. The page says so beside the sample.
- */
-export const storedOffline = (file: string): boolean => !file.startsWith('big-');
-
-/**
- * fetch, with a sentence instead of "Failed to fetch" when the network is gone: a sample that is
- * not stored offline says so, anything else says the app's server cannot be reached.
- */
-export async function fetchFromApp(url: string, fetchFn: (url: string, init?: RequestInit) => Promise<Response> = (u, i) => fetch(u, i)): Promise<Response> {
-  const file = url.split('/').pop() ?? url;
-  let res: Response;
-  try {
-    // the big sample bypasses the HTTP cache: two reads of it at once (the report's and the
-    // update's) would race to write one 32 MiB cache entry, and the loser's body fails mid-way
-    res = await fetchFn(url, storedOffline(file) ? undefined : { cache: 'no-store' });
-  } catch (e) {
-    if (!storedOffline(file)) throw new Error(`${file} is not stored offline (only the small samples are): it needs the server TrustFlash is served from. Reconnect, or choose a local copy of the file.`);
-    throw new Error(`${url} could not be fetched: the server cannot be reached (${(e as Error).message})`);
-  }
-  if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
-  return res;
-}
-
-/** The body of `fetchFromApp(url)`; a download cut off mid-way says so. */
-export async function fetchBytesFromApp(url: string): Promise<ArrayBuffer> {
-  const res = await fetchFromApp(url);
-  try {
-    return await res.arrayBuffer();
-  } catch (e) {
-    throw new Error(`the download of ${url} was cut off (${(e as Error).message}); try again`);
-  }
-}
+export { fetchBytesFromApp, fetchFromApp, storedOffline } from './app-fetch.ts';
+import { fetchBytesFromApp } from './app-fetch.ts';
 
 export class SetupState {
   #samples = $state.raw<SampleEntry[]>([]);
@@ -138,15 +71,11 @@ export class SetupState {
     }
     if (text === null) return;
     try {
-      const v = JSON.parse(text) as Partial<StoredTrust>;
-      if (v.version !== 1 || typeof v.useDemoRoot !== 'boolean' || !Array.isArray(v.roots) || v.roots.length > MAX_STORED_ROOTS || !v.roots.every(isSource)) {
-        throw new Error(`an unknown format (version ${JSON.stringify(v.version)})`);
-      }
-      if (v.crls !== undefined && (!Array.isArray(v.crls) || v.crls.length > MAX_STORED_CRLS || !v.crls.every(isSource))) throw new Error('an unknown list of revocation lists');
+      const v = readStoredTrust(text);
       this.#useDemoRoot = v.useDemoRoot;
-      this.#extraTrust = v.roots.map((r) => ({ name: r.name, text: r.text }));
-      this.#crls = (v.crls ?? []).map((r) => ({ name: r.name, text: r.text }));
-      const kept = [...v.roots, ...(v.crls ?? [])];
+      this.#extraTrust = v.roots;
+      this.#crls = v.crls;
+      const kept = [...v.roots, ...v.crls];
       if (kept.length) this.#trustNote = `Remembered on this computer: ${kept.map((r) => r.name).join(', ')}.`;
       void this.#summarize();
     } catch (e) {
@@ -160,9 +89,8 @@ export class SetupState {
   }
 
   #remember(): void {
-    const v: StoredTrust = { version: 1, useDemoRoot: this.#useDemoRoot, roots: this.#extraTrust, ...(this.#crls.length ? { crls: this.#crls } : {}) };
     try {
-      this.#memory?.setItem(TRUST_KEY, JSON.stringify(v));
+      this.#memory?.setItem(TRUST_KEY, storedTrustText(this.#useDemoRoot, this.#extraTrust, this.#crls));
     } catch (e) {
       this.#trustNote = `The trust store could not be remembered (${(e as Error).message}); it lasts until this page is closed.`;
     }
@@ -292,30 +220,7 @@ export class SetupState {
   }
 
   async #summarize(): Promise<void> {
-    if (this.#crls.length === 0) {
-      this.#crlSummaries = [];
-      return;
-    }
-    const { parseCrl, isoSeconds } = await import('../../core/crypto/crl.ts');
-    const now = this.#clock().getTime();
-    this.#crlSummaries = this.#crls.flatMap((c): CrlSummary[] => {
-      const blocks = parsePem(c.text).blocks;
-      if (blocks.length === 0) return [{ name: c.name, problem: 'no X509 CRL block' }];
-      return blocks.map((b) => {
-        const r = parseCrl(b.der);
-        if (!r.ok) return { name: c.name, problem: r.reason };
-        const v = r.value;
-        return {
-          name: c.name,
-          issuer: v.issuer,
-          thisUpdate: isoSeconds(v.thisUpdate),
-          nextUpdate: isoSeconds(v.nextUpdate),
-          ...(v.number !== undefined ? { number: v.number.toString() } : {}),
-          revokedCount: v.revoked.length,
-          expired: v.nextUpdate.getTime() < now,
-        };
-      });
-    });
+    this.#crlSummaries = await summarizeCrls(this.#crls, this.#clock());
   }
 
   /** Fetches a sample as a File, so it goes through exactly the path a dropped file takes. */

@@ -1,0 +1,45 @@
+/** The trust store as the page remembers it (localStorage, key `trustflash.trust`): its versioned shape, read strictly and written back. */
+import type { TrustSource } from '../worker/protocol.ts';
+
+/**
+ * Where the operator's trust choices are remembered (the page passes localStorage): the vendor roots
+ * added and whether the demo root is used, so a lab's trust store survives reloads and works offline.
+ */
+export interface TrustMemory {
+  getItem(key: string): string | null;
+  setItem(key: string, value: string): void;
+}
+
+/**
+ * The stored shape, versioned: an older or unknown one is set aside with a message, never half-read.
+ * `crls` came later, optional within version 1: a store saved before it loads unchanged, and it is
+ * written only when a CRL is kept, so a store without CRLs is byte-identical to the older one.
+ */
+interface StoredTrust {
+  readonly version: 1;
+  readonly useDemoRoot: boolean;
+  readonly roots: readonly TrustSource[];
+  /** CRL files as PEM text ("X509 CRL"; a DER file is armoured when added). */
+  readonly crls?: readonly TrustSource[];
+}
+export const TRUST_KEY = 'trustflash.trust';
+export const MAX_STORED_ROOTS = 32;
+export const MAX_STORED_CRLS = 32;
+
+const isSource = (r: unknown): r is TrustSource => typeof (r as TrustSource)?.name === 'string' && typeof (r as TrustSource)?.text === 'string';
+
+/** The remembered store; throws (naming what is wrong) on any shape this version does not know. */
+export function readStoredTrust(text: string): { useDemoRoot: boolean; roots: TrustSource[]; crls: TrustSource[] } {
+  const v = JSON.parse(text) as Partial<StoredTrust>;
+  if (v.version !== 1 || typeof v.useDemoRoot !== 'boolean' || !Array.isArray(v.roots) || v.roots.length > MAX_STORED_ROOTS || !v.roots.every(isSource)) {
+    throw new Error(`an unknown format (version ${JSON.stringify(v.version)})`);
+  }
+  if (v.crls !== undefined && (!Array.isArray(v.crls) || v.crls.length > MAX_STORED_CRLS || !v.crls.every(isSource))) throw new Error('an unknown list of revocation lists');
+  return { useDemoRoot: v.useDemoRoot, roots: v.roots.map((r) => ({ name: r.name, text: r.text })), crls: (v.crls ?? []).map((r) => ({ name: r.name, text: r.text })) };
+}
+
+/** The text to remember (no `crls` key without a CRL: byte-identical to a store saved before CRLs existed). */
+export function storedTrustText(useDemoRoot: boolean, roots: readonly TrustSource[], crls: readonly TrustSource[]): string {
+  const v: StoredTrust = { version: 1, useDemoRoot, roots, ...(crls.length ? { crls } : {}) };
+  return JSON.stringify(v);
+}
