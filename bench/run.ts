@@ -10,6 +10,7 @@
  *    web app, and format v2 verification in the page and the CLI against openssl, issue #13.)
  * Writes the tables between the BENCH markers in docs/benchmarks.md and prints them.
  */
+import { resumeBench } from './resume.ts';
 import { createHash } from 'node:crypto';
 import { createReadStream, openAsBlob } from 'node:fs';
 import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
@@ -141,6 +142,12 @@ async function main(): Promise<void> {
     const table = (await updateBench()).join('\n');
     console.log(table);
     await publish('update', table);
+  }
+  if (want('resume')) {
+    console.log('\nresume: a 64 MiB v2 image end to end, a cut at 50 % resumed, a tampered block refused on arrival…');
+    const table = (await resumeBench()).join('\n');
+    console.log(table);
+    await publish('resume', table);
   }
   if (want('device')) {
     console.log('\ndevice: the NIC firmware verifying a 64 MiB image…');
