@@ -228,7 +228,7 @@ export async function cmdQuery(argv: string[], io: Io): Promise<number> {
     }
     const q = await nic.query();
     const s = await nic.status();
-    io.out(bool(p, 'json') ? JSON.stringify({ secureUpdate: true, query: q, status: { ...s, stateName: mccStateName(s.state) } }, null, 2) : `${renderFlintQuery(q, { full: bool(p, 'full') })}\nUpdate state:          ${mccStateName(s.state)}${s.handleOwned ? ' (an update handle is held)' : ''}`);
+    io.out(bool(p, 'json') ? JSON.stringify({ secureUpdate: true, query: q, status: { ...s, stateName: mccStateName(s.state) } }, null, 2) : `${renderFlintQuery(q, { full: bool(p, 'full') })}\nUpdate state:          ${mccStateName(s.state)}${s.handleOwned ? ' (an update handle is held)' : ''}${q.resumable ? `\nKept download:         ${q.resumable.verified} of ${q.resumable.size} bytes verified, release ${q.resumable.releaseDigest.slice(0, 16)}… (the same update resumes there)` : ''}`);
     await host.close();
     return 0;
   } catch (e) {

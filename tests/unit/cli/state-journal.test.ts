@@ -69,6 +69,10 @@ describe('the emulated NIC state, written through', () => {
     expect(q.stderr).toMatch(/the last command on this NIC was cut off after \d+ flash operations.*the NIC lost power then and powers on now/);
     const j = JSON.parse(q.stdout).query;
     expect([j.fwVersionRunning, j.fwVersionPending]).toEqual(['28.39.1002', undefined]);
+    // the NIC kept what it had verified of the download (QUERY tag 26), and says so
+    expect(j.resumable.size).toBe(statSync(join(dir, 'big.tfw')).size);
+    const text = await tf(dir, 'query', '--emulated', '--state', state);
+    expect(text.stdout).toMatch(/Kept download: +\d+ of \d+ bytes verified, release [0-9a-f]{16}… \(the same update resumes there\)/);
     // replayed once: the state now holds it, the journal is gone
     expect(existsSync(journalPath(state))).toBe(false);
     const again = await tf(dir, 'query', '--emulated', '--state', state);
