@@ -13,7 +13,7 @@
  */
 import { closeSync, existsSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { STATE_PAGE_SIZE, type EmulatedNic, type NicState } from '../emulator/index.ts';
+import { applyFlashOps, watchFlash, type EmulatedNic, type FlashOp, type NicState } from '../emulator/index.ts';
 
 const MAGIC = Buffer.from('TFWL\x01\x00\x00\x00', 'latin1');
 const KIND = { PROGRAM: 1, ERASE: 2, FUSES: 3 } as const;
@@ -30,17 +30,6 @@ function record(kind: number, addr: number, len: number, bytes?: Uint8Array): Bu
   head.writeUInt32LE(len, 5);
   const body = bytes ? Buffer.concat([head, bytes]) : head;
   return Buffer.concat([body, createHash('sha256').update(body).digest()]);
-}
-
-const ERASED = Buffer.alloc(1024 * 1024, 0xff);
-/** True when every byte is 0xFF (an erase), compared a MiB at a time (memcmp speed; a bank is 64 MiB). */
-function allErased(b: Uint8Array): boolean {
-  const buf = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
-  for (let at = 0; at < buf.length; at += ERASED.length) {
-    const n = Math.min(ERASED.length, buf.length - at);
-    if (buf.compare(ERASED, 0, n, at, at + n) !== 0) return false;
-  }
-  return true;
 }
 
 /** Journals every later flash and fuse change of `nic` to `path`.wal until closed. */
@@ -71,17 +60,9 @@ export class StateJournal {
         setImmediate(() => this.flush());
       }
     };
-    nic.flash.onChange = (addr, len) => {
-      if (len === 0) return;
-      const bytes = nic.flash.read(addr, len);
-      if (!bytes) return;
-      put(allErased(bytes) ? record(KIND.ERASE, addr, len) : record(KIND.PROGRAM, addr, len, bytes));
-    };
-    nic.fuses.onBurn = () => put(record(KIND.FUSES, 0, 8, nic.fuses.read()));
-    this.#detach = () => {
-      nic.flash.onChange = undefined;
-      nic.fuses.onBurn = undefined;
-    };
+    this.#detach = watchFlash(nic, (op) =>
+      put(op.kind === 'erase' ? record(KIND.ERASE, op.addr, op.len) : op.kind === 'program' ? record(KIND.PROGRAM, op.addr, op.bytes.length, op.bytes) : record(KIND.FUSES, 0, op.bytes.length, op.bytes)),
+    );
   }
 
   readonly #detach: () => void;
@@ -123,25 +104,9 @@ export function replayJournal(statePath: string, stateBytes: Uint8Array, state: 
     renameSync(path, aside);
     return { stale: aside };
   }
-  // copies (a page of a state decoded from a Node Buffer is a view into it: Buffer.slice does not copy)
-  const pages = new Map<number, Uint8Array>(state.flash.map(([i, p]) => [i, Uint8Array.from(p)]));
-  let fuses = state.fuses.slice();
+  const ops: FlashOp[] = [];
   const flashSize = 0x10000 + 2 * state.bankSize;
   let at = MAGIC.length + DIGEST;
-  let records = 0;
-  const write = (addr: number, len: number, bytes: Uint8Array | undefined) => {
-    for (let o = 0; o < len; ) {
-      const a = addr + o;
-      const index = Math.floor(a / STATE_PAGE_SIZE);
-      const off = a % STATE_PAGE_SIZE;
-      const n = Math.min(len - o, STATE_PAGE_SIZE - off);
-      let page = pages.get(index);
-      if (!page) pages.set(index, (page = new Uint8Array(STATE_PAGE_SIZE).fill(0xff)));
-      if (bytes) page.set(bytes.subarray(o, o + n), off);
-      else page.fill(0xff, off, off + n);
-      o += n;
-    }
-  };
   while (at + HEAD + DIGEST <= buf.length) {
     const kind = buf.readUInt8(at);
     const addr = buf.readUInt32LE(at + 1);
@@ -150,16 +115,12 @@ export function replayJournal(statePath: string, stateBytes: Uint8Array, state: 
     if (kind < 1 || kind > 3 || addr + len > flashSize || at + HEAD + data + DIGEST > buf.length) break;
     const body = buf.subarray(at, at + HEAD + data);
     if (!createHash('sha256').update(body).digest().equals(buf.subarray(at + HEAD + data, at + HEAD + data + DIGEST))) break;
-    const bytes = body.subarray(HEAD);
-    if (kind === KIND.FUSES) {
-      if (len !== 8) break;
-      fuses = Uint8Array.from(bytes);
-    } else write(addr, len, kind === KIND.PROGRAM ? bytes : undefined);
-    records++;
+    const bytes = Uint8Array.from(body.subarray(HEAD));
+    if (kind === KIND.FUSES && len !== 8) break;
+    ops.push(kind === KIND.FUSES ? { kind: 'fuses', bytes } : kind === KIND.ERASE ? { kind: 'erase', addr, len } : { kind: 'program', addr, bytes });
     at += HEAD + data + DIGEST;
   }
-  const flash = [...pages.entries()].sort((a, b) => a[0] - b[0]) as [number, Uint8Array][];
-  return { state: { ...state, flash, fuses }, records, dropped: buf.length - at };
+  return { state: applyFlashOps(state, ops), records: ops.length, dropped: buf.length - at };
 }
 
 /** Writes the state file whole and atomically (a kill leaves the old file or the new one), then drops the journal it supersedes. */

@@ -120,3 +120,68 @@ export function decodeState(bytes: Uint8Array): StateResult {
     value: { format: 1, identity: identity as Identity, bankSize, flash, fuses: Uint8Array.from({ length: 8 }, (_, i) => parseInt((fuses as string).slice(2 * i, 2 * i + 2), 16)) },
   };
 }
+
+/**
+ * One change of the NIC's non-volatile state, as a write-through store records it as it happens
+ * (the CLI's state journal, the page's IndexedDB journal): bytes programmed at `addr`, `len` bytes
+ * erased at `addr`, or the fuses' new value. A list of them replayed in order onto the state saved
+ * before them is the state at the moment the last one was recorded: a process killed or a page
+ * reloaded after them is a power loss of the NIC then.
+ */
+export type FlashOp =
+  | { readonly kind: 'program'; readonly addr: number; readonly bytes: Uint8Array }
+  | { readonly kind: 'erase'; readonly addr: number; readonly len: number }
+  | { readonly kind: 'fuses'; readonly bytes: Uint8Array };
+
+/** Watches `nic`'s flash and fuses and reports each change as a FlashOp; returns the detach. */
+export function watchFlash(nic: { readonly flash: { onChange: ((addr: number, len: number) => void) | undefined; read(addr: number, len: number): Uint8Array | undefined }; readonly fuses: { onBurn: ((bit: number) => void) | undefined; read(): Uint8Array } }, put: (op: FlashOp) => void): () => void {
+  nic.flash.onChange = (addr, len) => {
+    if (len === 0) return;
+    const bytes = nic.flash.read(addr, len);
+    if (!bytes) return;
+    put(allErased(bytes) ? { kind: 'erase', addr, len } : { kind: 'program', addr, bytes });
+  };
+  nic.fuses.onBurn = () => put({ kind: 'fuses', bytes: nic.fuses.read() });
+  return () => {
+    nic.flash.onChange = undefined;
+    nic.fuses.onBurn = undefined;
+  };
+}
+
+function allErased(b: Uint8Array): boolean {
+  // a word at a time: an erase reports a whole bank (64 MiB)
+  const words = Math.floor(b.length / 4);
+  const w = new Uint32Array(b.buffer, b.byteOffset, b.byteOffset % 4 === 0 ? words : 0);
+  for (let i = 0; i < w.length; i++) if (w[i] !== 0xffffffff) return false;
+  for (let i = w.length * 4; i < b.length; i++) if (b[i] !== 0xff) return false;
+  return true;
+}
+
+/** `state` with `ops` applied in order (copies: the state given is not changed). Refuses an op outside the flash. */
+export function applyFlashOps(state: NicState, ops: Iterable<FlashOp>): NicState {
+  const pages = new Map<number, Uint8Array>(state.flash.map(([i, p]) => [i, Uint8Array.from(p)]));
+  let fuses = Uint8Array.from(state.fuses);
+  const size = 0x10000 + 2 * state.bankSize;
+  const write = (addr: number, len: number, bytes: Uint8Array | undefined) => {
+    if (!Number.isInteger(addr) || !Number.isInteger(len) || addr < 0 || len < 0 || addr + len > size) throw new RangeError(`a flash change at ${addr} of ${len} bytes is outside the ${size}-byte flash`);
+    for (let o = 0; o < len; ) {
+      const a = addr + o;
+      const index = Math.floor(a / PAGE);
+      const off = a % PAGE;
+      const n = Math.min(len - o, PAGE - off);
+      let page = pages.get(index);
+      if (!page) pages.set(index, (page = new Uint8Array(PAGE).fill(0xff)));
+      if (bytes) page.set(bytes.subarray(o, o + n), off);
+      else page.fill(0xff, off, off + n);
+      o += n;
+    }
+  };
+  for (const op of ops) {
+    if (op.kind === 'fuses') {
+      if (op.bytes.length !== fuses.length) throw new RangeError(`fuses expected ${fuses.length} bytes, got ${op.bytes.length}`);
+      fuses = Uint8Array.from(op.bytes);
+    } else if (op.kind === 'erase') write(op.addr, op.len, undefined);
+    else write(op.addr, op.bytes.length, op.bytes);
+  }
+  return { ...state, flash: [...pages.entries()].sort((a, b) => a[0] - b[0]), fuses };
+}

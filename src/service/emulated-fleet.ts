@@ -11,7 +11,7 @@ import { factoryImageTrustingPems } from '../core/sign/factory-image.ts';
 import type { EmulatedNicOptions, EmulatedUsb, Fault, Identity, TimingName } from '../emulator/index.ts';
 // the two light entry points (no firmware in them): the emulator itself loads on first use
 import { describeFault } from '../emulator/faults.ts';
-import { decodeState, encodeState } from '../emulator/persist.ts';
+import { applyFlashOps, decodeState, encodeState, watchFlash, type FlashOp } from '../emulator/persist.ts';
 import { DEMO_SERIAL } from './device-protocol.ts';
 import type { NicStore } from './nic-store.ts';
 import type { Outbox } from './outbox.ts';
@@ -75,13 +75,47 @@ export class EmulatedFleet {
     }));
   }
 
+  /**
+   * Every write to the store, in the order it was asked for: a journal append never lands after
+   * the save that supersedes it (it would be replayed onto a newer state).
+   */
+  #writes: Promise<void> = Promise.resolve();
+  #queue(what: string, serial: string, write: () => Promise<void>): Promise<void> {
+    const next = this.#writes.then(write).catch((e: Error) => this.#o.out.line(serial, 'session', `could not ${what}: ${e.message}; it will not survive a reload`));
+    this.#writes = next;
+    return next;
+  }
+
   async save(slot: Slot): Promise<void> {
-    if (!slot.nic || !this.#o.store) return;
-    try {
-      await this.#o.store.save(slot.serial, encodeState(slot.nic.snapshot()));
-    } catch (e) {
-      this.#o.out.line(slot.serial, 'session', `could not save the NIC's state: ${(e as Error).message}; it will not survive a reload`);
-    }
+    const store = this.#o.store;
+    if (!slot.nic || !store) return;
+    this.#flushJournal(slot.serial);
+    // the snapshot is taken now: changes after it go to the journal behind this save
+    const bytes = encodeState(slot.nic.snapshot());
+    await this.#queue("save the NIC's state", slot.serial, () => store.save(slot.serial, bytes));
+  }
+
+  /** Flash changes waiting to be journaled, per NIC (write-through: nic-store.ts). */
+  readonly #pending = new Map<string, FlashOp[]>();
+
+  /** Journals `nic`'s flash changes as they happen, a batch per turn of the event loop. */
+  #journal(serial: string, nic: Parameters<typeof watchFlash>[0]): void {
+    const store = this.#o.store;
+    if (!store?.append) return;
+    watchFlash(nic, (op) => {
+      const list = this.#pending.get(serial);
+      if (list) return void list.push(op);
+      this.#pending.set(serial, [op]);
+      setTimeout(() => this.#flushJournal(serial), 0);
+    });
+  }
+
+  #flushJournal(serial: string): void {
+    const ops = this.#pending.get(serial);
+    const store = this.#o.store;
+    if (!ops || !store?.append) return;
+    this.#pending.delete(serial);
+    void this.#queue("journal the NIC's flash", serial, () => store.append!(serial, ops));
   }
 
   async #factoryImage(): Promise<Uint8Array> {
@@ -105,8 +139,17 @@ export class EmulatedFleet {
         out.line(serial, 'session', `saved state for ${serial} is unusable (${state.error}); manufacturing a new NIC instead`);
         continue;
       }
+      // a page closed or reloaded in the middle of an update: the NIC lost power at its last journaled change
+      let ops: FlashOp[] = [];
+      try {
+        ops = (await this.#o.store?.journal?.(serial)) ?? [];
+      } catch (e) {
+        out.line(serial, 'session', `the journal of ${serial} could not be read (${(e as Error).message}): the NIC restarts from its last save`);
+      }
       const { bus, create } = await this.#load();
-      const dev = await create({ state: state.value, usb: bus });
+      const dev = await create({ state: ops.length ? applyFlashOps(state.value, ops) : state.value, usb: bus });
+      if (ops.length) out.note(serial, `the page was closed in the middle of a change to this NIC (${ops.length} flash change${ops.length === 1 ? '' : 's'} journaled): it lost power then and powers on now`);
+      this.#journal(dev.nic.identity.serial, dev.nic);
       const slot = registry.add({ serial: dev.nic.identity.serial, kind: 'emulated', bus, nic: dev.nic, label: labelOf(dev.nic.identity.serial), psid: dev.nic.identity.psid, timing: 'instant', device: dev });
       restored.push({ slot, before: await registry.peek(slot) });
       const boot = await dev.nic.reset();
@@ -130,6 +173,7 @@ export class EmulatedFleet {
     // a NIC made to trust the operator's keys: the factory image with its nextKeys replaced by them
     const factoryImage = trustKeys?.length ? await this.#trustingFactory(trustKeys) : await this.#factoryImage();
     const dev = await create({ factoryImage, identity, usb: bus, ...(this.#o.bankSize ? { bankSize: this.#o.bankSize } : {}) });
+    this.#journal(dev.nic.identity.serial, dev.nic);
     const slot = this.#o.registry.add({ serial: dev.nic.identity.serial, kind: 'emulated', bus, nic: dev.nic, label: labelOf(dev.nic.identity.serial), psid: dev.nic.identity.psid, timing: 'instant', device: dev });
     this.#o.out.note(slot.serial, `manufactured emulated NIC ${slot.serial} (PSID ${slot.psid}) with the factory image${trustKeys?.length ? ", its next update checked with the operator's key, not the demo keys" : ''}`);
     await this.save(slot);

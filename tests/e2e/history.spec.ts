@@ -110,7 +110,7 @@ test('history and audit chain survive a reload and an app update; the reboot tha
   await shoot(page, 'history');
 });
 
-test('an update cut off by a reload: the page warns first, and flags it "interrupted" on return', async ({ page }) => {
+test('an update cut off by a reload: the page warns first, flags it "interrupted" on return, and the same update resumes what the NIC kept', async ({ page }) => {
   const check = watchAllowingFailedLoadsOf(page, 'big-32mib.tfw');
   await open(page);
   // a slow update: the 32 MiB sample over a full-speed USB timing model (about 25 s)
@@ -131,6 +131,8 @@ test('an update cut off by a reload: the page warns first, and flags it "interru
   await expect(page.getByTestId('interrupted-notice')).toContainText('the update of TFN0000001 with big-32mib.tfw');
   await expect(page.getByTestId('interrupted-notice')).toContainText('did not finish: the page was reloaded or closed while it ran');
   await expect(page.getByTestId('interrupted-notice')).toContainText('TFN0000001 now runs 28.39.1002, nothing pending');
+  // the NIC's flash was written through to IndexedDB: it kept what it had verified of the download
+  await expect(page.getByTestId('kept-download')).toContainText(/The device kept \d+ of \d+ bytes of a download/);
   await page.getByTestId('update-panel').screenshot({ path: test.info().outputPath('interrupted-notice.png') });
   await tab(page, 'log');
   const item = page.locator('[data-testid="history"][data-serial="TFN0000001"] li').first();
@@ -141,6 +143,12 @@ test('an update cut off by a reload: the page warns first, and flags it "interru
   expect(audit).toContain('interrupted: the update with big-32mib.tfw');
   expect(await verifyAuditLog(audit)).toMatchObject({ ok: true });
   await shoot(page, 'history-interrupted');
+  // the same update again resumes the download the NIC kept (issue #13)
+  await page.locator('.sample[data-file="big-32mib.tfw"]').click();
+  await page.getByTestId('run').click();
+  await expect(page.getByTestId('result')).toHaveAttribute('data-outcome', 'updated', { timeout: 60_000 });
+  await expect(page.locator('[data-step="update-component"]')).toContainText(/resumed: the device kept \d+ of \d+ bytes of this release/);
+  await expect(page.getByTestId('kept-download')).toHaveCount(0);
   check();
 });
 
