@@ -34,7 +34,7 @@ function frozen(store: ReturnType<typeof memoryNicStore>): NicStore {
 
 describe('a page closed in the middle of a download', () => {
   it('the next load replays the journal, says the NIC lost power, and the same update resumes what the NIC kept', async () => {
-    const image = await smallCertImage(3 * 1024 * 1024);
+    const image = Uint8Array.from(await smallCertImage(3 * 1024 * 1024));
     const store = memoryNicStore();
     const a = page(store);
     await a.init();
