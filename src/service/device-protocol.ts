@@ -16,10 +16,9 @@ import type { HistoryEntry } from './history-store.ts';
 export type { Fault, RunMode, TimingName };
 
 /** A trust root or key as the page holds it: a file name and its PEM text. */
-export interface TrustSource {
-  readonly name: string;
-  readonly text: string;
-}
+import type { TrustSource } from '../core/crypto/trust.ts';
+/** A trust file as text (the one definition is core's). */
+export type { TrustSource };
 
 /** The blocked maintenance commands the app can try (MAINT_OP names in core/update/protocol.ts). */
 export type MaintenanceOp = 'RAW_FLASH_WRITE' | 'SET_VSD' | 'ROM_BURN';

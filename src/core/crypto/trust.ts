@@ -30,6 +30,9 @@ export interface TrustStore {
   readonly crls?: readonly Crl[];
 }
 
+/** A trust file as the page and the device side pass it around (one definition: TrustText). */
+export type TrustSource = TrustText;
+
 export const EMPTY_TRUST: TrustStore = { anchors: [], keys: [], crls: [] };
 
 /** One trust file's text. `kind: 'crl'` (a `--crl` file, a CRL picked in the page) accepts X509 CRL blocks only, so a root can never be trusted by way of a CRL file. */

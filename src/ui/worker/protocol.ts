@@ -2,10 +2,9 @@
 import type { Report } from '../../core/verify/report.ts';
 import type { DeviceIdentity } from '../../core/verify/verify-image.ts';
 
-export interface TrustSource {
-  readonly name: string;
-  readonly text: string;
-}
+import type { TrustSource } from '../../core/crypto/trust.ts';
+/** A trust file as text (the one definition is core's). */
+export type { TrustSource };
 
 export type WorkerRequest =
   | { id: number; kind: 'image'; file: Blob; trust: readonly TrustSource[]; device?: DeviceIdentity; now?: number }
