@@ -4,7 +4,7 @@
  * runs (state-journal.ts), and saved whole and atomically when it ends.
  */
 import { resolve } from 'node:path';
-import { createEmulatedNic, decodeState, encodeState, type EmulatedUSBDevice, type Fault, type NicState, type TimingName } from '../emulator/index.ts';
+import { createEmulatedNic, decodeState, type EmulatedUSBDevice, type Fault, type NicState, type TimingName } from '../emulator/index.ts';
 import { IoError, type Io } from './io.ts';
 import { replayJournal, saveStateFile, StateJournal } from './state-journal.ts';
 
@@ -32,7 +32,7 @@ export async function loadNic(io: Io, path: string, extra: { faults?: Fault[]; t
   const dev = await createEmulatedNic({ state, ...(powerLost ? { start: 'boot' as const } : {}), ...(extra.faults ? { faults: extra.faults } : {}), ...(extra.timing ? { timing: extra.timing } : {}) });
   if (dev.nic.migrated) io.err(`${path}: ${dev.nic.migrated}`); // saved before the redundant flash layout (protocol §8.7)
   const abs = resolve(io.cwd, path);
-  if (powerLost) saveStateFile(abs, encodeState(dev.nic.snapshot()));
+  if (powerLost) saveStateFile(abs, dev.nic.stateViews());
   if (extra.journal !== false) journals.set(dev, new StateJournal(abs, await io.readBytes(path), dev.nic));
   return dev;
 }
@@ -41,6 +41,6 @@ export async function loadNic(io: Io, path: string, extra: { faults?: Fault[]; t
 export async function saveNic(io: Io, path: string, dev: EmulatedUSBDevice): Promise<void> {
   journals.get(dev)?.close(false);
   journals.delete(dev);
-  saveStateFile(resolve(io.cwd, path), encodeState(dev.nic.snapshot()));
+  saveStateFile(resolve(io.cwd, path), dev.nic.stateViews());
 }
 

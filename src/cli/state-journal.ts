@@ -11,9 +11,9 @@
  * newer state) ‖ records. Record: kind u8 (1 program, 2 erase, 3 fuses) ‖ addr u32 ‖ len u32 ‖
  * bytes (program, fuses) ‖ SHA-256 of all before it in the record (32 bytes). Little-endian.
  */
-import { closeSync, existsSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { applyFlashOps, watchFlash, type EmulatedNic, type FlashOp, type NicState } from '../emulator/index.ts';
+import { applyFlashOps, watchFlash, writeState, type EmulatedNic, type FlashOp, type NicState } from '../emulator/index.ts';
 
 const MAGIC = Buffer.from('TFWL\x01\x00\x00\x00', 'latin1');
 const KIND = { PROGRAM: 1, ERASE: 2, FUSES: 3 } as const;
@@ -123,10 +123,21 @@ export function replayJournal(statePath: string, stateBytes: Uint8Array, state: 
   return { state: applyFlashOps(state, ops), records: ops.length, dropped: buf.length - at };
 }
 
-/** Writes the state file whole and atomically (a kill leaves the old file or the new one), then drops the journal it supersedes. */
-export function saveStateFile(statePath: string, bytes: Uint8Array): void {
+/**
+ * Writes the state file whole and atomically (a kill leaves the old file or the new one), then
+ * drops the journal it supersedes. `state` is written a piece at a time (writeState): a NIC
+ * holding a 200 MiB image is not copied in memory to be saved.
+ */
+export function saveStateFile(statePath: string, state: NicState): void {
   const tmp = `${statePath}.tmp-${process.pid}`;
-  writeFileSync(tmp, bytes);
+  const fd = openSync(tmp, 'w');
+  try {
+    writeState(state, (chunk) => {
+      for (let at = 0; at < chunk.length; ) at += writeSync(fd, chunk, at, chunk.length - at);
+    });
+  } finally {
+    closeSync(fd);
+  }
   renameSync(tmp, statePath);
   rmSync(journalPath(statePath), { force: true });
 }

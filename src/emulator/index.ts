@@ -30,7 +30,7 @@ export async function createEmulatedNic(options: EmulatedNicOptions): Promise<Em
 export { EmulatedUsb };
 // the package's public surface for hosts, tools and the app: nothing outside src/emulator (and the
 // gadget, which serves its USB function) reaches past this file (tests/unit/layering)
-export { applyFlashOps, decodeState, encodeState, STATE_PAGE_SIZE, watchFlash, type FlashOp } from './persist.ts';
+export { applyFlashOps, decodeState, encodeState, STATE_PAGE_SIZE, watchFlash, writeState, type FlashOp } from './persist.ts';
 export { parseFault, describeFault } from './faults.ts';
 export { checkLandingPage } from './usb/bos.ts';
 export type { EmulatedUSBDevice, EmulatedUSBConnectionEvent } from './usb/usb-device.ts';

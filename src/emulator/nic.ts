@@ -297,6 +297,14 @@ export class EmulatedNic {
     const s = this.flash.snapshot();
     return { format: 1, identity: this.identity, bankSize: s.bankSize, flash: s.pages, fuses: this.fuses.read() };
   }
+
+  /**
+   * The state as views of the flash (no copy): valid until the NIC changes its flash again, for a
+   * caller that writes it out at once (writeState).
+   */
+  stateViews(): NicState {
+    return { format: 1, identity: this.identity, bankSize: this.flash.bankSize, flash: this.flash.pageViews(), fuses: this.fuses.read() };
+  }
 }
 
 export { BOOT_STATUS };

@@ -38,6 +38,22 @@ function encode(json: Uint8Array, pages: readonly (Uint8Array | undefined)[]): U
   return out;
 }
 
+/**
+ * The same bytes as encodeState, handed to `write` in pieces (the header and metadata, then one
+ * page at a time) straight from `pages` — views are fine: nothing is copied or kept.
+ */
+export function writeState(s: Omit<NicState, 'flash'> & { readonly flash: readonly (readonly [number, Uint8Array])[] }, write: (chunk: Uint8Array) => void): void {
+  const json = metadata(s, s.flash.map(([i]) => i));
+  const head = new Uint8Array(12 + json.length);
+  const dv = new DataView(head.buffer);
+  dv.setUint32(0, MAGIC, true);
+  dv.setUint32(4, 1, true);
+  dv.setUint32(8, json.length, true);
+  head.set(json, 12);
+  write(head);
+  for (const [, page] of s.flash) write(page);
+}
+
 export function encodeState(s: NicState): Uint8Array {
   return encode(
     metadata(s, s.flash.map(([i]) => i)),
