@@ -4,7 +4,7 @@
  * wTotalLength must match. Finds DFU interfaces (class 0xFE / subclass 0x01; protocol 1 run-time,
  * 2 DFU mode) and the DFU functional descriptor that follows them (DFU 1.1 §4.1.3).
  */
-import { ByteReader, FormatFailure, formatFail, type FormatError } from '../bytes/reader.ts';
+import { ByteReader, FormatFailure, formatFail } from '../bytes/reader.ts';
 import { DFU_ATTR, DFU_CLASS, DFU_FUNCTIONAL_DESCRIPTOR } from './spec.ts';
 import { formatFailed, type FormatFailed, type Ok } from '../bytes/result.ts';
 

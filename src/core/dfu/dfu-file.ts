@@ -8,7 +8,7 @@
  * ucDfuSignature "UFD", bLength u8 (≥ 16), dwCRC u32 over every byte before it. A bLength above 16
  * carries fwupd's "MD" metadata just before the standard 16 bytes.
  */
-import { ByteReader, FormatFailure, formatFail, type FormatError } from '../bytes/reader.ts';
+import { ByteReader, FormatFailure, formatFail } from '../bytes/reader.ts';
 import { dfuCrc } from '../bytes/crc32.ts';
 import { formatFailed, type Failed, type FormatFailed, type Ok } from '../bytes/result.ts';
 
