@@ -2,11 +2,15 @@
  * The Node build: the `trustflash` CLI as an ES module in dist-node/ (dependencies stay external,
  * resolved from node_modules at run time). `npm run build` runs this after the web build.
  */
+import { chmodSync } from 'node:fs';
+import { join } from 'node:path';
 import { defineConfig } from 'vite';
 
 export default defineConfig({
   // public/ (the web app's static files and the 33 MB of samples) is not part of the Node build
   publicDir: false,
+  // the bin (`npx trustflash` from a clone runs the file itself): executable, as npm makes an installed bin
+  plugins: [{ name: 'executable-bin', writeBundle: (o) => chmodSync(join(o.dir ?? 'dist-node', 'trustflash.js'), 0o755) }],
   build: {
     ssr: true,
     target: 'node20',

@@ -59,6 +59,12 @@ function expectAccepted(r: Result): void {
 }
 
 describe('dispatch and help', () => {
+  it('the built bin is an executable script (`npx trustflash` from a clone runs the file itself)', async () => {
+    const bin = join(ROOT, 'dist-node/trustflash.js');
+    expect((await stat(bin)).mode & 0o111).toBe(0o111);
+    expect((await readFile(bin, 'utf8')).startsWith('#!/usr/bin/env node\n')).toBe(true);
+  });
+
   it('--help / help / -h print the usage and exit 0', async () => {
     for (const h of ['--help', '-h', 'help']) {
       const r = await t(h);
