@@ -28,12 +28,13 @@ export async function loadState(io: Io, path: string): Promise<{ state: NicState
  * (write-through: a killed command is a power loss, not a lost run) until saveNic.
  */
 export async function loadNic(io: Io, path: string, extra: { faults?: Fault[]; timing?: TimingName; journal?: boolean } = {}): Promise<EmulatedUSBDevice> {
-  const { state, powerLost } = await loadState(io, path);
+  const { state, bytes, powerLost } = await loadState(io, path);
   const dev = await createEmulatedNic({ state, ...(powerLost ? { start: 'boot' as const } : {}), ...(extra.faults ? { faults: extra.faults } : {}), ...(extra.timing ? { timing: extra.timing } : {}) });
   if (dev.nic.migrated) io.err(`${path}: ${dev.nic.migrated}`); // saved before the redundant flash layout (protocol §8.7)
   const abs = resolve(io.cwd, path);
   if (powerLost) saveStateFile(abs, dev.nic.stateViews());
-  if (extra.journal !== false) journals.set(dev, new StateJournal(abs, await io.readBytes(path), dev.nic));
+  // the journal continues the file as it is now: as read, or as just rewritten after a power loss
+  if (extra.journal !== false) journals.set(dev, new StateJournal(abs, powerLost ? await io.readBytes(path) : bytes, dev.nic));
   return dev;
 }
 

@@ -36,8 +36,6 @@ function record(kind: number, addr: number, len: number, bytes?: Uint8Array): Bu
 export class StateJournal {
   readonly path: string;
   #fd: number | undefined;
-  /** Records and bytes journaled (for the log and the benchmark). */
-  readonly stats = { records: 0, bytes: 0 };
 
   /** `stateBytes`: the state file as it is on disk now (the journal continues exactly that file). */
   constructor(state: string, stateBytes: Uint8Array, nic: EmulatedNic) {
@@ -52,8 +50,6 @@ export class StateJournal {
       if (this.#fd === undefined) return;
       this.#queued.push(r);
       this.#queuedBytes += r.length;
-      this.stats.records++;
-      this.stats.bytes += r.length;
       if (this.#queuedBytes >= FLUSH_BYTES) this.flush();
       else if (!this.#scheduled) {
         this.#scheduled = true;

@@ -57,9 +57,10 @@ export class Flash {
   hooks: FlashHooks = {};
   /**
    * Told after every change to the flash contents (a program, an erase, the half of a torn one):
-   * a write-through store (the gadget bridge's state file) persists exactly these bytes.
+   * a write-through store (the gadget bridge's state file) persists exactly these bytes. `erased`:
+   * the range was erased (all 0xFF), so a store need not read it back.
    */
-  onChange: ((addr: number, len: number) => void) | undefined;
+  onChange: ((addr: number, len: number, erased?: boolean) => void) | undefined;
   /** Busy time the last operations would have taken on real silicon (ms), collected by the timing model. */
   busyMs = 0;
   timing: FlashTiming = { eraseMsPerSector: 0, programMsPerKiB: 0 };
@@ -130,12 +131,12 @@ export class Flash {
     const hook = this.hooks.before?.({ kind: 'erase', addr, len });
     if (hook === 'tear') {
       this.#erase(addr, Math.floor(len / SECTOR / 2) * SECTOR);
-      this.onChange?.(addr, Math.floor(len / SECTOR / 2) * SECTOR);
+      this.onChange?.(addr, Math.floor(len / SECTOR / 2) * SECTOR, true);
       throw new PowerLoss(`erasing ${len} bytes at 0x${addr.toString(16)}`);
     }
     if (hook) return hook;
     this.#erase(addr, len);
-    this.onChange?.(addr, len);
+    this.onChange?.(addr, len, true);
     this.stats.erases++;
     this.busyMs += (len / SECTOR) * this.timing.eraseMsPerSector;
     return FLASH_OK;
@@ -178,7 +179,7 @@ export class Flash {
    */
   pageViews(): [number, Uint8Array][] {
     // ascending page order (the Map keeps insertion order, which erase/re-program cycles shuffle)
-    return [...this.#pages.entries()].filter(([, p]) => !erased(p)).sort(([a], [b]) => a - b);
+    return [...this.#pages.entries()].filter(([, p]) => !isErased(p)).sort(([a], [b]) => a - b);
   }
 
   static restore(s: { bankSize: number; pages: readonly (readonly [number, Uint8Array])[] }): Flash {
@@ -216,8 +217,8 @@ export class Fuses {
   }
 }
 
-/** True when a page is all 0xFF (a word at a time: pages are 64 KiB, aligned). */
-function erased(p: Uint8Array): boolean {
+/** True when every byte is 0xFF (a word at a time: an erase can report a whole 64 MiB bank). */
+export function isErased(p: Uint8Array): boolean {
   const w = new Uint32Array(p.buffer, p.byteOffset, p.byteOffset % 4 === 0 ? p.length >> 2 : 0);
   for (let i = 0; i < w.length; i++) if (w[i] !== 0xffffffff) return false;
   for (let i = w.length << 2; i < p.length; i++) if (p[i] !== 0xff) return false;

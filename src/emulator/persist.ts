@@ -150,27 +150,19 @@ export type FlashOp =
   | { readonly kind: 'fuses'; readonly bytes: Uint8Array };
 
 /** Watches `nic`'s flash and fuses and reports each change as a FlashOp; returns the detach. */
-export function watchFlash(nic: { readonly flash: { onChange: ((addr: number, len: number) => void) | undefined; read(addr: number, len: number): Uint8Array | undefined }; readonly fuses: { onBurn: ((bit: number) => void) | undefined; read(): Uint8Array } }, put: (op: FlashOp) => void): () => void {
-  nic.flash.onChange = (addr, len) => {
+export function watchFlash(nic: { readonly flash: { onChange: ((addr: number, len: number, erased?: boolean) => void) | undefined; read(addr: number, len: number): Uint8Array | undefined }; readonly fuses: { onBurn: ((bit: number) => void) | undefined; read(): Uint8Array } }, put: (op: FlashOp) => void): () => void {
+  nic.flash.onChange = (addr, len, erased) => {
     if (len === 0) return;
+    // an erase says so (a whole bank, 64 MiB, need not be read back and scanned)
+    if (erased) return put({ kind: 'erase', addr, len });
     const bytes = nic.flash.read(addr, len);
-    if (!bytes) return;
-    put(allErased(bytes) ? { kind: 'erase', addr, len } : { kind: 'program', addr, bytes });
+    if (bytes) put({ kind: 'program', addr, bytes });
   };
   nic.fuses.onBurn = () => put({ kind: 'fuses', bytes: nic.fuses.read() });
   return () => {
     nic.flash.onChange = undefined;
     nic.fuses.onBurn = undefined;
   };
-}
-
-function allErased(b: Uint8Array): boolean {
-  // a word at a time: an erase reports a whole bank (64 MiB)
-  const words = Math.floor(b.length / 4);
-  const w = new Uint32Array(b.buffer, b.byteOffset, b.byteOffset % 4 === 0 ? words : 0);
-  for (let i = 0; i < w.length; i++) if (w[i] !== 0xffffffff) return false;
-  for (let i = w.length * 4; i < b.length; i++) if (b[i] !== 0xff) return false;
-  return true;
 }
 
 /** `state` with `ops` applied in order (copies: the state given is not changed). Refuses an op outside the flash. */

@@ -10,7 +10,7 @@
 import { UpdateError } from '../dfu/errors.ts';
 import { DfuHost } from '../dfu/host.ts';
 import { reconnect, type UsbBus } from '../dfu/reconnect.ts';
-import { MCC_STATE, mccStateName, regStatus } from './mcc-codes.ts';
+import { deviceRejected, MCC_STATE, mccStateName, regStatus } from './mcc-codes.ts';
 import { NicClient } from './nic-client.ts';
 import type { DeviceStatus } from './protocol.ts';
 import type { LoadedImage } from './image-stream.ts';
@@ -32,11 +32,8 @@ export interface DownloadContext {
   /** The bus to find the device on again after a cut; without one a cut ends the download. */
   readonly usb?: UsbBus;
   readonly stopping: () => boolean;
-  readonly cancelled: () => Error;
   /** Every STATUS the download acted on. */
   readonly device: (s: DeviceStatus) => void;
-  /** The error for a STATUS carrying an MCC error. */
-  readonly rejected: (s: DeviceStatus) => Error;
   readonly log: (text: string) => void;
   /** `n` more image bytes the device has taken. */
   readonly taken: (n: number) => void;
@@ -91,7 +88,7 @@ async function sendFrom(ctx: DownloadContext, nic: NicClient, from: number): Pro
   };
   try {
     for await (const { at, bytes: block } of image.send.chunks(from, size)) {
-      if (ctx.stopping()) throw ctx.cancelled();
+      if (ctx.stopping()) throw new UpdateError('Cancelled', 'cancelled');
       const n = Math.floor(at / size);
       const sent = at + block.length;
       const send = nic.data(handle, at, block, `cannot download block ${n} (of blocks 0..${blocks - 1})`);
@@ -106,7 +103,7 @@ async function sendFrom(ctx: DownloadContext, nic: NicClient, from: number): Pro
         await settle();
         const s = await nic.status();
         ctx.device(s);
-        if (s.error !== 0) throw ctx.rejected(s);
+        if (s.error !== 0) throw deviceRejected(s.error);
         if (s.result !== 0) throw new UpdateError('Rejected', `block ${n}: ${regStatus(s.result).sentence}`);
         if (s.received !== sent) throw new UpdateError('InvalidData', `the device acknowledged ${s.received} bytes, ${sent} were sent`);
       } else {

@@ -6,7 +6,7 @@
  * wire is exactly what was verified, one hash block at a time, whatever happens to the file.
  */
 import { UpdateError } from '../dfu/errors.ts';
-import { equalBytes } from '../bytes/hex.ts';
+import { concatBytes, equalBytes } from '../bytes/hex.ts';
 import { sha256WebCrypto, type BlobLike } from '../crypto/sha256.ts';
 import { hashBlock, signedBlockDigest, type BlockPlan } from '../image/hash-blocks.ts';
 import { describeBlock } from '../verify/block-check.ts';
@@ -67,16 +67,7 @@ async function* toChunks(segments: AsyncGenerator<Uint8Array>, from: number, siz
   let at = from;
   let parts: Uint8Array[] = [];
   let held = 0;
-  const joined = (): Uint8Array => {
-    if (parts.length === 1) return parts[0]!;
-    const out = new Uint8Array(held);
-    let o = 0;
-    for (const p of parts) {
-      out.set(p, o);
-      o += p.length;
-    }
-    return out;
-  };
+  const joined = (): Uint8Array => (parts.length === 1 ? parts[0]! : concatBytes(...parts));
   for await (const seg of segments) {
     let off = 0;
     while (off < seg.length) {

@@ -7,6 +7,7 @@
  * docs/protocol.md documents both.
  */
 import { nameTable } from '../bytes/names.ts';
+import { UpdateError } from '../dfu/errors.ts';
 
 // ---- FSM states (MCC control_state, §1.4) ----------------------------------------------------
 
@@ -374,4 +375,10 @@ export function regStatus(code: number): RegStatusInfo {
 
 function hex2(n: number): string {
   return (Number.isInteger(n) && n >= 0 ? n : 0).toString(16).toUpperCase().padStart(2, '0');
+}
+
+/** The device's refusal as an error: DeviceRejected with its MCC code, the same on every side of every boundary. */
+export function deviceRejected(code: number): UpdateError {
+  const info = mccError(code);
+  return new UpdateError('DeviceRejected', `${info.mstflint} (MCC error 0x${info.code.toString(16).padStart(2, '0')}): ${info.sentence} ${info.action}`, { mccError: info.code });
 }

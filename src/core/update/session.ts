@@ -21,7 +21,7 @@ import { verifyImage } from '../verify/verify-image.ts';
 import { verifyDetached, DEVICE_DOES_NOT_VERIFY } from '../verify/verify-detached.ts';
 import { NicClient } from './nic-client.ts';
 import { identityFromQuery } from './device-identity.ts';
-import { isDeviceFault, MCC_INSTRUCTION, MCC_STATE, REG_STATUS, mccError, mccStateName, regStatus, type MccErrorInfo } from './mcc-codes.ts';
+import { deviceRejected, isDeviceFault, MCC_INSTRUCTION, MCC_STATE, REG_STATUS, mccError, mccStateName, regStatus } from './mcc-codes.ts';
 import { DATA_BLOCK_MAX, DATA_HEADER_SIZE, type DeviceStatus } from './protocol.ts';
 import { type DeviceQuery } from './query.ts';
 import { STEP_TABLE, STEP_TITLES, STEPS, WEIGHTS, type Outcome, type SessionEvent, type SessionOptions, type SessionResult, type StepId, type StepState, type StepStatus } from './session-model.ts';
@@ -31,8 +31,6 @@ export * from './session-model.ts';
 export { DATA_IN_FLIGHT } from './download.ts';
 
 const cancelled = () => new UpdateError('Cancelled', 'cancelled');
-/** The device's refusal, with its MCC error code: the same error on every side of every boundary. */
-const deviceRejected = (info: MccErrorInfo) => new UpdateError('DeviceRejected', `${info.mstflint} (MCC error 0x${info.code.toString(16).padStart(2, '0')}): ${info.sentence} ${info.action}`, { mccError: info.code });
 
 const sleepMs = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -286,7 +284,7 @@ export class UpdateSession {
   /** A device answer must show `state` with no error; otherwise the device rejected the image. */
   #check(s: DeviceStatus, state: number): void {
     this.#device(s);
-    if (s.error !== 0) throw deviceRejected(mccError(s.error));
+    if (s.error !== 0) throw deviceRejected(s.error);
     if (s.result !== 0) throw new UpdateError('Rejected', `the device refused the command: ${regStatus(s.result).sentence}`);
     if (s.state !== state) throw new UpdateError('InvalidData', `the device is in ${mccStateName(s.state)}, expected ${mccStateName(state)}`);
   }
@@ -318,9 +316,7 @@ export class UpdateSession {
       size: Math.min(this.#o.blockSize ?? Math.max(1, this.#o.host.functional.transferSize - DATA_HEADER_SIZE), DATA_BLOCK_MAX),
       ...(this.#o.usb ? { usb: this.#o.usb } : {}),
       stopping: () => this.#stopping,
-      cancelled,
       device: (st) => this.#device(st),
-      rejected: (st) => deviceRejected(mccError(st.error)),
       log: (t) => this.#log(t),
       taken: (n) => void (this.#sent.bytesSent += n),
       progress: (sent, total) => this.#progress('download', sent / total, { sent, total, started }),

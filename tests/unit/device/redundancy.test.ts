@@ -22,7 +22,7 @@ import { Flash, Fuses } from '../../../src/emulator/flash.ts';
 import { NicFirmware, REPAIRS } from '../../../src/emulator/firmware.ts';
 import { decodeState } from '../../../src/emulator/persist.ts';
 import { buildImage, demoKey, payloadOf } from './image-builder.ts';
-import { I, pending, queryTags, running, sample, update, version } from './nic-helpers.ts';
+import { I, pending, queryTags, running, update, version } from './nic-helpers.ts';
 import { signImage } from '../../../src/core/sign/sign-image.ts';
 import { demoCert, demoKey as signingKey, DRAFT } from '../helpers/demo.ts';
 

@@ -43,11 +43,10 @@ async function run(firmware: Firmware) {
   const host = new DfuHost(dev);
   await host.open();
   const { store } = await loadTrustStore([pem('root/cert.pem')]);
-  const sent: { offset: number; length: number }[] = [];
   const nic = new NicClient(host);
   const session = new UpdateSession({ host, usb: dev.usb, firmware, trust: store, now: NOW, onEvent: () => undefined });
   const result = await session.run();
-  return { dev, host, nic, result, sent };
+  return { dev, host, nic, result };
 }
 
 describe('an update read from a file', () => {
