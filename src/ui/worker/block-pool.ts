@@ -14,8 +14,8 @@ import type { SpanRequest, SpanResponse } from './block-protocol.ts';
 
 /** Below this many payload bytes one thread is faster than starting Workers. */
 export const PARALLEL_FROM = 8 * 1024 * 1024;
-/** One read per run of blocks this long: Chromium's per-read cost is paid once per run, not per block. */
-export const SPAN_BYTES = 8 * 1024 * 1024;
+/** A Worker is handed runs of blocks this long (read in pieces of READ_BYTES, the next read while this one is hashed). */
+export const SPAN_BYTES = 16 * 1024 * 1024;
 /** Workers at most, whatever navigator.hardwareConcurrency says (each holds a few blocks). */
 export const WORKERS_MAX = 8;
 
@@ -64,10 +64,27 @@ async function hashInThread(file: Blob, job: BlockJob): Promise<Uint8Array> {
 
 const geometry = (plan: BlockPlan) => ({ payloadOffset: plan.payloadOffset, payloadSize: plan.payloadSize, blockSize: plan.blockSize });
 
-export function pageBlockHasher(opts: PoolOptions = {}): BlockHasher {
+/** The pool's hasher, and `warm()` to start its Workers ahead of the first verification. */
+export interface PageBlockHasher extends BlockHasher {
+  /** Starts the Workers now (at the verify Worker's start), so no verification pays for their start. */
+  warm(): void;
+}
+
+/**
+ * Workers are started once and kept between verifications: starting them is the costly part of a
+ * verification's first milliseconds (docs/benchmarks.md, issue #13), and an idle Worker holds no
+ * file bytes. A verification that is cancelled or fails terminates the Workers it used (they may be
+ * mid-read) and the next one starts fresh ones.
+ */
+export function pageBlockHasher(opts: PoolOptions = {}): PageBlockHasher {
   const wanted = Math.min(WORKERS_MAX, Math.max(1, Math.floor(opts.workers ?? cores())));
   const spawn = opts.spawn ?? (typeof Worker === 'function' ? spawnHasher : undefined);
-  return async (job) => {
+  const idle: HasherWorker[] = [];
+  const take = (n: number) => {
+    while (idle.length < n) idle.push(spawn!());
+    return idle.splice(0, n);
+  };
+  const hasher = async (job: BlockJob): Promise<Uint8Array> => {
     const { plan, source, signal } = job;
     signal?.throwIfAborted();
     if (source instanceof Uint8Array) return hashBlocksSequential(job);
@@ -82,10 +99,12 @@ export function pageBlockHasher(opts: PoolOptions = {}): BlockHasher {
 
     const out = new Uint8Array(plan.count * DIGEST_SIZE);
     const seen = new Uint8Array(plan.count);
-    const workers: HasherWorker[] = [];
+    const workers = take(n);
     let next = 0;
     let done = 0;
+    let busy = 0;
     let bytes = 0;
+    let clean = false;
     let abort = () => undefined as void;
     try {
       await new Promise<void>((resolve, reject) => {
@@ -94,18 +113,25 @@ export function pageBlockHasher(opts: PoolOptions = {}): BlockHasher {
         signal?.addEventListener('abort', abort, { once: true });
         const give = (w: HasherWorker) => {
           const s = spans[next++];
-          if (s) w.postMessage({ file, ...geometry(plan), ...s });
+          if (s) {
+            busy++;
+            w.postMessage({ file, ...geometry(plan), ...s });
+          } else if (busy === 0) {
+            if (done === plan.count) resolve();
+            else reject(new Error(`the block-hasher Workers finished with ${plan.count - done} of ${plan.count} blocks unanswered`));
+          }
         };
-        for (let k = 0; k < n; k++) {
-          const w = spawn();
-          workers.push(w);
+        for (const w of workers) {
           w.onerror = (e) => {
             e.preventDefault?.();
             reject(new Error(`a block-hasher Worker failed: ${e.message || 'it could not start'}`));
           };
           w.onmessage = ({ data: m }) => {
             if (m.kind === 'error') return reject(Object.assign(new Error(m.message), { name: m.name }));
-            if (m.kind === 'done') return give(w);
+            if (m.kind === 'done') {
+              busy--;
+              return give(w);
+            }
             // a Worker answers only for blocks of the run it was given: anything else is a bug, not a verdict
             if (!Number.isInteger(m.index) || m.index < 0 || m.index >= plan.count || seen[m.index] || m.digest.length !== DIGEST_SIZE) return reject(new Error(`a block-hasher Worker answered block ${m.index} unasked`));
             seen[m.index] = 1;
@@ -113,15 +139,27 @@ export function pageBlockHasher(opts: PoolOptions = {}): BlockHasher {
             const b = hashBlock(plan, m.index);
             bytes += b.end - b.start;
             job.onProgress?.({ done: bytes, total: plan.payloadSize });
-            if (++done === plan.count) resolve();
+            done++;
           };
           give(w);
         }
       });
+      clean = true;
     } finally {
       signal?.removeEventListener('abort', abort);
-      for (const w of workers) w.terminate();
+      for (const w of workers) {
+        w.onmessage = null;
+        w.onerror = null;
+        // resolved only once every Worker answered 'done' for its last run: nothing is in flight
+        if (clean) idle.push(w);
+        else w.terminate();
+      }
     }
     return out;
   };
+  return Object.assign(hasher, {
+    warm: () => {
+      if (spawn && wanted >= 2) take(wanted).forEach((w) => idle.push(w));
+    },
+  });
 }

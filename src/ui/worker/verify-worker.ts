@@ -17,6 +17,8 @@ const running = new Map<number, AbortController>();
 const post = (m: WorkerResponse) => scope.postMessage(m);
 /** Format v2 payloads: hash blocks in parallel Workers (issue #13); v1 keeps hash-wasm streaming. */
 const blockHasher = pageBlockHasher();
+// started now, while the page starts, so the first verification does not pay for it
+blockHasher.warm();
 
 scope.onmessage = async (ev: MessageEvent<WorkerRequest>) => {
   const req = ev.data;

@@ -69,7 +69,7 @@ describe('hash-span: a run of blocks read from a Blob', () => {
 });
 
 describe('block-pool: runs of blocks handed to Workers', () => {
-  it('three Workers give the sequential digests; progress only grows and ends at the payload size; every Worker is terminated', async () => {
+  it('three Workers give the sequential digests; progress only grows and ends at the payload size; the Workers are kept for the next verification', async () => {
     const { bytes, plan } = await image(50 * BLOCK + 1);
     const workers: FakeWorker[] = [];
     const hasher = pageBlockHasher({ workers: 3, parallelFrom: 0, spanBytes: 4 * BLOCK, spawn: () => (workers.push(new FakeWorker()), workers.at(-1)!) });
@@ -81,7 +81,26 @@ describe('block-pool: runs of blocks handed to Workers', () => {
     expect(progress).toHaveLength(plan.count);
     expect(workers).toHaveLength(3);
     expect(workers.flatMap((w) => w.asked).sort((a, b) => a - b)).toEqual(spansOf(plan, 4 * BLOCK).map((s) => s.first));
+    expect(workers.some((w) => w.terminated)).toBe(false);
+    // the next verification reuses the same three Workers, and gives the same digests
+    expect(await hasher({ source: new Blob([bytes]), plan })).toEqual(got);
+    expect(workers).toHaveLength(3);
+  });
+
+  it('warm() starts the Workers before the first verification; a failed verification terminates its Workers and the next starts fresh ones', async () => {
+    const { bytes, plan } = await image(12 * BLOCK);
+    const workers: FakeWorker[] = [];
+    const hasher = pageBlockHasher({ workers: 2, parallelFrom: 0, spanBytes: 2 * BLOCK, spawn: () => (workers.push(new FakeWorker()), workers.at(-1)!) });
+    hasher.warm();
+    expect(workers).toHaveLength(2);
+    await hasher({ source: new Blob([bytes]), plan });
+    expect(workers).toHaveLength(2);
+    // a file that changed after the pick: the Workers answer an error, and are not kept
+    await expect(hasher({ source: new Blob([bytes.subarray(0, bytes.length - 5000)]), plan })).rejects.toThrow(/changed while being verified/);
     expect(workers.every((w) => w.terminated)).toBe(true);
+    expect(await hasher({ source: new Blob([bytes]), plan })).toEqual(await hashBlocksSequential({ source: bytes, plan }));
+    expect(workers).toHaveLength(4);
+    expect(workers.slice(2).some((w) => w.terminated)).toBe(false);
   });
 
   it('a byte flipped in the last block: the pool still answers, and core names that block', async () => {
