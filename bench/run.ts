@@ -29,6 +29,7 @@ import { deviceBench } from './device.ts';
 import { updateBench } from './update.ts';
 import { appBench } from './app.ts';
 import { pageVerifyBench } from './page-verify.ts';
+import { updateMemoryBench } from './update-memory.ts';
 
 const MiB = 1024 * 1024;
 const WORK = resolve('bench/.work');
@@ -160,6 +161,12 @@ async function main(): Promise<void> {
     const table = (await appBench()).join('\n');
     console.log(table);
     await publish('app', table);
+  }
+  if (want('update-memory')) {
+    console.log('\nupdate-memory: trustflash update of a 200 MiB v2 image, peak RSS beyond the baseline and the flash model…');
+    const table = (await updateMemoryBench()).join('\n');
+    console.log(table);
+    await publish('update-memory', table);
   }
   if (want('page-verify')) {
     console.log('\npage-verify: v2 images of 256 MiB and 1 GiB in the page and the CLI against openssl dgst -sha256…');
