@@ -97,6 +97,7 @@ export async function resumeBench(): Promise<string[]> {
   }
   const session = median(sessions);
   const hash = median(hashes);
+  console.log(`  session ${(session / 1000).toFixed(2)} s, hash-wasm ${(hash / 1000).toFixed(2)} s: ${(session / hash).toFixed(2)}×`);
   // 2. a power loss at half the download, then the same update again
   const transfer = 4096 - DATA_HEADER_SIZE;
   const half = Math.floor(bytes.length / 2 / transfer);

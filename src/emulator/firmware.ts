@@ -121,7 +121,8 @@ export class NicFirmware {
           bytes(ptr, len).set(data);
           return FLASH_OK;
         },
-        flash_write: (addr: number, ptr: number, len: number) => hw.flash.write(addr >>> 0, bytes(ptr, len >>> 0).slice()),
+        // the flash copies what it programs, and nothing keeps `data` after the call: a view of the firmware's memory is enough
+        flash_write: (addr: number, ptr: number, len: number) => hw.flash.write(addr >>> 0, bytes(ptr, len >>> 0)),
         flash_erase: (addr: number, len: number) => hw.flash.erase(addr >>> 0, len >>> 0),
         flash_bank_size: () => hw.flash.bankSize,
         otp_read: (ptr: number) => {

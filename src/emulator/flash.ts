@@ -117,11 +117,16 @@ export class Flash {
     for (let at = 0; at < data.length; ) {
       const a = addr + at;
       const idx = Math.floor(a / PAGE);
-      let page = this.#pages.get(idx);
-      if (!page) this.#pages.set(idx, (page = new Uint8Array(PAGE).fill(0xff)));
       const off = a % PAGE;
       const n = Math.min(data.length - at, PAGE - off);
-      for (let i = 0; i < n; i++) page[off + i]! &= data[at + i]!;
+      const page = this.#pages.get(idx);
+      if (!page) {
+        // an erased page (all 1s): programming it is a copy (1 AND d = d)
+        const fresh = new Uint8Array(PAGE).fill(0xff, 0, off);
+        fresh.set(data.subarray(at, at + n), off);
+        fresh.fill(0xff, off + n);
+        this.#pages.set(idx, fresh);
+      } else andInto(page, off, data, at, n);
       at += n;
     }
   }
@@ -223,4 +228,17 @@ export function isErased(p: Uint8Array): boolean {
   for (let i = 0; i < w.length; i++) if (w[i] !== 0xffffffff) return false;
   for (let i = w.length << 2; i < p.length; i++) if (p[i] !== 0xff) return false;
   return true;
+}
+
+/** dst[off..off+n) &= src[at..at+n), a word at a time where both sides are 4-byte aligned. */
+function andInto(dst: Uint8Array, off: number, src: Uint8Array, at: number, n: number): void {
+  let i = 0;
+  if ((dst.byteOffset + off) % 4 === 0 && (src.byteOffset + at) % 4 === 0) {
+    const words = n >>> 2;
+    const d = new Uint32Array(dst.buffer, dst.byteOffset + off, words);
+    const s = new Uint32Array(src.buffer, src.byteOffset + at, words);
+    for (let w = 0; w < words; w++) d[w]! &= s[w]!;
+    i = words << 2;
+  }
+  for (; i < n; i++) dst[off + i]! &= src[at + i]!;
 }
