@@ -58,10 +58,15 @@ const OWNED_PREFIXES = ['trustflash-release-', 'workbox-precache-'];
 /** Paths relative to the scope: what is cached, and what the fetch handler answers from the cache. */
 const SERVED = new Set([...PRECACHE.map((e) => e.url), RELEASE_MANIFEST_PATH, RELEASE_SIGNATURE_PATH]);
 
-/** This release's cache: named by its file list (URLs and revisions are content hashes), so another release never shares it. */
+/**
+ * This release's cache, named by what the worker knows of itself when it starts: its file list
+ * (URLs and revisions are content hashes) and its build info. Two builds with the same name hold
+ * the same bytes in every cached file, so a newer one writing into the older one's cache changes
+ * nothing the older one serves but release-manifest.json (only a hand-edited sw.js can do that).
+ */
 let cacheName: Promise<string> | undefined;
 function ownCache(): Promise<string> {
-  cacheName ??= sha256WebCrypto(new TextEncoder().encode(JSON.stringify(PRECACHE))).then((h) => `trustflash-release-${toHex(h).slice(0, 32)}`);
+  cacheName ??= sha256WebCrypto(new TextEncoder().encode(JSON.stringify([PRECACHE, RELEASE]))).then((h) => `trustflash-release-${toHex(h).slice(0, 32)}`);
   return cacheName;
 }
 
@@ -131,12 +136,10 @@ async function install(): Promise<void> {
     throw new Error(`update refused: ${checked.reason}`);
   }
   const name = await ownCache();
-  await caches.delete(name);
   const cache = await caches.open(name);
   try {
     for (const [path, response] of checked.value.responses) if (path !== ownScriptPath()) await cache.put(scopeUrl(path), response);
   } catch (e) {
-    await caches.delete(name);
     tell({ kind: 'refused', version: RELEASE.version, commit: RELEASE.commit, reason: `the verified files could not be stored (${(e as Error).message})` });
     throw e;
   }
