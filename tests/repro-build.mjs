@@ -39,10 +39,10 @@ function compare(a, b) {
   const tb = tree(b);
   const sb = new Set(tb);
   const sa = new Set(ta);
-  const missing = ta.find((f) => !sb.has(f));
-  if (missing) return `${missing} is in the first build only`;
-  const extra = tb.find((f) => !sa.has(f));
-  if (extra) return `${extra} is in the second build only`;
+  // a content-hashed name that differs means that chunk's content differs: name them all, both sides
+  const onlyA = ta.filter((f) => !sb.has(f));
+  const onlyB = tb.filter((f) => !sa.has(f));
+  if (onlyA.length || onlyB.length) return `${onlyA[0] ?? onlyB[0]} is in one build only (first build only: ${onlyA.join(', ') || 'none'}; second build only: ${onlyB.join(', ') || 'none'})`;
   for (const f of ta) {
     const x = readFileSync(join(a, f));
     const y = readFileSync(join(b, f));
