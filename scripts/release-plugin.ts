@@ -59,6 +59,7 @@ export function releasePlugin(): Plugin {
   let config: ResolvedConfig;
   let key: SigningKey;
   let info: ReleaseBuildInfo;
+  let written = false;
   return {
     name: 'trustflash-release',
     enforce: 'post',
@@ -83,12 +84,19 @@ export function releasePlugin(): Plugin {
     configResolved(resolved) {
       config = resolved;
     },
+    // only a build that wrote its bundle gets a signed manifest (closeBundle runs after a failed build too)
+    buildStart() {
+      written = false;
+    },
+    writeBundle() {
+      written = true;
+    },
     // after vite-plugin-pwa's closeBundle (which builds sw.js): this one is ordered 'post'
     closeBundle: {
       order: 'post',
       sequential: true,
-      async handler() {
-        if (config.build.ssr || config.command !== 'build') return;
+      async handler(error?: Error) {
+        if (error || !written || config.build.ssr || config.command !== 'build') return;
         const outDir = resolve(config.root, config.build.outDir);
         const files = readTree(outDir);
         files.delete(RELEASE_MANIFEST_PATH);

@@ -235,3 +235,18 @@ test('a properly signed new release is accepted; the page then shows its digest,
   await expect(page.getByRole('heading', { name: 'Firmware', exact: true })).toBeVisible();
   await expect(page.getByTestId('app-release-digest')).toHaveText(digestOf(release));
 });
+
+test('a first install from a tampered server stores nothing offline, and the page says why', async ({ watched: page }) => {
+  const release = await makeRelease('first', { after: (dir) => writeFileSync(join(dir, 'samples', 'good.tfw'), Buffer.concat([readFileSync(join(dir, 'samples', 'good.tfw')), Buffer.from([0])])) });
+  dirs.push(release);
+  const server = new ReleaseServer();
+  servers.push(server);
+  server.root = release;
+  await server.start();
+  await page.goto(URL_);
+  const banner = page.getByTestId('update-refused');
+  await expect(banner).toContainText(/^\s*Not stored for offline use: file samples\/good\.tfw does not match the signed release manifest \(67821 bytes, signed 67820\)\. This page works only while its server can be reached\.\s*$/);
+  const state = await page.evaluate(async () => ({ controlled: !!navigator.serviceWorker.controller, registered: !!(await navigator.serviceWorker.getRegistration())?.active, caches: (await caches.keys()).length }));
+  expect(state).toEqual({ controlled: false, registered: false, caches: 0 });
+  await expect(page.getByTestId('release-info')).toContainText('not checked yet (no service worker controls this page)');
+});

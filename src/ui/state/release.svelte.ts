@@ -25,7 +25,7 @@ export class ReleaseState {
   readonly build: ReleaseBuildInfo;
   #deps: ReleaseDeps;
   #digest = $state<DigestState>({ kind: 'loading' });
-  #refused = $state<{ version: string; commit: string; reason: string } | undefined>();
+  #refused = $state<{ version: string; commit: string; reason: string; running: boolean } | undefined>();
 
   constructor(build: ReleaseBuildInfo, deps: ReleaseDeps) {
     this.build = build;
@@ -35,7 +35,10 @@ export class ReleaseState {
   get digest(): DigestState {
     return this.#digest;
   }
-  /** The last release the service worker refused, with its reason; cleared when one is accepted. */
+  /**
+   * The last release the service worker refused, with its reason; cleared when one is accepted.
+   * `running`: a checked version runs from the cache and stays; without it, nothing is stored offline.
+   */
   get refused() {
     return this.#refused;
   }
@@ -60,7 +63,7 @@ export class ReleaseState {
   onMessage(data: unknown): void {
     const m = parseReleaseMessage(data);
     if (!m) return;
-    if (m.kind === 'refused') this.#refused = { version: m.version, commit: m.commit, reason: m.reason };
+    if (m.kind === 'refused') this.#refused = { version: m.version, commit: m.commit, reason: m.reason, running: this.#deps.controlled() };
     else this.#refused = undefined;
   }
 }

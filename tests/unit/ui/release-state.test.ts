@@ -34,14 +34,19 @@ describe('ReleaseState', () => {
   });
 
   it('keeps the reason of a refused update until a release is accepted; ignores anything else', () => {
-    const s = new ReleaseState(BUILD, { fetchBytes: async () => new Uint8Array(), controlled: () => true });
+    let controlled = true;
+    const s = new ReleaseState(BUILD, { fetchBytes: async () => new Uint8Array(), controlled: () => controlled });
     s.onMessage({ kind: 'refused', version: '0.1.0', commit: 'abc', reason: 'file a.js does not match the signed release manifest' });
-    expect(s.refused).toEqual({ version: '0.1.0', commit: 'abc', reason: 'file a.js does not match the signed release manifest' });
+    expect(s.refused).toEqual({ version: '0.1.0', commit: 'abc', reason: 'file a.js does not match the signed release manifest', running: true });
     s.onMessage({ kind: 'bogus' });
     s.onMessage('refused');
     expect(s.refused?.reason).toContain('a.js');
     s.onMessage({ kind: 'verified', version: '0.1.0', commit: 'abc', digest: 'd' });
     expect(s.refused).toBeUndefined();
+    // a first install refused: no checked version runs from the cache
+    controlled = false;
+    s.onMessage({ kind: 'refused', version: '0.1.0', commit: 'abc', reason: 'release-manifest.json could not be fetched (HTTP 404)' });
+    expect(s.refused?.running).toBe(false);
     expect(RELEASE_CHANNEL).toBe('trustflash-release');
   });
 });
