@@ -5,7 +5,9 @@
  * server of its own, then serves a second release from the same origin: one properly signed
  * (accepted, after "Reload to update"), one with a file changed after signing, one signed by
  * another key, one whose signed manifest leaves a file out (each refused: the running version
- * keeps working offline and the page says why).
+ * keeps working offline and the page says why). A first install from a tampered server stores
+ * nothing and says why. Screenshots of the version line and the refusal banners (1280x800,
+ * 390x844) go to test-results/self-check-*.png.
  */
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
