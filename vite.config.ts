@@ -2,6 +2,7 @@
 import { defineConfig } from 'vite';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 import { VitePWA } from 'vite-plugin-pwa';
+import { releasePlugin } from './scripts/release-plugin.ts';
 
 /**
  * Strict Content-Security-Policy, sent by `vite preview` as a header and also set by index.html's
@@ -50,14 +51,22 @@ export default defineConfig({
         theme_color: '#1e3a8a',
         icons: [{ src: 'icon.svg', sizes: 'any', type: 'image/svg+xml', purpose: 'any' }],
       },
-      workbox: {
+      // T12 (docs/release.md): our own worker, src/sw/sw.ts, instead of a generated one, because it
+      // must verify the signed release manifest and every file before it caches anything. The same
+      // files are precached as before (the big sample is not); the worker claims clients itself.
+      strategies: 'injectManifest',
+      srcDir: 'src/sw',
+      filename: 'sw.ts',
+      injectManifest: {
         globPatterns: ['**/*.{js,css,html,wasm}', 'samples/*.{tfw,pem,json}'],
         globIgnores: ['samples/big-*'],
         maximumFileSizeToCacheInBytes: 8 * 1024 * 1024,
-        clientsClaim: true,
+        rollupFormat: 'iife',
       },
       devOptions: { enabled: false },
     }),
+    // after the worker is built: writes and signs dist/release-manifest.json; pins the release key (define)
+    releasePlugin(),
   ],
   build: { target: 'es2022', sourcemap: false },
   worker: { format: 'es' },

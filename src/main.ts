@@ -17,6 +17,9 @@ import { FirmwareFlow } from './ui/state/firmware-flow.svelte.ts';
 import { HistoryState } from './ui/state/history.svelte.ts';
 import { EmulatorOwner } from './ui/state/emulator-owner.svelte.ts';
 import { indexedDbHistoryStore, memoryHistoryStore } from './service/history-store.ts';
+import { ReleaseState } from './ui/state/release.svelte.ts';
+import { RELEASE_CHANNEL } from './core/release/messages.ts';
+import type { ReleaseBuildInfo } from './core/release/build-info.ts';
 import './ui/app.css';
 
 const fetchText = async (url: string) => (await fetchFromApp(url)).text();
@@ -81,11 +84,23 @@ void setup.load().then(() => {
 });
 void devices.start();
 
+/** Pinned at build time by scripts/release-plugin.ts (threat T12). */
+declare const __TRUSTFLASH_RELEASE__: ReleaseBuildInfo;
+const release = new ReleaseState(__TRUSTFLASH_RELEASE__, {
+  fetchBytes: async (url) => new Uint8Array(await fetchBytesFromApp(url)),
+  controlled: () => !!navigator.serviceWorker?.controller,
+});
+void release.load();
+
 if ('serviceWorker' in navigator) {
+  // the service worker says here whether it accepted a new release, or why it refused it; listening starts before it is registered
+  if (typeof BroadcastChannel !== 'undefined') new BroadcastChannel(RELEASE_CHANNEL).onmessage = (e) => release.onMessage(e.data);
+  // a newly controlling worker serves the manifest it verified: read the digest again
+  navigator.serviceWorker.addEventListener('controllerchange', () => void release.load());
   const registration = registerSW({
     immediate: true,
     onNeedRefresh: () => appUpdate.announce(() => registration(true)),
   });
 }
 
-mount(App, { target: document.getElementById('app')!, props: { verifier, setup, appUpdate, devices, maintenance, update, log, faults, batch, flow, history, owner, otherPsid: OTHER_PSID } });
+mount(App, { target: document.getElementById('app')!, props: { verifier, setup, appUpdate, devices, maintenance, update, log, faults, batch, flow, history, owner, release, otherPsid: OTHER_PSID } });

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * `npm test`: every test, in the order the issue asks — typecheck (svelte-check), Vitest, the
- * production build, Playwright in Debian Chromium, a smoke test in Debian's firefox-esr — and one closing line `N passed, N failed,
+ * production build, the reproducible-build check (one test), Playwright in Debian Chromium, a smoke test in Debian's firefox-esr — and one closing line `N passed, N failed,
  * N skipped` that sums unit and browser tests. A gate step (firmware build, typecheck, web build)
  * adds nothing when it passes and one failure when it fails, so the line can never read "0 failed"
  * on a broken tree. Exit status 0 only when
@@ -79,6 +79,12 @@ try {
 }
 
 gate('web build', step('web build', 'npx', ['vite', 'build', '--logLevel', 'warn']));
+// threat T12: the same tree builds the same bytes (samples and dist/, two builds each, ~25 s); one counted test
+if (step('reproducible build', 'node', ['tests/repro-build.mjs'])) passed++;
+else {
+  failed++;
+  failures.push('reproducible build (tests/repro-build.mjs)');
+}
 
 if (haveChromium) {
   step('browser tests', 'npx', ['playwright', 'test'], { PLAYWRIGHT_JSON_OUTPUT_FILE: `${reports}/playwright.json`, CHROMIUM_PATH: CHROMIUM });

@@ -12,6 +12,7 @@ export const DEMO_KEY_IDS: ReadonlySet<string> = new Set<string>([
   'ed0ad9f566e3449c7e8ed0ffc6c6b6fe1bc8f549d931e14d8815b751d44c4b62', // rogue-root
   '797e20876d38150a7130ae310c24528fe7a392bbcb1f0b1cddffe71fce7c1d85', // rogue-signer
   '58f5036b0cbe45f5f81680f9747e009bdc97e5d51fc4c93e36aae176f4279112', // unknown
+  '75c6149532dd50697b6d28743e5b059480f918ce205dbc5de04e8e12662236d0', // release (signs the web app's release manifest)
 ]);
 
 export function isDemoKeyId(keyId: Uint8Array): boolean {

@@ -22,6 +22,7 @@ function layerOf(rel: string): string {
   if (p.startsWith('src/cli/')) return 'cli';
   if (p.startsWith('src/assets/')) return 'assets';
   if (p.startsWith('src/service/')) return 'service';
+  if (p.startsWith('src/sw/')) return 'sw';
   if (p.startsWith('src/ui/worker/')) return 'ui-worker';
   if (p.startsWith('src/ui/')) return 'ui';
   if (p === 'src/main.ts') return 'ui';
@@ -79,6 +80,8 @@ const RULES: Record<string, Rule> = {
   'ui-worker': (_f, to) => (to === 'ui-worker' || to === 'ui' || to === 'core' || to === 'service' ? undefined : `the Worker entry files import core and the device service, not ${to}`),
   // the device side: it drives the DFU host (core) and the emulator; it knows nothing of the page
   service: (_f, to, toRel) => (to === 'service' || to === 'core' || to === 'emulator' ? throughEntry(to, toRel) : `src/service imports src/service, src/core and the emulator's entry points, not ${to}`),
+  // the service worker (T12) verifies the app's release with core alone, before anything of the page runs
+  sw: (_f, to) => (to === 'sw' || to === 'core' ? undefined : `src/sw imports only src/sw and src/core, not ${to}`),
   cli: (_f, to, toRel) => (to === 'ui' || to === 'ui-worker' || to === 'tests' ? `src/cli does not import ${to}` : throughEntry(to, toRel)),
 };
 
