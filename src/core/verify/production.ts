@@ -30,8 +30,8 @@ export function overrideRefusal(overrides: readonly Override[]): string | undefi
 export interface ProductionInput {
   /** The signers whose signatures verified (report.ts SignerInfo: `demo` set by key id or anchor). */
   readonly signers: readonly SignerInfo[];
-  /** The authenticated manifest (absent for a detached signature). */
-  readonly manifest?: Manifest;
+  /** The authenticated manifest (absent for a detached signature), or the draft being signed. */
+  readonly manifest?: Pick<Manifest, 'dev' | 'finalImage' | 'nextKeys'>;
   /** The device's embedded key ids (QUERY tag 14), when known. */
   readonly deviceKeyIds?: readonly string[];
 }
@@ -44,11 +44,7 @@ export async function productionProblems(c: ProductionInput): Promise<string[]> 
   const m = c.manifest;
   if (m?.dev) problems.push('a development image (dev flag set)');
   if (m?.finalImage) problems.push('a final image (the signed finalImage opt-in: the device would accept no further update)');
-  if (m) {
-    for (const [i, spki] of m.nextKeys.entries()) {
-      if (isDemoKeyId(await keyIdOf(spki))) problems.push(`nextKeys[${i}] is a DEMO key: after this image the device would accept anything signed with a public key`);
-    }
-  }
+  for (const i of m ? await demoKeyIndexes(m.nextKeys) : []) problems.push(`nextKeys[${i}] is a DEMO key: after this image the device would accept anything signed with a public key`);
   const held = c.deviceKeyIds;
   if (held && held.length > 0 && held.every((k) => DEMO_KEY_IDS.has(k.toLowerCase()))) {
     problems.push(`the device embeds only DEMO keys (${held.map(short).join(', ')}): use a device that trusts your own keys (an emulated NIC made to trust your key)`);
@@ -62,6 +58,25 @@ export async function productionRow(b: ReportBuilder, c: ProductionInput): Promi
   if (problems.length) return b.fail('production', `${PRODUCTION_REFUSES}: ${problems.join('; ')}`);
   const keys = c.signers.map((s) => `key ${short(s.keyId)}`).join(', ');
   return b.pass('production', `production mode on (${PRODUCTION_RULES}): signed by ${keys || 'no demo key'}${c.manifest ? ', a release image' : ''}, no override`);
+}
+
+/** Which of these keys (SPKI DER) are demo keys, by index. */
+export async function demoKeyIndexes(keys: readonly Uint8Array[]): Promise<number[]> {
+  const out: number[] = [];
+  for (const [i, spki] of keys.entries()) if (isDemoKeyId(await keyIdOf(spki))) out.push(i);
+  return out;
+}
+
+/**
+ * Why production mode refuses to make an emulated NIC whose factory image embeds these nextKeys
+ * (the keys it checks its next update with), or undefined: a NIC that trusts a demo key accepts
+ * what anyone signs.
+ */
+export async function demoNicProblem(nextKeys: readonly Uint8Array[]): Promise<string | undefined> {
+  const demo = await demoKeyIndexes(nextKeys);
+  if (demo.length === 0) return undefined;
+  const which = demo.length === nextKeys.length ? 'trusts only DEMO keys' : `trusts ${demo.length} DEMO key${demo.length === 1 ? '' : 's'}`;
+  return `${PRODUCTION_REFUSES}: this NIC ${which} (their private halves are public); make it trust your own key instead`;
 }
 
 /** The key id hex of each demo key, for callers that hold key ids as text. */
