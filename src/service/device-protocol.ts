@@ -37,7 +37,7 @@ export type DeviceRequest =
    * block as it sends it, checked against the signed table first (UpdateSession, `kind: 'file'`).
    * `faults` (emulator only) are armed for this run.
    */
-  | { id: number; kind: 'start'; serial: string; name: string; image: Blob; trust: readonly TrustSource[]; mode: RunMode; faults?: readonly Fault[] }
+  | { id: number; kind: 'start'; serial: string; name: string; image: Blob; trust: readonly TrustSource[]; mode: RunMode; faults?: readonly Fault[]; production?: boolean }
   /** Let the paused session take one step. */
   | { id: number; kind: 'step' }
   /** Continue without pausing. */
@@ -65,7 +65,7 @@ export type DeviceRequest =
    * Update several NICs at once with the same image: one independent session per NIC, running
    * concurrently and straight through (no step gate). Without `serials`, every emulated NIC.
    */
-  | { id: number; kind: 'start-all'; name: string; image: Blob; trust: readonly TrustSource[]; serials?: readonly string[] }
+  | { id: number; kind: 'start-all'; name: string; image: Blob; trust: readonly TrustSource[]; serials?: readonly string[]; production?: boolean }
   /** Page side only (a USBDevice cannot be posted to a Worker): take over a device the user picked. */
   | { id: number; kind: 'adopt-usb'; device: USBDevice; bus: DeviceBus };
 
