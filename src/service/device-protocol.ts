@@ -52,7 +52,7 @@ export type DeviceRequest =
   | { id: number; kind: 'set-faults'; serial: string; faults: readonly Fault[] }
   | { id: number; kind: 'set-timing'; serial: string; timing: TimingName }
   /** Manufacture another emulated NIC; `demo` makes (once) the dedicated demo NIC that demo scenarios run on. */
-  | { id: number; kind: 'add-nic'; psid?: string; demo?: boolean; trustKeys?: readonly string[] }
+  | { id: number; kind: 'add-nic'; psid?: string; demo?: boolean; trustKeys?: readonly string[]; production?: boolean }
   /** Try a maintenance command secure firmware blocks (raw flash write, set VSD, ROM burn). */
   | { id: number; kind: 'maintenance'; serial: string; op: MaintenanceOp }
   | { id: number; kind: 'export-audit' }

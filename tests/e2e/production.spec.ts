@@ -60,6 +60,10 @@ test('production mode: every demo sample refused, demo scenarios hidden, the dem
   await page.getByTestId('run').click();
   await expect(page.getByRole('alert').filter({ hasText: 'Production mode is on, and this NIC trusts only the DEMO keys' })).toContainText('Add emulated NIC trusting my key…');
   await expect(page.getByTestId('nic-pending')).not.toHaveText('28.40.1000');
+  // a NIC made to trust a demo key is not made in production mode
+  await page.getByTestId('trust-key-input').setInputFiles('src/assets/demo-keys/signer/pubkey.pem');
+  await expect(page.getByTestId('device-error')).toContainText('the NIC was not made: refused in production mode: this NIC trusts only DEMO keys', { timeout: 20_000 });
+  await expect(page.getByTestId('device-select')).toHaveCount(0);
 
   // remembered: a reload keeps it on, and the demos stay hidden
   await page.reload();
