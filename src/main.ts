@@ -61,10 +61,11 @@ const update = new UpdateState({
   devices,
   trust: () => setup.trust,
   fetchBytes: fetchBytesFromApp,
+  production: () => setup.production,
 });
 const log = new LogState({ channel, saveFile });
 const faults = new FaultDraft();
-const batch = new BatchState({ channel, trust: () => setup.trust, fetchBytes: fetchBytesFromApp });
+const batch = new BatchState({ channel, trust: () => setup.trust, fetchBytes: fetchBytesFromApp, production: () => setup.production });
 const historyStore = typeof indexedDB !== 'undefined' ? indexedDbHistoryStore(indexedDB) : memoryHistoryStore();
 const history = new HistoryState({ channel, read: () => historyStore.entries(), saveFile, ...(navigator.storage ? { storage: navigator.storage } : {}) });
 const owner = new EmulatorOwner(channel);

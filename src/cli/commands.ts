@@ -1,5 +1,5 @@
 /** The `trustflash` commands. Each returns an exit code: 0 success/accepted, 1 rejected, 2 usage or I/O. */
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { toHex } from '../core/bytes/hex.ts';
 import { SIG_ALG, SIG_ALG_NAMES, SIG_ENTRY_NAMES, SIG_ENTRY } from '../core/image/layout.ts';
 import { describeFormatError, parseImageHead } from '../core/image/parse.ts';
@@ -14,7 +14,6 @@ import { ecdsaRawToDer, signBytes } from '../core/crypto/signature.ts';
 import { parseCertificate, type Certificate } from '../core/crypto/x509.ts';
 import { normalizeVersion } from '../core/image/version.ts';
 import { equalBytes } from '../core/bytes/hex.ts';
-import { manifestFromJson } from '../core/sign/manifest-json.ts';
 import { parseIsoTime } from '../core/bytes/iso-time.ts';
 import { formatJsonError, parseStrictJson } from '../core/bytes/strict-json.ts';
 import { hashBlockSizeProblem, signImage, type SignFormat } from '../core/sign/sign-image.ts';
@@ -31,6 +30,8 @@ import { algorithmsText, keyAlgorithmBit } from '../core/verify/next-keys.ts';
 import { FAMILY_ALGORITHMS } from '../core/verify/algorithms.ts';
 import { decryptKeyPem } from './passphrase.ts';
 import { loadTrustFiles } from './trust-files.ts';
+import { productionMode } from './production-flag.ts';
+import { cmdSignElsewhere, productionSignCheck, readDraft, readPayload } from './sign-elsewhere.ts';
 
 export async function loadCerts(io: Io, paths: readonly string[]): Promise<Certificate[]> {
   const out: Certificate[] = [];
@@ -105,6 +106,7 @@ export async function cmdDevices(argv: string[], io: Io): Promise<number> {
 export async function cmdVerify(argv: string[], io: Io): Promise<number> {
   const p = parseArgs(argv, flagSpec('verify'));
   const file = one(p, 'FILE to verify');
+  const production = productionMode(p);
   const trust = await loadTrust(io, list(p, 'trust'), list(p, 'crl'));
   const now = parseNow(p);
   const sigPath = str(p, 'sig');
@@ -118,7 +120,7 @@ export async function cmdVerify(argv: string[], io: Io): Promise<number> {
     const data = await io.readBytes(file);
     const sig = await io.readBytes(sigPath);
     const certificates = await loadCerts(io, list(p, 'cert'));
-    report = await verifyDetached(data, sig, { trust, certificates, ...(now ? { now } : {}) });
+    report = await verifyDetached(data, sig, { trust, certificates, ...(now ? { now } : {}), ...(production ? { production } : {}) });
   } else {
     if (list(p, 'cert').length) throw new UsageError('--cert is for detached signatures (with --sig); an image carries its own certificates');
     const device = str(p, 'device') ? await loadDevice(io, str(p, 'device')!) : undefined;
@@ -126,7 +128,7 @@ export async function cmdVerify(argv: string[], io: Io): Promise<number> {
     const bar = bool(p, 'quiet') ? undefined : io.progress;
     // format v2: the hash blocks are hashed in parallel threads straight from the file (block-pool.ts)
     const blockHasher = nodeBlockHasher(resolve(io.cwd, file));
-    report = await verifyImage(blob, { trust, blockHasher, ...(device ? { device } : {}), ...(now ? { now } : {}), ...(bar ? { onProgress: (h) => bar({ label: 'Hashing', done: h.done, total: h.total }) } : {}) });
+    report = await verifyImage(blob, { trust, blockHasher, ...(device ? { device } : {}), ...(now ? { now } : {}), ...(production ? { production } : {}), ...(bar ? { onProgress: (h) => bar({ label: 'Hashing', done: h.done, total: h.total }) } : {}) });
     bar?.({ label: '', end: true });
   }
   io.out(bool(p, 'json') ? JSON.stringify(reportToJson(report), null, 2) : reportToText(report, file));
@@ -210,7 +212,7 @@ async function signerChain(io: Io, p: ReturnType<typeof parseArgs>, spki: Uint8A
  * key algorithm the device verifies. `--other-target` signs anyway, saying so, for targets with
  * other rules.
  */
-function signerChecks(io: Io, p: ReturnType<typeof parseArgs>, key: { spki: Uint8Array; description: string }, chain: readonly Certificate[]): void {
+export function signerChecks(io: Io, p: ReturnType<typeof parseArgs>, key: { spki: Uint8Array; description: string }, chain: readonly Certificate[]): void {
   const problems: string[] = [];
   const cert = certificatePathProblem(chain, { time: new Date() });
   if (cert) problems.push(`${cert}: verify would refuse this image at the chain check (a signer needs extendedKeyUsage codeSigning and keyUsage digitalSignature, issued by a CA; see README "Your own keys")`);
@@ -221,7 +223,7 @@ function signerChecks(io: Io, p: ReturnType<typeof parseArgs>, key: { spki: Uint
 }
 
 /** `--format 1|2` and `--block-size BYTES`, checked before anything is read or signed. */
-function signFormat(p: ReturnType<typeof parseArgs>, payloadSize: number): SignFormat {
+export function signFormat(p: ReturnType<typeof parseArgs>, payloadSize: number): SignFormat {
   const f = str(p, 'format') ?? '2';
   if (f !== '1' && f !== '2') throw new UsageError(`--format expects 1 or 2, got ${JSON.stringify(f)}`);
   const bs = str(p, 'block-size');
@@ -244,6 +246,10 @@ export async function cmdSign(argv: string[], io: Io): Promise<number> {
   const p = parseArgs(argv, flagSpec('sign'));
   if (p.positional.length) throw new UsageError(`unexpected argument ${p.positional[0]}`);
   const finalImage = bool(p, 'final-image');
+  const production = productionMode(p);
+  if (production && finalImage) throw new UsageError('--final-image cannot be used with --production: production mode refuses a deliberate last image');
+  if (str(p, 'prepare') !== undefined || str(p, 'attach') !== undefined) return cmdSignElsewhere(p, io, production);
+  if (str(p, 'pubkey') !== undefined) throw new UsageError('--pubkey goes with --attach (with --key the public key is the key\'s own)');
   const out = str(p, 'o') ?? str(p, 'out');
   if (!out) throw new UsageError('-o OUT is required');
   const key = await loadKey(io, need(p, 'key'), str(p, 'passin'));
@@ -251,20 +257,15 @@ export async function cmdSign(argv: string[], io: Io): Promise<number> {
   const chain = await signerChain(io, p, key.spki);
   if (bool(p, 'cms') && chain.length === 0) throw new UsageError('--cms needs --cert (a CMS signature names its signer certificate)');
   signerChecks(io, p, key, chain);
-  const manifestPath = need(p, 'manifest');
-  const json = await readJsonFile(io, manifestPath);
-  const base = dirname(resolve(io.cwd, manifestPath));
-  const draft = await manifestFromJson(json, (rel) => io.readText(resolve(base, rel)), { finalImage });
-  if (!draft.ok) throw new IoError(`${manifestPath}:\n  ${draft.errors.join('\n  ')}`);
-  const payloadPath = need(p, 'payload');
-  const payloadBlob = await io.openBlob(payloadPath);
-  if (payloadBlob.size > 2 ** 31) throw new IoError(`${payloadPath}: ${payloadBlob.size} bytes exceeds the 2 GiB payload cap`);
-  const how = signFormat(p, payloadBlob.size);
-  const payload = await io.readBytes(payloadPath);
-  const image = await signImage(draft.value, payload, [{ key, chain, cms: bool(p, 'cms') }], how);
+  // the same reading as --prepare and --attach (sign-elsewhere.ts), so the signed head is the same
+  const draft = await readDraft(io, p);
+  const payload = await readPayload(io, p);
+  const how = signFormat(p, payload.length);
+  if (production) await productionSignCheck(draft, key.spki);
+  const image = await signImage(draft, payload, [{ key, chain, cms: bool(p, 'cms') }], how);
   await io.writeBytes(out, image);
   if (finalImage) io.err(`WARNING: ${out} is a FINAL IMAGE (--final-image): once it runs, the device accepts no further update unless its nextKeys hold a key the device verifies. There is no recovery over USB.`);
-  io.out(`${out}: signed ${draft.value.product} ${draft.value.version} (${image.length} bytes, ${key.description}${chain.length ? `, signer "${chain[0]!.subject}"` : ', no certificates'}${bool(p, 'cms') ? ', CMS' : ''})`);
+  io.out(`${out}: signed ${draft.product} ${draft.version} (${image.length} bytes, ${key.description}${chain.length ? `, signer "${chain[0]!.subject}"` : ', no certificates'}${bool(p, 'cms') ? ', CMS' : ''})`);
   return 0;
 }
 

@@ -29,6 +29,9 @@ import { openNodeUsb } from './usb.ts';
 import { parseNow } from './commands.ts';
 import { closest, flagSpec, subcommands } from './help.ts';
 import { factoryImageTrustingPems } from '../core/sign/factory-image.ts';
+import { describeFormatError, parseImage } from '../core/image/parse.ts';
+import { demoNicProblem } from '../core/verify/production.ts';
+import { productionMode } from './production-flag.ts';
 
 const MiB = 1024 * 1024;
 
@@ -76,6 +79,14 @@ async function trustingFactory(io: Io, base: Uint8Array, paths: readonly string[
   return r.image;
 }
 
+/** `emulator init --production`: a NIC that trusts a demo key is not made (production.ts). */
+async function productionNicCheck(image: Uint8Array, withTrustKeys: boolean): Promise<void> {
+  const parsed = parseImage(image);
+  if (!parsed.ok) throw new IoError(`the factory image does not parse: ${describeFormatError(parsed.error)}`);
+  const problem = await demoNicProblem(parsed.value.manifest.nextKeys);
+  if (problem) throw new IoError(`cannot manufacture the NIC, ${problem}${withTrustKeys ? '' : ': pass --trust-key YOUR.pub (or --image with a factory image whose nextKeys are your keys)'}`);
+}
+
 export async function cmdEmulator(argv: string[], io: Io): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub === 'init') {
@@ -87,6 +98,7 @@ export async function cmdEmulator(argv: string[], io: Io): Promise<number> {
     const base = str(p, 'image') ? await io.readBytes(str(p, 'image')!) : await demoFactory(io);
     const trustKeys = list(p, 'trust-key');
     const image = trustKeys.length ? await trustingFactory(io, base, trustKeys) : base;
+    if (productionMode(p)) await productionNicCheck(image, trustKeys.length > 0);
     let dev: EmulatedUSBDevice;
     try {
       dev = await createEmulatedNic({
@@ -241,6 +253,7 @@ export async function cmdUpdate(argv: string[], io: Io): Promise<number> {
   const p = parseArgs(argv, flagSpec('update'));
   if (p.positional.length !== 1) throw new UsageError(`expected exactly one FILE to update with, got ${p.positional.length}`);
   const file = p.positional[0]!;
+  const production = productionMode(p);
   const trustPaths = list(p, 'trust');
   if (trustPaths.length === 0) throw new UsageError('--trust ROOT.pem is required: the host checks the image before sending it');
   const store = await loadTrustFiles(io, trustPaths, list(p, 'crl'));
@@ -303,6 +316,7 @@ export async function cmdUpdate(argv: string[], io: Io): Promise<number> {
       trust: store,
       ...(audit ? { audit } : {}),
       ...(now ? { now } : {}),
+      ...(production ? { production } : {}),
       ...(blockSize ? { blockSize } : {}),
       // the session's one event stream, rendered as lines (and the bar on a terminal)
       onEvent: (e: SessionEvent) => {

@@ -28,6 +28,7 @@ const quiet: FlagHelp = { kind: 'boolean', help: 'no progress bar and no step-by
 const trust: FlagHelp = { kind: 'list', value: 'ROOT.pem', help: 'a vendor root certificate or public key (PEM) to trust; repeatable' };
 const crl: FlagHelp = { kind: 'list', value: 'CRL', help: 'a certificate revocation list (PEM or DER, from openssl ca -gencrl or trustflash crl) issued by a vendor root or intermediate: a revoked signer or intermediate fails the chain check, and an expired or unverifiable CRL of an issuer on the chain fails it too; repeatable' };
 const now: FlagHelp = { kind: 'string', value: 'ISO-8601', help: 'check certificates and expiry at this time instead of the clock (an override: the report and the audit log say so)' };
+const production: FlagHelp = { kind: 'boolean', help: 'production mode: DEMO keys, development images, final images and check overrides (--now) are refused, not noticed; the report says production mode is on' };
 const passin: FlagHelp = { kind: 'string', value: 'SRC', help: 'passphrase of an encrypted --key, as openssl spells it: pass:TEXT, env:VAR, file:PATH, fd:N or stdin; without it an encrypted key is asked for on the terminal' };
 const state: FlagHelp = { kind: 'string', value: 'S', help: 'the emulated NIC\'s state file (its flash and fuses)' };
 const emulated: FlagHelp = { kind: 'boolean', help: 'talk to the emulated NIC in --state S' };
@@ -86,8 +87,12 @@ export const COMMANDS: readonly CommandHelp[] = [
   },
   {
     name: 'sign',
-    synopsis: ['trustflash sign --key K.pem [--passin SRC] [--cert C.pem [--chain I.pem ...]] [--cms] [--final-image] [--other-target] [--format 1|2] [--block-size BYTES] --manifest M.json --payload FW.bin -o OUT'],
-    about: 'Signs a payload into a TrustFlash image: the manifest (docs/image-format.md) and the payload\'s size and the SHA-256 of each hash block (format 2; format 1: of the whole payload), signed with --key, carrying --cert and --chain.',
+    synopsis: [
+      'trustflash sign --key K.pem [--passin SRC] [--cert C.pem [--chain I.pem ...]] [--cms] [--final-image] [--other-target] [--production] [--format 1|2] [--block-size BYTES] --manifest M.json --payload FW.bin -o OUT',
+      'trustflash sign --prepare HEAD.bin [--final-image] [--production] [--format 1|2] [--block-size BYTES] --manifest M.json --payload FW.bin',
+      'trustflash sign --attach SIG (--cert C.pem [--chain I.pem ...] [--cms] | --pubkey PUB.pem) [--final-image] [--other-target] [--production] [--format 1|2] [--block-size BYTES] --manifest M.json --payload FW.bin -o OUT',
+    ],
+    about: 'Signs a payload into a TrustFlash image: the manifest (docs/image-format.md) and the payload\'s size and the SHA-256 of each hash block (format 2; format 1: of the whole payload), signed with --key, carrying --cert and --chain. With the key in an HSM or a KMS: --prepare writes the bytes to sign, and --attach, run with the same --manifest, --payload and format flags, builds the same image from the signature made there.',
     flags: {
       ...keyFlags,
       manifest: { kind: 'string', value: 'M.json', help: 'the manifest (JSON; field names in docs/image-format.md)' },
@@ -96,8 +101,17 @@ export const COMMANDS: readonly CommandHelp[] = [
       'other-target': { kind: 'boolean', help: 'sign even when verify (certificate rules) or this NIC family (RSA-2048 keys only) would refuse the result, for a target with other rules; each problem is printed as a warning' },
       format: { kind: 'string', value: '1|2', help: 'the image format: 2 (default) signs a table of hash-block digests; 1 signs one SHA-256 of the whole payload, for devices that predate format 2' },
       'block-size': { kind: 'string', value: 'BYTES', help: 'format 2: the hash-block size, a power of two from 4096 to 16777216 (default 1048576); at most 2048 blocks per payload' },
+      prepare: { kind: 'string', value: 'HEAD.bin', help: 'write exactly the bytes to be signed (header and manifest) to HEAD.bin and their SHA-256 (32 bytes) to HEAD.bin.sha256, without any key; the same inputs give the same bytes' },
+      attach: { kind: 'string', value: 'SIG', help: 'build the image from a signature made elsewhere over the --prepare bytes: raw (openssl pkeyutl -sign -pkeyopt digest:sha256 over HEAD.bin.sha256, or openssl dgst -sha256 -sign over HEAD.bin), or with --cms a DER CMS SignedData (openssl cms -sign -binary -outform DER); it must verify with --cert or --pubkey before anything is written' },
+      pubkey: { kind: 'string', value: 'PUB.pem', help: 'with --attach instead of --cert: the signer\'s public key (the image then carries no certificate)' },
+      production,
     },
-    examples: ['trustflash sign --key signer/key.pem --cert signer/cert.pem --manifest manifest.json --payload fw.bin -o fw.tfw'],
+    examples: [
+      'trustflash sign --key signer/key.pem --cert signer/cert.pem --manifest manifest.json --payload fw.bin -o fw.tfw',
+      'trustflash sign --prepare fw.head --manifest manifest.json --payload fw.bin',
+      'openssl pkeyutl -sign -inkey signer/key.pem -pkeyopt digest:sha256 -in fw.head.sha256 -out fw.sig',
+      'trustflash sign --attach fw.sig --cert signer/cert.pem --manifest manifest.json --payload fw.bin -o fw.tfw',
+    ],
   },
   {
     name: 'sign-detached',
@@ -113,13 +127,14 @@ export const COMMANDS: readonly CommandHelp[] = [
   },
   {
     name: 'verify',
-    synopsis: ['trustflash verify FILE --trust ROOT.pem [--trust ...] [--crl CRL ...] [--device DEVICE.json] [--now ISO-8601] [--json] [--quiet]', 'trustflash verify FW.bin --sig FW.sig|FW.p7s --cert SIGNER.pem [--cert ...] --trust ROOT.pem [--crl CRL ...] [--now ISO-8601] [--json]'],
+    synopsis: ['trustflash verify FILE --trust ROOT.pem [--trust ...] [--crl CRL ...] [--device DEVICE.json] [--now ISO-8601 | --production] [--json] [--quiet]', 'trustflash verify FW.bin --sig FW.sig|FW.p7s --cert SIGNER.pem [--cert ...] --trust ROOT.pem [--crl CRL ...] [--now ISO-8601 | --production] [--json]'],
     about: 'Runs every pre-flight check on an image (or a file and its detached signature) and prints each check with pass, fail or skipped and why.',
     flags: {
       trust,
       crl,
       device: { kind: 'string', value: 'DEVICE.json', help: 'the target device\'s identity (psid, deviceId, version, securityVersion, forbiddenVersions); without it device checks are skipped' },
       now,
+      production,
       json,
       quiet,
       sig: { kind: 'string', value: 'FW.sig|FW.p7s', help: 'a detached signature to verify FILE with' },
@@ -135,7 +150,7 @@ export const COMMANDS: readonly CommandHelp[] = [
   },
   {
     name: 'emulator init',
-    synopsis: ['trustflash emulator init --state S [--image FACTORY.tfw] [--trust-key PUB.pem]... [--serial X] [--psid P] [--bank-size MiB] [--force]'],
+    synopsis: ['trustflash emulator init --state S [--image FACTORY.tfw] [--trust-key PUB.pem]... [--serial X] [--psid P] [--bank-size MiB] [--production] [--force]'],
     about: 'Manufactures an emulated NIC into state file S, running FACTORY.tfw (by default the demo factory image). A factory image is trusted by definition: the NIC then accepts updates signed by the keys that image embeds (its nextKeys).',
     flags: {
       state,
@@ -144,6 +159,7 @@ export const COMMANDS: readonly CommandHelp[] = [
       serial: { kind: 'string', value: 'X', help: 'serial number' },
       psid: { kind: 'string', value: 'P', help: 'PSID' },
       'bank-size': { kind: 'string', value: 'MiB', help: 'size of each flash bank, 1..256 (default 64)' },
+      production: { kind: 'boolean', help: 'production mode: refuse to make a NIC that trusts a DEMO key (the demo factory image without --trust-key)' },
       force: { kind: 'boolean', help: 'replace an existing state file (a factory reset)' },
     },
   },
@@ -176,7 +192,7 @@ export const COMMANDS: readonly CommandHelp[] = [
   },
   {
     name: 'update',
-    synopsis: ['trustflash update FILE --trust ROOT.pem [--crl CRL ...] (--emulated --state S [--fault KIND]... [--timing T] | --usb VID:PID[:SERIAL]) [--json] [--quiet] [--log AUDIT.jsonl] [--now ISO] [--block-size N]'],
+    synopsis: ['trustflash update FILE --trust ROOT.pem [--crl CRL ...] (--emulated --state S [--fault KIND]... [--timing T] | --usb VID:PID[:SERIAL]) [--json] [--quiet] [--log AUDIT.jsonl] [--now ISO | --production] [--block-size N]'],
     about: 'Checks FILE on the host against what the device reports, then drives the device\'s secure-update state machine step by step (lock, erase, download, device-side verify, activate, release), printing each step and device state.',
     flags: {
       trust,
@@ -190,6 +206,7 @@ export const COMMANDS: readonly CommandHelp[] = [
       quiet,
       log: { kind: 'string', value: 'AUDIT.jsonl', help: 'write the hash-chained audit log here; its head is printed' },
       now,
+      production,
       'block-size': { kind: 'string', value: 'N', help: 'bytes of image per transfer; refused before anything is sent if the device cannot take it' },
     },
     exit: '0 updated, 1 rejected by the host or the device (the check or the device\'s error code is named), 2 usage, I/O or transport error, or a fault of the device (flash error, power loss)',

@@ -37,7 +37,7 @@ export type DeviceRequest =
    * block as it sends it, checked against the signed table first (UpdateSession, `kind: 'file'`).
    * `faults` (emulator only) are armed for this run.
    */
-  | { id: number; kind: 'start'; serial: string; name: string; image: Blob; trust: readonly TrustSource[]; mode: RunMode; faults?: readonly Fault[] }
+  | { id: number; kind: 'start'; serial: string; name: string; image: Blob; trust: readonly TrustSource[]; mode: RunMode; faults?: readonly Fault[]; production?: boolean }
   /** Let the paused session take one step. */
   | { id: number; kind: 'step' }
   /** Continue without pausing. */
@@ -52,7 +52,7 @@ export type DeviceRequest =
   | { id: number; kind: 'set-faults'; serial: string; faults: readonly Fault[] }
   | { id: number; kind: 'set-timing'; serial: string; timing: TimingName }
   /** Manufacture another emulated NIC; `demo` makes (once) the dedicated demo NIC that demo scenarios run on. */
-  | { id: number; kind: 'add-nic'; psid?: string; demo?: boolean; trustKeys?: readonly string[] }
+  | { id: number; kind: 'add-nic'; psid?: string; demo?: boolean; trustKeys?: readonly string[]; production?: boolean }
   /** Try a maintenance command secure firmware blocks (raw flash write, set VSD, ROM burn). */
   | { id: number; kind: 'maintenance'; serial: string; op: MaintenanceOp }
   | { id: number; kind: 'export-audit' }
@@ -65,7 +65,7 @@ export type DeviceRequest =
    * Update several NICs at once with the same image: one independent session per NIC, running
    * concurrently and straight through (no step gate). Without `serials`, every emulated NIC.
    */
-  | { id: number; kind: 'start-all'; name: string; image: Blob; trust: readonly TrustSource[]; serials?: readonly string[] }
+  | { id: number; kind: 'start-all'; name: string; image: Blob; trust: readonly TrustSource[]; serials?: readonly string[]; production?: boolean }
   /** Page side only (a USBDevice cannot be posted to a Worker): take over a device the user picked. */
   | { id: number; kind: 'adopt-usb'; device: USBDevice; bus: DeviceBus };
 

@@ -132,7 +132,7 @@ export class DeviceService {
       case 'set-timing':
         return fleet.setTiming(registry.emulated(req.serial), req.timing);
       case 'add-nic':
-        return this.#exclusive('adding a NIC', () => (req.demo ? fleet.addDemoNic() : fleet.addNic(req.psid, req.trustKeys)));
+        return this.#exclusive('adding a NIC', () => (req.demo ? fleet.addDemoNic() : fleet.addNic(req.psid, req.trustKeys, req.production === true)));
       case 'maintenance':
         return this.#exclusive('sending a maintenance command', () => this.#maintenance.send(registry.get(req.serial), req.op));
       case 'cs-token':

@@ -8,6 +8,8 @@
 import { bootStatusText } from '../core/update/protocol.ts';
 import type { DeviceQuery } from '../core/update/query.ts';
 import { factoryImageTrustingPems } from '../core/sign/factory-image.ts';
+import { parseImage } from '../core/image/parse.ts';
+import { demoNicProblem } from '../core/verify/production.ts';
 import type { EmulatedNicOptions, EmulatedUsb, Fault, Identity, TimingName } from '../emulator/index.ts';
 // the two light entry points (no firmware in them): the emulator itself loads on first use
 import { describeFault } from '../emulator/faults.ts';
@@ -188,7 +190,14 @@ export class EmulatedFleet {
     await this.#o.registry.query(slot);
   }
 
-  async addNic(psid: string | undefined, trustKeys?: readonly string[]): Promise<void> {
+  async addNic(psid: string | undefined, trustKeys?: readonly string[], production = false): Promise<void> {
+    // production mode (the page's setting): a NIC that trusts a demo key is not made, as `emulator init --production`
+    if (production) {
+      const image = trustKeys?.length ? await this.#trustingFactory(trustKeys) : await this.#factoryImage();
+      const parsed = parseImage(image);
+      const problem = parsed.ok ? await demoNicProblem(parsed.value.manifest.nextKeys) : 'the factory image does not parse';
+      if (problem) throw new Error(`the NIC was not made: ${problem} (Add emulated NIC trusting my key…)`);
+    }
     let n = 2;
     const serial = (i: number) => `TFN${String(i).padStart(7, '0')}`;
     while (this.#o.registry.has(serial(n))) n++;

@@ -43,6 +43,8 @@ interface Job {
   readonly host?: DfuHost;
   /** "update all": no step events or step lines, batch-progress instead of progress. */
   readonly batch: boolean;
+  /** Production mode (core/verify/production.ts): the page's setting, sent with the request. */
+  readonly production?: boolean;
   /** The log's first line for this run. */
   readonly started: string;
 }
@@ -97,7 +99,7 @@ export class SessionRunner {
       host = await registry.host(slot);
       out.emit({ kind: 'session-start', serial: slot.serial, name: req.name, size: image.size, mode: req.mode });
       const started = `update started: ${req.name} (${image.size} bytes), ${req.mode === 'step' ? 'step by step' : 'running through'}`;
-      result = await this.#run(slot, { name: req.name, image, trust, gate, host, batch: false, started });
+      result = await this.#run(slot, { name: req.name, image, trust, gate, host, batch: false, started, ...(req.production ? { production: true } : {}) });
     } finally {
       this.#gate = undefined;
     }
@@ -120,7 +122,7 @@ export class SessionRunner {
       const started = `update started (all NICs): ${req.name} (${image.size} bytes)`;
       await Promise.all(
         slots.map(async (slot) => {
-          const result = await this.#run(slot, { name: req.name, image, trust, gate, batch: true, started });
+          const result = await this.#run(slot, { name: req.name, image, trust, gate, batch: true, started, ...(req.production ? { production: true } : {}) });
           out.emit({ kind: 'batch-result', serial: slot.serial, name: req.name, result });
         }),
       );
@@ -152,6 +154,7 @@ export class SessionRunner {
         usb: slot.bus,
         firmware: { kind: 'file', file: job.image },
         trust: job.trust,
+        ...(job.production ? { production: true } : {}),
         audit: this.#o.audit(),
         gate: job.gate,
         onEvent: (e) => {

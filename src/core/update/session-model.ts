@@ -86,6 +86,8 @@ export interface SessionOptions {
   readonly firmware: Firmware;
   readonly trust: TrustStore;
   readonly now?: Date;
+  /** Production mode (verify/production.ts): the pre-flight refuses DEMO keys, development and final images, and `now`. */
+  readonly production?: boolean;
   readonly audit?: AuditLog;
   /** Asked before each step (StepGate: Step / Run / Cancel). Without a gate the session runs through. */
   readonly gate?: Gate;

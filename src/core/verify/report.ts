@@ -8,6 +8,7 @@ export type CheckId =
   | 'key'
   | 'chain'
   | 'signature'
+  | 'production'
   | 'nextKeys'
   | 'expiry'
   | 'forbidden'
@@ -36,6 +37,7 @@ export const CHECK_TITLES: Record<CheckId, string> = {
   key: 'Signing key known',
   chain: 'Certificate chain',
   signature: 'Signature',
+  production: 'Production mode',
   nextKeys: 'Next update possible (nextKeys)',
   expiry: 'Release date and expiry',
   device: 'Meant for this device',

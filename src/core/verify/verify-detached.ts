@@ -15,6 +15,7 @@ import type { TrustStore } from '../crypto/trust.ts';
 import { validateChain, type Certificate } from '../crypto/x509.ts';
 import { revocationSummary } from '../crypto/crl.ts';
 import { nowOverride, ReportBuilder, type CheckId, type Report } from './report.ts';
+import { overrideRefusal, productionRow, PRODUCTION_RULES } from './production.ts';
 
 /** Generic DFU firmware is small; the whole file is held to verify it (WebCrypto has no prehashed verify). */
 export const DETACHED_MAX = 256 * 1024 * 1024;
@@ -25,6 +26,8 @@ export interface DetachedOptions {
   /** The signer certificate, then any intermediates (from --cert). */
   readonly certificates: readonly Certificate[];
   readonly now?: Date;
+  /** Production mode (production.ts): a DEMO signer and an override fail the "Production mode" row. */
+  readonly production?: boolean;
 }
 
 export const DEVICE_DOES_NOT_VERIFY = 'This device does not verify signatures itself: only this host checked the file. Anyone with access to the device can still load anything.';
@@ -42,15 +45,23 @@ export async function verifyDetached(data: Uint8Array, signature: Uint8Array, op
   const b = new ReportBuilder();
   if (opts.now) b.overrides.push(nowOverride(opts.now));
   const now = opts.now ?? new Date();
+  const production = opts.production === true;
   b.notices.push(DEVICE_DOES_NOT_VERIFY);
   const finish = () => {
     for (const id of ['nextKeys', 'expiry', 'device', 'secured', 'forbidden', 'devImage', 'securityVersion', 'deviceKey', 'fits', 'pending'] as const) if (!b.has(id)) b.skip(id, NO_MANIFEST);
-    return b.finish({ fileSize: data.length, deviceVerifies: false }, DETACHED_ESSENTIAL);
+    return b.finish({ fileSize: data.length, deviceVerifies: false }, production ? [...DETACHED_ESSENTIAL, 'production'] : DETACHED_ESSENTIAL);
   };
   const skipAll = (why: string) => {
     for (const id of DETACHED_ESSENTIAL) if (!b.has(id)) b.skip(id, why);
+    if (production && !b.has('production')) b.skip('production', `production mode on (${PRODUCTION_RULES}); ${why}`);
     if (!b.has('payload')) b.skip('payload', why);
   };
+  const refused = production ? overrideRefusal(b.overrides) : undefined;
+  if (refused) {
+    b.fail('production', refused);
+    skipAll('not checked: production mode refuses the override');
+    return finish();
+  }
   const sizeProblem =
     data.length === 0
       ? 'the firmware file is empty'
@@ -135,7 +146,8 @@ export async function verifyDetached(data: Uint8Array, signature: Uint8Array, op
     b.pass('signature', `the signature over all ${data.length} bytes verifies`);
     b.signers.push({ keyId: toHex(leaf.keyId), via: 'certificate', subject: leaf.subject, anchor: chain.anchor.subject, demo: isDemoKeyId(leaf.keyId) || isDemoKeyId(chain.anchor.keyId) });
   }
+  if (production) await productionRow(b, { signers: b.signers });
   b.pass('payload', `whole file covered by the signature (SHA-256 ${toHex(await sha256WebCrypto(data))})`);
-  if (b.signers.some((s) => s.demo)) b.notices.push('Signed with a DEMO key whose private half is public: this proves nothing outside a demo.');
+  if (!production && b.signers.some((s) => s.demo)) b.notices.push('Signed with a DEMO key whose private half is public: this proves nothing outside a demo.');
   return finish();
 }

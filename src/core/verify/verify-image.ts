@@ -20,7 +20,8 @@ import { findTrustedKey, type TrustStore } from '../crypto/trust.ts';
 import { parseCertificate, validateChain, type Certificate } from '../crypto/x509.ts';
 import { revocationSummary } from '../crypto/crl.ts';
 import { deviceChecks, HOST_ONLY_CLOCK, type DeviceIdentity, type RawSignature } from './device-checks.ts';
-import { nowOverride, ReportBuilder, type CheckId, type Report, type SignerInfo } from './report.ts';
+import { ESSENTIAL, nowOverride, ReportBuilder, type CheckId, type Report, type SignerInfo } from './report.ts';
+import { overrideRefusal, productionRow, PRODUCTION_RULES } from './production.ts';
 import { equalBytes } from '../bytes/hex.ts';
 
 export interface VerifyOptions {
@@ -36,17 +37,27 @@ export interface VerifyOptions {
    * time). The CLI passes its worker pool; the verdict is the same whichever hashes.
    */
   readonly blockHasher?: BlockHasher;
+  /**
+   * Production mode (production.ts): DEMO keys, development images, final images, demo nextKeys and
+   * overrides (`now`) fail the "Production mode" row instead of being noticed. The one switch the
+   * CLI's `--production`, the page's setting and a trust bundle all set.
+   */
+  readonly production?: boolean;
 }
 
 const AFTER_AUTH: readonly CheckId[] = ['nextKeys', 'expiry', 'forbidden', 'device', 'secured', 'devImage', 'securityVersion', 'deviceKey', 'fits', 'pending', 'payload'];
-const ALL: readonly CheckId[] = ['size', 'format', 'key', 'chain', 'signature', ...AFTER_AUTH];
+const ALL: readonly CheckId[] = ['size', 'format', 'key', 'chain', 'signature', 'production', ...AFTER_AUTH];
 
 export { HOST_ONLY_CLOCK, type DeviceIdentity };
 /** Appended to the rows only the host can decide (issue #10, S7). */
 export const HOST_ONLY_CERTS = 'checked by this host only (the device reads no certificates)';
 
-function skipFrom(b: ReportBuilder, reason: string): void {
-  for (const id of ALL) if (!b.has(id)) b.skip(id, reason);
+/** Skips every check not yet decided; the "Production mode" row exists only in production mode, and says it is on. */
+function skipFrom(b: ReportBuilder, reason: string, production: boolean): void {
+  for (const id of ALL) {
+    if (b.has(id) || (id === 'production' && !production)) continue;
+    b.skip(id, id === 'production' ? `production mode on (${PRODUCTION_RULES}); ${reason}` : reason);
+  }
 }
 
 const isBytes = (s: Uint8Array | BlobLike): s is Uint8Array => s instanceof Uint8Array;
@@ -70,19 +81,27 @@ export const INTERNAL_ERROR = 'internal error';
 export async function verifyImage(source: Uint8Array | BlobLike, opts: VerifyOptions): Promise<Report> {
   const b = new ReportBuilder();
   if (opts.now) b.overrides.push(nowOverride(opts.now));
+  const essential = opts.production ? [...ESSENTIAL, 'production' as const] : ESSENTIAL;
+  const refused = opts.production ? overrideRefusal(b.overrides) : undefined;
+  if (refused) {
+    b.fail('production', refused);
+    skipFrom(b, 'not checked: production mode refuses the override', true);
+    return b.finish({ fileSize: source instanceof Uint8Array ? source.length : source.size, deviceVerifies: true }, essential);
+  }
   try {
     return await verifyInto(b, source, opts);
   } catch (e) {
     if ((e as Error)?.name === 'AbortError') throw e;
     const pending = ALL.find((id) => !b.has(id)) ?? 'payload';
     b.fail(pending, `${INTERNAL_ERROR}: ${(e as Error)?.message ?? String(e)}`);
-    skipFrom(b, 'not checked after an internal error');
-    return b.finish({ fileSize: source instanceof Uint8Array ? source.length : source.size, deviceVerifies: true });
+    skipFrom(b, 'not checked after an internal error', opts.production === true);
+    return b.finish({ fileSize: source instanceof Uint8Array ? source.length : source.size, deviceVerifies: true }, essential);
   }
 }
 
 async function verifyInto(b: ReportBuilder, source: Uint8Array | BlobLike, opts: VerifyOptions): Promise<Report> {
   const now = opts.now ?? new Date();
+  const production = opts.production === true;
   const total = isBytes(source) ? source.length : source.size;
   let releaseDigest: string | undefined;
   let formatVersion: number | undefined;
@@ -96,17 +115,17 @@ async function verifyInto(b: ReportBuilder, source: Uint8Array | BlobLike, opts:
       ...(formatVersion !== undefined ? { formatVersion } : {}),
       ...(releaseDigest ? { releaseDigest } : {}),
       ...(bad ? { badBlocks: bad } : {}),
-    });
+    }, production ? [...ESSENTIAL, 'production'] : ESSENTIAL);
 
   // 1. Size, before reading a byte (a 3 GiB file is refused here, unread).
   if (total < HEADER_SIZE) {
     b.fail('size', total === 0 ? 'the file is empty' : `the file is ${total} byte${total === 1 ? '' : 's'}; a signed image starts with a ${HEADER_SIZE}-byte header`);
-    skipFrom(b, 'not checked: the file is too small to be an image');
+    skipFrom(b, 'not checked: the file is too small to be an image', production);
     return finish();
   }
   if (total > IMAGE_MAX) {
     b.fail('size', `the file is ${total} bytes, larger than the largest possible image (${IMAGE_MAX} bytes: 2 GiB payload plus headers)`);
-    skipFrom(b, 'not checked: the file is larger than any valid image');
+    skipFrom(b, 'not checked: the file is larger than any valid image', production);
     return finish();
   }
   b.pass('size', `${total} bytes, within the caps`);
@@ -118,13 +137,13 @@ async function verifyInto(b: ReportBuilder, source: Uint8Array | BlobLike, opts:
     prefix = isBytes(source) ? source.subarray(0, prefixLen) : new Uint8Array(await source.slice(0, prefixLen).arrayBuffer());
   } catch (e) {
     b.fail('format', `the file could not be read: ${(e as Error).message}`);
-    skipFrom(b, 'not checked: the file could not be read');
+    skipFrom(b, 'not checked: the file could not be read', production);
     return finish();
   }
   const parsed = parseImageHead(prefix, total);
   if (!parsed.ok) {
     b.fail('format', describeFormatError(parsed.error));
-    skipFrom(b, 'not checked: the image does not parse');
+    skipFrom(b, 'not checked: the image does not parse', production);
     return finish();
   }
   const head: ImageHead = parsed.value;
@@ -153,7 +172,7 @@ async function verifyInto(b: ReportBuilder, source: Uint8Array | BlobLike, opts:
   }
   if (problems.length) {
     b.fail('format', problems.join('; '));
-    skipFrom(b, 'not checked: the image does not parse');
+    skipFrom(b, 'not checked: the image does not parse', production);
     return finish(m);
   }
   const plan = blockPlanOf(head);
@@ -167,7 +186,7 @@ async function verifyInto(b: ReportBuilder, source: Uint8Array | BlobLike, opts:
   const cmsEntries = head.entries.flatMap((e, index) => (e.type === SIG_ENTRY.CMS ? [{ e, index }] : []));
   if (raw.length === 0 && cmsEntries.length === 0) {
     b.fail('key', 'the image carries no signature (unsigned image); a secure device refuses it');
-    skipFrom(b, 'not checked: nothing to verify without a signature');
+    skipFrom(b, 'not checked: nothing to verify without a signature', production);
     return finish(m);
   }
   let resolved: Resolved[] = [];
@@ -183,7 +202,7 @@ async function verifyInto(b: ReportBuilder, source: Uint8Array | BlobLike, opts:
   if (resolved.length === 0 && cmsEntries.length === 0) {
     const which = raw.map(({ e, index }) => `signature ${index + 1} is by key ${short(e.keyId)}…`).join('; ');
     b.fail('key', `${which}, which is neither in the trust store nor in a certificate carried by the image. Add the vendor's root certificate or public key to the trust store if you trust it.`);
-    skipFrom(b, 'not checked: no signing key is known');
+    skipFrom(b, 'not checked: no signing key is known', production);
     return finish(m);
   }
   b.pass('key', [...resolved.map((r) => `key ${short(r.entry.keyId)}… (${r.via === 'certificate' ? `certificate "${r.cert!.subject}"` : 'trusted key'})`), ...cmsEntries.map(() => 'a CMS SignedData'), ...ignored].join('; '));
@@ -244,7 +263,7 @@ async function verifyInto(b: ReportBuilder, source: Uint8Array | BlobLike, opts:
   if (!chainFailed && unusedCert) chainFailed = `certificate "${unusedCert.subject}" in the image is not part of any signer's chain (unexplained bytes are not accepted)`;
   if (chainFailed) {
     b.fail('chain', `${chainFailed}; ${HOST_ONLY_CERTS}`);
-    skipFrom(b, 'not checked: the signer is not trusted');
+    skipFrom(b, 'not checked: the signer is not trusted', production);
     return finish(m);
   }
   resolved = chained;
@@ -274,15 +293,21 @@ async function verifyInto(b: ReportBuilder, source: Uint8Array | BlobLike, opts:
   for (const { r, index } of cmsResults) if (!r.ok) sigFailures.push(`signatures.entry[${index}] (CMS): ${r.reason}`);
   if (sigFailures.length) {
     b.fail('signature', `${sigFailures.join('; ')}. The header or manifest was changed after signing, or the signature is corrupt.`);
-    skipFrom(b, 'not checked: the manifest is not authenticated');
+    skipFrom(b, 'not checked: the manifest is not authenticated', production);
     return finish(m);
   }
   const n = resolved.length + cmsEntries.length;
   const notChecked = ignored.length ? `; ${ignored.join('; ')}` : '';
   b.pass('signature', `${n} signature${n === 1 ? '' : 's'} over the header and manifest (${head.signedLength} bytes) verif${n === 1 ? 'ies' : 'y'}${notChecked}`);
   b.signers.push(...signers);
-  if (signers.some((s) => s.demo)) b.notices.push('Signed with a DEMO key whose private half is public: this proves nothing outside a demo. Never trust demo keys on real devices.');
-  if (m.dev) b.notices.push('This is a development image (dev flag set); production devices refuse it.');
+  if (production) {
+    // refused outright, not noticed; the rows after it still run, so the report shows everything
+    const ok = await productionRow(b, { signers, manifest: m, ...(opts.device?.keyIds ? { deviceKeyIds: opts.device.keyIds } : {}) });
+    if (!ok) b.notices.push(`Production mode: ${PRODUCTION_RULES}.`);
+  } else {
+    if (signers.some((s) => s.demo)) b.notices.push('Signed with a DEMO key whose private half is public: this proves nothing outside a demo. Never trust demo keys on real devices.');
+    if (m.dev) b.notices.push('This is a development image (dev flag set); production devices refuse it.');
+  }
 
   // 6–9. What the image says against the device and the clock (device-checks.ts).
   await deviceChecks(b, { m, head, raw, verifiedIds, certs, trust: opts.trust, signed, now, ...(opts.device ? { device: opts.device } : {}) });

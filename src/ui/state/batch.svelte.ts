@@ -14,6 +14,8 @@ export interface BatchOptions {
   readonly channel: DeviceChannel;
   readonly trust: () => readonly TrustSource[];
   readonly fetchBytes: (url: string) => Promise<ArrayBuffer>;
+  /** Production mode (the setting at the top of the page): sent with the request. */
+  readonly production?: () => boolean;
 }
 
 export interface BatchRow {
@@ -90,7 +92,7 @@ export class BatchState {
     try {
       const image = choice.kind === 'sample' ? new Blob([await this.#o.fetchBytes(`samples/${choice.file}`)]) : choice.file;
       const name = choice.kind === 'sample' ? choice.file : choice.file.name;
-      await this.#o.channel.request({ kind: 'start-all', name, image, trust: this.#o.trust() });
+      await this.#o.channel.request({ kind: 'start-all', name, image, trust: this.#o.trust(), ...(this.#o.production?.() ? { production: true } : {}) });
     } catch (e) {
       this.#error = `The updates could not run: ${(e as Error).message}`;
     } finally {

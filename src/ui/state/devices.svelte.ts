@@ -207,9 +207,9 @@ export class DevicesState {
    * Manufactures another emulated NIC (a new serial; optionally for the other board's PSID, or
    * trusting the operator's keys, given as PEM texts, instead of the demo keys) and selects it.
    */
-  async addNic(psid?: string, trustKeys?: readonly string[]): Promise<boolean> {
+  async addNic(psid?: string, trustKeys?: readonly string[], production = false): Promise<boolean> {
     const before = new Set(this.devices.map((d) => d.serial));
-    const ok = await this.#op(trustKeys?.length ? 'adding an emulated NIC trusting your key' : 'adding an emulated NIC', { kind: 'add-nic', ...(psid ? { psid } : {}), ...(trustKeys?.length ? { trustKeys } : {}) });
+    const ok = await this.#op(trustKeys?.length ? 'adding an emulated NIC trusting your key' : 'adding an emulated NIC', { kind: 'add-nic', ...(psid ? { psid } : {}), ...(trustKeys?.length ? { trustKeys } : {}), ...(production ? { production } : {}) });
     const added = this.devices.find((d) => !before.has(d.serial));
     if (added) this.#selected = added.serial;
     return ok;

@@ -95,7 +95,8 @@ export class FirmwareFlow {
    */
   async runScenario(s: Scenario): Promise<void> {
     const { setup, update, devices } = this.#o;
-    if (update.running || this.#demoRunning) return;
+    // demo scenarios run on the demo NIC with demo keys: production mode hides and refuses them
+    if (update.running || this.#demoRunning || setup.production) return;
     this.#demoRunning = true;
     try {
       const serial = await devices.useDemoNic();
@@ -121,11 +122,25 @@ export class FirmwareFlow {
   /** Each pick's number: a pick whose files arrive after a newer pick's never replaces its report. */
   #generation = 0;
 
+  /** The last selection's files, so a change of production mode checks the same files again. */
+  #lastInput: { files: File[]; certificateTexts: { name: string; text: string }[] } | undefined;
+
+  /**
+   * Production mode on or off (the switch at the top of the page): remembered by the setup, and the
+   * current selection checked again under the new rule, so the report never shows the old one.
+   */
+  async setProduction(on: boolean): Promise<void> {
+    this.#o.setup.setProduction(on);
+    const last = this.#lastInput;
+    if (last) await this.#verify(last.files, last.certificateTexts, ++this.#generation);
+  }
+
   async #verify(files: File[], certificateTexts: { name: string; text: string }[], generation: number): Promise<void> {
     const { setup, verifier } = this.#o;
+    this.#lastInput = { files, certificateTexts };
     await setup.whenReady();
     if (generation !== this.#generation) return;
     const device = this.identity;
-    await verifier.verifyFiles(files, { trust: setup.trust, ...(device ? { device } : {}), certificateTexts });
+    await verifier.verifyFiles(files, { trust: setup.trust, ...(device ? { device } : {}), certificateTexts, ...(setup.production ? { production: true } : {}) });
   }
 }

@@ -7,7 +7,7 @@ import type { DeviceIdentity } from '../../core/verify/verify-image.ts';
 import type { TrustSource } from '../worker/protocol.ts';
 import { looksLikePem, parsePem } from '../../core/crypto/pem.ts';
 import { summarizeCrls, type CrlSummary } from './crl-summary.ts';
-import { MAX_STORED_CRLS, MAX_STORED_ROOTS, readStoredTrust, storedTrustText, TRUST_KEY, type TrustMemory } from './trust-memory.ts';
+import { MAX_STORED_CRLS, MAX_STORED_ROOTS, PRODUCTION_KEY, readStoredProduction, readStoredTrust, storedProductionText, storedTrustText, TRUST_KEY, type TrustMemory } from './trust-memory.ts';
 
 export { TRUST_KEY, type TrustMemory };
 
@@ -46,6 +46,8 @@ export class SetupState {
   #crls = $state.raw<TrustSource[]>([]);
   #crlSummaries = $state.raw<CrlSummary[]>([]);
   #fileNote = $state<string | undefined>(undefined);
+  #production = $state(false);
+  #productionNote = $state<string | undefined>(undefined);
   readonly #fetchText: (url: string) => Promise<string>;
   readonly #memory: TrustMemory | undefined;
   readonly #clock: () => Date;
@@ -55,6 +57,46 @@ export class SetupState {
     this.#memory = memory;
     this.#clock = clock;
     this.#recall();
+    this.#recallProduction();
+  }
+
+  /**
+   * Production mode (core/verify/production.ts): every check the page asks for refuses DEMO keys,
+   * development and final images and overrides, and the demo scenarios are hidden. Remembered in
+   * this browser; a remembered value that cannot be read turns it on (fail closed) and says so.
+   */
+  get production(): boolean {
+    return this.#production;
+  }
+  /** What happened to the remembered production setting at start, or why it could not be kept. */
+  get productionNote(): string | undefined {
+    return this.#productionNote;
+  }
+  /** Turning production mode on or off is always this explicit call (the page's switch); it is remembered. */
+  setProduction(on: boolean): void {
+    this.#production = on;
+    this.#productionNote = undefined;
+    try {
+      this.#memory?.setItem(PRODUCTION_KEY, storedProductionText(on));
+    } catch (e) {
+      this.#productionNote = `Production mode could not be remembered (${(e as Error).message}); it lasts until this page is closed.`;
+    }
+  }
+
+  #recallProduction(): void {
+    let text: string | null = null;
+    try {
+      text = this.#memory?.getItem(PRODUCTION_KEY) ?? null;
+    } catch {
+      return;
+    }
+    if (text === null) return;
+    try {
+      this.#production = readStoredProduction(text);
+    } catch (e) {
+      this.#production = true;
+      this.#productionNote = `The remembered production-mode setting could not be read (${(e as Error).message}): production mode is on until you turn it off.`;
+    }
   }
 
   /** What happened to the remembered trust store at start (restored, or set aside and why). */

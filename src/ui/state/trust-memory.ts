@@ -43,3 +43,20 @@ export function storedTrustText(useDemoRoot: boolean, roots: readonly TrustSourc
   const v: StoredTrust = { version: 1, useDemoRoot, roots, ...(crls.length ? { crls } : {}) };
   return JSON.stringify(v);
 }
+
+/**
+ * Production mode as the page remembers it (localStorage `trustflash.production`, its own key so
+ * the trust store's shape is unchanged): `{"version":1,"production":true}`. Absent means off.
+ */
+export const PRODUCTION_KEY = 'trustflash.production';
+
+/** The remembered setting; throws (naming what is wrong) on a shape this version does not know. */
+export function readStoredProduction(text: string): boolean {
+  const v = JSON.parse(text) as { version?: unknown; production?: unknown };
+  if (v?.version !== 1 || typeof v.production !== 'boolean') throw new Error(`an unknown format (version ${JSON.stringify(v?.version)})`);
+  return v.production;
+}
+
+export function storedProductionText(on: boolean): string {
+  return JSON.stringify({ version: 1, production: on });
+}

@@ -14,6 +14,7 @@ import type { NodeId } from './mcc-diagram.ts';
 import { MccWatch, nodeOf, statusText } from './mcc-watch.svelte.ts';
 import type { Scenario } from './scenarios.ts';
 import { progressView, rejectionOf, type ProgressView, type Rejection } from './update-view.ts';
+import { isDemoKeyHex } from '../../core/verify/production.ts';
 
 /** What to flash: a sample shipped with the app, or a file the user picked. */
 export type FirmwareChoice = { readonly kind: 'sample'; readonly file: string; readonly title: string } | { readonly kind: 'file'; readonly file: File };
@@ -25,7 +26,12 @@ export interface UpdateOptions {
   readonly trust: () => readonly TrustSource[];
   /** Fetches a sample from the app's origin. */
   readonly fetchBytes: (url: string) => Promise<ArrayBuffer>;
+  /** Production mode (the setting at the top of the page): sent with each update. */
+  readonly production?: () => boolean;
 }
+
+/** Shown instead of starting an update when, in production mode, the NIC trusts only demo keys. */
+export const DEMO_NIC_IN_PRODUCTION = 'Production mode is on, and this NIC trusts only the DEMO keys (their private halves are public): it refuses every update in production mode. Use "Add emulated NIC trusting my key…" in the Device panel to make a NIC that trusts your own key, or turn production mode off.';
 
 const choiceName = (c: FirmwareChoice) => (c.kind === 'sample' ? c.file : c.file.name);
 
@@ -235,6 +241,12 @@ export class UpdateState {
       this.#error = 'No device is connected.';
       return;
     }
+    const production = this.#o.production?.() === true;
+    const keyIds = this.#o.devices.query?.keyIds;
+    if (production && keyIds && keyIds.length > 0 && keyIds.every(isDemoKeyHex)) {
+      this.#error = DEMO_NIC_IN_PRODUCTION;
+      return;
+    }
     this.#starting = true;
     this.#error = undefined;
     this.#scenario = scenario;
@@ -243,7 +255,7 @@ export class UpdateState {
     try {
       // the file itself goes to the device side, which reads it as it verifies and sends it (never whole for a v2 image)
       const image = choice.kind === 'sample' ? new Blob([await this.#o.fetchBytes(`samples/${choice.file}`)]) : choice.file;
-      await this.#o.channel.request({ kind: 'start', serial, name: choiceName(choice), image, trust: this.#o.trust(), mode, ...(faults ? { faults } : {}) });
+      await this.#o.channel.request({ kind: 'start', serial, name: choiceName(choice), image, trust: this.#o.trust(), mode, ...(faults ? { faults } : {}), ...(production ? { production } : {}) });
     } catch (e) {
       this.#error = `The update could not run: ${(e as Error).message}`;
       this.#running = false;

@@ -91,7 +91,7 @@ export class VerifierState {
   }
 
   /** Verifies dropped/picked files; the certificate PEM texts are read by the caller. */
-  async verifyFiles(files: readonly File[], opts: { trust: TrustSource[]; device?: DeviceIdentity; certificateTexts?: TrustSource[] }): Promise<void> {
+  async verifyFiles(files: readonly File[], opts: { trust: TrustSource[]; device?: DeviceIdentity; certificateTexts?: TrustSource[]; production?: boolean }): Promise<void> {
     const c = classifyFiles(files);
     if (!c.job) {
       this.#error = c.problem;
@@ -115,7 +115,7 @@ export class VerifierState {
     this.#busy = false;
   }
 
-  #run(job: Job, selection: Selection, opts: { trust: TrustSource[]; device?: DeviceIdentity }): Promise<void> {
+  #run(job: Job, selection: Selection, opts: { trust: TrustSource[]; device?: DeviceIdentity; production?: boolean }): Promise<void> {
     const id = this.#nextId++;
     this.#current = id;
     this.#report = undefined;
@@ -126,8 +126,9 @@ export class VerifierState {
     const done = new Promise<void>((resolve) => {
       this.#pending = () => resolve();
     });
-    if (job.kind === 'image') this.#backend.post({ id, kind: 'image', file: job.file, trust: opts.trust, ...(opts.device ? { device: opts.device } : {}) });
-    else this.#backend.post({ id, kind: 'detached', file: job.file, signature: job.signature, certificates: job.certificates, trust: opts.trust });
+    const production = opts.production ? { production: true } : {};
+    if (job.kind === 'image') this.#backend.post({ id, kind: 'image', file: job.file, trust: opts.trust, ...(opts.device ? { device: opts.device } : {}), ...production });
+    else this.#backend.post({ id, kind: 'detached', file: job.file, signature: job.signature, certificates: job.certificates, trust: opts.trust, ...production });
     return done;
   }
 }

@@ -7,8 +7,8 @@ import type { TrustSource } from '../../core/crypto/trust.ts';
 export type { TrustSource };
 
 export type WorkerRequest =
-  | { id: number; kind: 'image'; file: Blob; trust: readonly TrustSource[]; device?: DeviceIdentity; now?: number }
-  | { id: number; kind: 'detached'; file: Blob; signature: Blob; certificates: readonly TrustSource[]; trust: readonly TrustSource[]; now?: number }
+  | { id: number; kind: 'image'; file: Blob; trust: readonly TrustSource[]; device?: DeviceIdentity; now?: number; production?: boolean }
+  | { id: number; kind: 'detached'; file: Blob; signature: Blob; certificates: readonly TrustSource[]; trust: readonly TrustSource[]; now?: number; production?: boolean }
   | { id: number; kind: 'cancel' };
 
 export type WorkerResponse =

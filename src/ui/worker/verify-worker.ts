@@ -40,7 +40,7 @@ scope.onmessage = async (ev: MessageEvent<WorkerRequest>) => {
       }
     };
     if (req.kind === 'image') {
-      const report = await verifyImage(req.file, { trust: store, ...(req.device ? { device: req.device } : {}), ...(now ? { now } : {}), onProgress, signal: ctl.signal, blockHasher });
+      const report = await verifyImage(req.file, { trust: store, ...(req.device ? { device: req.device } : {}), ...(now ? { now } : {}), ...(req.production ? { production: true } : {}), onProgress, signal: ctl.signal, blockHasher });
       post({ id: req.id, kind: 'report', report, trustErrors: errors });
     } else {
       if (req.file.size > DETACHED_MAX) throw new Error(`the firmware file is ${req.file.size} bytes; detached verification stops at ${DETACHED_MAX}`);
@@ -54,7 +54,7 @@ scope.onmessage = async (ev: MessageEvent<WorkerRequest>) => {
       }
       const data = new Uint8Array(await req.file.arrayBuffer());
       const sig = new Uint8Array(await req.signature.slice(0, 64 * 1024 + 1).arrayBuffer());
-      const report = await verifyDetached(data, sig, { trust: store, certificates: certs, ...(now ? { now } : {}) });
+      const report = await verifyDetached(data, sig, { trust: store, certificates: certs, ...(now ? { now } : {}), ...(req.production ? { production: true } : {}) });
       post({ id: req.id, kind: 'report', report, trustErrors: errors });
     }
   } catch (e) {

@@ -1,7 +1,8 @@
 /**
  * The README's "Your own keys (openssl)" recipe, run exactly as written: openssl makes the root and
  * a code-signing signer, trustflash signs, verifies, manufactures an emulated NIC trusting the
- * signer's key and updates it. Then the same NIC refuses an image signed by the demo keys.
+ * signer's key and updates it; then "Signing with an HSM" (prepare, openssl pkeyutl, attach, verify
+ * in production mode). Then the same NIC refuses an image signed by the demo keys.
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -31,7 +32,7 @@ describe('README: your own keys with openssl', () => {
     // the README's `trustflash` is the clone's built executable (it finds the demo factory image
     // through its own location, as `npx trustflash` run from another folder does); set -e: every command must succeed
     const bin = BIN;
-    const script = `set -euo pipefail\ntrustflash() { node ${JSON.stringify(bin)} "$@"; }\n${recipe('own-keys')}\ntrustflash query --emulated --state lab.state --json > query.json\n`;
+    const script = `set -euo pipefail\ntrustflash() { node ${JSON.stringify(bin)} "$@"; }\n${recipe('own-keys')}\ntrustflash query --emulated --state lab.state --json > query.json\n${recipe('hsm')}`;
     const r = spawnSync('bash', ['-c', script], { cwd: dir, encoding: 'utf8', timeout: 120_000 });
     expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
     expect(r.stdout).toMatch(/ACCEPTED/);
@@ -40,6 +41,10 @@ describe('README: your own keys with openssl', () => {
     const q = JSON.parse(readFileSync(join(dir, 'query.json'), 'utf8')).query;
     expect(q.fwVersionRunning).toBe('28.41.1000');
     expect(q.vendor).toBe('Example Corp');
+    // "Signing with an HSM": prepare, openssl pkeyutl over the digest, attach; cmp passed (set -e), and verify in production mode
+    expect(readFileSync(join(dir, 'fw-hsm.tfw')).equals(readFileSync(join(dir, 'fw.tfw')))).toBe(true);
+    expect(r.stdout).toMatch(/fw-hsm\.tfw: signed Example NIC firmware 28\.41\.1000 with the signature in fw\.sig/);
+    expect(r.stdout).toMatch(/PASS {2}Production mode +production mode on/);
   }, 180_000);
 
   it('the NIC made to trust your key refuses an image signed by the demo keys, and rejects a key it cannot verify', async () => {
