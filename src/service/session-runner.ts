@@ -147,6 +147,8 @@ export class SessionRunner {
       marker = await this.#o.history?.begin(this.#marker(slot, job.name, job.image.size));
       out.note(serial, job.started);
       const { UpdateSession } = await loadSession();
+      // receipts are checked against the DEMO device CA, which certified every NIC this app makes
+      const deviceCa = [await (await import('./demo-device-ca.ts')).demoDeviceCaCertificate()];
       const session = new UpdateSession({
         host,
         usb: slot.bus,
@@ -154,6 +156,7 @@ export class SessionRunner {
         trust: job.trust,
         audit: this.#o.audit(),
         gate: job.gate,
+        deviceCa,
         onEvent: (e) => {
           switch (e.kind) {
             case 'steps':
