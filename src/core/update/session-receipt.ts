@@ -18,6 +18,8 @@ export interface ReceiptOutcome {
   readonly verified: boolean;
   /** One sentence: "device-attested: …", or why not. */
   readonly detail: string;
+  /** The device CA the receipt's certificate chains to, when it verified. */
+  readonly deviceCa?: string;
   /** The receipt's fields (receiptFields), when it parsed. */
   readonly fields?: Record<string, string | number | boolean | null>;
 }
@@ -55,7 +57,7 @@ export async function requestReceipt(nic: NicClient, req: ReceiptRequest): Promi
   if (!v.ok) return { bytes: answer.bytes, verified: false, detail: `receipt refused: ${v.reason}`, ...withFields };
   const r = v.receipt;
   const versions = r.pendingVersion ? `running ${r.runningVersion}, pending ${r.pendingVersion}` : `running ${r.runningVersion}`;
-  return { bytes: answer.bytes, verified: true, detail: `device-attested: ${r.serial} (PSID ${r.psid}) signed that it is ${versions}, fused security version ${r.fusedSvn} (certificate by "${v.anchor.subject}")`, ...withFields };
+  return { bytes: answer.bytes, verified: true, detail: `device-attested: ${r.serial} (PSID ${r.psid}) signed that it is ${versions}, fused security version ${r.fusedSvn} (certificate by "${v.anchor.subject}")`, deviceCa: v.anchor.subject, ...withFields };
 }
 
 /** The receipt as the audit log keeps it: the armored bytes and the verdict. */
