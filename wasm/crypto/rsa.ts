@@ -14,7 +14,9 @@
  * memory; products are accumulated in u64, where a·b + c + d < 2^64 for 32-bit a, b, c, d, so no
  * carry is ever lost. Multiplication is Montgomery's (CIOS form, Koç–Acar–Kaliski 1996) with
  * R = 2^2048. Nothing allocates; the module is not re-entrant (static scratch), which is fine in
- * single-threaded WebAssembly. Not constant time: this is a public-key operation on public data.
+ * single-threaded WebAssembly. Verification is not constant time: it is a public-key operation on
+ * public data. Signing (rsa2048SignSha256, at the end: the NIC's device receipts, issue #14) reuses
+ * the same Montgomery product with the private exponent; see its comment for what it does not hide.
  */
 
 /** Modulus length k in bytes (RFC 8017 §8.2.2 step 1: the signature must be exactly k octets). */
