@@ -71,6 +71,30 @@ describe('the firmware signs with its own code', () => {
     expect((await openssl(tmp.dir, 'dgst', '-sha256', '-verify', 'pub.pem', '-signature', 'sig.bin', 'body.bin')).code).not.toBe(0);
   });
 
+  it('a wrong private exponent (a key damaged before its checksum was made, or a fault in the multiplication) releases no signature: the self-check refuses it', async () => {
+    const nic = await attestedNic();
+    const key = await demoKey('signer');
+    const jwk = await crypto.subtle.exportKey('jwk', key.privateKey);
+    const d = b64url(jwk.d!);
+    d[255]! ^= 0x02; // still < n, but not the inverse of 65537
+    const copy = await encodeAttestationCopy(b64url(jwk.n!), d, parsePem(keyPem('signer', 'cert.pem')).blocks[0]!.der);
+    for (const a of [ATTEST_A, ATTEST_B]) {
+      nic.flash.erase(a, SECTOR);
+      nic.flash.write(a, copy);
+    }
+    await nic.reset();
+    expect(nic.firmware.hasAttestationKey).toBe(true);
+    expect(nic.firmware.receipt(nonce(7))).toEqual({ ok: false, reason: 4 });
+    // d ≥ n is refused before any arithmetic
+    const big = await encodeAttestationCopy(b64url(jwk.n!), new Uint8Array(256).fill(0xff), parsePem(keyPem('signer', 'cert.pem')).blocks[0]!.der);
+    for (const a of [ATTEST_A, ATTEST_B]) {
+      nic.flash.erase(a, SECTOR);
+      nic.flash.write(a, big);
+    }
+    await nic.reset();
+    expect(nic.firmware.receipt(nonce(7))).toEqual({ ok: false, reason: 4 });
+  });
+
   it('two NICs get two keys (the factory makes one per device)', async () => {
     const [a, b] = await Promise.all([attestedNic(), attestedNic()]);
     const ra = parseReceipt(receiptOf(a, nonce(1)));
