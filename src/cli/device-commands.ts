@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { DfuHost } from '../core/dfu/host.ts';
 import { UpdateError } from '../core/dfu/errors.ts';
 import { reconnect, sameDevice, type UsbBus } from '../core/dfu/reconnect.ts';
-import { loadTrustFiles } from './trust-files.ts';
+import { deviceCaOf, loadTrustFiles } from './trust-files.ts';
 import { AuditLog, verifyAuditLog } from '../core/update/audit.ts';
 import { NicClient } from '../core/update/nic-client.ts';
 import { renderFlintQuery } from '../core/update/flint.ts';
@@ -32,6 +32,8 @@ import { factoryImageTrustingPems } from '../core/sign/factory-image.ts';
 import { describeFormatError, parseImage } from '../core/image/parse.ts';
 import { demoNicProblem } from '../core/verify/production.ts';
 import { productionMode } from './production-flag.ts';
+import { demoDeviceCaIssuer, DEMO_DEVICE_CA_LABEL } from '../service/demo-device-ca.ts';
+import { armorReceipt } from '../core/receipt/receipt.ts';
 
 const MiB = 1024 * 1024;
 
@@ -103,6 +105,8 @@ export async function cmdEmulator(argv: string[], io: Io): Promise<number> {
     try {
       dev = await createEmulatedNic({
         factoryImage: image,
+        // the factory's device CA certifies the NIC's attestation key (issue #14): the DEMO one
+        attestationIssuer: await demoDeviceCaIssuer(),
         bankSize: bankMiB * MiB,
         identity: { ...(str(p, 'serial') ? { serial: str(p, 'serial')! } : {}), ...(str(p, 'psid') ? { psid: str(p, 'psid')! } : {}) },
       });
@@ -203,14 +207,14 @@ function decodeQueryFromNic(dev: EmulatedUSBDevice): string | undefined {
   return q.ok ? q.value.fwVersionRunning : undefined;
 }
 
-async function openHost(dev: USBDevice): Promise<DfuHost> {
+export async function openHost(dev: USBDevice): Promise<DfuHost> {
   const host = new DfuHost(dev);
   await host.open();
   return host;
 }
 
 /** Picks a real device by VID:PID[:SERIAL]. */
-async function realDevice(spec: string): Promise<{ device: USBDevice; bus: UsbBus }> {
+export async function realDevice(spec: string): Promise<{ device: USBDevice; bus: UsbBus }> {
   const m = /^([0-9a-fA-F]{4}):([0-9a-fA-F]{4})(?::(.+))?$/.exec(spec);
   if (!m) throw new UsageError(`--usb expects VID:PID[:SERIAL] in hex, got ${JSON.stringify(spec)}`);
   const u = await openNodeUsb();
@@ -285,6 +289,9 @@ export async function cmdUpdate(argv: string[], io: Io): Promise<number> {
     ({ device, bus } = await realDevice(str(p, 'usb')!));
   } else throw new UsageError('update needs --emulated --state S or --usb VID:PID[:SERIAL]');
 
+  const receiptPath = str(p, 'receipt');
+  const deviceCa = await deviceCaOf(io, list(p, 'device-ca'), !!emulated);
+
   const json = bool(p, 'json');
   const quiet = bool(p, 'quiet');
   // the bar (a terminal only, never with --json or --quiet) ends its line before any other line
@@ -318,6 +325,7 @@ export async function cmdUpdate(argv: string[], io: Io): Promise<number> {
       ...(now ? { now } : {}),
       ...(production ? { production } : {}),
       ...(blockSize ? { blockSize } : {}),
+      deviceCa: deviceCa.certs,
       // the session's one event stream, rendered as lines (and the bar on a terminal)
       onEvent: (e: SessionEvent) => {
         switch (e.kind) {
@@ -351,11 +359,15 @@ export async function cmdUpdate(argv: string[], io: Io): Promise<number> {
     const result = await session.run();
     endBar();
     const auditHead = logPath && audit ? await writeAudit(io, logPath, audit) : undefined;
+    if (receiptPath && result.receipt?.bytes) await io.writeBytes(receiptPath, new TextEncoder().encode(armorReceipt(result.receipt.bytes)));
+    else if (receiptPath && result.outcome === 'updated') io.err(`no receipt written to ${receiptPath}: ${result.receipt?.detail ?? 'the device sent none'}`);
     if (json) io.out(JSON.stringify({ ...sessionSummary(result), ...(auditHead ? { audit: { path: logPath, head: auditHead } } : {}) }, null, 2));
     else {
       if (result.deviceError) say(`device: ${result.deviceError.mstflint} (MCC error 0x${result.deviceError.code.toString(16).padStart(2, '0')}) — ${result.deviceError.action}`);
       say(result.outcome === 'updated' ? `UPDATED: ${result.message}` : `${result.outcome === 'cancelled' ? 'CANCELLED' : result.outcome === 'failed' ? 'FAILED' : 'REJECTED'}: ${result.message}`);
       if (result.outcome === 'updated' && emulated) say(`to run it: trustflash emulator reboot --state ${statePath}`);
+      if (result.receipt?.bytes && deviceCa.demo) say(`receipt checked against the ${DEMO_DEVICE_CA_LABEL}`);
+      if (receiptPath && result.receipt?.bytes) say(`receipt: ${receiptPath} (${result.receipt.verified ? 'device-attested' : 'NOT verified'}; check it anywhere: trustflash receipt verify ${receiptPath} --trust DEVICE-CA.pem)`);
       if (auditHead) say(`audit log: ${logPath}, head ${auditHead} (keep it: trustflash audit verify ${logPath} --head ${auditHead})`);
     }
     return result.outcome === 'updated' ? 0 : result.outcome === 'failed' ? 2 : 1;

@@ -35,6 +35,7 @@ const emulated: FlagHelp = { kind: 'boolean', help: 'talk to the emulated NIC in
 const usb: FlagHelp = { kind: 'string', value: 'VID:PID[:SERIAL]', help: 'talk to a real USB device (see trustflash devices)' };
 const fault: FlagHelp = { kind: 'list', value: 'KIND', help: 'inject a fault into the emulated NIC: power-loss:STATE|block=N|flash-op=N, flash-error[:erase], disconnect:block=N, slow, locked-by-other, handle-timeout; repeatable' };
 const force: FlagHelp = { kind: 'boolean', help: 'replace files that already exist' };
+const deviceCa: FlagHelp = { kind: 'list', value: 'CA.pem', help: 'a device CA certificate the device\'s receipt must chain to; repeatable (default with --emulated: the DEMO device CA that certifies the NICs this program makes)' };
 const keyFlags = {
   key: { kind: 'string', value: 'KEY.pem', help: 'the signing private key (PKCS#8 or traditional PEM, as openssl writes it; encrypted keys need --passin or a terminal)' },
   passin,
@@ -192,8 +193,8 @@ export const COMMANDS: readonly CommandHelp[] = [
   },
   {
     name: 'update',
-    synopsis: ['trustflash update FILE --trust ROOT.pem [--crl CRL ...] (--emulated --state S [--fault KIND]... [--timing T] | --usb VID:PID[:SERIAL]) [--json] [--quiet] [--log AUDIT.jsonl] [--now ISO | --production] [--block-size N]'],
-    about: 'Checks FILE on the host against what the device reports, then drives the device\'s secure-update state machine step by step (lock, erase, download, device-side verify, activate, release), printing each step and device state.',
+    synopsis: ['trustflash update FILE --trust ROOT.pem [--crl CRL ...] (--emulated --state S [--fault KIND]... [--timing T] | --usb VID:PID[:SERIAL]) [--json] [--quiet] [--log AUDIT.jsonl] [--receipt FILE [--device-ca CA.pem ...]] [--now ISO | --production] [--block-size N]'],
+    about: 'Checks FILE on the host against what the device reports, then drives the device\'s secure-update state machine step by step (lock, erase, download, device-side verify, activate, release), printing each step and device state. After an update it asks the device for a signed receipt over a fresh nonce and checks it against the device CA ("device-attested"); a device that signs none is noted, not failed.',
     flags: {
       trust,
       crl,
@@ -205,6 +206,8 @@ export const COMMANDS: readonly CommandHelp[] = [
       json,
       quiet,
       log: { kind: 'string', value: 'AUDIT.jsonl', help: 'write the hash-chained audit log here; its head is printed' },
+      receipt: { kind: 'string', value: 'FILE', help: 'write the device-signed receipt asked for after the update here (armored; check it later with trustflash receipt verify)' },
+      'device-ca': deviceCa,
       now,
       production,
       'block-size': { kind: 'string', value: 'N', help: 'bytes of image per transfer; refused before anything is sent if the device cannot take it' },
@@ -216,6 +219,34 @@ export const COMMANDS: readonly CommandHelp[] = [
     synopsis: ['trustflash reset (--emulated --state S | --usb VID:PID[:SERIAL]) [--json]'],
     about: 'Resets the NIC (as mlxfwreset does) so a pending image starts running, then reads the running version.',
     flags: { emulated, state, usb, json },
+  },
+  {
+    name: 'receipt get',
+    synopsis: ['trustflash receipt get --out FILE (--emulated --state S | --usb VID:PID[:SERIAL]) [--nonce HEX] [--json] [--force]'],
+    about: 'Asks the device for a fresh receipt signed with its own attestation key: its serial, PSID, running and pending versions and release digests, fused security version and last update result, over a nonce (random unless given). Writes it armored ("-----BEGIN TRUSTFLASH RECEIPT-----") and prints the nonce to check it with.',
+    flags: {
+      out: { kind: 'string', value: 'FILE', help: 'where to write the receipt' },
+      emulated,
+      state,
+      usb,
+      nonce: { kind: 'string', value: 'HEX', help: 'the 32-byte nonce the device signs, as 64 hex digits (default: random)' },
+      json,
+      force,
+    },
+    exit: '0 written, 1 the device signed none (it says why: e.g. a NIC made before receipts has no attestation key), 2 usage, I/O or transport error',
+  },
+  {
+    name: 'receipt verify',
+    synopsis: ['trustflash receipt verify FILE --trust DEVICE-CA.pem [--trust ...] [--nonce HEX] [--serial S] [--now ISO] [--json]'],
+    about: 'Checks a receipt offline: its device certificate chains to a trusted device CA, it is signed by that certificate\'s key over the exact bytes, the certificate names the serial and PSID the receipt does, and (with --nonce) it answers that nonce. Prints the fields, escaped.',
+    flags: {
+      trust: { kind: 'list', value: 'DEVICE-CA.pem', help: 'a device CA certificate to trust; repeatable' },
+      nonce: { kind: 'string', value: 'HEX', help: 'the nonce the receipt must answer (64 hex digits); without it an old receipt is not told from a fresh one' },
+      serial: { kind: 'string', value: 'S', help: 'the device serial the receipt must come from' },
+      now,
+      json,
+    },
+    exit: '0 verified, 1 refused (the reason is named), 2 usage or I/O error',
   },
   {
     name: 'audit verify',

@@ -10,6 +10,7 @@ import pkg from '../../package.json' with { type: 'json' };
 export const VERSION: string = pkg.version;
 import { IoError, type Io } from './io.ts';
 import { cmdCrl } from './crl-command.ts';
+import { cmdReceipt } from './receipt-command.ts';
 import { cmdAudit, cmdEmulator, cmdQuery, cmdReset, cmdUpdate } from './device-commands.ts';
 import { escapeControls } from '../core/bytes/safe-text.ts';
 
@@ -26,6 +27,7 @@ const COMMANDS: Record<string, (argv: string[], io: Io) => Promise<number>> = {
   update: cmdUpdate,
   reset: cmdReset,
   audit: cmdAudit,
+  receipt: cmdReceipt,
 };
 
 /**

@@ -7,6 +7,9 @@
 import { crlFileText, CRL_MAX } from '../core/crypto/crl.ts';
 import { loadTrustStore, type TrustStore, type TrustText } from '../core/crypto/trust.ts';
 import { IoError, type Io } from './io.ts';
+import { parsePem } from '../core/crypto/pem.ts';
+import { parseCertificate, type Certificate } from '../core/crypto/x509.ts';
+import { demoDeviceCaCertificate } from '../service/demo-device-ca.ts';
 
 export async function loadTrustFiles(io: Io, trustPaths: readonly string[], crlPaths: readonly string[]): Promise<TrustStore> {
   const sources: TrustText[] = await Promise.all(trustPaths.map(async (p) => ({ name: p, text: await io.readText(p) })));
@@ -21,4 +24,20 @@ export async function loadTrustFiles(io: Io, trustPaths: readonly string[], crlP
   if (errors.length) throw new IoError(`trust store: ${errors.join('; ')}`);
   for (const w of warnings) io.err(`warning: ${w}`);
   return store;
+}
+
+/** `--device-ca` certificates; for an emulated NIC without any, the DEMO device CA that made it. */
+export async function deviceCaOf(io: Io, paths: readonly string[], emulated: boolean): Promise<{ certs: Certificate[]; demo: boolean }> {
+  if (paths.length === 0) return emulated ? { certs: [await demoDeviceCaCertificate()], demo: true } : { certs: [], demo: false };
+  const certs: Certificate[] = [];
+  for (const path of paths) {
+    const blocks = parsePem(await io.readText(path)).blocks.filter((b) => b.label === 'CERTIFICATE');
+    if (blocks.length === 0) throw new IoError(`--device-ca ${path}: no CERTIFICATE block`);
+    for (const b of blocks) {
+      const c = await parseCertificate(b.der);
+      if (!c.ok) throw new IoError(`--device-ca ${path}: ${c.reason}`);
+      certs.push(c.value);
+    }
+  }
+  return { certs, demo: false };
 }

@@ -43,6 +43,8 @@ interface Exports {
   token_challenge(): number;
   token_apply(len: number): number;
   token_end(): void;
+  receipt(len: number): number;
+  has_attestation_key(): number;
 }
 
 export interface Hardware {
@@ -79,6 +81,7 @@ export const REPAIRS = {
   RECORD: 4,
   MIRROR: 8,
   MIRROR_FAILED: 16,
+  ATTEST_COPY: 32,
 } as const;
 export const REPAIR_NOTES: Record<number, string> = {
   1: 'rewrote a damaged identity copy from the other copy',
@@ -86,7 +89,19 @@ export const REPAIR_NOTES: Record<number, string> = {
   4: 'rewrote the second boot record',
   8: 'copied the running image into the other bank, so a fallback image exists',
   16: 'could not copy the running image into the other bank (retried at the next boot)',
+  32: 'rewrote a damaged attestation-key copy from the other copy',
 };
+
+/** Why the firmware made no receipt (wasm/firmware/attest.ts NO_RECEIPT_*). */
+export const NO_RECEIPT = { NOT_BOOTED: 1, BAD_NONCE: 2, NO_KEY: 3, SIGN_FAILED: 4 } as const;
+export const NO_RECEIPT_TEXT: Record<number, string> = {
+  1: 'the NIC has not booted firmware',
+  2: 'a receipt nonce must be exactly 32 bytes',
+  3: 'this NIC has no attestation key (it was made before device receipts existed): it cannot sign receipts',
+  4: 'the receipt signature failed its own check: nothing was released',
+};
+
+export type ReceiptAnswer = { readonly ok: true; readonly bytes: Uint8Array } | { readonly ok: false; readonly reason: number };
 
 /** The firmware's 28-byte STATUS answer (docs/protocol.md), as raw fields. */
 export interface RawStatus {
@@ -221,6 +236,16 @@ export class NicFirmware {
   }
   tokenEnd(): void {
     this.#x.token_end();
+  }
+  /** A signed receipt for `nonce` (docs/protocol.md §4.11), or why there is none (NO_RECEIPT). */
+  receipt(nonce: Uint8Array): ReceiptAnswer {
+    if (nonce.length > 4096) return { ok: false, reason: NO_RECEIPT.BAD_NONCE };
+    this.#io(nonce.length).set(nonce);
+    const n = this.#x.receipt(nonce.length);
+    return n > 0 ? { ok: true, bytes: this.#io(n).slice() } : { ok: false, reason: -n };
+  }
+  get hasAttestationKey(): boolean {
+    return this.#x.has_attestation_key() !== 0;
   }
   /**
    * The MCC dispatch table in the NIC's RAM (wasm/firmware/mcc-table.ts: `rows` states ×

@@ -8,7 +8,7 @@
 export const SECTOR = 4096;
 const PAGE = 64 * 1024;
 // The flash map, as wasm/firmware/hw.ts has it (docs/protocol.md §8.1): two boot records, the
-// identity and its backup copy, the download journal, then the two banks.
+// identity and its backup copy, the download journal, the attestation key twice, then the two banks.
 export const BOOT_RECORD_A = 0x0000;
 export const BOOT_RECORD_B = 0x1000;
 export const DEVICE_INFO = 0x2000;
@@ -16,6 +16,9 @@ export const DEVICE_INFO_BACKUP = 0x3000;
 /** The download journal's two sectors (wasm/firmware/journal.ts). */
 export const JOURNAL_A = 0x4000;
 export const JOURNAL_B = 0x5000;
+/** The attestation key's two copies (wasm/firmware/attest.ts, issue #14). */
+export const ATTEST_A = 0x6000;
+export const ATTEST_B = 0x7000;
 export const BANK_BASE = 0x10000;
 
 /** Thrown from inside a flash operation when the emulated power is cut: it unwinds the firmware. */

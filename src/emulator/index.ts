@@ -40,3 +40,5 @@ export { NicUsbFunction } from './usb/nic-usb-function.ts';
 export type { Fault } from './faults.ts';
 export type { TimingName } from './timing.ts';
 export type { Identity } from './factory.ts';
+export type { AttestationIssuer, AttestationRequest } from './attestation.ts';
+export { NO_RECEIPT, NO_RECEIPT_TEXT } from './firmware.ts';

@@ -7,6 +7,7 @@
 import { Flash, Fuses, PowerLoss, type FlashOp } from './flash.ts';
 import { NicFirmware, BOOT_STATUS, BOOT_STATUS_NAMES, REPAIRS, REPAIR_NOTES } from './firmware.ts';
 import { DEFAULT_IDENTITY, manufacture, type Identity } from './factory.ts';
+import { provisionAttestation, type AttestationIssuer } from './attestation.ts';
 import { describeFault, type Fault } from './faults.ts';
 import { TIMING, type TimingName, type TimingModel } from './timing.ts';
 
@@ -28,6 +29,12 @@ export interface NicOptions {
   readonly faults?: readonly Fault[];
   /** Milliseconds, monotonic; default performance.now(). */
   readonly clock?: () => number;
+  /**
+   * The vendor's device CA at the factory (issue #14): a new NIC (and a factory reset) gets its own
+   * attestation key certified by it. Without one the NIC has no attestation key and refuses
+   * receipts, as does a NIC restored from a state saved before receipts existed.
+   */
+  readonly attestationIssuer?: AttestationIssuer;
 }
 
 /** Everything that survives a power cycle: what is on the flash and in the fuses, and the identity it was made with. */
@@ -63,6 +70,7 @@ export class EmulatedNic {
   #blockIndex = -1;
   #phase = 'idle';
   readonly #listeners = new Set<(e: NicEvent) => void>();
+  readonly #issuer: AttestationIssuer | undefined;
   /** Bumps whenever power is lost, so a USB layer knows its enumeration is gone. */
   powerEpoch = 0;
   /**
@@ -80,6 +88,7 @@ export class EmulatedNic {
     this.clock = opts.clock ?? (() => performance.now());
     this.#faults = [...(opts.faults ?? [])];
     this.#timing = TIMING[opts.timing ?? 'instant'];
+    this.#issuer = opts.attestationIssuer;
     this.#applyTiming();
     this.flash.hooks = { before: (op) => this.#beforeFlashOp(op) };
   }
@@ -98,6 +107,7 @@ export class EmulatedNic {
       const saved = flash.hooks;
       flash.hooks = {};
       await manufacture(flash, identity, opts.factoryImage);
+      if (opts.attestationIssuer) await provisionAttestation(flash, opts.attestationIssuer, identity);
       flash.hooks = saved;
     }
     await nic.#powerOn(opts.state && opts.start !== 'boot' ? 'resume' : 'boot');
@@ -236,7 +246,7 @@ export class EmulatedNic {
 
   /** Factory reset: a new NIC with the same identity, programmed with `image`. */
   async factoryReset(image: Uint8Array): Promise<void> {
-    const fresh = await EmulatedNic.create({ identity: this.identity, factoryImage: image, bankSize: this.flash.bankSize });
+    const fresh = await EmulatedNic.create({ identity: this.identity, factoryImage: image, bankSize: this.flash.bankSize, ...(this.#issuer ? { attestationIssuer: this.#issuer } : {}) });
     this.flash.hooks = {};
     this.#restoreFrom(fresh.snapshot());
     this.flash.hooks = { before: (op) => this.#beforeFlashOp(op) };

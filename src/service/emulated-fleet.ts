@@ -5,6 +5,7 @@
  * reload is a reboot, not a factory reset — and the bench controls: power cycle, factory reset,
  * faults, timing.
  */
+import { demoDeviceCaIssuer } from './demo-device-ca.ts';
 import { bootStatusText } from '../core/update/protocol.ts';
 import type { DeviceQuery } from '../core/update/query.ts';
 import { factoryImageTrustingPems } from '../core/sign/factory-image.ts';
@@ -73,7 +74,8 @@ export class EmulatedFleet {
       bus.addEventListener('connect', (e) => this.#o.registry.onConnect((e as Event & { device: USBDevice }).device));
       // the emulated NIC's WebUSB landing page is the origin that serves this app
       const landingPage = appOrigin(checkLandingPage);
-      return { bus, create: (o: EmulatedNicOptions) => createEmulatedNic({ ...(landingPage ? { landingPage } : {}), ...o }) };
+      // the factory's device CA certifies each new NIC's attestation key (issue #14): the DEMO one
+      return { bus, create: async (o: EmulatedNicOptions) => createEmulatedNic({ ...(landingPage ? { landingPage } : {}), attestationIssuer: await demoDeviceCaIssuer(), ...o }) };
     }));
   }
 

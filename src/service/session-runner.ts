@@ -149,6 +149,8 @@ export class SessionRunner {
       marker = await this.#o.history?.begin(this.#marker(slot, job.name, job.image.size));
       out.note(serial, job.started);
       const { UpdateSession } = await loadSession();
+      // receipts are checked against the DEMO device CA, which certified every NIC this app makes
+      const deviceCa = [await (await import('./demo-device-ca.ts')).demoDeviceCaCertificate()];
       const session = new UpdateSession({
         host,
         usb: slot.bus,
@@ -157,6 +159,7 @@ export class SessionRunner {
         ...(job.production ? { production: true } : {}),
         audit: this.#o.audit(),
         gate: job.gate,
+        deviceCa,
         onEvent: (e) => {
           switch (e.kind) {
             case 'steps':

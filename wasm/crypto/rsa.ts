@@ -14,7 +14,9 @@
  * memory; products are accumulated in u64, where a·b + c + d < 2^64 for 32-bit a, b, c, d, so no
  * carry is ever lost. Multiplication is Montgomery's (CIOS form, Koç–Acar–Kaliski 1996) with
  * R = 2^2048. Nothing allocates; the module is not re-entrant (static scratch), which is fine in
- * single-threaded WebAssembly. Not constant time: this is a public-key operation on public data.
+ * single-threaded WebAssembly. Verification is not constant time: it is a public-key operation on
+ * public data. Signing (rsa2048SignSha256, at the end: the NIC's device receipts, issue #14) reuses
+ * the same Montgomery product with the private exponent; see its comment for what it does not hide.
  */
 
 /** Modulus length k in bytes (RFC 8017 §8.2.2 step 1: the signature must be exactly k octets). */
@@ -232,4 +234,61 @@ export function rsa2048VerifySha256(modulusBE: usize, sigBE: usize, sigLen: u32,
     diff |= load<u8>(EM + NUM_BYTES - 32 + i) ^ load<u8>(hash32 + i);
   }
   return diff == 0;
+}
+
+// -------------------------------------------------------------------------------------------------
+// Signing (device attestation receipts): RSASSA-PKCS1-V1_5-SIGN, RFC 8017 §8.2.1.
+
+const D: usize = memory.data(256, 16); // private exponent d
+const M: usize = memory.data(256, 16); // message representative m, in Montgomery form
+
+/**
+ * RSASSA-PKCS1-V1_5-SIGN (RFC 8017 §8.2.1) for RSA-2048 with SHA-256, then the signature checked
+ * with the public key (e = 65537) before it is released: a fault during the private-key operation
+ * (a glitch, a flipped bit in RAM) would otherwise hand out a faulty signature, which for RSA can
+ * leak the key (Boneh–DeMillo–Lipton 1997). A check that fails zeroes `sigOut` and returns false.
+ *   modulusBE  256 bytes: n big-endian, top bit set
+ *   dBE        256 bytes: the private exponent d big-endian (d < n)
+ *   hash32     32 bytes: SHA-256 of the message, computed by the device
+ *   sigOut     256 bytes: the signature S
+ *
+ * RSASP1 (§5.2.1, the first form: s = m^d mod n) by left-to-right square-and-multiply over the
+ * Montgomery product above. Not constant time and without CRT or blinding: the emulated NIC keeps
+ * its key in a state file anyway (docs/threat-model.md); a real NIC signs inside its silicon.
+ */
+export function rsa2048SignSha256(modulusBE: usize, dBE: usize, hash32: usize, sigOut: usize): bool {
+  if (!loadModulus(modulusBE)) return false;
+  // EMSA-PKCS1-v1_5 (§9.2 step 5): EM = 0x00 || 0x01 || PS (0xFF × 202) || 0x00 || DigestInfo || H
+  const psEnd: usize = NUM_BYTES - 32 - DIGEST_INFO_LEN - 1;
+  store<u8>(EM, 0x00);
+  store<u8>(EM + 1, 0x01);
+  memory.fill(EM + 2, 0xff, psEnd - 2);
+  store<u8>(EM + psEnd, 0x00);
+  memory.copy(EM + psEnd + 1, DIGEST_INFO_SHA256, DIGEST_INFO_LEN);
+  memory.copy(EM + NUM_BYTES - 32, hash32, 32);
+  fromBigEndian(S, EM); // OS2IP: m < 2^2040 < n, so m is already reduced
+  fromBigEndian(D, dBE);
+  if (geq(D, N)) return false; // d < n for every RSA key (§3.2)
+  let top: i32 = <i32>LIMBS * 32 - 1;
+  while (top >= 0 && ((limb(D, <usize>(top >> 5)) >>> (<u32>top & 31)) & 1) == 0) top--;
+  if (top < 0) return false; // d = 0 is no key
+
+  const n0inv = negInv32(limb(N, 0));
+  computeRR(n0inv);
+  montMul(M, S, RR, n0inv); // m·R mod n
+  memory.copy(X, M, NUM_BYTES); // the top bit of d is 1: start from m
+  for (let i: i32 = top - 1; i >= 0; i--) {
+    montMul(X, X, X, n0inv);
+    if (((limb(D, <usize>(i >> 5)) >>> (<u32>i & 31)) & 1) != 0) montMul(X, X, M, n0inv);
+  }
+  // leave the Montgomery domain: X·1·R^-1
+  memory.fill(S, 0, NUM_BYTES);
+  setLimb(S, 0, 1);
+  montMul(X, X, S, n0inv);
+  toBigEndian(sigOut, X); // I2OSP(s, k) (§8.2.1 step 2c)
+  memory.fill(D, 0, NUM_BYTES); // the exponent does not stay in scratch RAM
+
+  if (rsa2048VerifySha256(modulusBE, sigOut, RSA2048_BYTES, hash32)) return true;
+  memory.fill(sigOut, 0, NUM_BYTES);
+  return false;
 }

@@ -38,6 +38,9 @@ export const DEVICE_INFO_BACKUP: u32 = 0x3000;
 /** The download journal (journal.ts, issue #13): a checked log in two sectors. */
 export const JOURNAL_A: u32 = 0x4000;
 export const JOURNAL_B: u32 = 0x5000;
+/** The attestation key (attest.ts, issue #14): two checked copies. */
+export const ATTEST_A: u32 = 0x6000;
+export const ATTEST_B: u32 = 0x7000;
 export const BANK_BASE: u32 = 0x10000;
 
 export function bankAddr(bank: u32): u32 {

@@ -11,6 +11,7 @@ import * as J from './journal';
 import * as dev from './device';
 import * as U from './update';
 import * as T from './mcc-table';
+import * as A from './attest';
 import { sha256Final, sha256Init, sha256Update, SHA256_CTX_SIZE, rsa2048VerifySha256 } from './crypto';
 
 @external("env", "random_fill")
@@ -63,6 +64,7 @@ export const REPAIRED_IDENTITY_MIGRATED: u32 = 2; // a single pre-#10 identity s
 export const REPAIRED_RECORD: u32 = 4; // the second boot record was rewritten
 export const REPAIRED_MIRROR: u32 = 8; // the running image was copied into the other bank (the fallback)
 export const REPAIRED_MIRROR_FAILED: u32 = 16; // that copy failed; it is retried at the next boot
+export const REPAIRED_ATTEST_COPY: u32 = 32; // one attestation-key copy was rewritten from the other (attest.ts)
 let repaired: u32 = 0;
 
 export function repairs(): u32 {
@@ -74,6 +76,7 @@ function loadIdentity(): bool {
   if (!dev.loadInfo()) return false;
   const found = dev.copiesFound;
   if (found != (dev.COPY_PRIMARY | dev.COPY_BACKUP) && dev.repairInfo() > 0) repaired |= found == dev.COPY_LEGACY ? REPAIRED_IDENTITY_MIGRATED : REPAIRED_IDENTITY_COPY;
+  if (A.loadKey() > 0) repaired |= REPAIRED_ATTEST_COPY; // no key at all is not an error: receipts are refused
   return true;
 }
 
@@ -337,6 +340,23 @@ export function query(): u32 {
     tlv(26, scratch, 48);
   }
   return <u32>(q - U.io);
+}
+
+// ---- Receipts (attest.ts, docs/protocol.md §4.11) --------------------------------------------
+
+const receiptNonce = memory.data(32);
+
+/** Whether this NIC holds an attestation key (a NIC made before receipts does not). */
+export function has_attestation_key(): bool {
+  return A.hasKey;
+}
+
+/** A signed receipt for the `len`-byte nonce in io, written to io: its length, or the negated reason (attest.ts NO_RECEIPT_*). */
+export function receipt(len: u32): i32 {
+  if (len != A.NONCE_SIZE) return -A.NO_RECEIPT_BAD_NONCE;
+  memory.copy(receiptNonce, U.io, len);
+  U.tick();
+  return A.makeReceipt(booted, bootStatus, receiptNonce, len, U.io);
 }
 
 // ---- Blocked maintenance commands and the CS token (reference §5.2, §5.4) ---------------------

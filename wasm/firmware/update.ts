@@ -55,6 +55,12 @@ let verified: bool = false;
 let target: u8 = 0;
 export let pendingVersion: u64 = 0;
 export let pendingReset: bool = false;
+/**
+ * The last update's outcome since power-on, for receipts (attest.ts): 0xFF none, 0 activated, else
+ * the MCC error code the download or its activation was refused with.
+ */
+export const NO_UPDATE: u32 = 0xff;
+export let lastUpdate: u32 = NO_UPDATE;
 let busyUntil: f64 = 0;
 /** How long the emulated flash takes to erase a sector (reported through INITIALIZE); set by the emulator's timing model. */
 let eraseMsPerSector: f64 = 0;
@@ -113,6 +119,7 @@ export function tick(): void {
 
 function reject(code: u32): u32 {
   error = code;
+  lastUpdate = code;
   // a rejected download stops here: the FSM goes back to LOCKED, the inactive bank is not referenced
   if (state == C.ST_DOWNLOAD || state == C.ST_INITIALIZE || state == C.ST_VERIFY) state = C.ST_LOCKED;
   resetDownload();
@@ -334,8 +341,10 @@ function activate(): u32 {
   if (st != HW_OK) {
     record.pending = NONE;
     error = C.E_FLASH_WRITE_PROTECTED;
+    lastUpdate = error;
     return C.R_OK;
   }
+  lastUpdate = C.E_OK;
   pendingVersion = incoming.version;
   pendingReset = true;
   verified = false;
@@ -439,5 +448,6 @@ export function resetRam(): void {
   lastResult = C.R_OK;
   pendingReset = false;
   pendingVersion = 0;
+  lastUpdate = NO_UPDATE;
   resetDownload();
 }

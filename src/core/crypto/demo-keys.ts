@@ -13,6 +13,8 @@ export const DEMO_KEY_IDS: ReadonlySet<string> = new Set<string>([
   '797e20876d38150a7130ae310c24528fe7a392bbcb1f0b1cddffe71fce7c1d85', // rogue-signer
   '58f5036b0cbe45f5f81680f9747e009bdc97e5d51fc4c93e36aae176f4279112', // unknown
   '75c6149532dd50697b6d28743e5b059480f918ce205dbc5de04e8e12662236d0', // release (signs the web app's release manifest)
+  '59d4d0ee93e084d918511f78496fec2ae732bf914ec4a6e80ef9af799637576f', // device-ca
+  '9a1f3766655b4c78006ed4928f07553942a5401df2d79840bb5450ed13d3c067', // rogue-device-ca
 ]);
 
 export function isDemoKeyId(keyId: Uint8Array): boolean {

@@ -10,7 +10,8 @@ import { EKU, parseCertificate, type Certificate } from './x509.ts';
 import { sha256WebCrypto } from './sha256.ts';
 import { toPem } from './pem.ts';
 
-export type CertRole = 'root' | 'intermediate' | 'signer' | 'self-signed-signer';
+/** `device`: a NIC's attestation key, certified by a device CA (digitalSignature only, no EKU; issue #14). */
+export type CertRole = 'root' | 'intermediate' | 'signer' | 'self-signed-signer' | 'device';
 
 export interface CertRequest {
   readonly commonName: string;
@@ -26,6 +27,8 @@ export interface CertRequest {
   readonly pathLen?: number;
   /** 16 random bytes unless given (tests and reproducible demo sets pass one). */
   readonly serial?: Uint8Array;
+  /** More subject attributes after CN, as [OID, value] (a device certificate's OU = PSID, serialNumber). */
+  readonly subjectExtra?: readonly (readonly [string, string])[];
 }
 
 export async function generateRsaKey(bits = 2048): Promise<CryptoKeyPair> {
@@ -76,6 +79,7 @@ export async function makeCertificate(req: CertRequest): Promise<Certificate> {
   const name = distinguishedName([
     ...(req.organization ? [['2.5.4.10', req.organization] as const] : []),
     ['2.5.4.3', req.commonName] as const,
+    ...(req.subjectExtra ?? []),
   ]);
   cert.subject = name;
   cert.issuer = req.issuer ? req.issuer.certificate.pki.subject : name;
@@ -87,7 +91,7 @@ export async function makeCertificate(req: CertRequest): Promise<Certificate> {
   const ski = (await sha256WebCrypto(spkiBits)).slice(0, 20);
   const isCA = req.role === 'root' || req.role === 'intermediate' || req.role === 'self-signed-signer';
   const signs = req.role === 'signer' || req.role === 'self-signed-signer';
-  const ku = [...(signs || isCA ? [0] : []), ...(isCA ? [5, 6] : [])]; // digitalSignature, keyCertSign, cRLSign
+  const ku = [...(signs || isCA || req.role === 'device' ? [0] : []), ...(isCA ? [5, 6] : [])]; // digitalSignature, keyCertSign, cRLSign
   const extensions = [
     ext('2.5.29.19', true, new pkijs.BasicConstraints({ cA: isCA, ...(isCA && req.pathLen !== undefined ? { pathLenConstraint: req.pathLen } : {}) }).toSchema()),
     ext('2.5.29.15', true, keyUsageBits(ku)),

@@ -5,6 +5,7 @@ const DN_NAMES: Record<string, string> = {
   '2.5.4.3': 'CN',
   '2.5.4.10': 'O',
   '2.5.4.11': 'OU',
+  '2.5.4.5': 'serialNumber',
   '2.5.4.6': 'C',
   '2.5.4.7': 'L',
   '2.5.4.8': 'ST',

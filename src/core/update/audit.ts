@@ -13,7 +13,7 @@ import { toHex } from '../bytes/hex.ts';
 import { sha256WebCrypto } from '../crypto/sha256.ts';
 import type { Failed } from '../bytes/result.ts';
 
-export type AuditKind = 'session' | 'device' | 'image' | 'check' | 'override' | 'step' | 'answer' | 'result' | 'note';
+export type AuditKind = 'session' | 'device' | 'image' | 'check' | 'override' | 'step' | 'answer' | 'result' | 'note' | 'receipt';
 
 export interface AuditRecord {
   readonly seq: number;
@@ -118,7 +118,7 @@ export class AuditLog {
 export type AuditCheck = { ok: true; records: number; head: string } | Failed<{ line: number; empty?: true }>;
 
 const RECORD_KEYS = ['data', 'hash', 'kind', 'prev', 'seq', 'time'];
-const KINDS: ReadonlySet<string> = new Set<AuditKind>(['session', 'device', 'image', 'check', 'override', 'step', 'answer', 'result', 'note']);
+const KINDS: ReadonlySet<string> = new Set<AuditKind>(['session', 'device', 'image', 'check', 'override', 'step', 'answer', 'result', 'note', 'receipt']);
 const HEX64 = /^[0-9a-f]{64}$/;
 
 /**

@@ -10,6 +10,10 @@ import { decodeQuery, type DeviceQuery } from './query.ts';
 import { MCC_INSTRUCTION } from './mcc-codes.ts';
 import { type DecodeResult } from './codec.ts';
 
+/** The receipt nonce's size and the largest receipt a host reads (docs/protocol.md §4.11). */
+export const RECEIPT_NONCE_SIZE = 32;
+export const RECEIPT_MAX = 4096;
+
 /** A request secure firmware may refuse with a STALL: accepted, or refused with what LAST_RESULT says. */
 export type Refusable = { readonly accepted: true } | { readonly accepted: false; readonly last: LastResult | undefined };
 
@@ -76,6 +80,21 @@ export class NicClient {
   /** Applies a signed CS token (TOKEN_APPLY): the device checks it, or refuses it with a STALL. */
   async tokenApply(token: SignedToken): Promise<Refusable> {
     return this.#refusable(() => this.host.controlOut(vendorSetup('TOKEN_APPLY', this.#intf), encodeToken(token), 'applying the CS token'));
+  }
+  /**
+   * A device-signed receipt for `nonce` (docs/protocol.md §4.11): RECEIPT_REQUEST with the nonce, then
+   * RECEIPT. A device that cannot sign one (no attestation key, not booted) STALLs the RECEIPT and
+   * LAST_RESULT says why: that is an answer. The bytes are returned as the device sent them; the
+   * caller parses and verifies them (core/receipt/verify.ts).
+   */
+  async receipt(nonce: Uint8Array): Promise<{ readonly accepted: true; readonly bytes: Uint8Array } | { readonly accepted: false; readonly last: LastResult | undefined }> {
+    if (nonce.length !== RECEIPT_NONCE_SIZE) throw new RangeError(`"nonce" expected ${RECEIPT_NONCE_SIZE} bytes, got ${nonce.length}`);
+    let bytes: Uint8Array | undefined;
+    const r = await this.#refusable(async () => {
+      await this.host.controlOut(vendorSetup('RECEIPT_REQUEST', this.#intf), nonce, 'asking for a receipt (RECEIPT_REQUEST)');
+      bytes = await this.host.controlIn(vendorSetup('RECEIPT', this.#intf), RECEIPT_MAX, 'reading the receipt (RECEIPT)');
+    });
+    return r.accepted && bytes ? { accepted: true, bytes } : { accepted: false, last: r.accepted ? undefined : r.last };
   }
   async #refusable(send: () => Promise<unknown>): Promise<Refusable> {
     try {

@@ -33,6 +33,8 @@ export const VENDOR_REQUEST = {
   TOKEN_APPLY: 0x47,
   LAST_RESULT: 0x48,
   RESET: 0x49,
+  RECEIPT_REQUEST: 0x4a,
+  RECEIPT: 0x4b,
 } as const;
 export type VendorRequestName = keyof typeof VENDOR_REQUEST;
 
@@ -58,6 +60,8 @@ export const VENDOR_REQUESTS: Readonly<Record<VendorRequestName, VendorRequestSp
   TOKEN_APPLY: { bRequest: 0x47, direction: 'out', wValue: '0', data: '348 bytes: token body[60], keyId[32], signature[256] (encodeToken)' },
   LAST_RESULT: { bRequest: 0x48, direction: 'in', wValue: '0', data: 'bRequest u8, kind u8, code u8, reserved u8, then a UTF-8 sentence (decodeLastResult)' },
   RESET: { bRequest: 0x49, direction: 'out', wValue: '0', data: 'none: the NIC resets (a pending image becomes active if intact)' },
+  RECEIPT_REQUEST: { bRequest: 0x4a, direction: 'out', wValue: '0', data: 'nonce[32]: the device signs a receipt for it and holds it (issue #14)' },
+  RECEIPT: { bRequest: 0x4b, direction: 'in', wValue: '0', data: 'the signed receipt: body[176], signature length u16, signature, certificate length u16, certificate DER (core/receipt/receipt.ts); STALL when there is none' },
 };
 
 /** The setup of a vendor request, in the shape of WebUSB's USBControlTransferParameters. */

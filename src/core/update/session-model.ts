@@ -16,6 +16,7 @@ import type { AuditLog } from './audit.ts';
 import type { Gate } from './gate.ts';
 import type { BlobLike } from '../crypto/sha256.ts';
 import type { BlockHasher } from '../verify/block-check.ts';
+import type { ReceiptOutcome } from './session-receipt.ts';
 
 /**
  * The session's steps, declared once (fwupd's habit: each step's weight declared up front): its
@@ -104,6 +105,11 @@ export interface SessionOptions {
   readonly onEvent?: (e: SessionEvent) => void;
   /** The bus to find the device on again after DETACH (navigator.usb, Node's WebUSB, the emulator's bus). */
   readonly usb?: UsbBus;
+  /**
+   * Device CAs to check the device's receipt against (issue #14). After an update the session asks
+   * the device for a receipt either way; without a CA it is kept, not verified.
+   */
+  readonly deviceCa?: readonly Certificate[];
 }
 
 export type Outcome = 'updated' | 'rejected-by-host' | 'rejected-by-device' | 'cancelled' | 'failed';
@@ -120,6 +126,8 @@ export interface SessionResult {
   readonly deviceVerifies: boolean;
   /** Image bytes this run put on the wire, and the image offset it started from (0: a fresh download). */
   readonly download?: { readonly bytesSent: number; readonly resumedAt: number };
+  /** The device-signed receipt asked for after an update (session-receipt.ts), or why there is none. */
+  readonly receipt?: ReceiptOutcome;
   readonly steps: readonly StepState[];
 }
 
@@ -135,5 +143,6 @@ export function sessionSummary(r: SessionResult): Record<string, unknown> {
     ...(r.before ? { before: r.before } : {}),
     ...(r.after ? { after: r.after } : {}),
     ...(r.download ? { download: r.download } : {}),
+    ...(r.receipt ? { receipt: { verified: r.receipt.verified, detail: r.receipt.detail, ...(r.receipt.fields ? { fields: r.receipt.fields } : {}) } } : {}),
   };
 }

@@ -24,6 +24,7 @@ import { identityFromQuery } from './device-identity.ts';
 import { deviceRejected, isDeviceFault, MCC_INSTRUCTION, MCC_STATE, REG_STATUS, mccError, mccStateName, regStatus } from './mcc-codes.ts';
 import { DATA_BLOCK_MAX, DATA_HEADER_SIZE, type DeviceStatus } from './protocol.ts';
 import { type DeviceQuery } from './query.ts';
+import { NO_RECEIPT_SUPPORT, receiptAuditRecord, requestReceipt, type ReceiptOutcome } from './session-receipt.ts';
 import { STEP_TABLE, STEP_TITLES, STEPS, WEIGHTS, type Outcome, type SessionEvent, type SessionOptions, type SessionResult, type StepId, type StepState, type StepStatus } from './session-model.ts';
 
 export * from './session-model.ts';
@@ -255,7 +256,8 @@ export class UpdateSession {
       this.#set('release', 'done');
       const after = await nic.query();
       void this.#o.audit?.add('device', after);
-      return this.#finish('updated', `Updated: ${after.fwVersionPending ?? report.manifest?.version} is pending and runs after the next reset (running now: ${after.fwVersionRunning}).`, { report, before, after });
+      const receipt = await this.#receipt(nic, after.serial);
+      return this.#finish('updated', `Updated: ${after.fwVersionPending ?? report.manifest?.version} is pending and runs after the next reset (running now: ${after.fwVersionRunning}).`, { report, before, after, receipt });
     } catch (e) {
       return this.#failure(this.#steps.find((x) => x.status === 'running')?.id ?? this.#entering ?? 'lock', e, locked ? { nic, handle } : undefined, before, report);
     }
@@ -372,7 +374,16 @@ export class UpdateSession {
       const f = await this.#failure('download', e, undefined, undefined, report);
       return { ...f, deviceVerifies: false };
     }
-    return { ...this.#finish('updated', `Downloaded with a plain DFU transfer. ${DEVICE_DOES_NOT_VERIFY}`, { report }), deviceVerifies: false };
+    this.#log(NO_RECEIPT_SUPPORT.detail);
+    return { ...this.#finish('updated', `Downloaded with a plain DFU transfer. ${DEVICE_DOES_NOT_VERIFY}`, { report, receipt: NO_RECEIPT_SUPPORT }), deviceVerifies: false };
+  }
+
+  /** The device's signed word on the update (session-receipt.ts): logged, audited, never a reason to fail the update. */
+  async #receipt(nic: NicClient, serial: string | undefined): Promise<ReceiptOutcome> {
+    const o: ReceiptOutcome = await requestReceipt(nic, { deviceCa: this.#o.deviceCa ?? [], serial, time: this.#o.now ?? new Date() }).catch((e: unknown) => ({ verified: false, detail: `no receipt: internal error: ${(e as Error)?.message ?? String(e)}` }));
+    this.#log(o.detail);
+    void this.#o.audit?.add('receipt', receiptAuditRecord(o));
+    return o;
   }
 
   /** What a Cancel left behind, truthfully: the steps already done say what the device went through. */

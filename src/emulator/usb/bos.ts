@@ -42,7 +42,7 @@ export const WEBUSB_URL_SCHEME = { HTTP: 0, HTTPS: 1, NONE: 255 } as const;
 export const WEBUSB_URL_HEADER_LENGTH = 3;
 /** bLength is one byte: at most 255 − 3 = 252 bytes of UTF-8 URL after the scheme prefix. */
 export const WEBUSB_URL_MAX_BYTES = 0xff - WEBUSB_URL_HEADER_LENGTH;
-/** bVendorCode of the WebUSB requests (TrustFlash; outside the interface vendor requests 0x40..0x49). */
+/** bVendorCode of the WebUSB requests (TrustFlash; outside the interface vendor requests 0x40..0x4B). */
 export const WEBUSB_VENDOR_CODE = 0x01;
 /** iLandingPage: the URL descriptor index of the landing page (1, as the Linux gadget's fixed index). */
 export const WEBUSB_LANDING_PAGE_INDEX = 1;

@@ -14,6 +14,8 @@
  *   0x47 TOKEN_APPLY      OUT  the CS token
  *   0x48 LAST_RESULT      IN   bRequest u8, kind u8 (0 register status, 1 MCC error), code u8, 0, UTF-8 sentence
  *   0x49 RESET            OUT  the NIC resets; the device re-enumerates
+ *   0x4A RECEIPT_REQUEST  OUT  nonce[32]: the firmware signs a receipt and holds it (issue #14)
+ *   0x4B RECEIPT          IN   the receipt RECEIPT_REQUEST made (STALL when there is none: LAST_RESULT says why)
  *
  * CONTROL and DATA are acknowledged whenever they are well formed: the answer is in STATUS (result,
  * error), as an MCC SET's is in the register. Malformed requests STALL. LAST_RESULT describes the
@@ -22,6 +24,7 @@
 import type { EmulatedNic } from '../nic.ts';
 import { CablePulled } from './cable.ts';
 import { MCC_INSTRUCTION, REGISTER_STATUS as R, mccErrorSentence, registerStatusSentence } from './mcc.ts';
+import { NO_RECEIPT, NO_RECEIPT_TEXT } from '../firmware.ts';
 
 export const VendorRequest = {
   QUERY: 0x40,
@@ -34,6 +37,8 @@ export const VendorRequest = {
   TOKEN_APPLY: 0x47,
   LAST_RESULT: 0x48,
   RESET: 0x49,
+  RECEIPT_REQUEST: 0x4a,
+  RECEIPT: 0x4b,
 } as const;
 export type VendorRequest = (typeof VendorRequest)[keyof typeof VendorRequest];
 
@@ -48,6 +53,8 @@ export const VENDOR_REQUEST_NAMES: Record<VendorRequest, string> = {
   0x47: 'TOKEN_APPLY',
   0x48: 'LAST_RESULT',
   0x49: 'RESET',
+  0x4a: 'RECEIPT_REQUEST',
+  0x4b: 'RECEIPT',
 };
 
 const DIRECTION: Record<VendorRequest, 'in' | 'out'> = {
@@ -61,6 +68,8 @@ const DIRECTION: Record<VendorRequest, 'in' | 'out'> = {
   0x47: 'out',
   0x48: 'in',
   0x49: 'out',
+  0x4a: 'out',
+  0x4b: 'in',
 };
 
 export const LAST_RESULT_KIND = { REGISTER_STATUS: 0, MCC_ERROR: 1 } as const;
@@ -93,7 +102,7 @@ const ACK: VendorReply = { stall: false, data: new Uint8Array(0) };
 const utf8 = new TextEncoder();
 
 function isVendorRequest(n: number): n is VendorRequest {
-  return n >= VendorRequest.QUERY && n <= VendorRequest.RESET;
+  return n >= VendorRequest.QUERY && n <= VendorRequest.RECEIPT;
 }
 
 export interface VendorOptions {
@@ -109,6 +118,8 @@ export class VendorRequests {
   #last: LastResult = { request: 0, kind: LAST_RESULT_KIND.REGISTER_STATUS, code: R.OK, text: 'OK' };
   /** DATA requests since the last UPDATE_COMPONENT: the block number fault injection counts. */
   #dataIndex = 0;
+  /** What the last RECEIPT_REQUEST made: the receipt, or the refusal RECEIPT answers with (function RAM). */
+  #receipt: { bytes: Uint8Array } | { status: number; text: string } = { status: R.BAD_PARAM, text: 'no receipt was requested: send RECEIPT_REQUEST with a 32-byte nonce first' };
 
   constructor(nic: EmulatedNic, opts: VendorOptions) {
     this.#nic = nic;
@@ -119,6 +130,7 @@ export class VendorRequests {
   forget(): void {
     this.#last = { request: 0, kind: LAST_RESULT_KIND.REGISTER_STATUS, code: R.OK, text: 'OK' };
     this.#dataIndex = 0;
+    this.#receipt = { status: R.BAD_PARAM, text: 'no receipt was requested: send RECEIPT_REQUEST with a 32-byte nonce first' };
   }
 
   async handle(r: VendorSetup): Promise<VendorReply> {
@@ -151,6 +163,12 @@ export class VendorRequests {
         out.set(text, 4);
         return { stall: false, data: out };
       }
+      case VendorRequest.RECEIPT_REQUEST:
+        return this.#receiptRequest(r);
+      case VendorRequest.RECEIPT:
+        if ('bytes' in this.#receipt) return this.#ok(r.request, this.#receipt.bytes);
+        this.#record(r.request, LAST_RESULT_KIND.REGISTER_STATUS, this.#receipt.status, this.#receipt.text);
+        return STALL;
       case VendorRequest.RESET:
         if (r.data.length !== 0) return this.#malformed(r.request, `RESET carries no data, got ${r.data.length} bytes`);
         this.#record(r.request, LAST_RESULT_KIND.REGISTER_STATUS, R.OK, 'OK');
@@ -236,6 +254,24 @@ export class VendorRequests {
     if (rs === R.OK) return this.#ok(r.request, new Uint8Array(0));
     this.#record(r.request, LAST_RESULT_KIND.REGISTER_STATUS, rs, rs === R.METHOD_NOT_SUPP ? UNSUPPORTED_UNDER_SECURE_FW : registerStatusSentence(rs));
     return STALL;
+  }
+
+  /**
+   * RECEIPT_REQUEST is acknowledged whenever it is well formed, like CONTROL: a Linux gadget cannot
+   * stall an OUT data stage after reading it (§16), so the refusal is RECEIPT's STALL and LAST_RESULT.
+   */
+  async #receiptRequest(r: VendorSetup): Promise<VendorReply> {
+    this.#receipt = { status: R.BAD_PARAM, text: `RECEIPT_REQUEST expects a 32-byte nonce, got ${r.data.length} bytes` };
+    if (r.data.length !== 32) return this.#malformed(r.request, this.#receipt.text);
+    const a = await this.#nic.run('receipt', (fw) => fw.receipt(r.data));
+    if (a.ok) {
+      this.#receipt = { bytes: a.bytes };
+      return this.#ok(r.request, new Uint8Array(0));
+    }
+    const status = a.reason === NO_RECEIPT.NOT_BOOTED ? R.DEV_BUSY : a.reason === NO_RECEIPT.BAD_NONCE ? R.BAD_PARAM : a.reason === NO_RECEIPT.NO_KEY ? R.METHOD_NOT_SUPP : R.RES_NOT_AVLBL;
+    this.#receipt = { status, text: NO_RECEIPT_TEXT[a.reason] ?? `no receipt (reason ${a.reason})` };
+    this.#record(r.request, LAST_RESULT_KIND.REGISTER_STATUS, status, this.#receipt.text);
+    return ACK;
   }
 
   async #tokenApply(r: VendorSetup): Promise<VendorReply> {

@@ -67,3 +67,23 @@ export function rejectionOf(r: SessionResult): Rejection | undefined {
   }
   return undefined;
 }
+
+/** The device-signed receipt after an update (issue #14), as the outcome shows it: plain text only. */
+export interface Attestation {
+  readonly verified: boolean;
+  /** "device-attested", or what stands in its place. */
+  readonly label: string;
+  /** What the device signed (serial, versions), when it sent a receipt that parsed. */
+  readonly claims: string | undefined;
+  readonly detail: string;
+}
+
+export function attestationOf(r: SessionResult): Attestation | undefined {
+  const o = r.receipt;
+  if (!o) return undefined;
+  const f = o.fields;
+  const claims = f ? `${f.serial} (PSID ${f.psid}) runs ${f.runningVersion}${f.pendingVersion ? `, ${f.pendingVersion} pending` : ''}, fused security version ${f.fusedSvn}` : undefined;
+  // verified: the claims are the detail already; say what vouches for them instead
+  const detail = o.verified ? `Signed by the NIC's own attestation key over this session's fresh nonce; its certificate is from "${o.deviceCa ?? 'the device CA'}".` : o.detail;
+  return { verified: o.verified, label: o.verified ? 'device-attested' : o.bytes ? 'receipt not verified' : 'no receipt', claims, detail };
+}

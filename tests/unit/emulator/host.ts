@@ -269,7 +269,7 @@ export async function readConfiguration(dev: USBDevice): Promise<Uint8Array> {
 
 // ---- vendor requests ----------------------------------------------------------------------
 
-export const V = { QUERY: 0x40, STATUS: 0x41, CONTROL: 0x42, DATA: 0x43, READ: 0x44, MAINT: 0x45, TOKEN_CHALLENGE: 0x46, TOKEN_APPLY: 0x47, LAST_RESULT: 0x48, RESET: 0x49 } as const;
+export const V = { QUERY: 0x40, STATUS: 0x41, CONTROL: 0x42, DATA: 0x43, READ: 0x44, MAINT: 0x45, TOKEN_CHALLENGE: 0x46, TOKEN_APPLY: 0x47, LAST_RESULT: 0x48, RESET: 0x49, RECEIPT_REQUEST: 0x4a, RECEIPT: 0x4b } as const;
 
 export function vendorIn(dev: USBDevice, request: number, length: number, value = 0): Promise<USBInTransferResult> {
   return dev.controlTransferIn({ requestType: 'vendor', recipient: 'interface', request, value, index: dfuInterface(dev) }, length);

@@ -227,6 +227,20 @@ describe('malformed vendor requests stall (no throw)', () => {
     expect((await dev.controlTransferIn({ requestType: 'vendor', recipient: 'device', request: V.STATUS, value: 0, index: 1 }, 28)).status).toBe('stall');
   });
 
+  it('RECEIPT with nothing requested, RECEIPT_REQUEST with a short nonce, and the wrong directions stall; LAST_RESULT says why', async () => {
+    const dev = await runtime();
+    expect((await vendorIn(dev, V.RECEIPT, 4096)).status).toBe('stall');
+    expect(await lastResult(dev)).toEqual({ request: V.RECEIPT, kind: 0, code: 7, text: 'no receipt was requested: send RECEIPT_REQUEST with a 32-byte nonce first' });
+    expect((await vendorOut(dev, V.RECEIPT_REQUEST, new Uint8Array(33))).status).toBe('stall');
+    expect(await lastResult(dev)).toMatchObject({ request: V.RECEIPT_REQUEST, kind: 0, code: 7 });
+    expect((await vendorIn(dev, V.RECEIPT_REQUEST, 32)).status).toBe('stall');
+    expect((await vendorOut(dev, V.RECEIPT, new Uint8Array(32))).status).toBe('stall');
+    // a NIC made without a device CA has no attestation key: the request is taken, the receipt refused
+    expect((await vendorOut(dev, V.RECEIPT_REQUEST, new Uint8Array(32))).status).toBe('ok');
+    expect((await vendorIn(dev, V.RECEIPT, 4096)).status).toBe('stall');
+    expect(await lastResult(dev)).toMatchObject({ request: V.RECEIPT, kind: 0, code: 6, text: expect.stringMatching(/no attestation key/) });
+  });
+
   it('DATA for a handle nobody owns is acknowledged; STATUS.result says bad parameter', async () => {
     const dev = await runtime();
     expect((await vendorOut(dev, V.DATA, dataRequest(1234, 0, new Uint8Array(16)))).status).toBe('ok');

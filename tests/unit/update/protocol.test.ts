@@ -272,9 +272,9 @@ describe('encoders and decoders round-trip', () => {
 
   it('vendor request table', () => {
     expect(VENDOR_REQUEST_TYPE).toEqual({ OUT: 0x41, IN: 0xc1 });
-    expect(Object.values(VENDOR_REQUEST)).toEqual([0x40, 0x41, 0x42, 0x43, 0x44, 0x45, 0x46, 0x47, 0x48, 0x49]);
+    expect(Object.values(VENDOR_REQUEST)).toEqual([0x40, 0x41, 0x42, 0x43, 0x44, 0x45, 0x46, 0x47, 0x48, 0x49, 0x4a, 0x4b]);
     const dirs = Object.fromEntries(Object.entries(VENDOR_REQUESTS).map(([k, v]) => [k, v.direction]));
-    expect(dirs).toEqual({ QUERY: 'in', STATUS: 'in', CONTROL: 'out', DATA: 'out', READ: 'in', MAINT: 'out', TOKEN_CHALLENGE: 'in', TOKEN_APPLY: 'out', LAST_RESULT: 'in', RESET: 'out' });
+    expect(dirs).toEqual({ QUERY: 'in', STATUS: 'in', CONTROL: 'out', DATA: 'out', READ: 'in', MAINT: 'out', TOKEN_CHALLENGE: 'in', TOKEN_APPLY: 'out', LAST_RESULT: 'in', RESET: 'out', RECEIPT_REQUEST: 'out', RECEIPT: 'in' });
     for (const [k, v] of Object.entries(VENDOR_REQUESTS)) expect(v.bRequest).toBe(VENDOR_REQUEST[k as keyof typeof VENDOR_REQUEST]);
     expect(vendorSetup('READ', 1, 3)).toEqual({ requestType: 'vendor', recipient: 'interface', request: 0x44, value: 3, index: 1 });
     expect(() => vendorSetup('MAINT', 256)).toThrow(RangeError);

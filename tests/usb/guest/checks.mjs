@@ -211,6 +211,18 @@ await check(`dfu-util -D good.tfw: accepted; ${GOOD} pending, then running after
 });
 
 // ---- our own host over the same bus --------------------------------------------------------------
+await check('trustflash receipt get --usb: the NIC signs a receipt over our nonce through the kernel (OUT RECEIPT_REQUEST, IN RECEIPT); it verifies against the DEMO device CA', async () => {
+  const nonce = 'c3'.repeat(32);
+  const out = join(R, 'usb.receipt');
+  rmSync(out, { force: true });
+  const g = await tf('receipt', 'get', '--usb', VIDPID, '--out', out, '--nonce', nonce);
+  assert(g.code === 0, g.all);
+  const v = await tf('receipt', 'verify', out, '--trust', join(REPO, 'src/assets/demo-keys/device-ca/cert.pem'), '--nonce', nonce, '--serial', SERIAL, '--json');
+  const j = JSON.parse(v.out);
+  assert(v.code === 0 && j.verified && j.fields.runningVersion === GOOD, v.all);
+  return `${j.device}; running ${j.fields.runningVersion}`;
+});
+
 await check('trustflash update --usb refuses tampered-payload.tfw before sending a byte', async () => {
   const before = bridge.counts.data;
   const r = await tf('update', '--usb', VIDPID, '--trust', ROOT, join(S, 'tampered-payload.tfw'));
