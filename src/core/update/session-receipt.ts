@@ -9,6 +9,7 @@ import type { Certificate } from '../crypto/x509.ts';
 import { UpdateError } from '../dfu/errors.ts';
 import { armorReceipt, parseReceipt, receiptFields } from '../receipt/receipt.ts';
 import { verifyReceipt } from '../receipt/verify.ts';
+import { isDemoKeyId } from '../crypto/demo-keys.ts';
 import { RECEIPT_NONCE_SIZE, type NicClient } from './nic-client.ts';
 
 export interface ReceiptOutcome {
@@ -33,6 +34,8 @@ export interface ReceiptRequest {
   /** The serial the session updated (from QUERY). */
   readonly serial: string | undefined;
   readonly time: Date;
+  /** Production mode: a receipt certified by a DEMO device CA is kept but does not count as attested. */
+  readonly production?: boolean;
   /** The nonce source; default crypto.getRandomValues. */
   readonly random?: (bytes: Uint8Array) => void;
 }
@@ -55,6 +58,9 @@ export async function requestReceipt(nic: NicClient, req: ReceiptRequest): Promi
   if (req.deviceCa.length === 0) return { bytes: answer.bytes, verified: false, detail: 'receipt kept, not verified: no device CA was given', ...withFields };
   const v = await verifyReceipt(answer.bytes, { anchors: req.deviceCa, time: req.time, nonce, ...(req.serial !== undefined ? { serial: req.serial } : {}) });
   if (!v.ok) return { bytes: answer.bytes, verified: false, detail: `receipt refused: ${v.reason}`, ...withFields };
+  if (req.production && isDemoKeyId(v.anchor.keyId)) {
+    return { bytes: answer.bytes, verified: false, detail: `receipt not counted in production mode: its certificate is by "${v.anchor.subject}", a DEMO device CA whose key anyone has (pass your own device CA)`, ...withFields };
+  }
   const r = v.receipt;
   const versions = r.pendingVersion ? `running ${r.runningVersion}, pending ${r.pendingVersion}` : `running ${r.runningVersion}`;
   return { bytes: answer.bytes, verified: true, detail: `device-attested: ${r.serial} (PSID ${r.psid}) signed that it is ${versions}, fused security version ${r.fusedSvn} (certificate by "${v.anchor.subject}")`, deviceCa: v.anchor.subject, ...withFields };

@@ -380,7 +380,7 @@ export class UpdateSession {
 
   /** The device's signed word on the update (session-receipt.ts): logged, audited, never a reason to fail the update. */
   async #receipt(nic: NicClient, serial: string | undefined): Promise<ReceiptOutcome> {
-    const o: ReceiptOutcome = await requestReceipt(nic, { deviceCa: this.#o.deviceCa ?? [], serial, time: this.#o.now ?? new Date() }).catch((e: unknown) => ({ verified: false, detail: `no receipt: internal error: ${(e as Error)?.message ?? String(e)}` }));
+    const o: ReceiptOutcome = await requestReceipt(nic, { deviceCa: this.#o.deviceCa ?? [], serial, time: this.#o.now ?? new Date(), ...(this.#o.production ? { production: true } : {}) }).catch((e: unknown) => ({ verified: false, detail: `no receipt: internal error: ${(e as Error)?.message ?? String(e)}` }));
     this.#log(o.detail);
     void this.#o.audit?.add('receipt', receiptAuditRecord(o));
     return o;

@@ -99,6 +99,9 @@ describe('the emulated NIC in production mode', () => {
     const u = await t('update', 'own.tfw', '--trust', 'own-root/cert.pem', '--emulated', '--state', 'own.state', '--production');
     expect(u.code, u.stdout + u.stderr).toBe(0);
     expect(u.stdout).toMatch(/UPDATED/);
+    // the NIC's receipt is certified by the DEMO device CA: kept, but not counted as attestation here
+    expect(u.stdout).toMatch(/receipt not counted in production mode: its certificate is by "[^"]*", a DEMO device CA/);
+    expect(u.stdout).not.toMatch(/device-attested/);
   }, 60_000);
 });
 
