@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { DfuHost } from '../core/dfu/host.ts';
 import { UpdateError } from '../core/dfu/errors.ts';
 import { reconnect, sameDevice, type UsbBus } from '../core/dfu/reconnect.ts';
-import { loadTrustFiles } from './trust-files.ts';
+import { loadTrustSetup } from './trust-setup.ts';
 import { AuditLog, verifyAuditLog } from '../core/update/audit.ts';
 import { NicClient } from '../core/update/nic-client.ts';
 import { renderFlintQuery } from '../core/update/flint.ts';
@@ -241,13 +241,12 @@ export async function cmdUpdate(argv: string[], io: Io): Promise<number> {
   const p = parseArgs(argv, flagSpec('update'));
   if (p.positional.length !== 1) throw new UsageError(`expected exactly one FILE to update with, got ${p.positional.length}`);
   const file = p.positional[0]!;
-  const trustPaths = list(p, 'trust');
-  if (trustPaths.length === 0) throw new UsageError('--trust ROOT.pem is required: the host checks the image before sending it');
-  const store = await loadTrustFiles(io, trustPaths, list(p, 'crl'));
   const faults = faultsOf(p);
   const timing = str(p, 'timing');
   if (timing !== undefined && !['instant', 'full-speed', 'high-speed'].includes(timing)) throw new UsageError('--timing takes instant, full-speed or high-speed');
   const now = parseNow(p);
+  const setup = await loadTrustSetup(io, p, { now: now ?? new Date(), missingTrust: '--trust ROOT.pem (or --bundle BUNDLE.json) is required: the host checks the image before sending it' });
+  const store = setup.trust;
   const blockText = str(p, 'block-size');
   const blockSize = blockText === undefined ? undefined : Number(blockText);
   if (blockSize !== undefined && (!Number.isInteger(blockSize) || blockSize < 64 || blockSize > 65527)) throw new UsageError('--block-size is 64..65527');
@@ -301,6 +300,7 @@ export async function cmdUpdate(argv: string[], io: Io): Promise<number> {
       firmware: { kind: 'file', file: blob },
       blockHasher: nodeBlockHasher(resolve(io.cwd, file)),
       trust: store,
+      ...(setup.catalog ? { catalog: setup.catalog } : {}),
       ...(audit ? { audit } : {}),
       ...(now ? { now } : {}),
       ...(blockSize ? { blockSize } : {}),
@@ -336,6 +336,7 @@ export async function cmdUpdate(argv: string[], io: Io): Promise<number> {
     });
     const result = await session.run();
     endBar();
+    await setup.recordSeen();
     const auditHead = logPath && audit ? await writeAudit(io, logPath, audit) : undefined;
     if (json) io.out(JSON.stringify({ ...sessionSummary(result), ...(auditHead ? { audit: { path: logPath, head: auditHead } } : {}) }, null, 2));
     else {

@@ -11,7 +11,10 @@
  */
 import { toHex } from '../bytes/hex.ts';
 import type { Failed } from '../bytes/result.ts';
-import { verifyCms, type CmsFailureKind } from '../crypto/cms.ts';
+import * as pkijs from 'pkijs';
+import { CMS_OID, verifyCms, type CmsFailureKind } from '../crypto/cms.ts';
+import { parseBer } from '../crypto/der.ts';
+import { formatName } from '../crypto/x500-name.ts';
 import { isDemoKeyId } from '../crypto/demo-keys.ts';
 import { looksLikePem, parsePem } from '../crypto/pem.ts';
 import type { TrustStore } from '../crypto/trust.ts';
@@ -87,4 +90,33 @@ export function rollbackKey(anchorKeyId: string, psid: string): string {
 /** The rollback keys a verified catalog speaks for (one per product it lists). */
 export function rollbackKeys(c: VerifiedCatalog): string[] {
   return c.content.products.map((p) => rollbackKey(c.anchor.keyId, p.psid));
+}
+
+/** What `catalog inspect` shows: the content and the certificates carried, NOT verified. */
+export interface UnverifiedCatalog {
+  readonly json: string;
+  /** The parsed content, or why it does not meet the schema. */
+  readonly content: { ok: true; value: CatalogContent } | Failed;
+  readonly certificates: readonly { subject: string; issuer: string; notAfter: Date }[];
+  readonly signers: number;
+}
+
+/** Reads a catalog's content without checking anything (inspect). Never throws on bad input. */
+export function readCatalogUnverified(bytes: Uint8Array): { ok: true; value: UnverifiedCatalog } | Failed {
+  const der = catalogDer(bytes);
+  if (!der.ok) return der;
+  const asn = parseBer(der.der);
+  if (!asn) return { ok: false, reason: 'not a DER or PEM CMS structure' };
+  try {
+    const ci = new pkijs.ContentInfo({ schema: asn });
+    if (ci.contentType !== CMS_OID.signedData) return { ok: false, reason: `CMS content type ${ci.contentType} is not SignedData` };
+    const sd = new pkijs.SignedData({ schema: ci.content });
+    const e = sd.encapContentInfo.eContent;
+    if (!e) return { ok: false, reason: 'the CMS is detached: it carries no catalog' };
+    const json = new TextDecoder('utf-8', { fatal: true }).decode(new Uint8Array(e.getValue()));
+    const certificates = (sd.certificates ?? []).flatMap((c) => (c instanceof pkijs.Certificate ? [{ subject: formatName(c.subject), issuer: formatName(c.issuer), notAfter: c.notAfter.value }] : []));
+    return { ok: true, value: { json, content: parseCatalogJson(json), certificates, signers: sd.signerInfos.length } };
+  } catch (e) {
+    return { ok: false, reason: `the CMS could not be read: ${(e as Error).message}` };
+  }
 }

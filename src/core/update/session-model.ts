@@ -3,6 +3,7 @@
  * in a table (id, title, weight, and for one-instruction steps the MCC instruction and the state
  * the device must answer with), the one event stream it emits, its options and its result.
  */
+import type { CatalogCheckInput } from '../catalog/catalog-check.ts';
 import type { DfuHost } from '../dfu/host.ts';
 import type { UsbBus } from '../dfu/reconnect.ts';
 import type { TrustStore } from '../crypto/trust.ts';
@@ -86,6 +87,8 @@ export interface SessionOptions {
   readonly firmware: Firmware;
   readonly trust: TrustStore;
   readonly now?: Date;
+  /** A release catalog and the sequences seen before: the pre-flight report's `catalog` row (verify-image.ts). */
+  readonly catalog?: CatalogCheckInput;
   readonly audit?: AuditLog;
   /** Asked before each step (StepGate: Step / Run / Cancel). Without a gate the session runs through. */
   readonly gate?: Gate;
