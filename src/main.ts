@@ -17,6 +17,8 @@ import { FirmwareFlow } from './ui/state/firmware-flow.svelte.ts';
 import { HistoryState } from './ui/state/history.svelte.ts';
 import { EmulatorOwner } from './ui/state/emulator-owner.svelte.ts';
 import { indexedDbHistoryStore, memoryHistoryStore } from './service/history-store.ts';
+import { indexedDbCatalogStore, memoryCatalogStore } from './service/catalog-store.ts';
+import { CatalogState } from './ui/state/catalog.svelte.ts';
 import './ui/app.css';
 
 const fetchText = async (url: string) => (await fetchFromApp(url)).text();
@@ -38,7 +40,8 @@ const usbSupport: UsbSupport = !window.isSecureContext ? 'insecure' : 'usb' in n
 
 const verifier = new VerifierState(workerBackend());
 // the operator's vendor roots are remembered in this browser (they are public certificates)
-const setup = new SetupState(fetchText, window.localStorage);
+const catalogStore = typeof indexedDB !== 'undefined' ? indexedDbCatalogStore(indexedDB) : memoryCatalogStore();
+const setup = new SetupState(fetchText, window.localStorage, undefined, new CatalogState(catalogStore));
 const appUpdate = new AppUpdate();
 const channel = new DeviceChannel(combinedBackend(workerDeviceBackend(), pageUsbBackend()));
 const devices = new DevicesState({

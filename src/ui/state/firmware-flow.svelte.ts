@@ -126,6 +126,7 @@ export class FirmwareFlow {
     await setup.whenReady();
     if (generation !== this.#generation) return;
     const device = this.identity;
-    await verifier.verifyFiles(files, { trust: setup.trust, ...(device ? { device } : {}), certificateTexts });
+    const catalog = setup.catalog?.forVerify;
+    await verifier.verifyFiles(files, { trust: setup.trust, ...(device ? { device } : {}), certificateTexts, ...(catalog ? { catalog } : {}) });
   }
 }

@@ -7,6 +7,7 @@ import type { DeviceIdentity } from '../../core/verify/verify-image.ts';
 import type { TrustSource } from '../worker/protocol.ts';
 import { looksLikePem, parsePem } from '../../core/crypto/pem.ts';
 import { summarizeCrls, type CrlSummary } from './crl-summary.ts';
+import { looksLikeCatalog, type CatalogState } from './catalog.svelte.ts';
 import { MAX_STORED_CRLS, MAX_STORED_ROOTS, readStoredTrust, storedTrustText, TRUST_KEY, type TrustMemory } from './trust-memory.ts';
 
 export { TRUST_KEY, type TrustMemory };
@@ -49,11 +50,14 @@ export class SetupState {
   readonly #fetchText: (url: string) => Promise<string>;
   readonly #memory: TrustMemory | undefined;
   readonly #clock: () => Date;
+  /** The release catalog (catalog.svelte.ts), when the page keeps one. */
+  readonly catalog: CatalogState | undefined;
 
-  constructor(fetchText: (url: string) => Promise<string>, memory?: TrustMemory, clock: () => Date = () => new Date()) {
+  constructor(fetchText: (url: string) => Promise<string>, memory?: TrustMemory, clock: () => Date = () => new Date(), catalog?: CatalogState) {
     this.#fetchText = fetchText;
     this.#memory = memory;
     this.#clock = clock;
+    this.catalog = catalog;
     this.#recall();
   }
 
@@ -157,6 +161,8 @@ export class SetupState {
     } catch (e) {
       this.#loadError = `the samples and demo trust root could not be loaded: ${(e as Error).message}`;
     }
+    // the remembered catalog is checked against the trust store just loaded
+    await this.catalog?.load(() => this.trust);
   }
 
   setUseDemoRoot(on: boolean) {
@@ -184,11 +190,16 @@ export class SetupState {
     // roots first and at once, before any await: a verification started right after the pick
     // must see them (crl.ts, with pkijs, is loaded only when a CRL comes)
     const maybeCrls: TrustFile[] = [];
+    const catalogs: TrustFile[] = [];
     for (const f of files) {
       const text = looksLikePem(f.bytes) ? new TextDecoder().decode(f.bytes) : undefined;
-      if (text !== undefined && !parsePem(text).blocks.some((b) => b.label === 'X509 CRL')) this.addTrust({ name: f.name, text });
+      if (this.catalog && looksLikeCatalog(f.bytes, text)) catalogs.push(f);
+      else if (text !== undefined && !parsePem(text).blocks.some((b) => b.label === 'X509 CRL')) this.addTrust({ name: f.name, text });
       else maybeCrls.push(f);
     }
+    // the last catalog given wins (a catalog replaces the one kept, unless it is older)
+    const catalog = catalogs.at(-1);
+    if (catalog) await this.catalog!.add({ name: catalog.name, bytes: catalog.bytes }, this.trust);
     if (maybeCrls.length === 0) {
       this.#fileNote = undefined;
       return;
