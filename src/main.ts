@@ -60,11 +60,12 @@ const update = new UpdateState({
   channel,
   devices,
   trust: () => setup.trust,
+  catalog: () => setup.catalog?.forVerify,
   fetchBytes: fetchBytesFromApp,
 });
 const log = new LogState({ channel, saveFile });
 const faults = new FaultDraft();
-const batch = new BatchState({ channel, trust: () => setup.trust, fetchBytes: fetchBytesFromApp });
+const batch = new BatchState({ channel, trust: () => setup.trust, catalog: () => setup.catalog?.forVerify, fetchBytes: fetchBytesFromApp });
 const historyStore = typeof indexedDB !== 'undefined' ? indexedDbHistoryStore(indexedDB) : memoryHistoryStore();
 const history = new HistoryState({ channel, read: () => historyStore.entries(), saveFile, ...(navigator.storage ? { storage: navigator.storage } : {}) });
 const owner = new EmulatorOwner(channel);
