@@ -38,6 +38,9 @@ export interface TrustBundle {
    * (refusing demo keys and overrides) is decided where the CLI and the page read this field.
    */
   readonly production: boolean;
+  /** The PEM texts as given, for a holder that keeps them (the page remembers roots and CRLs as text). */
+  readonly rootTexts: readonly string[];
+  readonly crlTexts: readonly string[];
 }
 
 export type BundleResult = { ok: true; value: TrustBundle; warnings: string[] } | { ok: false; reason: string; errors: string[] };
@@ -91,7 +94,7 @@ export async function loadTrustBundle(text: string, fileName = 'bundle'): Promis
   // a root in a CRL slot is refused by loadTrustStore (kind 'crl'); a CRL in a root slot would be trusted as a CRL, so refuse it here
   for (const [i, t] of roots.entries()) if (/-----BEGIN X509 CRL-----/.test(t)) trustErrors.push(`bundle.roots[${i}] holds a CRL; CRLs go in bundle.crls`);
   if (trustErrors.length) return refuse(trustErrors);
-  return { ok: true, value: { name: name ?? fileName, trust: store, catalog, production: b.production as boolean }, warnings };
+  return { ok: true, value: { name: name ?? fileName, trust: store, catalog, production: b.production as boolean, rootTexts: roots, crlTexts: crls }, warnings };
 }
 
 /** A bundle file's text from its parts (PEM texts; the catalog as DER, written as a "CMS" PEM block). */

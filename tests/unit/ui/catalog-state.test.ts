@@ -90,3 +90,28 @@ describe('catalog store values', () => {
     expect(readStoredCatalog({ v: 1, value: { name: 1 } }, undefined).refused).toEqual(['the stored catalog is malformed; it was set aside']);
   });
 });
+
+describe('a trust bundle dropped in the Trust panel', () => {
+  it('adds its roots, CRLs and catalog, and remembers its name and production flag', async () => {
+    const { trustBundleText } = await import('../../../src/core/catalog/trust-bundle.ts');
+    const m = new Map<string, string>();
+    const memory = { getItem: (k: string) => m.get(k) ?? null, setItem: (k: string, v: string) => void m.set(k, v) };
+    const cat = new CatalogState(memoryCatalogStore(), () => NOW);
+    const s = new SetupState(noFetch, memory, () => NOW, cat);
+    await s.load();
+    const text = trustBundleText({ name: 'Lab A', production: true, roots: [keyPem('root', 'cert.pem')], catalog: await catalog(2) });
+    await s.addFiles([{ name: 'lab.json', bytes: new TextEncoder().encode(text) }]);
+    expect(s.fileNote).toBeUndefined();
+    expect(s.extraTrust.map((t) => t.name)).toEqual(['Lab A (lab.json) root 1']);
+    expect(cat.summary).toMatchObject({ name: 'Lab A (lab.json) catalog', sequence: 2 });
+    expect(s.bundle).toEqual({ name: 'Lab A', production: true });
+    expect(s.bundleProduction).toBe(true);
+    // remembered: a new page load reads it back
+    const again = new SetupState(noFetch, memory, () => NOW);
+    expect(again.bundleProduction).toBe(true);
+    // a broken bundle is refused whole, with its reason
+    await s.addFiles([{ name: 'bad.json', bytes: new TextEncoder().encode('{"schema": "trustflash-trust-bundle", "schemaVersion": 1, "roots": []}') }]);
+    expect(s.fileNote).toMatch(/^Not added: bad.json: .*bundle.production must be true or false/);
+    expect(s.bundle?.name).toBe('Lab A');
+  });
+});
