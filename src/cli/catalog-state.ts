@@ -68,7 +68,11 @@ export async function readSeenSequences(dir: string): Promise<SeenSequences> {
  * seen (never lowers one). Returns the keys raised; writes nothing when none is.
  */
 export async function recordCatalogSequence(dir: string, seen: SeenSequences, catalog: VerifiedCatalog): Promise<string[]> {
+  // read again just before writing: another run may have raised a sequence since this one started,
+  // and a write must never lower one (two runs at once can still race; each only ever raises)
+  const now = await readSeenSequences(dir);
   const next: Record<string, number> = { ...seen };
+  for (const [k, v] of Object.entries(now)) next[k] = Math.max(next[k] ?? 0, v);
   const raised: string[] = [];
   for (const k of rollbackKeys(catalog)) {
     if ((next[k] ?? 0) < catalog.content.sequence) {

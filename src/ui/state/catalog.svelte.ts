@@ -98,7 +98,9 @@ export class CatalogState {
 
   /** A dropped or picked catalog: kept if it verifies and is not older than one already seen. */
   async add(file: KeptCatalog, trust: readonly TrustSource[]): Promise<void> {
-    await this.#ready;
+    // the stored sequences first, always: judging (and then saving) against an empty "seen" would
+    // let an older catalog in and overwrite what was seen
+    await this.load(() => trust);
     const r = await this.#check(file, trust);
     if (!r.ok) {
       this.#error = `${file.name} was not loaded: ${r.reason}`;
@@ -122,6 +124,7 @@ export class CatalogState {
 
   /** Removes the catalog; the sequences seen are kept (forgetting them would reopen rollback). */
   async remove(): Promise<void> {
+    await this.#ready;
     this.#kept = undefined;
     this.#summary = undefined;
     this.#error = undefined;

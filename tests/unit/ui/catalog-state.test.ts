@@ -115,3 +115,16 @@ describe('a trust bundle dropped in the Trust panel', () => {
     expect(s.bundle?.name).toBe('Lab A');
   });
 });
+
+describe('CatalogState before the page has loaded', () => {
+  it('a catalog dropped before load() is still judged against the stored sequences, and they are not lowered', async () => {
+    const store = memoryCatalogStore();
+    const first = new CatalogState(store, () => NOW);
+    const trust = [{ name: 'root.pem', text: keyPem('root', 'cert.pem') }];
+    await first.add({ name: 'new.cms', bytes: await catalog(9) }, trust);
+    const early = new CatalogState(store, () => NOW); // load() never called
+    await early.add({ name: 'old.cms', bytes: await catalog(8) }, trust);
+    expect(early.error).toMatch(/a rolled-back catalog/);
+    expect(Object.values((await store.load()).seen)).toEqual([9]);
+  });
+});
