@@ -11,7 +11,7 @@ import { createCms } from '../../../src/core/crypto/cms.ts';
 import { toPem } from '../../../src/core/crypto/pem.ts';
 import { verifyImage } from '../../../src/core/verify/verify-image.ts';
 import type { Report } from '../../../src/core/verify/report.ts';
-import { DEVICE, DRAFT, NOW, demoCert, demoKey, demoTrust, smallCertImage } from '../helpers/demo.ts';
+import { DEVICE, DRAFT, NOW, demoCert, demoKey, demoTrust, keyPem, smallCertImage } from '../helpers/demo.ts';
 
 const D = (c: string) => c.repeat(64);
 
@@ -128,6 +128,19 @@ describe('catalog signature', () => {
       const bad = der.slice();
       bad[i]! ^= 0x01;
       expect((await verify(bad)).ok, `byte ${i}`).toBe(false);
+    }
+  });
+  it('refuses a catalog whose signer a loaded CRL revokes (the same revocation as image signers)', async () => {
+    const { makeCrl } = await import('../../../src/core/crypto/crl-issue.ts');
+    const signer = await demoCert('signer');
+    const crl = await makeCrl({ issuer: await demoCert('root'), privateKey: (await demoKey('root')).privateKey, thisUpdate: new Date('2026-11-01T00:00:00Z'), nextUpdate: new Date('2026-12-31T00:00:00Z'), number: 3n, revoked: [{ serialHex: signer.serialHex, revocationDate: new Date('2026-11-01T00:00:00Z'), reason: 1 }] });
+    const { loadTrustStore } = await import('../../../src/core/crypto/trust.ts');
+    const { store } = await loadTrustStore([{ name: 'root', text: keyPem('root', 'cert.pem') }, { name: 'crl', text: toPem('X509 CRL', crl.der), kind: 'crl' }]);
+    const r = await verifyCatalog(await sign(catalogJson()), { trust: store, time: NOW });
+    expect(r.ok).toBe(false);
+    if (!r.ok) {
+      expect(r.kind).toBe('chain');
+      expect(r.reason).toMatch(/revoked: serial 0x2818d08967ddd6e72fe3e94508ea285f, reason keyCompromise/);
     }
   });
   it('refuses unsigned JSON and a detached CMS', async () => {
