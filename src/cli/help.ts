@@ -159,7 +159,7 @@ export const COMMANDS: readonly CommandHelp[] = [
     name: 'catalog verify',
     synopsis: ['trustflash catalog verify CATALOG (--trust ROOT.pem | --bundle BUNDLE.json) [--crl CRL ...] [--state-dir DIR] [--now ISO-8601] [--json]'],
     about: 'Checks a release catalog: its signature and the signer\'s chain to a trusted root (with CRLs), its schema, that it is valid now, and that its sequence is not below the highest seen for its root and products (which it then records).',
-    flags: { trust, crl, bundle, 'state-dir': stateDir, now, json },
+    flags: { trust, crl, bundle: { ...bundle, help: 'a trust bundle from the administrator (docs/catalog.md): its roots and CRLs are trusted as --trust and --crl files are (the catalog checked is CATALOG, not the bundle\'s)' }, 'state-dir': stateDir, now, json },
     exit: '0 valid, 1 refused (signature, chain, schema, expired, not yet valid or rolled back), 2 usage or I/O error (a corrupt state file included)',
   },
   {
