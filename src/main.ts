@@ -20,6 +20,8 @@ import { indexedDbHistoryStore, memoryHistoryStore } from './service/history-sto
 import { ReleaseState } from './ui/state/release.svelte.ts';
 import { RELEASE_CHANNEL } from './core/release/messages.ts';
 import type { ReleaseBuildInfo } from './core/release/build-info.ts';
+import { indexedDbCatalogStore, memoryCatalogStore } from './service/catalog-store.ts';
+import { CatalogState } from './ui/state/catalog.svelte.ts';
 import './ui/app.css';
 
 const fetchText = async (url: string) => (await fetchFromApp(url)).text();
@@ -41,7 +43,8 @@ const usbSupport: UsbSupport = !window.isSecureContext ? 'insecure' : 'usb' in n
 
 const verifier = new VerifierState(workerBackend());
 // the operator's vendor roots are remembered in this browser (they are public certificates)
-const setup = new SetupState(fetchText, window.localStorage);
+const catalogStore = typeof indexedDB !== 'undefined' ? indexedDbCatalogStore(indexedDB) : memoryCatalogStore();
+const setup = new SetupState(fetchText, window.localStorage, undefined, new CatalogState(catalogStore));
 const appUpdate = new AppUpdate();
 const channel = new DeviceChannel(combinedBackend(workerDeviceBackend(), pageUsbBackend()));
 const devices = new DevicesState({
@@ -60,12 +63,13 @@ const update = new UpdateState({
   channel,
   devices,
   trust: () => setup.trust,
+  catalog: () => setup.catalog?.forVerify,
   fetchBytes: fetchBytesFromApp,
   production: () => setup.production,
 });
 const log = new LogState({ channel, saveFile });
 const faults = new FaultDraft();
-const batch = new BatchState({ channel, trust: () => setup.trust, fetchBytes: fetchBytesFromApp, production: () => setup.production });
+const batch = new BatchState({ channel, trust: () => setup.trust, catalog: () => setup.catalog?.forVerify, fetchBytes: fetchBytesFromApp, production: () => setup.production });
 const historyStore = typeof indexedDB !== 'undefined' ? indexedDbHistoryStore(indexedDB) : memoryHistoryStore();
 const history = new HistoryState({ channel, read: () => historyStore.entries(), saveFile, ...(navigator.storage ? { storage: navigator.storage } : {}) });
 const owner = new EmulatorOwner(channel);

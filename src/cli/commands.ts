@@ -32,6 +32,7 @@ import { decryptKeyPem } from './passphrase.ts';
 import { loadTrustFiles } from './trust-files.ts';
 import { productionMode } from './production-flag.ts';
 import { cmdSignElsewhere, productionSignCheck, readDraft, readPayload } from './sign-elsewhere.ts';
+import { loadTrustSetup } from './trust-setup.ts';
 
 export async function loadCerts(io: Io, paths: readonly string[]): Promise<Certificate[]> {
   const out: Certificate[] = [];
@@ -50,10 +51,7 @@ export async function loadCerts(io: Io, paths: readonly string[]): Promise<Certi
   return out;
 }
 
-async function loadTrust(io: Io, paths: readonly string[], crlPaths: readonly string[]) {
-  if (paths.length === 0) throw new UsageError('--trust ROOT.pem is required: verification needs at least one vendor root or public key');
-  return loadTrustFiles(io, paths, crlPaths);
-}
+const MISSING_TRUST = '--trust ROOT.pem (or --bundle BUNDLE.json) is required: verification needs at least one vendor root or public key';
 
 async function loadDevice(io: Io, path: string): Promise<DeviceIdentity> {
   const j = await readJsonFile(io, path);
@@ -106,10 +104,13 @@ export async function cmdDevices(argv: string[], io: Io): Promise<number> {
 export async function cmdVerify(argv: string[], io: Io): Promise<number> {
   const p = parseArgs(argv, flagSpec('verify'));
   const file = one(p, 'FILE to verify');
-  const production = productionMode(p);
-  const trust = await loadTrust(io, list(p, 'trust'), list(p, 'crl'));
+  productionMode(p); // --now with --production: a usage error before anything is read
   const now = parseNow(p);
   const sigPath = str(p, 'sig');
+  if (sigPath !== undefined && str(p, 'catalog') !== undefined) throw new UsageError('--catalog does not apply to a detached signature (the catalog lists signed images by their release digest)');
+  const setup = await loadTrustSetup(io, p, { now: now ?? new Date(), missingTrust: MISSING_TRUST });
+  const trust = setup.trust;
+  const production = productionMode(p, setup.bundleProduction);
   let report;
   if (sigPath !== undefined) {
     if (str(p, 'device')) throw new UsageError('--device does not apply to a detached signature (no manifest to match against)');
@@ -128,8 +129,9 @@ export async function cmdVerify(argv: string[], io: Io): Promise<number> {
     const bar = bool(p, 'quiet') ? undefined : io.progress;
     // format v2: the hash blocks are hashed in parallel threads straight from the file (block-pool.ts)
     const blockHasher = nodeBlockHasher(resolve(io.cwd, file));
-    report = await verifyImage(blob, { trust, blockHasher, ...(device ? { device } : {}), ...(now ? { now } : {}), ...(production ? { production } : {}), ...(bar ? { onProgress: (h) => bar({ label: 'Hashing', done: h.done, total: h.total }) } : {}) });
+    report = await verifyImage(blob, { trust, blockHasher, ...(device ? { device } : {}), ...(now ? { now } : {}), ...(setup.catalog ? { catalog: setup.catalog } : {}), ...(production ? { production } : {}), ...(bar ? { onProgress: (h) => bar({ label: 'Hashing', done: h.done, total: h.total }) } : {}) });
     bar?.({ label: '', end: true });
+    await setup.recordSeen();
   }
   io.out(bool(p, 'json') ? JSON.stringify(reportToJson(report), null, 2) : reportToText(report, file));
   return report.verdict === 'accept' ? 0 : 1;
@@ -195,7 +197,7 @@ function cmsKeyCheck(p: ReturnType<typeof parseArgs>, key: { alg: number; descri
   if (bool(p, 'cms') && key.alg === SIG_ALG.ED25519) throw new UsageError(`--cms signs with RSA or ECDSA P-256 keys, not ${key.description}; drop --cms to make a raw Ed25519 signature`);
 }
 
-async function signerChain(io: Io, p: ReturnType<typeof parseArgs>, spki: Uint8Array): Promise<Certificate[]> {
+export async function signerChain(io: Io, p: ReturnType<typeof parseArgs>, spki: Uint8Array): Promise<Certificate[]> {
   const certPath = str(p, 'cert');
   if (!certPath) {
     if (list(p, 'chain').length) throw new UsageError('--chain needs --cert');

@@ -11,7 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { DfuHost } from '../core/dfu/host.ts';
 import { UpdateError } from '../core/dfu/errors.ts';
 import { reconnect, sameDevice, type UsbBus } from '../core/dfu/reconnect.ts';
-import { deviceCaOf, loadTrustFiles } from './trust-files.ts';
+import { deviceCaOf } from './trust-files.ts';
+import { loadTrustSetup } from './trust-setup.ts';
 import { AuditLog, verifyAuditLog } from '../core/update/audit.ts';
 import { NicClient } from '../core/update/nic-client.ts';
 import { renderFlintQuery } from '../core/update/flint.ts';
@@ -257,14 +258,14 @@ export async function cmdUpdate(argv: string[], io: Io): Promise<number> {
   const p = parseArgs(argv, flagSpec('update'));
   if (p.positional.length !== 1) throw new UsageError(`expected exactly one FILE to update with, got ${p.positional.length}`);
   const file = p.positional[0]!;
-  const production = productionMode(p);
-  const trustPaths = list(p, 'trust');
-  if (trustPaths.length === 0) throw new UsageError('--trust ROOT.pem is required: the host checks the image before sending it');
-  const store = await loadTrustFiles(io, trustPaths, list(p, 'crl'));
+  productionMode(p); // --now with --production: a usage error before anything is read
   const faults = faultsOf(p);
   const timing = str(p, 'timing');
   if (timing !== undefined && !['instant', 'full-speed', 'high-speed'].includes(timing)) throw new UsageError('--timing takes instant, full-speed or high-speed');
   const now = parseNow(p);
+  const setup = await loadTrustSetup(io, p, { now: now ?? new Date(), missingTrust: '--trust ROOT.pem (or --bundle BUNDLE.json) is required: the host checks the image before sending it' });
+  const store = setup.trust;
+  const production = productionMode(p, setup.bundleProduction);
   const blockText = str(p, 'block-size');
   const blockSize = blockText === undefined ? undefined : Number(blockText);
   if (blockSize !== undefined && (!Number.isInteger(blockSize) || blockSize < 64 || blockSize > 65527)) throw new UsageError('--block-size is 64..65527');
@@ -321,6 +322,7 @@ export async function cmdUpdate(argv: string[], io: Io): Promise<number> {
       firmware: { kind: 'file', file: blob },
       blockHasher: nodeBlockHasher(resolve(io.cwd, file)),
       trust: store,
+      ...(setup.catalog ? { catalog: setup.catalog } : {}),
       ...(audit ? { audit } : {}),
       ...(now ? { now } : {}),
       ...(production ? { production } : {}),
@@ -358,6 +360,7 @@ export async function cmdUpdate(argv: string[], io: Io): Promise<number> {
     });
     const result = await session.run();
     endBar();
+    await setup.recordSeen();
     const auditHead = logPath && audit ? await writeAudit(io, logPath, audit) : undefined;
     if (receiptPath && result.receipt?.bytes) await io.writeBytes(receiptPath, new TextEncoder().encode(armorReceipt(result.receipt.bytes)));
     else if (receiptPath && result.outcome === 'updated') io.err(`no receipt written to ${receiptPath}: ${result.receipt?.detail ?? 'the device sent none'}`);

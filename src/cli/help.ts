@@ -34,6 +34,9 @@ const state: FlagHelp = { kind: 'string', value: 'S', help: 'the emulated NIC\'s
 const emulated: FlagHelp = { kind: 'boolean', help: 'talk to the emulated NIC in --state S' };
 const usb: FlagHelp = { kind: 'string', value: 'VID:PID[:SERIAL]', help: 'talk to a real USB device (see trustflash devices)' };
 const fault: FlagHelp = { kind: 'list', value: 'KIND', help: 'inject a fault into the emulated NIC: power-loss:STATE|block=N|flash-op=N, flash-error[:erase], disconnect:block=N, slow, locked-by-other, handle-timeout; repeatable' };
+const catalog: FlagHelp = { kind: 'string', value: 'CATALOG', help: 'the vendor-signed release catalog (docs/catalog.md; DER or PEM CMS): adds the catalog check (listed with its release digest, not withdrawn, current or accepted, catalog not expired or rolled back); without it that check is skipped' };
+const stateDir: FlagHelp = { kind: 'string', value: 'DIR', help: 'where the highest catalog sequence seen is kept, per vendor root and PSID, so a rolled-back catalog is refused (default $XDG_STATE_HOME/trustflash, else ~/.local/state/trustflash)' };
+const bundle: FlagHelp = { kind: 'string', value: 'BUNDLE.json', help: 'a trust bundle from the administrator (docs/catalog.md): its roots and CRLs are trusted as --trust and --crl files are, and its catalog is used unless --catalog is given' };
 const force: FlagHelp = { kind: 'boolean', help: 'replace files that already exist' };
 const deviceCa: FlagHelp = { kind: 'list', value: 'CA.pem', help: 'a device CA certificate the device\'s receipt must chain to; repeatable (default with --emulated: the DEMO device CA that certifies the NICs this program makes)' };
 const keyFlags = {
@@ -128,11 +131,14 @@ export const COMMANDS: readonly CommandHelp[] = [
   },
   {
     name: 'verify',
-    synopsis: ['trustflash verify FILE --trust ROOT.pem [--trust ...] [--crl CRL ...] [--device DEVICE.json] [--now ISO-8601 | --production] [--json] [--quiet]', 'trustflash verify FW.bin --sig FW.sig|FW.p7s --cert SIGNER.pem [--cert ...] --trust ROOT.pem [--crl CRL ...] [--now ISO-8601 | --production] [--json]'],
+    synopsis: ['trustflash verify FILE (--trust ROOT.pem [--trust ...] | --bundle BUNDLE.json) [--crl CRL ...] [--catalog CATALOG [--state-dir DIR]] [--device DEVICE.json] [--now ISO-8601 | --production] [--json] [--quiet]', 'trustflash verify FW.bin --sig FW.sig|FW.p7s --cert SIGNER.pem [--cert ...] --trust ROOT.pem [--crl CRL ...] [--now ISO-8601 | --production] [--json]'],
     about: 'Runs every pre-flight check on an image (or a file and its detached signature) and prints each check with pass, fail or skipped and why.',
     flags: {
       trust,
       crl,
+      bundle,
+      catalog,
+      'state-dir': stateDir,
       device: { kind: 'string', value: 'DEVICE.json', help: 'the target device\'s identity (psid, deviceId, version, securityVersion, forbiddenVersions); without it device checks are skipped' },
       now,
       production,
@@ -142,6 +148,35 @@ export const COMMANDS: readonly CommandHelp[] = [
       cert: { kind: 'list', value: 'SIGNER.pem', help: 'certificates for a detached signature; repeatable' },
     },
     exit: '0 accepted, 1 rejected (the failing check is named), 2 usage or I/O error',
+  },
+  {
+    name: 'catalog sign',
+    synopsis: ['trustflash catalog sign CATALOG.json --key K.pem [--passin SRC] --cert C.pem [--chain I.pem ...] -o OUT [--pem] [--force]'],
+    about: 'Signs a release catalog (docs/catalog.md): the JSON exactly as written, after checking it against the schema, into a CMS SignedData with the content inside (openssl cms -sign -nodetach -binary compatible). DER unless --pem.',
+    flags: {
+      key: keyFlags.key,
+      passin,
+      cert: { kind: 'string', value: 'CERT.pem', help: 'the catalog signer\'s certificate (code-signing EKU, issued under the vendor root), carried in the catalog' },
+      chain: keyFlags.chain,
+      o: keyFlags.o,
+      out: keyFlags.out,
+      pem: { kind: 'boolean', help: 'write PEM ("CMS") instead of DER' },
+      force,
+    },
+    examples: ['trustflash catalog sign catalog.json --key signer/key.pem --cert signer/cert.pem -o catalog.cms'],
+  },
+  {
+    name: 'catalog inspect',
+    synopsis: ['trustflash catalog inspect CATALOG [--json]'],
+    about: 'Shows a release catalog\'s fields and signer WITHOUT verifying anything (use catalog verify for that).',
+    flags: { json },
+  },
+  {
+    name: 'catalog verify',
+    synopsis: ['trustflash catalog verify CATALOG (--trust ROOT.pem | --bundle BUNDLE.json) [--crl CRL ...] [--state-dir DIR] [--now ISO-8601] [--json]'],
+    about: 'Checks a release catalog: its signature and the signer\'s chain to a trusted root (with CRLs), its schema, that it is valid now, and that its sequence is not below the highest seen for its root and products (which it then records).',
+    flags: { trust, crl, bundle: { ...bundle, help: 'a trust bundle from the administrator (docs/catalog.md): its roots and CRLs are trusted as --trust and --crl files are (the catalog checked is CATALOG, not the bundle\'s)' }, 'state-dir': stateDir, now, json },
+    exit: '0 valid, 1 refused (signature, chain, schema, expired, not yet valid or rolled back), 2 usage or I/O error (a corrupt state file included)',
   },
   {
     name: 'devices',
@@ -193,11 +228,14 @@ export const COMMANDS: readonly CommandHelp[] = [
   },
   {
     name: 'update',
-    synopsis: ['trustflash update FILE --trust ROOT.pem [--crl CRL ...] (--emulated --state S [--fault KIND]... [--timing T] | --usb VID:PID[:SERIAL]) [--json] [--quiet] [--log AUDIT.jsonl] [--receipt FILE [--device-ca CA.pem ...]] [--now ISO | --production] [--block-size N]'],
+    synopsis: ['trustflash update FILE (--trust ROOT.pem | --bundle BUNDLE.json) [--crl CRL ...] [--catalog CATALOG [--state-dir DIR]] (--emulated --state S [--fault KIND]... [--timing T] | --usb VID:PID[:SERIAL]) [--json] [--quiet] [--log AUDIT.jsonl] [--receipt FILE [--device-ca CA.pem ...]] [--now ISO | --production] [--block-size N]'],
     about: 'Checks FILE on the host against what the device reports, then drives the device\'s secure-update state machine step by step (lock, erase, download, device-side verify, activate, release), printing each step and device state. After an update it asks the device for a signed receipt over a fresh nonce and checks it against the device CA ("device-attested"); a device that signs none is noted, not failed.',
     flags: {
       trust,
       crl,
+      bundle,
+      catalog,
+      'state-dir': stateDir,
       emulated,
       state,
       usb,

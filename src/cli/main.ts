@@ -11,12 +11,14 @@ export const VERSION: string = pkg.version;
 import { IoError, type Io } from './io.ts';
 import { cmdCrl } from './crl-command.ts';
 import { cmdReceipt } from './receipt-command.ts';
+import { cmdCatalog } from './catalog-command.ts';
 import { cmdAudit, cmdEmulator, cmdQuery, cmdReset, cmdUpdate } from './device-commands.ts';
 import { escapeControls } from '../core/bytes/safe-text.ts';
 
 const COMMANDS: Record<string, (argv: string[], io: Io) => Promise<number>> = {
   keygen: cmdKeygen,
   crl: cmdCrl,
+  catalog: cmdCatalog,
   sign: cmdSign,
   'sign-detached': cmdSignDetached,
   inspect: cmdInspect,

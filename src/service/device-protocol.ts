@@ -27,6 +27,12 @@ export type MaintenanceOp = 'RAW_FLASH_WRITE' | 'SET_VSD' | 'ROM_BURN';
 export const CS_TOKEN_STEPS = ['refused', 'challenge', 'signed', 'applied', 'accepted'] as const;
 export type CsTokenStep = (typeof CS_TOKEN_STEPS)[number];
 
+/** The release catalog the page keeps (docs/catalog.md) and the sequences seen: the session's pre-flight checks the image against it. */
+export interface SessionCatalog {
+  readonly bytes: Uint8Array;
+  readonly lastSeen: Readonly<Record<string, number>>;
+}
+
 export type DeviceRequest =
   /** Start the emulator: restore the NICs saved in IndexedDB (a reboot), or manufacture the first one. */
   | { id: number; kind: 'init'; baseUrl: string }
@@ -37,7 +43,7 @@ export type DeviceRequest =
    * block as it sends it, checked against the signed table first (UpdateSession, `kind: 'file'`).
    * `faults` (emulator only) are armed for this run.
    */
-  | { id: number; kind: 'start'; serial: string; name: string; image: Blob; trust: readonly TrustSource[]; mode: RunMode; faults?: readonly Fault[]; production?: boolean }
+  | { id: number; kind: 'start'; serial: string; name: string; image: Blob; trust: readonly TrustSource[]; mode: RunMode; faults?: readonly Fault[]; production?: boolean; catalog?: SessionCatalog }
   /** Let the paused session take one step. */
   | { id: number; kind: 'step' }
   /** Continue without pausing. */
@@ -65,7 +71,7 @@ export type DeviceRequest =
    * Update several NICs at once with the same image: one independent session per NIC, running
    * concurrently and straight through (no step gate). Without `serials`, every emulated NIC.
    */
-  | { id: number; kind: 'start-all'; name: string; image: Blob; trust: readonly TrustSource[]; serials?: readonly string[]; production?: boolean }
+  | { id: number; kind: 'start-all'; name: string; image: Blob; trust: readonly TrustSource[]; serials?: readonly string[]; production?: boolean; catalog?: SessionCatalog }
   /** Page side only (a USBDevice cannot be posted to a Worker): take over a device the user picked. */
   | { id: number; kind: 'adopt-usb'; device: USBDevice; bus: DeviceBus };
 

@@ -7,11 +7,12 @@
  */
 import type { DfuHost } from '../core/dfu/host.ts';
 import type { TrustStore } from '../core/crypto/trust.ts';
+import type { CatalogCheckInput } from '../core/catalog/catalog-check.ts';
 import type { AuditLog } from '../core/update/audit.ts';
 import { StepGate } from '../core/update/gate.ts';
 import { NicClient } from '../core/update/nic-client.ts';
 import type { SessionProgress, SessionResult, StepState } from '../core/update/session.ts';
-import type { DeviceRequest, Fault, TrustSource } from './device-protocol.ts';
+import type { DeviceRequest, Fault, SessionCatalog, TrustSource } from './device-protocol.ts';
 import type { SessionMarker } from './history-store.ts';
 import type { Outbox } from './outbox.ts';
 import type { DeviceRegistry, EmulatedSlot, Slot } from './registry.ts';
@@ -38,6 +39,8 @@ interface Job {
   /** The image, read as the session goes (never whole for a v2 image). */
   readonly image: Blob;
   readonly trust: TrustStore;
+  /** The release catalog, verified against `trust` (the pre-flight's catalog row). */
+  readonly catalog?: CatalogCheckInput;
   readonly gate: StepGate;
   /** An open host; without one it is opened here, and failing to is the session's failure. */
   readonly host?: DfuHost;
@@ -96,10 +99,11 @@ export class SessionRunner {
       const image = req.image;
       if (req.faults && slot.nic && (req.faults.length > 0 || slot.nic.faults.length > 0)) await this.#o.setFaults(slot as EmulatedSlot, req.faults);
       const trust = await this.#trust(req.trust);
+      const catalog = req.catalog ? await this.#catalog(req.catalog, trust) : undefined;
       host = await registry.host(slot);
       out.emit({ kind: 'session-start', serial: slot.serial, name: req.name, size: image.size, mode: req.mode });
       const started = `update started: ${req.name} (${image.size} bytes), ${req.mode === 'step' ? 'step by step' : 'running through'}`;
-      result = await this.#run(slot, { name: req.name, image, trust, gate, host, batch: false, started, ...(req.production ? { production: true } : {}) });
+      result = await this.#run(slot, { name: req.name, image, trust, ...(catalog ? { catalog } : {}), gate, host, batch: false, started, ...(req.production ? { production: true } : {}) });
     } finally {
       this.#gate = undefined;
     }
@@ -118,11 +122,12 @@ export class SessionRunner {
       // every NIC's session reads the same file, each block checked before it is sent
       const image = req.image;
       const trust = await this.#trust(req.trust);
+      const catalog = req.catalog ? await this.#catalog(req.catalog, trust) : undefined;
       out.emit({ kind: 'batch-start', name: req.name, serials: slots.map((s) => s.serial) });
       const started = `update started (all NICs): ${req.name} (${image.size} bytes)`;
       await Promise.all(
         slots.map(async (slot) => {
-          const result = await this.#run(slot, { name: req.name, image, trust, gate, batch: true, started, ...(req.production ? { production: true } : {}) });
+          const result = await this.#run(slot, { name: req.name, image, trust, ...(catalog ? { catalog } : {}), gate, batch: true, started, ...(req.production ? { production: true } : {}) });
           out.emit({ kind: 'batch-result', serial: slot.serial, name: req.name, result });
         }),
       );
@@ -157,6 +162,7 @@ export class SessionRunner {
         firmware: { kind: 'file', file: job.image },
         trust: job.trust,
         ...(job.production ? { production: true } : {}),
+        ...(job.catalog ? { catalog: job.catalog } : {}),
         audit: this.#o.audit(),
         gate: job.gate,
         deviceCa,
@@ -224,6 +230,12 @@ export class SessionRunner {
   #marker(slot: Slot, file: string, size: number): Omit<SessionMarker, 'id' | 'time'> {
     const before = versionText(slot.last);
     return { serial: slot.serial, ...(slot.psid ? { psid: slot.psid } : {}), device: slot.kind, file, size, ...(before ? { before } : {}) };
+  }
+
+  /** The page's catalog, verified against the session's trust store now (the pre-flight judges it at its own time). */
+  async #catalog(c: SessionCatalog, trust: TrustStore): Promise<CatalogCheckInput> {
+    const { verifyCatalog } = await import('../core/catalog/catalog-verify.ts');
+    return { catalog: await verifyCatalog(c.bytes, { trust, time: new Date() }), lastSeen: c.lastSeen };
   }
 
   #trust(sources: readonly TrustSource[]): Promise<TrustStore> {

@@ -67,6 +67,8 @@ export interface CmsVerifyOptions {
   readonly chain: ChainOptions;
   /** Require detached content (images: the CMS covers header || manifest, given separately). */
   readonly requireDetached?: boolean;
+  /** Require attached content of type id-data (a release catalog carries its JSON inside). */
+  readonly requireAttached?: boolean;
 }
 
 const fail = (kind: CmsFailureKind, reason: string): CmsResult => ({ ok: false, kind, reason });
@@ -74,6 +76,8 @@ const fail = (kind: CmsFailureKind, reason: string): CmsResult => ({ ok: false, 
 function attrs(set: pkijs.SignedAndUnsignedAttributes | undefined, oid: string): pkijs.Attribute[] {
   return (set?.attributes ?? []).filter((a) => a.type === oid);
 }
+
+const nullOrAbsent = (p: unknown) => p === undefined || p instanceof asn1js.Null;
 
 function findSigner(si: pkijs.SignerInfo, certs: readonly Certificate[]): Certificate | undefined {
   if (si.sid instanceof pkijs.IssuerAndSerialNumber) {
@@ -119,12 +123,22 @@ async function verifyCmsUnguarded(der: Uint8Array, opts: CmsVerifyOptions): Prom
     inCms.push(parsed.value);
   }
   if (signed.signerInfos.length === 0) return fail('signature', 'CMS has no signers (a certificates-only message proves nothing)');
+  // the unsigned parts of the structure are an allow-list too: a byte flipped in them must not pass
+  // (found by the catalog's flipped-byte test): digestAlgorithms lists SHA-256 only (§5.1), with
+  // absent or NULL parameters (RFC 5754 §2)
+  for (const a of signed.digestAlgorithms) {
+    if (a.algorithmId !== CMS_OID.sha256) return fail('policy', `CMS digestAlgorithms lists ${DIGEST_NAMES[a.algorithmId] ?? a.algorithmId}; the policy requires SHA-256`);
+    if (!nullOrAbsent(a.algorithmParams)) return fail('malformed', 'CMS digestAlgorithms: SHA-256 parameters must be absent or NULL');
+  }
 
   const eci = signed.encapContentInfo;
   let attached: Uint8Array | undefined;
   if (eci.eContent) {
     if (opts.requireDetached) return fail('policy', 'CMS must be detached (the image carries the signed bytes itself)');
     attached = new Uint8Array(eci.eContent.getValue());
+  }
+  if (opts.requireAttached && (!attached || eci.eContentType !== CMS_OID.data)) {
+    return fail('policy', attached ? `CMS content type ${eci.eContentType} is not id-data` : 'CMS is detached; this file must carry its signed content inside (openssl cms -sign -nodetach)');
   }
   const content = attached ?? opts.content;
   if (!content) return fail('content', 'CMS is detached but no content was given to check it against');
@@ -135,6 +149,10 @@ async function verifyCmsUnguarded(der: Uint8Array, opts: CmsVerifyOptions): Prom
   const signers: CmsSigner[] = [];
   for (const [i, si] of signed.signerInfos.entries()) {
     const who = `CMS signer ${i + 1} of ${signed.signerInfos.length}`;
+    // RFC 5652 §5.3: version 1 with issuerAndSerialNumber, 3 with subjectKeyIdentifier
+    const bySki = !(si.sid instanceof pkijs.IssuerAndSerialNumber);
+    if (si.version !== (bySki ? 3 : 1)) return fail('malformed', `${who}: SignerInfo version ${si.version} does not match its signer identifier (RFC 5652 §5.3)`);
+    if (!nullOrAbsent(si.digestAlgorithm.algorithmParams)) return fail('malformed', `${who}: digest algorithm parameters must be absent or NULL`);
     const digestOid = si.digestAlgorithm.algorithmId;
     if (digestOid !== CMS_OID.sha256) return fail('policy', `${who} uses digest ${DIGEST_NAMES[digestOid] ?? digestOid}; the policy requires SHA-256`);
     const cert = findSigner(si, pool);
@@ -188,15 +206,26 @@ async function verifyCmsUnguarded(der: Uint8Array, opts: CmsVerifyOptions): Prom
 }
 
 /**
- * Makes a detached CMS SignedData over `content` with signed attributes (contentType,
- * messageDigest, signingTime), SHA-256, the signer certificate and chain included — the shape of
- * `openssl cms -sign -binary -outform DER -md sha256`.
+ * The encapsulated content, primitive: pkijs's constructor would split eContent into a constructed
+ * OCTET STRING, which is BER, not the DER openssl writes (X.690 §10.2).
  */
-export async function createCms(opts: { content: Uint8Array; privateKey: CryptoKey; signer: Certificate; chain?: readonly Certificate[]; signingTime?: Date }): Promise<Uint8Array> {
+function encapsulated(content: Uint8Array | undefined): pkijs.EncapsulatedContentInfo {
+  const eci = new pkijs.EncapsulatedContentInfo({ eContentType: CMS_OID.data });
+  if (content) eci.eContent = new asn1js.OctetString({ valueHex: content.slice().buffer });
+  return eci;
+}
+
+/**
+ * Makes a CMS SignedData over `content` with signed attributes (contentType, messageDigest,
+ * signingTime), SHA-256, the signer certificate and chain included — the shape of
+ * `openssl cms -sign -binary -outform DER -md sha256`: detached by default, with the content inside
+ * when `attached` (as `-nodetach`; RFC 5652 §5.2 eContent).
+ */
+export async function createCms(opts: { content: Uint8Array; privateKey: CryptoKey; signer: Certificate; chain?: readonly Certificate[]; signingTime?: Date; attached?: boolean }): Promise<Uint8Array> {
   const digest = await sha256WebCrypto(opts.content);
   const signedData = new pkijs.SignedData({
     version: 1,
-    encapContentInfo: new pkijs.EncapsulatedContentInfo({ eContentType: CMS_OID.data }),
+    encapContentInfo: encapsulated(opts.attached ? opts.content : undefined),
     signerInfos: [
       new pkijs.SignerInfo({
         version: 1,

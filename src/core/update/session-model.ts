@@ -3,6 +3,7 @@
  * in a table (id, title, weight, and for one-instruction steps the MCC instruction and the state
  * the device must answer with), the one event stream it emits, its options and its result.
  */
+import type { CatalogCheckInput } from '../catalog/catalog-check.ts';
 import type { DfuHost } from '../dfu/host.ts';
 import type { UsbBus } from '../dfu/reconnect.ts';
 import type { TrustStore } from '../crypto/trust.ts';
@@ -89,6 +90,8 @@ export interface SessionOptions {
   readonly now?: Date;
   /** Production mode (verify/production.ts): the pre-flight refuses DEMO keys, development and final images, and `now`. */
   readonly production?: boolean;
+  /** A release catalog and the sequences seen before: the pre-flight report's `catalog` row (verify-image.ts). */
+  readonly catalog?: CatalogCheckInput;
   readonly audit?: AuditLog;
   /** Asked before each step (StepGate: Step / Run / Cancel). Without a gate the session runs through. */
   readonly gate?: Gate;

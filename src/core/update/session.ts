@@ -171,6 +171,7 @@ export class UpdateSession {
         ...(this.#o.blockHasher ? { blockHasher: this.#o.blockHasher } : {}),
         ...(this.#o.now ? { now: this.#o.now } : {}),
         ...(this.#o.production ? { production: true } : {}),
+        ...(this.#o.catalog ? { catalog: this.#o.catalog } : {}),
         onProgress: (p) => this.#progress('preflight', p.total ? p.done / p.total : 1),
       });
       // an override (--now) is a record of its own, not only words inside a check's reason
@@ -342,7 +343,7 @@ export class UpdateSession {
     const report =
       firmware.kind === 'detached'
         ? await verifyDetached(bytes, firmware.signature, { trust: this.#o.trust, certificates: firmware.certificates, ...(this.#o.now ? { now: this.#o.now } : {}), ...(this.#o.production ? { production: true } : {}) })
-        : await verifyImage(bytes, { trust: this.#o.trust, ...(this.#o.now ? { now: this.#o.now } : {}), ...(this.#o.production ? { production: true } : {}) });
+        : await verifyImage(bytes, { trust: this.#o.trust, ...(this.#o.now ? { now: this.#o.now } : {}), ...(this.#o.production ? { production: true } : {}), ...(this.#o.catalog ? { catalog: this.#o.catalog } : {}) });
     for (const o of report.overrides) void this.#o.audit?.add('override', o);
     for (const c of report.checks) void this.#o.audit?.add('check', c);
     if (report.verdict !== 'accept') {

@@ -19,6 +19,7 @@ export type CheckId =
   | 'deviceKey'
   | 'fits'
   | 'pending'
+  | 'catalog'
   | 'payload';
 
 export type CheckStatus = 'pass' | 'fail' | 'skipped';
@@ -48,6 +49,7 @@ export const CHECK_TITLES: Record<CheckId, string> = {
   deviceKey: 'Signed by a key the device holds',
   fits: "Fits the device's flash bank",
   pending: 'No update already pending',
+  catalog: 'Listed in the release catalog',
   payload: 'Payload digest',
 };
 

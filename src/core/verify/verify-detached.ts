@@ -48,7 +48,7 @@ export async function verifyDetached(data: Uint8Array, signature: Uint8Array, op
   const production = opts.production === true;
   b.notices.push(DEVICE_DOES_NOT_VERIFY);
   const finish = () => {
-    for (const id of ['nextKeys', 'expiry', 'device', 'secured', 'forbidden', 'devImage', 'securityVersion', 'deviceKey', 'fits', 'pending'] as const) if (!b.has(id)) b.skip(id, NO_MANIFEST);
+    for (const id of ['nextKeys', 'expiry', 'device', 'secured', 'forbidden', 'devImage', 'securityVersion', 'deviceKey', 'fits', 'pending', 'catalog'] as const) if (!b.has(id)) b.skip(id, NO_MANIFEST);
     return b.finish({ fileSize: data.length, deviceVerifies: false }, production ? [...DETACHED_ESSENTIAL, 'production'] : DETACHED_ESSENTIAL);
   };
   const skipAll = (why: string) => {

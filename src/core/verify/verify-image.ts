@@ -23,6 +23,7 @@ import { deviceChecks, HOST_ONLY_CLOCK, type DeviceIdentity, type RawSignature }
 import { ESSENTIAL, nowOverride, ReportBuilder, type CheckId, type Report, type SignerInfo } from './report.ts';
 import { overrideRefusal, productionRow, PRODUCTION_RULES } from './production.ts';
 import { equalBytes } from '../bytes/hex.ts';
+import { checkCatalog, type CatalogCheckInput } from '../catalog/catalog-check.ts';
 
 export interface VerifyOptions {
   readonly trust: TrustStore;
@@ -43,9 +44,15 @@ export interface VerifyOptions {
    * CLI's `--production`, the page's setting and a trust bundle all set.
    */
   readonly production?: boolean;
+  /**
+   * A release catalog (catalog-verify.ts, already verified or refused) and the highest sequences
+   * seen before: adds the `catalog` row, judged only on an authenticated manifest. Without it the
+   * row is skipped, never passed.
+   */
+  readonly catalog?: CatalogCheckInput;
 }
 
-const AFTER_AUTH: readonly CheckId[] = ['nextKeys', 'expiry', 'forbidden', 'device', 'secured', 'devImage', 'securityVersion', 'deviceKey', 'fits', 'pending', 'payload'];
+const AFTER_AUTH: readonly CheckId[] = ['nextKeys', 'expiry', 'forbidden', 'device', 'secured', 'devImage', 'securityVersion', 'deviceKey', 'fits', 'pending', 'catalog', 'payload'];
 const ALL: readonly CheckId[] = ['size', 'format', 'key', 'chain', 'signature', 'production', ...AFTER_AUTH];
 
 export { HOST_ONLY_CLOCK, type DeviceIdentity };
@@ -311,6 +318,13 @@ async function verifyInto(b: ReportBuilder, source: Uint8Array | BlobLike, opts:
 
   // 6–9. What the image says against the device and the clock (device-checks.ts).
   await deviceChecks(b, { m, head, raw, verifiedIds, certs, trust: opts.trust, signed, now, ...(opts.device ? { device: opts.device } : {}) });
+
+  // 10. The release catalog (docs/catalog.md): listed, not withdrawn, current or accepted, fresh, not rolled back.
+  if (!opts.catalog) b.skip('catalog', 'no release catalog loaded (--catalog): whether this is a current, unwithdrawn release was not checked');
+  else {
+    const v = checkCatalog({ ...opts.catalog, manifest: m, releaseDigest: releaseDigest!, now, ...(opts.device ? { devicePsid: opts.device.psid } : {}) });
+    b.add('catalog', v.status, v.reason);
+  }
 
   // 11. Payload: v2 block by block against the signed table (no whole-payload digest), v1 one
   // digest streamed over the same source.

@@ -4,7 +4,7 @@
  * Private $state, getters, methods as the only mutators; the channel comes in through the constructor.
  */
 import type { SessionProgress, SessionResult } from '../../core/update/session.ts';
-import type { DeviceEvent, TrustSource } from '../../service/device-protocol.ts';
+import type { DeviceEvent, SessionCatalog, TrustSource } from '../../service/device-protocol.ts';
 import type { DeviceChannel } from './device-channel.ts';
 import type { FirmwareChoice } from './update.svelte.ts';
 import { mccError, mstflintBurnError } from '../../core/update/mcc-codes.ts';
@@ -13,6 +13,8 @@ import { hex } from './format.ts';
 export interface BatchOptions {
   readonly channel: DeviceChannel;
   readonly trust: () => readonly TrustSource[];
+  /** The release catalog the Trust panel keeps, if any. */
+  readonly catalog?: () => SessionCatalog | undefined;
   readonly fetchBytes: (url: string) => Promise<ArrayBuffer>;
   /** Production mode (the setting at the top of the page): sent with the request. */
   readonly production?: () => boolean;
@@ -92,7 +94,8 @@ export class BatchState {
     try {
       const image = choice.kind === 'sample' ? new Blob([await this.#o.fetchBytes(`samples/${choice.file}`)]) : choice.file;
       const name = choice.kind === 'sample' ? choice.file : choice.file.name;
-      await this.#o.channel.request({ kind: 'start-all', name, image, trust: this.#o.trust(), ...(this.#o.production?.() ? { production: true } : {}) });
+      const catalog = this.#o.catalog?.();
+      await this.#o.channel.request({ kind: 'start-all', name, image, trust: this.#o.trust(), ...(catalog ? { catalog } : {}), ...(this.#o.production?.() ? { production: true } : {}) });
     } catch (e) {
       this.#error = `The updates could not run: ${(e as Error).message}`;
     } finally {

@@ -27,6 +27,8 @@ export class FirmwareFlow {
 
   constructor(opts: FlowOptions) {
     this.#o = opts;
+    // a trust bundle whose administrator set production mode turns it on, and the selection is checked again
+    opts.setup.onBundleProduction = () => this.setProduction(true);
   }
 
   get picks() {
@@ -141,6 +143,7 @@ export class FirmwareFlow {
     await setup.whenReady();
     if (generation !== this.#generation) return;
     const device = this.identity;
-    await verifier.verifyFiles(files, { trust: setup.trust, ...(device ? { device } : {}), certificateTexts, ...(setup.production ? { production: true } : {}) });
+    const catalog = setup.catalog?.forVerify;
+    await verifier.verifyFiles(files, { trust: setup.trust, ...(device ? { device } : {}), certificateTexts, ...(catalog ? { catalog } : {}), ...(setup.production ? { production: true } : {}) });
   }
 }

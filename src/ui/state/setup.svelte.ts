@@ -7,7 +7,8 @@ import type { DeviceIdentity } from '../../core/verify/verify-image.ts';
 import type { TrustSource } from '../worker/protocol.ts';
 import { looksLikePem, parsePem } from '../../core/crypto/pem.ts';
 import { summarizeCrls, type CrlSummary } from './crl-summary.ts';
-import { MAX_STORED_CRLS, MAX_STORED_ROOTS, PRODUCTION_KEY, readStoredProduction, readStoredTrust, storedProductionText, storedTrustText, TRUST_KEY, type TrustMemory } from './trust-memory.ts';
+import { looksLikeCatalog, type CatalogState } from './catalog.svelte.ts';
+import { MAX_STORED_CRLS, MAX_STORED_ROOTS, PRODUCTION_KEY, readStoredProduction, readStoredTrust, storedProductionText, storedTrustText, TRUST_KEY, type BundleMark, type TrustMemory } from './trust-memory.ts';
 
 export { TRUST_KEY, type TrustMemory };
 
@@ -32,6 +33,12 @@ export interface TrustFile {
 
 
 export { fetchBytesFromApp, fetchFromApp, storedOffline } from './app-fetch.ts';
+
+/** A dropped JSON file naming the trust-bundle schema (trust-bundle.ts reads it strictly). */
+function looksLikeBundle(bytes: Uint8Array): boolean {
+  const head = new TextDecoder().decode(bytes.subarray(0, 4096));
+  return head.trimStart().startsWith('{') && head.includes('"trustflash-trust-bundle"');
+}
 import { fetchBytesFromApp } from './app-fetch.ts';
 
 export class SetupState {
@@ -48,14 +55,18 @@ export class SetupState {
   #fileNote = $state<string | undefined>(undefined);
   #production = $state(false);
   #productionNote = $state<string | undefined>(undefined);
+  #bundle = $state.raw<BundleMark | undefined>(undefined);
   readonly #fetchText: (url: string) => Promise<string>;
   readonly #memory: TrustMemory | undefined;
   readonly #clock: () => Date;
+  /** The release catalog (catalog.svelte.ts), when the page keeps one. */
+  readonly catalog: CatalogState | undefined;
 
-  constructor(fetchText: (url: string) => Promise<string>, memory?: TrustMemory, clock: () => Date = () => new Date()) {
+  constructor(fetchText: (url: string) => Promise<string>, memory?: TrustMemory, clock: () => Date = () => new Date(), catalog?: CatalogState) {
     this.#fetchText = fetchText;
     this.#memory = memory;
     this.#clock = clock;
+    this.catalog = catalog;
     this.#recall();
     this.#recallProduction();
   }
@@ -72,6 +83,12 @@ export class SetupState {
   get productionNote(): string | undefined {
     return this.#productionNote;
   }
+  /**
+   * Called when a loaded trust bundle sets production mode (the flow turns it on and checks the
+   * selection again); without a listener the setup turns it on itself.
+   */
+  onBundleProduction: (() => Promise<void> | void) | undefined;
+
   /** Turning production mode on or off is always this explicit call (the page's switch); it is remembered. */
   setProduction(on: boolean): void {
     this.#production = on;
@@ -117,6 +134,7 @@ export class SetupState {
       this.#useDemoRoot = v.useDemoRoot;
       this.#extraTrust = v.roots;
       this.#crls = v.crls;
+      this.#bundle = v.bundle;
       const kept = [...v.roots, ...v.crls];
       if (kept.length) this.#trustNote = `Remembered on this computer: ${kept.map((r) => r.name).join(', ')}.`;
       void this.#summarize();
@@ -132,7 +150,7 @@ export class SetupState {
 
   #remember(): void {
     try {
-      this.#memory?.setItem(TRUST_KEY, storedTrustText(this.#useDemoRoot, this.#extraTrust, this.#crls));
+      this.#memory?.setItem(TRUST_KEY, storedTrustText(this.#useDemoRoot, this.#extraTrust, this.#crls, this.#bundle));
     } catch (e) {
       this.#trustNote = `The trust store could not be remembered (${(e as Error).message}); it lasts until this page is closed.`;
     }
@@ -162,6 +180,17 @@ export class SetupState {
   /** The CRLs kept, as the Trust panel lists them (issuer, dates, count, expired). */
   get crls(): readonly CrlSummary[] {
     return this.#crlSummaries;
+  }
+  /** The trust bundle loaded last, if any: its name and the administrator's production flag. */
+  get bundle(): BundleMark | undefined {
+    return this.#bundle;
+  }
+  /**
+   * The production flag of the loaded trust bundle (false without one). This class only carries
+   * it; production mode itself (refusing demo keys and overrides) reads it.
+   */
+  get bundleProduction(): boolean {
+    return this.#bundle?.production ?? false;
   }
   /** Why the last dropped or picked file was not taken, if it was not. */
   get fileNote() {
@@ -199,6 +228,8 @@ export class SetupState {
     } catch (e) {
       this.#loadError = `the samples and demo trust root could not be loaded: ${(e as Error).message}`;
     }
+    // the remembered catalog is checked against the trust store just loaded
+    await this.catalog?.load(() => this.trust);
   }
 
   setUseDemoRoot(on: boolean) {
@@ -226,13 +257,29 @@ export class SetupState {
     // roots first and at once, before any await: a verification started right after the pick
     // must see them (crl.ts, with pkijs, is loaded only when a CRL comes)
     const maybeCrls: TrustFile[] = [];
+    const catalogs: TrustFile[] = [];
+    const bundles: TrustFile[] = [];
     for (const f of files) {
+      // a bundle first: its JSON carries PEM text, and must not be taken for a PEM file
+      if (looksLikeBundle(f.bytes)) {
+        bundles.push(f);
+        continue;
+      }
       const text = looksLikePem(f.bytes) ? new TextDecoder().decode(f.bytes) : undefined;
-      if (text !== undefined && !parsePem(text).blocks.some((b) => b.label === 'X509 CRL')) this.addTrust({ name: f.name, text });
+      if (this.catalog && looksLikeCatalog(f.bytes, text)) catalogs.push(f);
+      else if (text !== undefined && !parsePem(text).blocks.some((b) => b.label === 'X509 CRL')) this.addTrust({ name: f.name, text });
       else maybeCrls.push(f);
     }
+    const bundleProblems: string[] = [];
+    for (const b of bundles) {
+      const problem = await this.#addBundle(b);
+      if (problem) bundleProblems.push(problem);
+    }
+    // the last catalog given wins (a catalog replaces the one kept, unless it is older)
+    const catalog = catalogs.at(-1);
+    if (catalog) await this.catalog!.add({ name: catalog.name, bytes: catalog.bytes }, this.trust);
     if (maybeCrls.length === 0) {
-      this.#fileNote = undefined;
+      this.#fileNote = bundleProblems.length ? `Not added: ${bundleProblems.join('; ')}` : undefined;
       return;
     }
     const { crlFileText, parseCrl } = await import('../../core/crypto/crl.ts');
@@ -250,9 +297,43 @@ export class SetupState {
       }
       this.#crls = [...this.#crls.filter((c) => c.name !== f.name), { name: f.name, text: text.value }].slice(-MAX_STORED_CRLS);
     }
+    refused.unshift(...bundleProblems);
     this.#fileNote = refused.length ? `Not added: ${refused.join('; ')}` : undefined;
     this.#remember();
     await this.#summarize();
+  }
+
+  /**
+   * A trust bundle (docs/catalog.md §7): all or nothing. Its roots and CRLs are kept like dropped
+   * ones (named after the bundle), its catalog goes to the catalog state, and its name and
+   * production flag are remembered. Returns why it was refused, if it was.
+   */
+  async #addBundle(f: TrustFile): Promise<string | undefined> {
+    const { loadTrustBundle } = await import('../../core/catalog/trust-bundle.ts');
+    let text: string;
+    try {
+      text = new TextDecoder('utf-8', { fatal: true }).decode(f.bytes);
+    } catch {
+      return `${f.name}: a trust bundle is UTF-8 JSON text`;
+    }
+    const r = await loadTrustBundle(text, f.name);
+    if (!r.ok) return r.reason;
+    const b = r.value;
+    const label = `${b.name} (${f.name})`;
+    const roots = b.rootTexts.map((t, i) => ({ name: `${label} root ${i + 1}`, text: t }));
+    const crls = b.crlTexts.map((t, i) => ({ name: `${label} CRL ${i + 1}`, text: t }));
+    this.#extraTrust = [...this.#extraTrust.filter((t) => !roots.some((r) => r.name === t.name)), ...roots].slice(-MAX_STORED_ROOTS);
+    this.#crls = [...this.#crls.filter((c) => !crls.some((n) => n.name === c.name)), ...crls].slice(-MAX_STORED_CRLS);
+    this.#bundle = { name: b.name, production: b.production };
+    this.#remember();
+    await this.#summarize();
+    if (b.production && !this.#production) {
+      if (this.onBundleProduction) await this.onBundleProduction();
+      else this.setProduction(true);
+      this.#productionNote = `Production mode was turned on by the trust bundle "${b.name}" (${f.name}).`;
+    }
+    if (b.catalog) await this.catalog?.add({ name: `${label} catalog`, bytes: b.catalog }, this.trust);
+    return undefined;
   }
 
   removeCrl(name: string) {

@@ -21,6 +21,14 @@ interface StoredTrust {
   readonly roots: readonly TrustSource[];
   /** CRL files as PEM text ("X509 CRL"; a DER file is armoured when added). */
   readonly crls?: readonly TrustSource[];
+  /** The trust bundle loaded last (docs/catalog.md §7): its name and production flag; written only once one is loaded. */
+  readonly bundle?: BundleMark;
+}
+
+/** What the page remembers of a loaded trust bundle beyond its roots, CRLs and catalog. */
+export interface BundleMark {
+  readonly name: string;
+  readonly production: boolean;
 }
 export const TRUST_KEY = 'trustflash.trust';
 export const MAX_STORED_ROOTS = 32;
@@ -29,18 +37,20 @@ export const MAX_STORED_CRLS = 32;
 const isSource = (r: unknown): r is TrustSource => typeof (r as TrustSource)?.name === 'string' && typeof (r as TrustSource)?.text === 'string';
 
 /** The remembered store; throws (naming what is wrong) on any shape this version does not know. */
-export function readStoredTrust(text: string): { useDemoRoot: boolean; roots: TrustSource[]; crls: TrustSource[] } {
+export function readStoredTrust(text: string): { useDemoRoot: boolean; roots: TrustSource[]; crls: TrustSource[]; bundle?: BundleMark } {
   const v = JSON.parse(text) as Partial<StoredTrust>;
   if (v.version !== 1 || typeof v.useDemoRoot !== 'boolean' || !Array.isArray(v.roots) || v.roots.length > MAX_STORED_ROOTS || !v.roots.every(isSource)) {
     throw new Error(`an unknown format (version ${JSON.stringify(v.version)})`);
   }
   if (v.crls !== undefined && (!Array.isArray(v.crls) || v.crls.length > MAX_STORED_CRLS || !v.crls.every(isSource))) throw new Error('an unknown list of revocation lists');
-  return { useDemoRoot: v.useDemoRoot, roots: v.roots.map((r) => ({ name: r.name, text: r.text })), crls: (v.crls ?? []).map((r) => ({ name: r.name, text: r.text })) };
+  const b = v.bundle;
+  if (b !== undefined && (typeof b?.name !== 'string' || typeof b?.production !== 'boolean')) throw new Error('an unknown trust bundle record');
+  return { useDemoRoot: v.useDemoRoot, roots: v.roots.map((r) => ({ name: r.name, text: r.text })), crls: (v.crls ?? []).map((r) => ({ name: r.name, text: r.text })), ...(b ? { bundle: { name: b.name, production: b.production } } : {}) };
 }
 
 /** The text to remember (no `crls` key without a CRL: byte-identical to a store saved before CRLs existed). */
-export function storedTrustText(useDemoRoot: boolean, roots: readonly TrustSource[], crls: readonly TrustSource[]): string {
-  const v: StoredTrust = { version: 1, useDemoRoot, roots, ...(crls.length ? { crls } : {}) };
+export function storedTrustText(useDemoRoot: boolean, roots: readonly TrustSource[], crls: readonly TrustSource[], bundle?: BundleMark): string {
+  const v: StoredTrust = { version: 1, useDemoRoot, roots, ...(crls.length ? { crls } : {}), ...(bundle ? { bundle } : {}) };
   return JSON.stringify(v);
 }
 

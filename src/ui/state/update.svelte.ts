@@ -7,7 +7,7 @@
  */
 import type { DeviceStatus } from '../../core/update/protocol.ts';
 import type { SessionProgress, SessionResult, StepId, StepState } from '../../core/update/session.ts';
-import type { DeviceEvent, Fault, RunMode, TrustSource } from '../../service/device-protocol.ts';
+import type { DeviceEvent, Fault, RunMode, SessionCatalog, TrustSource } from '../../service/device-protocol.ts';
 import type { DeviceChannel } from './device-channel.ts';
 import type { DevicesState } from './devices.svelte.ts';
 import type { NodeId } from './mcc-diagram.ts';
@@ -24,6 +24,8 @@ export interface UpdateOptions {
   readonly devices: DevicesState;
   /** The trust store the pre-flight checks use (the setup panel's). */
   readonly trust: () => readonly TrustSource[];
+  /** The release catalog the Trust panel keeps, if any (the pre-flight's catalog row). */
+  readonly catalog?: () => SessionCatalog | undefined;
   /** Fetches a sample from the app's origin. */
   readonly fetchBytes: (url: string) => Promise<ArrayBuffer>;
   /** Production mode (the setting at the top of the page): sent with each update. */
@@ -255,7 +257,8 @@ export class UpdateState {
     try {
       // the file itself goes to the device side, which reads it as it verifies and sends it (never whole for a v2 image)
       const image = choice.kind === 'sample' ? new Blob([await this.#o.fetchBytes(`samples/${choice.file}`)]) : choice.file;
-      await this.#o.channel.request({ kind: 'start', serial, name: choiceName(choice), image, trust: this.#o.trust(), mode, ...(faults ? { faults } : {}), ...(production ? { production } : {}) });
+      const catalog = this.#o.catalog?.();
+      await this.#o.channel.request({ kind: 'start', serial, name: choiceName(choice), image, trust: this.#o.trust(), mode, ...(faults ? { faults } : {}), ...(catalog ? { catalog } : {}), ...(production ? { production } : {}) });
     } catch (e) {
       this.#error = `The update could not run: ${(e as Error).message}`;
       this.#running = false;

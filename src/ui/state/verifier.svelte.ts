@@ -5,7 +5,7 @@
  */
 import type { Report } from '../../core/verify/report.ts';
 import type { DeviceIdentity } from '../../core/verify/verify-image.ts';
-import type { TrustSource, WorkerRequest, WorkerResponse } from '../worker/protocol.ts';
+import type { CatalogForWorker, TrustSource, WorkerRequest, WorkerResponse } from '../worker/protocol.ts';
 
 type Job = { kind: 'image'; file: Blob } | { kind: 'detached'; file: Blob; signature: Blob; certificates: TrustSource[] };
 
@@ -91,7 +91,7 @@ export class VerifierState {
   }
 
   /** Verifies dropped/picked files; the certificate PEM texts are read by the caller. */
-  async verifyFiles(files: readonly File[], opts: { trust: TrustSource[]; device?: DeviceIdentity; certificateTexts?: TrustSource[]; production?: boolean }): Promise<void> {
+  async verifyFiles(files: readonly File[], opts: { trust: TrustSource[]; device?: DeviceIdentity; certificateTexts?: TrustSource[]; production?: boolean; catalog?: CatalogForWorker }): Promise<void> {
     const c = classifyFiles(files);
     if (!c.job) {
       this.#error = c.problem;
@@ -115,7 +115,7 @@ export class VerifierState {
     this.#busy = false;
   }
 
-  #run(job: Job, selection: Selection, opts: { trust: TrustSource[]; device?: DeviceIdentity; production?: boolean }): Promise<void> {
+  #run(job: Job, selection: Selection, opts: { trust: TrustSource[]; device?: DeviceIdentity; production?: boolean; catalog?: CatalogForWorker }): Promise<void> {
     const id = this.#nextId++;
     this.#current = id;
     this.#report = undefined;
@@ -127,7 +127,7 @@ export class VerifierState {
       this.#pending = () => resolve();
     });
     const production = opts.production ? { production: true } : {};
-    if (job.kind === 'image') this.#backend.post({ id, kind: 'image', file: job.file, trust: opts.trust, ...(opts.device ? { device: opts.device } : {}), ...production });
+    if (job.kind === 'image') this.#backend.post({ id, kind: 'image', file: job.file, trust: opts.trust, ...(opts.device ? { device: opts.device } : {}), ...(opts.catalog ? { catalog: opts.catalog } : {}), ...production });
     else this.#backend.post({ id, kind: 'detached', file: job.file, signature: job.signature, certificates: job.certificates, trust: opts.trust, ...production });
     return done;
   }

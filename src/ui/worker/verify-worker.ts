@@ -9,6 +9,7 @@ import { loadTrustStore } from '../../core/crypto/trust.ts';
 import { parseCertificate, type Certificate } from '../../core/crypto/x509.ts';
 import { verifyDetached, DETACHED_MAX } from '../../core/verify/verify-detached.ts';
 import { verifyImage } from '../../core/verify/verify-image.ts';
+import { verifyCatalog } from '../../core/catalog/catalog-verify.ts';
 import { pageBlockHasher } from './block-pool.ts';
 import type { WorkerRequest, WorkerResponse } from './protocol.ts';
 
@@ -40,7 +41,9 @@ scope.onmessage = async (ev: MessageEvent<WorkerRequest>) => {
       }
     };
     if (req.kind === 'image') {
-      const report = await verifyImage(req.file, { trust: store, ...(req.device ? { device: req.device } : {}), ...(now ? { now } : {}), ...(req.production ? { production: true } : {}), onProgress, signal: ctl.signal, blockHasher });
+      // the catalog is checked against the same trust store and time as the image
+      const catalog = req.catalog ? { catalog: await verifyCatalog(req.catalog.bytes, { trust: store, time: now ?? new Date() }), lastSeen: req.catalog.lastSeen } : undefined;
+      const report = await verifyImage(req.file, { trust: store, ...(req.device ? { device: req.device } : {}), ...(now ? { now } : {}), ...(catalog ? { catalog } : {}), ...(req.production ? { production: true } : {}), onProgress, signal: ctl.signal, blockHasher });
       post({ id: req.id, kind: 'report', report, trustErrors: errors });
     } else {
       if (req.file.size > DETACHED_MAX) throw new Error(`the firmware file is ${req.file.size} bytes; detached verification stops at ${DETACHED_MAX}`);

@@ -431,7 +431,7 @@ describe('verify: usage and input errors', () => {
   });
 
   it('missing --trust says what it is for', async () => {
-    expectError(await t('verify', good()), /--trust ROOT\.pem is required: verification needs at least one vendor root or public key/, 'verify');
+    expectError(await t('verify', good()), /--trust ROOT\.pem \(or --bundle BUNDLE\.json\) is required: verification needs at least one vendor root or public key/, 'verify');
   });
 
   it.each(['yesterday', '2026-13-45T00:00:00Z', '22/11/2026', '2026-11-22T25:00:00Z', '', '1969-12-31T23:59:59Z'])('bad --now %j', async (now) => {
@@ -546,6 +546,6 @@ describe(`the sample set (${generated ? 'generated into a temp dir' : 'public/sa
     const usage = await tfBin(SAMPLES, 'verify', 'good.tfw');
     expect(usage.code).toBe(2);
     expect(usage.stdout).toBe('');
-    expect(usage.stderr).toBe('trustflash verify: --trust ROOT.pem is required: verification needs at least one vendor root or public key\n(see trustflash verify --help)\n');
+    expect(usage.stderr).toBe('trustflash verify: --trust ROOT.pem (or --bundle BUNDLE.json) is required: verification needs at least one vendor root or public key\n(see trustflash verify --help)\n');
   });
 });

@@ -36,11 +36,11 @@ const WIRE = ['src/core/dfu/host.ts', 'src/core/dfu/reconnect.ts', 'src/core/dfu
 
 /**
  * What the page (src/ui outside the Worker entry files) may use of the device side at run time: its
- * message types' constants and the history store it reads itself. The device service itself is
+ * message types' constants, the history store it reads itself and the release catalog's store. The device service itself is
  * loaded only by the real-USB backend (USBDevice objects cannot move to a Worker). Type-only
  * imports of src/service are not calls and are allowed anywhere in src/ui.
  */
-const SERVICE_FOR_PAGE = ['src/service/device-protocol.ts', 'src/service/history-store.ts'];
+const SERVICE_FOR_PAGE = ['src/service/device-protocol.ts', 'src/service/history-store.ts', 'src/service/catalog-store.ts'];
 const REAL_USB_BACKEND = { file: 'src/ui/state/device-backend.ts', reaches: 'src/service/device-service.ts' };
 
 /**

@@ -29,8 +29,8 @@ describe('layering', () => {
         'src/emulator/nic.ts → src/core/image/parse.ts: src/emulator imports only src/emulator (the firmware comes from wasm/, built)',
         'src/cli/reach.ts → src/emulator/nic.ts: the emulator is used through src/emulator/index.ts, src/emulator/faults.ts, src/emulator/persist.ts, not src/emulator/nic.ts',
         // the device side (src/service): the page reaches it through the Worker's messages only
-        'src/ui/state/thing.ts → src/service/registry.ts: the page reaches the device side through the Worker\'s messages (src/service/device-protocol.ts, src/service/history-store.ts; the service itself only from src/ui/state/device-backend.ts), not src/service/registry.ts',
-        'src/ui/state/thing.ts → src/service/device-service.ts: the page reaches the device side through the Worker\'s messages (src/service/device-protocol.ts, src/service/history-store.ts; the service itself only from src/ui/state/device-backend.ts), not src/service/device-service.ts',
+        'src/ui/state/thing.ts → src/service/registry.ts: the page reaches the device side through the Worker\'s messages (src/service/device-protocol.ts, src/service/history-store.ts, src/service/catalog-store.ts; the service itself only from src/ui/state/device-backend.ts), not src/service/registry.ts',
+        'src/ui/state/thing.ts → src/service/device-service.ts: the page reaches the device side through the Worker\'s messages (src/service/device-protocol.ts, src/service/history-store.ts, src/service/catalog-store.ts; the service itself only from src/ui/state/device-backend.ts), not src/service/device-service.ts',
         // and it knows nothing of the page, the CLI or Svelte
         "src/service/runner.ts → src/ui/state/thing.ts: src/service imports src/service, src/core and the emulator's entry points, not ui",
         "src/service/runner.ts → src/cli/reach.ts: src/service imports src/service, src/core and the emulator's entry points, not cli",

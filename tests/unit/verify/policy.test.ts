@@ -86,7 +86,7 @@ describe('freshness and notices', () => {
 
   it('checks run in the order of DESIGN.md and the verdict starts as reject', async () => {
     const r = await verifyImage(await smallCertImage(), { trust: await demoTrust(), device: DEVICE, now: NOW });
-    expect(r.checks.map((c) => c.id)).toEqual(['size', 'format', 'key', 'chain', 'signature', 'nextKeys', 'expiry', 'forbidden', 'device', 'secured', 'devImage', 'securityVersion', 'deviceKey', 'fits', 'pending', 'payload']);
+    expect(r.checks.map((c) => c.id)).toEqual(['size', 'format', 'key', 'chain', 'signature', 'nextKeys', 'expiry', 'forbidden', 'device', 'secured', 'devImage', 'securityVersion', 'deviceKey', 'fits', 'pending', 'catalog', 'payload']);
     const nothing = await verifyImage(new Uint8Array(0), { trust: await demoTrust(), now: NOW });
     expect(nothing.verdict).toBe('reject');
     expect(nothing.checks.filter((c) => c.status === 'pass')).toEqual([]);
