@@ -15,12 +15,13 @@
 // signed with RSASSA-PKCS1-v1_5 / SHA-256 by the device's own code (wasm/crypto/rsa.ts), followed by
 // the signature and the certificate, so anyone with the device CA can check it offline.
 
-import { ATTEST_A, ATTEST_B, flash_erase, flash_read, flash_write, HW_OK, SECTOR } from './hw';
+import { ATTEST_A, ATTEST_B, bankAddr, flash_erase, flash_read, flash_write, HW_OK, SECTOR } from './hw';
 import { equal, fill, le16, put16, put32 } from './mem';
 import { sha256Final, sha256Init, sha256Update, SHA256_CTX_SIZE, rsa2048SignSha256 } from './crypto';
 import * as dev from './device';
 import * as U from './update';
-import { digests, NONE } from './boot';
+import { hashRange, NONE } from './boot';
+import { HEADER_SIZE, signedHeadLen } from './image';
 
 const MAGIC: u32 = 0x4b414654; // "TFAK"
 const VERSION: u32 = 1;
@@ -103,6 +104,19 @@ function padded(out: usize, tag: u32, size: u32): u32 {
   return n;
 }
 
+const header = memory.data(16);
+
+/**
+ * The release digest of the image in `bank` into `out`: SHA-256 of its header ‖ manifest as it lies
+ * in flash (the image the boot record names was checked before it ran or became pending), the same
+ * digest the host's report and the release catalog give. All zero if the head cannot be read.
+ */
+function releaseDigestOf(bank: u8, out: usize): void {
+  const base = bankAddr(bank);
+  const len = flash_read(base, header, HEADER_SIZE) == HW_OK ? signedHeadLen(header) : 0;
+  if (len == 0 || !hashRange(base, 0, len, out)) fill(out, 0, 32);
+}
+
 function putVersion(p: usize, v: u64): void {
   put16(p, <u32>(v >> 32));
   put16(p + 2, <u32>((v >> 16) & 0xffff));
@@ -130,8 +144,8 @@ export function makeReceipt(booted: bool, bootStatus: u32, nonce: usize, nonceLe
   store<u8>(out + 43, <u8>bootStatus);
   putVersion(out + 92, U.running.version);
   if (pending) putVersion(out + 98, U.pendingVersion);
-  memory.copy(out + 104, digests + <usize>r.active * 32, 32);
-  if (pending) memory.copy(out + 136, digests + <usize>r.pending * 32, 32);
+  releaseDigestOf(r.active, out + 104);
+  if (pending) releaseDigestOf(r.pending, out + 136);
   put32(out + 168, dev.fusedSvn());
   store<u8>(out + 172, <u8>U.lastUpdate);
   store<u8>(out + 173, <u8>U.state);

@@ -139,6 +139,19 @@ function manifestMax(format: u32): u32 {
   return format == FORMAT_V1 ? MANIFEST_MAX_V1 : MANIFEST_MAX;
 }
 
+/**
+ * The length of header ‖ manifest, the bytes every signature covers and the release digest hashes
+ * (image-format.md), from the 16-byte header at `buf`; 0 when the header is not a well-formed one.
+ */
+export function signedHeadLen(buf: usize): u32 {
+  if (le32(buf) != MAGIC_IMAGE) return 0;
+  const format = le16(buf + 4);
+  if (format != FORMAT_V1 && format != FORMAT_V2) return 0;
+  const manifestSize = le32(buf + 8);
+  if (manifestSize == 0 || manifestSize > manifestMax(format)) return 0;
+  return HEADER_SIZE + manifestSize;
+}
+
 /** How many hash blocks a payload has (the last one short when the size is not a multiple). */
 export function blockCount(payloadSize: u32, blockSize: u32): u32 {
   return payloadSize / blockSize + (payloadSize % blockSize != 0 ? 1 : 0);

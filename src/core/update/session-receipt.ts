@@ -34,6 +34,11 @@ export interface ReceiptRequest {
   /** The serial the session updated (from QUERY). */
   readonly serial: string | undefined;
   readonly time: Date;
+  /**
+   * The release digest of the image this session sent (the report's): an attested receipt must name
+   * it as the pending release, or the device did not take this image.
+   */
+  readonly pendingRelease?: string;
   /** Production mode: a receipt certified by a DEMO device CA is kept but does not count as attested. */
   readonly production?: boolean;
   /** The nonce source; default crypto.getRandomValues. */
@@ -62,7 +67,11 @@ export async function requestReceipt(nic: NicClient, req: ReceiptRequest): Promi
     return { bytes: answer.bytes, verified: false, detail: `receipt not counted in production mode: its certificate is by "${v.anchor.subject}", a DEMO device CA whose key anyone has (pass your own device CA)`, ...withFields };
   }
   const r = v.receipt;
-  const versions = r.pendingVersion ? `running ${r.runningVersion}, pending ${r.pendingVersion}` : `running ${r.runningVersion}`;
+  if (req.pendingRelease !== undefined && r.pendingDigest !== req.pendingRelease) {
+    const said = r.pendingDigest ? `release digest ${r.pendingDigest}` : 'nothing pending';
+    return { bytes: answer.bytes, verified: false, detail: `receipt refused: the device signed that ${said} is pending, not the image this session sent (release digest ${req.pendingRelease})`, ...withFields };
+  }
+  const versions = r.pendingVersion ? `running ${r.runningVersion}, pending ${r.pendingVersion}${req.pendingRelease !== undefined ? ' (the release this session sent)' : ''}` : `running ${r.runningVersion}`;
   return { bytes: answer.bytes, verified: true, detail: `device-attested: ${r.serial} (PSID ${r.psid}) signed that it is ${versions}, fused security version ${r.fusedSvn} (certificate by "${v.anchor.subject}")`, deviceCa: v.anchor.subject, ...withFields };
 }
 

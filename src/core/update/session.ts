@@ -257,7 +257,7 @@ export class UpdateSession {
       this.#set('release', 'done');
       const after = await nic.query();
       void this.#o.audit?.add('device', after);
-      const receipt = await this.#receipt(nic, after.serial);
+      const receipt = await this.#receipt(nic, after.serial, report.releaseDigest);
       return this.#finish('updated', `Updated: ${after.fwVersionPending ?? report.manifest?.version} is pending and runs after the next reset (running now: ${after.fwVersionRunning}).`, { report, before, after, receipt });
     } catch (e) {
       return this.#failure(this.#steps.find((x) => x.status === 'running')?.id ?? this.#entering ?? 'lock', e, locked ? { nic, handle } : undefined, before, report);
@@ -380,8 +380,8 @@ export class UpdateSession {
   }
 
   /** The device's signed word on the update (session-receipt.ts): logged, audited, never a reason to fail the update. */
-  async #receipt(nic: NicClient, serial: string | undefined): Promise<ReceiptOutcome> {
-    const o: ReceiptOutcome = await requestReceipt(nic, { deviceCa: this.#o.deviceCa ?? [], serial, time: this.#o.now ?? new Date(), ...(this.#o.production ? { production: true } : {}) }).catch((e: unknown) => ({ verified: false, detail: `no receipt: internal error: ${(e as Error)?.message ?? String(e)}` }));
+  async #receipt(nic: NicClient, serial: string | undefined, sent: string | undefined): Promise<ReceiptOutcome> {
+    const o: ReceiptOutcome = await requestReceipt(nic, { deviceCa: this.#o.deviceCa ?? [], serial, time: this.#o.now ?? new Date(), ...(sent ? { pendingRelease: sent } : {}), ...(this.#o.production ? { production: true } : {}) }).catch((e: unknown) => ({ verified: false, detail: `no receipt: internal error: ${(e as Error)?.message ?? String(e)}` }));
     this.#log(o.detail);
     void this.#o.audit?.add('receipt', receiptAuditRecord(o));
     return o;

@@ -17,6 +17,7 @@ import { verifyReceipt } from '../../../src/core/receipt/verify.ts';
 import { DfuHost } from '../../../src/core/dfu/host.ts';
 import { NicClient } from '../../../src/core/update/nic-client.ts';
 import { UpdateSession } from '../../../src/core/update/session.ts';
+import { requestReceipt } from '../../../src/core/update/session-receipt.ts';
 import { AuditLog } from '../../../src/core/update/audit.ts';
 import { demoTrust, NOW } from '../helpers/demo.ts';
 import { sample } from '../device/nic-helpers.ts';
@@ -175,6 +176,23 @@ describe('over USB and in the session', () => {
     expect(result.receipt?.verified).toBe(false);
     expect(result.receipt?.bytes?.length).toBeGreaterThan(400);
     expect(result.receipt?.detail).toMatch(/^receipt refused: the device certificate is not from a trusted device CA/);
+  });
+
+  it('an attested receipt must name the release the session sent as pending: the same receipt held to another release is refused', async () => {
+    const dev = await createEmulatedNic({ factoryImage: sample('factory'), bankSize: 1024 * 1024, attestationIssuer: await issuerOf() });
+    const host = new DfuHost(dev);
+    await host.open();
+    const result = await new UpdateSession({ host, usb: dev.usb, firmware: { kind: 'image', bytes: sample('good') }, trust: await demoTrust(), now: NOW, deviceCa: [ca] }).run();
+    expect(result.outcome).toBe('updated');
+    expect(result.receipt?.verified, result.receipt?.detail).toBe(true);
+    expect(result.receipt?.detail).toMatch(/pending 28\.40\.1000 \(the release this session sent\)/);
+    expect(result.receipt?.fields?.pendingDigest).toBe(result.report?.releaseDigest);
+    // the same device asked again, but the host expects another release: refused, naming both digests
+    const nic = new NicClient(host);
+    const other = 'ab'.repeat(32);
+    const again = await requestReceipt(nic, { deviceCa: [ca], serial: undefined, time: NOW, pendingRelease: other });
+    expect(again.verified).toBe(false);
+    expect(again.detail).toBe(`receipt refused: the device signed that release digest ${result.report?.releaseDigest} is pending, not the image this session sent (release digest ${other})`);
   });
 
   it('a plain DFU device: "no receipt", and the update is not failed for it', async () => {

@@ -16,6 +16,26 @@ import { I, lock, queryTags, sample, update, version } from '../device/nic-helpe
 import { demoKey, keyPem } from '../helpers/demo.ts';
 import { mustOpenssl, openssl, tempDir } from '../cli/helpers.ts';
 import { attestedNic, nonce, receiptOf } from './helpers.ts';
+import { createHash } from 'node:crypto';
+import { parseImageHead } from '../../../src/core/image/parse.ts';
+import { HEAD_MAX } from '../../../src/core/image/layout.ts';
+import type { EmulatedNic } from '../../../src/emulator/index.ts';
+
+/** The release digest as the host defines it (SHA-256 of header ‖ manifest), of image bytes. */
+function releaseDigest(bytes: Uint8Array): string {
+  const h = parseImageHead(bytes.subarray(0, HEAD_MAX), bytes.length);
+  if (!h.ok) throw new Error('the image head does not parse');
+  return createHash('sha256').update(bytes.subarray(0, h.value.signedLength)).digest('hex');
+}
+
+/** The release digest of what lies in a bank of the NIC's flash, read by the host's own parser. */
+function bankReleaseDigest(nic: EmulatedNic, bank: number): string {
+  const at = nic.flash.bankAddr(bank as 0 | 1);
+  // header (16 bytes, the manifest's size at offset 8) ‖ manifest (image-format.md §2)
+  const header = nic.flash.read(at, 16)!;
+  const signedLength = 16 + new DataView(header.buffer, header.byteOffset).getUint32(8, true);
+  return createHash('sha256').update(nic.flash.read(at, signedLength)!).digest('hex');
+}
 
 const tmp = tempDir('tf-receipt-sign-');
 afterAll(() => tmp.cleanup());
@@ -131,7 +151,10 @@ describe('the receipt layout, field by field', () => {
     expect(r.value.pending).toBe(false);
     expect(r.value.bootStatus).toBe(nic.firmware.bootStatus());
     expect(r.value.runningVersion).toBe(version(tags.get(1)));
-    expect(r.value.runningDigest).toBe(toHex(digests.subarray(banks[0]! * 32, banks[0]! * 32 + 32)));
+    // the release digest (header ‖ manifest), as the host's report and the release catalog name a release;
+    // not the boot record's digest, which for format v2 also covers the signature block
+    expect(r.value.runningDigest).toBe(bankReleaseDigest(nic, banks[0]!));
+    expect(r.value.runningDigest).not.toBe(toHex(digests.subarray(banks[0]! * 32, banks[0]! * 32 + 32)));
     expect(r.value.pendingVersion).toBeUndefined();
     expect(r.value.pendingDigest).toBeUndefined();
     expect(r.value.fusedSvn).toBe(new DataView(tags.get(11)!.buffer, tags.get(11)!.byteOffset).getUint32(0, true));
@@ -148,7 +171,8 @@ describe('the receipt layout, field by field', () => {
     const b2 = t2.get(16)!;
     expect(r.value.pending).toBe(true);
     expect(r.value.pendingVersion).toBe(version(t2.get(2)));
-    expect(r.value.pendingDigest).toBe(toHex(t2.get(17)!.subarray(b2[1]! * 32, b2[1]! * 32 + 32)));
+    expect(r.value.pendingDigest).toBe(releaseDigest(sample('good')));
+    expect(r.value.pendingDigest).toBe(bankReleaseDigest(nic, b2[1]!));
     expect(r.value.lastUpdate).toBe(0);
 
     // a refused update is the last update's result: its MCC error code; the MCC state is read as it is
