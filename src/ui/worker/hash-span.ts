@@ -49,20 +49,67 @@ function readsOf(job: SpanJob, start: number, end: number): { first: number; sta
   return out;
 }
 
+/** Buffers of finished pieces, kept for the next ones (two per thread: the piece hashed and the one read). */
+const spare: ArrayBuffer[] = [];
+const SPARE_MAX = 2;
+
+function takeBuffer(n: number): ArrayBuffer {
+  const i = spare.findIndex((b) => b.byteLength >= n);
+  return i >= 0 ? spare.splice(i, 1)[0]! : new ArrayBuffer(Math.max(n, READ_BYTES));
+}
+
+function giveBuffer(b: ArrayBuffer): void {
+  if (spare.length < SPARE_MAX && b.byteLength >= READ_BYTES) spare.push(b);
+}
+
+/**
+ * Bytes [start, end) of `file`, read into a kept buffer through a BYOB reader (a Blob's stream is a
+ * byte stream), so a verification of any size reuses the same two buffers per thread instead of
+ * leaving one garbage ArrayBuffer per piece for the collector (the renderer's memory grew with the
+ * file's size when each piece was `arrayBuffer()`, docs/benchmarks.md). Where the stream is not a
+ * byte stream, one `arrayBuffer()` per piece. Shorter than asked only if the file is.
+ */
+export async function readPiece(file: Blob, start: number, end: number): Promise<Uint8Array<ArrayBuffer>> {
+  const n = end - start;
+  const stream = file.slice(start, end).stream();
+  let reader: ReadableStreamBYOBReader;
+  try {
+    reader = stream.getReader({ mode: 'byob' });
+  } catch {
+    await stream.cancel().catch(() => undefined);
+    return new Uint8Array(await file.slice(start, end).arrayBuffer());
+  }
+  let buf = takeBuffer(n);
+  let off = 0;
+  try {
+    while (off < n) {
+      // the read transfers `buf` to the stream and hands back a view of it, filled
+      const { done, value } = await reader.read(new Uint8Array(buf, off, n - off));
+      if (!value) break;
+      buf = value.buffer as ArrayBuffer;
+      off += value.byteLength;
+      if (done) break;
+    }
+  } finally {
+    await reader.cancel().catch(() => undefined);
+  }
+  return new Uint8Array(buf, 0, off);
+}
+
 /**
  * Hashes blocks first..first+count-1 of `file`, calling `onBlock(index, digest)` for each as its
- * digest is ready. The run is read in pieces of whole blocks with `slice().arrayBuffer()` (one
- * browser-process read per piece; measured 2–3× faster in Chromium than streaming the same bytes,
- * docs/benchmarks.md), the next piece read while this one's blocks are digested, all of a piece's
- * blocks in flight at once (WebCrypto digests off the calling thread). At most two pieces are held.
- * A file shorter than the plan (changed since it was picked) is an error naming the block.
+ * digest is ready. The run is read in pieces of whole blocks, each with one read into a kept buffer
+ * (readPiece; one browser-process read per piece is measured 2–3× faster in Chromium than a stream of
+ * small chunks, docs/benchmarks.md), the next piece read while this one's blocks are digested, all
+ * of a piece's blocks in flight at once (WebCrypto digests off the calling thread). At most two
+ * pieces are held. A file shorter than the plan (changed since it was picked) is an error naming the block.
  */
 export async function hashSpan(file: Blob, job: SpanJob, digest: Digest, onBlock: (index: number, digest: Uint8Array) => void, signal?: AbortSignal): Promise<void> {
   const { start, end } = spanRange(job);
   const reads = readsOf(job, start, end);
   const read = (k: number) => {
     const r = reads[k]!;
-    const p = file.slice(r.start, r.end).arrayBuffer().then((b) => new Uint8Array(b));
+    const p = readPiece(file, r.start, r.end);
     p.catch(() => undefined); // awaited below; a failure before that is not an unhandled rejection
     return p;
   };
@@ -82,5 +129,7 @@ export async function hashSpan(file: Blob, job: SpanJob, digest: Digest, onBlock
       digests.push(digest(block).then((d) => onBlock(i, d)));
     }
     await Promise.all(digests);
+    // every digest has its bytes (WebCrypto copies them; hash-wasm has finished): the buffer is free
+    giveBuffer(bytes.buffer);
   }
 }

@@ -10,7 +10,7 @@ import { parseImage } from '../../../src/core/image/parse.ts';
 import { blockPlanOf, type BlockPlan } from '../../../src/core/image/hash-blocks.ts';
 import { signImage } from '../../../src/core/sign/sign-image.ts';
 import { badBlocks, hashBlocksSequential } from '../../../src/core/verify/block-check.ts';
-import { hashSpan, sha256Backend } from '../../../src/ui/worker/hash-span.ts';
+import { hashSpan, readPiece, sha256Backend } from '../../../src/ui/worker/hash-span.ts';
 import { pageBlockHasher, spansOf, type HasherWorker } from '../../../src/ui/worker/block-pool.ts';
 import type { SpanRequest, SpanResponse } from '../../../src/ui/worker/block-protocol.ts';
 import { DRAFT, demoKey, demoCert, payloadOf } from '../helpers/demo.ts';
@@ -65,6 +65,33 @@ describe('hash-span: a run of blocks read from a Blob', () => {
     const cut = new Blob([bytes.subarray(0, bytes.length - 100)]);
     await expect(hashSpan(cut, { ...plan, first: 0, count: 4 }, sha256Backend(), () => undefined)).rejects.toThrow(/ended in hash block 3/);
     await expect(hashSpan(cut, { ...plan, first: 4, count: 1 }, sha256Backend(), () => undefined)).rejects.toThrow('"job" expected a run of blocks inside the 16384-byte payload, got blocks 4..4');
+  });
+});
+
+describe('hash-span: readPiece', () => {
+  const bytes = new Uint8Array(3 * 1024 * 1024 + 17).map((_, i) => (i * 31 + (i >> 9)) & 0xff);
+  const ranges: [number, number][] = [[0, 1], [5, 4096], [0, bytes.length], [1024 * 1024 - 3, 2 * 1024 * 1024 + 5], [bytes.length - 17, bytes.length]];
+
+  it('reads exactly [start, end) of a Blob through its byte stream, piece after piece (kept buffers reused)', async () => {
+    const blob = new Blob([bytes]);
+    for (const [a, b] of [...ranges, ...ranges]) expect(Buffer.from(await readPiece(blob, a, b)).equals(Buffer.from(bytes.subarray(a, b))), `${a}..${b}`).toBe(true);
+  });
+
+  it('where the stream is not a byte stream (no BYOB reader), one arrayBuffer() per piece gives the same bytes', async () => {
+    const blob = new Blob([bytes]);
+    // a Blob whose slices stream as a default (non-byte) stream, as some engines give
+    const plain = {
+      slice: (a: number, b: number) => {
+        const part = blob.slice(a, b);
+        return Object.assign(part, { stream: () => new ReadableStream({ start: (c) => c.close() }) });
+      },
+    } as unknown as Blob;
+    for (const [a, b] of ranges) expect(Buffer.from(await readPiece(plain, a, b)).equals(Buffer.from(bytes.subarray(a, b))), `${a}..${b}`).toBe(true);
+  });
+
+  it('a file shorter than the range gives the bytes there are (hashSpan then names the block)', async () => {
+    const blob = new Blob([bytes.subarray(0, 1000)]);
+    expect((await readPiece(blob, 0, 4096)).length).toBe(1000);
   });
 });
 
