@@ -3,28 +3,12 @@
  * to the trust store (remembered after a reload), an image signed with it verified and installed,
  * and the same NIC refusing the demo-signed image before anything is sent.
  */
-import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { ownKeyImage } from './own-key.ts';
 import { test, expect, tab } from './fixtures.ts';
-import { signImage } from '../../src/core/sign/sign-image.ts';
-import { importSigningKey } from '../../src/core/crypto/private-key.ts';
-import { parsePem } from '../../src/core/crypto/pem.ts';
-import { DRAFT, payloadOf } from '../unit/helpers/demo.ts';
 
 test('my own key: a NIC that trusts it, my root remembered, my image installed, the demo image refused', async ({ watched: page }) => {
   test.setTimeout(120_000);
-  const dir = mkdtempSync(join(tmpdir(), 'tf-own-'));
-  const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
-  const pub = join(dir, 'my-key.pub');
-  writeFileSync(pub, publicKey);
-  const key = await importSigningKey(privateKey);
-  if (!key.ok) throw new Error(key.reason);
-  const spki = parsePem(publicKey).blocks[0]!.der;
-  const image = await signImage({ ...DRAFT, vendor: 'Example Corp', version: '28.41.1000', nextKeys: [spki] }, payloadOf(4096), [{ key: key.value }]);
-  const file = join(dir, 'mine.tfw');
-  writeFileSync(file, image);
+  const { pub, file } = await ownKeyImage('tf-own-');
 
   await page.goto('/');
   await expect(page.getByTestId('nic-running')).toHaveText('28.39.1002', { timeout: 20_000 });

@@ -5,16 +5,9 @@
  * by the operator's own key installed on a NIC made to trust it; turning it off a confirmed step.
  * Screenshots at desktop and phone width go to test-results/, and nothing overflows at 390 px.
  */
-import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Page } from '@playwright/test';
+import { ownKeyImage } from './own-key.ts';
 import { test, expect, tab, index } from './fixtures.ts';
-import { signImage } from '../../src/core/sign/sign-image.ts';
-import { importSigningKey } from '../../src/core/crypto/private-key.ts';
-import { parsePem } from '../../src/core/crypto/pem.ts';
-import { DRAFT, payloadOf } from '../unit/helpers/demo.ts';
 
 const wide = (page: Page) => page.evaluate(() => document.documentElement.scrollWidth);
 
@@ -85,15 +78,7 @@ test('production mode: every demo sample refused, demo scenarios hidden, the dem
 
 test('production mode with my own key: a NIC trusting it takes my image', async ({ watched: page }) => {
   test.setTimeout(120_000);
-  const dir = mkdtempSync(join(tmpdir(), 'tf-prod-'));
-  const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
-  const pub = join(dir, 'my-key.pub');
-  writeFileSync(pub, publicKey);
-  const key = await importSigningKey(privateKey);
-  if (!key.ok) throw new Error(key.reason);
-  const spki = parsePem(publicKey).blocks[0]!.der;
-  const file = join(dir, 'mine.tfw');
-  writeFileSync(file, await signImage({ ...DRAFT, vendor: 'Example Corp', version: '28.41.1000', nextKeys: [spki] }, payloadOf(4096), [{ key: key.value }]));
+  const { pub, file } = await ownKeyImage('tf-prod-');
 
   await page.goto('/');
   await expect(page.getByTestId('nic-running')).toHaveText('28.39.1002', { timeout: 20_000 });

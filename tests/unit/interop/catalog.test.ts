@@ -8,25 +8,10 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OPENSSL_EXT } from './openssl-ext.ts';
 import { manifestJson, mustOpenssl, openssl, tempDir, tf } from '../cli/helpers.ts';
 
-const EXT = `
-[req]
-distinguished_name = dn
-prompt = no
-[dn]
-CN = unused
-[v3_root]
-basicConstraints = critical, CA:TRUE, pathlen:1
-keyUsage = critical, keyCertSign, cRLSign
-subjectKeyIdentifier = hash
-[v3_signer]
-basicConstraints = critical, CA:FALSE
-keyUsage = critical, digitalSignature
-extendedKeyUsage = codeSigning
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid
-`;
+const EXT = OPENSSL_EXT;
 
 let dir = '';
 let cleanup: () => Promise<void> = async () => {};

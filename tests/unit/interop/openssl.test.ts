@@ -13,37 +13,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseImage } from '../../../src/core/image/parse.ts';
 import { SIG_ENTRY, type SigEntry } from '../../../src/core/image/layout.ts';
 import { writeImage } from '../../../src/core/image/write.ts';
+import { OPENSSL_EXT } from './openssl-ext.ts';
 import { ensureBinary, releaseBinary, hasStackTrace, manifestJson, mustOpenssl, openssl, tempDir, tf, tfBin, type Result } from '../cli/helpers.ts';
 
-const EXT = `
-[req]
-distinguished_name = dn
-prompt = no
-[dn]
-CN = unused
-[v3_root]
-basicConstraints = critical, CA:TRUE, pathlen:1
-keyUsage = critical, keyCertSign, cRLSign
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid:always
-[v3_ca]
-basicConstraints = critical, CA:TRUE, pathlen:0
-keyUsage = critical, keyCertSign, cRLSign
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid
-[v3_signer]
-basicConstraints = critical, CA:FALSE
-keyUsage = critical, digitalSignature
-extendedKeyUsage = codeSigning
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid
-[v3_tls]
-basicConstraints = critical, CA:FALSE
-keyUsage = critical, digitalSignature
-extendedKeyUsage = serverAuth
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid
-`;
+const EXT = OPENSSL_EXT;
 
 let dir = '';
 let cleanup: () => Promise<void> = async () => {};
