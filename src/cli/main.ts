@@ -12,7 +12,8 @@ import { IoError, type Io } from './io.ts';
 import { cmdCrl } from './crl-command.ts';
 import { cmdReceipt } from './receipt-command.ts';
 import { cmdCatalog } from './catalog-command.ts';
-import { cmdAudit, cmdEmulator, cmdQuery, cmdReset, cmdUpdate } from './device-commands.ts';
+import { cmdAudit, cmdQuery, cmdReset, cmdUpdate } from './device-commands.ts';
+import { cmdEmulator } from './emulator-command.ts';
 import { escapeControls } from '../core/bytes/safe-text.ts';
 
 const COMMANDS: Record<string, (argv: string[], io: Io) => Promise<number>> = {
