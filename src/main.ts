@@ -66,10 +66,11 @@ const update = new UpdateState({
   catalog: () => setup.catalog?.forVerify,
   fetchBytes: fetchBytesFromApp,
   production: () => setup.production,
+  deviceCas: () => setup.deviceCaTexts,
 });
 const log = new LogState({ channel, saveFile });
 const faults = new FaultDraft();
-const batch = new BatchState({ channel, trust: () => setup.trust, catalog: () => setup.catalog?.forVerify, fetchBytes: fetchBytesFromApp, production: () => setup.production });
+const batch = new BatchState({ channel, trust: () => setup.trust, catalog: () => setup.catalog?.forVerify, fetchBytes: fetchBytesFromApp, production: () => setup.production, deviceCas: () => setup.deviceCaTexts });
 const historyStore = typeof indexedDB !== 'undefined' ? indexedDbHistoryStore(indexedDB) : memoryHistoryStore();
 const history = new HistoryState({ channel, read: () => historyStore.entries(), saveFile, ...(navigator.storage ? { storage: navigator.storage } : {}) });
 const owner = new EmulatorOwner(channel);

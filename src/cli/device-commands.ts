@@ -118,7 +118,7 @@ export async function cmdUpdate(argv: string[], io: Io): Promise<number> {
   } else throw new UsageError('update needs --emulated --state S or --usb VID:PID[:SERIAL]');
 
   const receiptPath = str(p, 'receipt');
-  const deviceCa = await deviceCaOf(io, list(p, 'device-ca'), !!emulated);
+  const deviceCa = await deviceCaOf(io, list(p, 'device-ca'), !!emulated, setup.bundleDeviceCas);
 
   const json = bool(p, 'json');
   const quiet = bool(p, 'quiet');

@@ -38,7 +38,7 @@ const catalog: FlagHelp = { kind: 'string', value: 'CATALOG', help: 'the vendor-
 const stateDir: FlagHelp = { kind: 'string', value: 'DIR', help: 'where the highest catalog sequence seen is kept, per vendor root and PSID, so a rolled-back catalog is refused (default $XDG_STATE_HOME/trustflash, else ~/.local/state/trustflash)' };
 const bundle: FlagHelp = { kind: 'string', value: 'BUNDLE.json', help: 'a trust bundle from the administrator (docs/catalog.md): its roots and CRLs are trusted as --trust and --crl files are, and its catalog is used unless --catalog is given' };
 const force: FlagHelp = { kind: 'boolean', help: 'replace files that already exist' };
-const deviceCa: FlagHelp = { kind: 'list', value: 'CA.pem', help: 'a device CA certificate the device\'s receipt must chain to; repeatable (default with --emulated: the DEMO device CA that certifies the NICs this program makes)' };
+const deviceCa: FlagHelp = { kind: 'list', value: 'CA.pem', help: 'a device CA certificate the device\'s receipt must chain to; repeatable (default: the device CAs of --bundle; with --emulated and neither, the DEMO device CA that certifies the NICs this program makes)' };
 const keyFlags = {
   key: { kind: 'string', value: 'KEY.pem', help: 'the signing private key (PKCS#8 or traditional PEM, as openssl writes it; encrypted keys need --passin or a terminal)' },
   passin,

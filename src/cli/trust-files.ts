@@ -26,8 +26,12 @@ export async function loadTrustFiles(io: Io, trustPaths: readonly string[], crlP
   return store;
 }
 
-/** `--device-ca` certificates; for an emulated NIC without any, the DEMO device CA that made it. */
-export async function deviceCaOf(io: Io, paths: readonly string[], emulated: boolean): Promise<{ certs: Certificate[]; demo: boolean }> {
+/**
+ * The device CAs receipts are checked against: `--device-ca` certificates; else the trust bundle's
+ * (`fromBundle`); else, for an emulated NIC, the DEMO device CA that made it.
+ */
+export async function deviceCaOf(io: Io, paths: readonly string[], emulated: boolean, fromBundle: readonly Certificate[] = []): Promise<{ certs: Certificate[]; demo: boolean }> {
+  if (paths.length === 0 && fromBundle.length > 0) return { certs: [...fromBundle], demo: false };
   if (paths.length === 0) return emulated ? { certs: [await demoDeviceCaCertificate()], demo: true } : { certs: [], demo: false };
   const certs: Certificate[] = [];
   for (const path of paths) {

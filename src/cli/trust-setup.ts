@@ -5,6 +5,7 @@
  * `--state-dir` (catalog-state.ts). The catalog is verified here, at the validation time, and its
  * sequence recorded once the command has judged with it.
  */
+import type { Certificate } from '../core/crypto/x509.ts';
 import { loadTrustBundle } from '../core/catalog/trust-bundle.ts';
 import { verifyCatalog, type CatalogResult } from '../core/catalog/catalog-verify.ts';
 import { CATALOG_FILE_MAX } from '../core/catalog/catalog-json.ts';
@@ -24,6 +25,8 @@ export interface TrustSetup {
    * keys and overrides) is not decided here: the command that knows `--production` reads this.
    */
   readonly bundleProduction: boolean;
+  /** The bundle's device CAs, for device-signed receipts (empty without a bundle or without any). */
+  readonly bundleDeviceCas: readonly Certificate[];
   /** Records the catalog's sequence as seen (after the command judged with it); a failure is a warning. */
   recordSeen(): Promise<void>;
 }
@@ -35,6 +38,7 @@ export async function loadTrustSetup(io: Io, p: Parsed, opts: { now: Date; missi
   let trust: TrustStore = trustPaths.length || list(p, 'crl').length || !bundlePath ? await loadTrustFiles(io, trustPaths, list(p, 'crl')) : { anchors: [], keys: [], crls: [] };
   let catalogBytes: Uint8Array | undefined;
   let bundleProduction = false;
+  let bundleDeviceCas: readonly Certificate[] = [];
   if (bundlePath) {
     const size = (await io.openBlob(bundlePath)).size;
     if (size > 16 * 1024 * 1024) throw new IoError(`--bundle ${bundlePath}: ${size} bytes is too large for a trust bundle`);
@@ -45,6 +49,7 @@ export async function loadTrustSetup(io: Io, p: Parsed, opts: { now: Date; missi
     trust = { anchors: [...trust.anchors, ...t.anchors], keys: [...trust.keys, ...t.keys], crls: [...(trust.crls ?? []), ...(t.crls ?? [])] };
     catalogBytes = b.value.catalog;
     bundleProduction = b.value.production;
+    bundleDeviceCas = b.value.deviceCas;
   }
   const catalogPath = str(p, 'catalog');
   if (catalogPath) {
@@ -55,12 +60,12 @@ export async function loadTrustSetup(io: Io, p: Parsed, opts: { now: Date; missi
   }
   if (!catalogBytes) {
     if (str(p, 'state-dir') !== undefined) throw new UsageError('--state-dir keeps the catalog sequences seen: it needs --catalog FILE (or a --bundle with a catalog)');
-    return { trust, catalog: undefined, bundleProduction, recordSeen: async () => {} };
+    return { trust, catalog: undefined, bundleProduction, bundleDeviceCas, recordSeen: async () => {} };
   }
   const dir = catalogStateDir(io, str(p, 'state-dir'));
   const seen = await readSeenSequences(dir);
   const result = await verifyCatalog(catalogBytes, { trust, time: opts.now });
-  return { trust, catalog: { catalog: result, lastSeen: seen }, bundleProduction, recordSeen: () => recordSeen(io, dir, seen, result) };
+  return { trust, catalog: { catalog: result, lastSeen: seen }, bundleProduction, bundleDeviceCas, recordSeen: () => recordSeen(io, dir, seen, result) };
 }
 
 async function recordSeen(io: Io, dir: string, seen: SeenSequences, result: CatalogResult): Promise<void> {

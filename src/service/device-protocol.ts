@@ -43,7 +43,7 @@ export type DeviceRequest =
    * block as it sends it, checked against the signed table first (UpdateSession, `kind: 'file'`).
    * `faults` (emulator only) are armed for this run.
    */
-  | { id: number; kind: 'start'; serial: string; name: string; image: Blob; trust: readonly TrustSource[]; mode: RunMode; faults?: readonly Fault[]; production?: boolean; catalog?: SessionCatalog }
+  | { id: number; kind: 'start'; serial: string; name: string; image: Blob; trust: readonly TrustSource[]; mode: RunMode; faults?: readonly Fault[]; production?: boolean; catalog?: SessionCatalog; deviceCas?: readonly string[] }
   /** Let the paused session take one step. */
   | { id: number; kind: 'step' }
   /** Continue without pausing. */
@@ -71,7 +71,7 @@ export type DeviceRequest =
    * Update several NICs at once with the same image: one independent session per NIC, running
    * concurrently and straight through (no step gate). Without `serials`, every emulated NIC.
    */
-  | { id: number; kind: 'start-all'; name: string; image: Blob; trust: readonly TrustSource[]; serials?: readonly string[]; production?: boolean; catalog?: SessionCatalog }
+  | { id: number; kind: 'start-all'; name: string; image: Blob; trust: readonly TrustSource[]; serials?: readonly string[]; production?: boolean; catalog?: SessionCatalog; deviceCas?: readonly string[] }
   /** Page side only (a USBDevice cannot be posted to a Worker): take over a device the user picked. */
   | { id: number; kind: 'adopt-usb'; device: USBDevice; bus: DeviceBus };
 

@@ -8,6 +8,8 @@
 import type { DfuHost } from '../core/dfu/host.ts';
 import type { TrustStore } from '../core/crypto/trust.ts';
 import type { CatalogCheckInput } from '../core/catalog/catalog-check.ts';
+import { parsePem } from '../core/crypto/pem.ts';
+import { parseCertificate, type Certificate } from '../core/crypto/x509.ts';
 import type { AuditLog } from '../core/update/audit.ts';
 import { StepGate } from '../core/update/gate.ts';
 import { NicClient } from '../core/update/nic-client.ts';
@@ -48,6 +50,8 @@ interface Job {
   readonly batch: boolean;
   /** Production mode (core/verify/production.ts): the page's setting, sent with the request. */
   readonly production?: boolean;
+  /** Device CAs (PEM) from the trust bundle; when there are any, receipts are checked against them instead of the DEMO device CA. */
+  readonly deviceCas?: readonly string[];
   /** The log's first line for this run. */
   readonly started: string;
 }
@@ -103,7 +107,7 @@ export class SessionRunner {
       host = await registry.host(slot);
       out.emit({ kind: 'session-start', serial: slot.serial, name: req.name, size: image.size, mode: req.mode });
       const started = `update started: ${req.name} (${image.size} bytes), ${req.mode === 'step' ? 'step by step' : 'running through'}`;
-      result = await this.#run(slot, { name: req.name, image, trust, ...(catalog ? { catalog } : {}), gate, host, batch: false, started, ...(req.production ? { production: true } : {}) });
+      result = await this.#run(slot, { name: req.name, image, trust, ...(catalog ? { catalog } : {}), gate, host, batch: false, started, ...(req.production ? { production: true } : {}), ...(req.deviceCas ? { deviceCas: req.deviceCas } : {}) });
     } finally {
       this.#gate = undefined;
     }
@@ -127,7 +131,7 @@ export class SessionRunner {
       const started = `update started (all NICs): ${req.name} (${image.size} bytes)`;
       await Promise.all(
         slots.map(async (slot) => {
-          const result = await this.#run(slot, { name: req.name, image, trust, ...(catalog ? { catalog } : {}), gate, batch: true, started, ...(req.production ? { production: true } : {}) });
+          const result = await this.#run(slot, { name: req.name, image, trust, ...(catalog ? { catalog } : {}), gate, batch: true, started, ...(req.production ? { production: true } : {}), ...(req.deviceCas ? { deviceCas: req.deviceCas } : {}) });
           out.emit({ kind: 'batch-result', serial: slot.serial, name: req.name, result });
         }),
       );
@@ -154,8 +158,11 @@ export class SessionRunner {
       marker = await this.#o.history?.begin(this.#marker(slot, job.name, job.image.size));
       out.note(serial, job.started);
       const { UpdateSession } = await loadSession();
-      // receipts are checked against the DEMO device CA, which certified every NIC this app makes
-      const deviceCa = [await (await import('./demo-device-ca.ts')).demoDeviceCaCertificate()];
+      // receipts are checked against the trust bundle's device CAs when it names any (as the CLI's
+      // --bundle), else the DEMO device CA, which certified every NIC this app makes (production mode
+      // does not count a receipt by that one)
+      const bundleCas = await deviceCaCertificates(job.deviceCas ?? []);
+      const deviceCa = bundleCas.length ? bundleCas : [await (await import('./demo-device-ca.ts')).demoDeviceCaCertificate()];
       const session = new UpdateSession({
         host,
         usb: slot.bus,
@@ -251,4 +258,17 @@ export class SessionRunner {
     }
     return hit;
   }
+}
+
+/** The bundle's device CAs as certificates; the bundle was checked when it was loaded, so one that does not parse now is left out. */
+async function deviceCaCertificates(texts: readonly string[]): Promise<Certificate[]> {
+  const out: Certificate[] = [];
+  for (const t of texts) {
+    for (const b of parsePem(t).blocks) {
+      if (b.label !== 'CERTIFICATE') continue;
+      const c = await parseCertificate(b.der);
+      if (c.ok) out.push(c.value);
+    }
+  }
+  return out;
 }

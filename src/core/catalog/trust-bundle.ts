@@ -14,7 +14,8 @@
 import { parseStrictJson } from '../bytes/strict-json.ts';
 import { CRL_MAX } from '../crypto/crl.ts';
 import { loadTrustStore, type TrustStore, type TrustText } from '../crypto/trust.ts';
-import { toPem } from '../crypto/pem.ts';
+import { parsePem, toPem } from '../crypto/pem.ts';
+import { parseCertificate, type Certificate } from '../crypto/x509.ts';
 import { CATALOG_FILE_MAX } from './catalog-json.ts';
 import { catalogDer } from './catalog-verify.ts';
 
@@ -23,6 +24,7 @@ export const BUNDLE_SCHEMA_VERSION = 1;
 export const BUNDLE_FILE_MAX = 16 * 1024 * 1024;
 export const BUNDLE_ROOTS_MAX = 64;
 export const BUNDLE_CRLS_MAX = 64;
+export const BUNDLE_DEVICE_CAS_MAX = 16;
 const ROOT_TEXT_MAX = 64 * 1024;
 const NAME_MAX = 128;
 
@@ -38,14 +40,20 @@ export interface TrustBundle {
    * (refusing demo keys and overrides) is decided where the CLI and the page read this field.
    */
   readonly production: boolean;
+  /**
+   * The device CAs a lab checks device-signed update receipts against (protocol §4.11): the
+   * certificates that certify its NICs' attestation keys. Not trust roots for images.
+   */
+  readonly deviceCas: readonly Certificate[];
   /** The PEM texts as given, for a holder that keeps them (the page remembers roots and CRLs as text). */
   readonly rootTexts: readonly string[];
   readonly crlTexts: readonly string[];
+  readonly deviceCaTexts: readonly string[];
 }
 
 export type BundleResult = { ok: true; value: TrustBundle; warnings: string[] } | { ok: false; reason: string; errors: string[] };
 
-const KEYS = new Set(['schema', 'schemaVersion', 'name', 'production', 'roots', 'crls', 'catalog']);
+const KEYS = new Set(['schema', 'schemaVersion', 'name', 'production', 'roots', 'crls', 'catalog', 'deviceCas']);
 
 function pemList(v: unknown, field: string, max: number, itemMax: number, errors: string[]): string[] {
   if (v === undefined) return [];
@@ -56,6 +64,22 @@ function pemList(v: unknown, field: string, max: number, itemMax: number, errors
   if (v.length > max) errors.push(`bundle.${field} has ${v.length} entries, at most ${max}`);
   v.forEach((x: string, i) => x.length > itemMax && errors.push(`bundle.${field}[${i}] is ${x.length} characters, at most ${itemMax}`));
   return v.slice(0, max) as string[];
+}
+
+/** Each `deviceCas` entry must be exactly one certificate (a receipt's device certificate chains to it). */
+async function deviceCaCertificates(texts: readonly string[], errors: string[]): Promise<Certificate[]> {
+  const out: Certificate[] = [];
+  for (const [i, t] of texts.entries()) {
+    const blocks = parsePem(t).blocks;
+    if (blocks.length !== 1 || blocks[0]!.label !== 'CERTIFICATE') {
+      errors.push(`bundle.deviceCas[${i}] must be one PEM CERTIFICATE, found ${blocks.map((x) => x.label).join(', ') || 'none'}`);
+      continue;
+    }
+    const c = await parseCertificate(blocks[0]!.der);
+    if (!c.ok) errors.push(`bundle.deviceCas[${i}]: ${c.reason}`);
+    else out.push(c.value);
+  }
+  return out;
 }
 
 /** Reads a bundle file's text. Every problem is listed (a bundle is all or nothing: any error refuses it). */
@@ -78,6 +102,8 @@ export async function loadTrustBundle(text: string, fileName = 'bundle'): Promis
   if (roots.length === 0 && Array.isArray(b.roots)) errors.push('bundle.roots is empty: a bundle must name at least one root or key to trust');
   if (b.roots === undefined) errors.push('bundle.roots is missing');
   const crls = pemList(b.crls, 'crls', BUNDLE_CRLS_MAX, CRL_MAX * 2, errors);
+  const deviceCaTexts = pemList(b.deviceCas, 'deviceCas', BUNDLE_DEVICE_CAS_MAX, ROOT_TEXT_MAX, errors);
+  const deviceCas = await deviceCaCertificates(deviceCaTexts, errors);
   let catalog: Uint8Array | undefined;
   if (b.catalog !== undefined) {
     if (typeof b.catalog !== 'string' || b.catalog.length > CATALOG_FILE_MAX * 2) errors.push('bundle.catalog must be the signed catalog as PEM text ("-----BEGIN CMS-----")');
@@ -94,11 +120,12 @@ export async function loadTrustBundle(text: string, fileName = 'bundle'): Promis
   // a root in a CRL slot is refused by loadTrustStore (kind 'crl'); a CRL in a root slot would be trusted as a CRL, so refuse it here
   for (const [i, t] of roots.entries()) if (/-----BEGIN X509 CRL-----/.test(t)) trustErrors.push(`bundle.roots[${i}] holds a CRL; CRLs go in bundle.crls`);
   if (trustErrors.length) return refuse(trustErrors);
-  return { ok: true, value: { name: name ?? fileName, trust: store, catalog, production: b.production as boolean, rootTexts: roots, crlTexts: crls }, warnings };
+  return { ok: true, value: { name: name ?? fileName, trust: store, catalog, production: b.production as boolean, deviceCas, rootTexts: roots, crlTexts: crls, deviceCaTexts }, warnings };
 }
 
 /** A bundle file's text from its parts (PEM texts; the catalog as DER, written as a "CMS" PEM block). */
-export function trustBundleText(b: { name: string; production: boolean; roots: readonly string[]; crls?: readonly string[]; catalog?: Uint8Array }): string {
+export function trustBundleText(b: { name: string; production: boolean; roots: readonly string[]; crls?: readonly string[]; catalog?: Uint8Array; deviceCas?: readonly string[] }): string {
   const catalog = b.catalog ? { catalog: toPem('CMS', b.catalog) } : {};
-  return `${JSON.stringify({ schema: BUNDLE_SCHEMA, schemaVersion: BUNDLE_SCHEMA_VERSION, name: b.name, production: b.production, roots: b.roots, crls: b.crls ?? [], ...catalog }, null, 2)}\n`;
+  const deviceCas = b.deviceCas?.length ? { deviceCas: b.deviceCas } : {};
+  return `${JSON.stringify({ schema: BUNDLE_SCHEMA, schemaVersion: BUNDLE_SCHEMA_VERSION, name: b.name, production: b.production, roots: b.roots, crls: b.crls ?? [], ...catalog, ...deviceCas }, null, 2)}\n`;
 }

@@ -18,6 +18,8 @@ export interface BatchOptions {
   readonly fetchBytes: (url: string) => Promise<ArrayBuffer>;
   /** Production mode (the setting at the top of the page): sent with the request. */
   readonly production?: () => boolean;
+  /** Device CAs (PEM) for receipts, from the trust bundle. */
+  readonly deviceCas?: () => readonly string[];
 }
 
 export interface BatchRow {
@@ -95,7 +97,7 @@ export class BatchState {
       const image = choice.kind === 'sample' ? new Blob([await this.#o.fetchBytes(`samples/${choice.file}`)]) : choice.file;
       const name = choice.kind === 'sample' ? choice.file : choice.file.name;
       const catalog = this.#o.catalog?.();
-      await this.#o.channel.request({ kind: 'start-all', name, image, trust: this.#o.trust(), ...(catalog ? { catalog } : {}), ...(this.#o.production?.() ? { production: true } : {}) });
+      await this.#o.channel.request({ kind: 'start-all', name, image, trust: this.#o.trust(), ...(catalog ? { catalog } : {}), ...(this.#o.production?.() ? { production: true } : {}), ...(this.#o.deviceCas?.().length ? { deviceCas: this.#o.deviceCas() } : {}) });
     } catch (e) {
       this.#error = `The updates could not run: ${(e as Error).message}`;
     } finally {

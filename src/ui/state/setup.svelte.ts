@@ -189,6 +189,10 @@ export class SetupState {
    * The production flag of the loaded trust bundle (false without one). This class only carries
    * it; production mode itself (refusing demo keys and overrides) reads it.
    */
+  /** The loaded bundle's device CAs (PEM), which the page's update sessions check receipts against. */
+  get deviceCaTexts(): readonly string[] {
+    return this.#bundle?.deviceCas ?? [];
+  }
   get bundleProduction(): boolean {
     return this.#bundle?.production ?? false;
   }
@@ -324,7 +328,7 @@ export class SetupState {
     const crls = b.crlTexts.map((t, i) => ({ name: `${label} CRL ${i + 1}`, text: t }));
     this.#extraTrust = [...this.#extraTrust.filter((t) => !roots.some((r) => r.name === t.name)), ...roots].slice(-MAX_STORED_ROOTS);
     this.#crls = [...this.#crls.filter((c) => !crls.some((n) => n.name === c.name)), ...crls].slice(-MAX_STORED_CRLS);
-    this.#bundle = { name: b.name, production: b.production };
+    this.#bundle = { name: b.name, production: b.production, ...(b.deviceCaTexts.length ? { deviceCas: b.deviceCaTexts } : {}) };
     this.#remember();
     await this.#summarize();
     if (b.production && !this.#production) {

@@ -29,7 +29,11 @@ interface StoredTrust {
 export interface BundleMark {
   readonly name: string;
   readonly production: boolean;
+  /** The bundle's device CAs (PEM certificates) for device-signed receipts; absent when it had none. */
+  readonly deviceCas?: readonly string[];
 }
+/** At most this many remembered device CAs (the bundle's own bound). */
+export const MAX_STORED_DEVICE_CAS = 16;
 export const TRUST_KEY = 'trustflash.trust';
 export const MAX_STORED_ROOTS = 32;
 export const MAX_STORED_CRLS = 32;
@@ -45,7 +49,9 @@ export function readStoredTrust(text: string): { useDemoRoot: boolean; roots: Tr
   if (v.crls !== undefined && (!Array.isArray(v.crls) || v.crls.length > MAX_STORED_CRLS || !v.crls.every(isSource))) throw new Error('an unknown list of revocation lists');
   const b = v.bundle;
   if (b !== undefined && (typeof b?.name !== 'string' || typeof b?.production !== 'boolean')) throw new Error('an unknown trust bundle record');
-  return { useDemoRoot: v.useDemoRoot, roots: v.roots.map((r) => ({ name: r.name, text: r.text })), crls: (v.crls ?? []).map((r) => ({ name: r.name, text: r.text })), ...(b ? { bundle: { name: b.name, production: b.production } } : {}) };
+  const cas = b?.deviceCas;
+  if (cas !== undefined && (!Array.isArray(cas) || cas.length > MAX_STORED_DEVICE_CAS || !cas.every((t) => typeof t === 'string'))) throw new Error('an unknown list of device CAs in the trust bundle record');
+  return { useDemoRoot: v.useDemoRoot, roots: v.roots.map((r) => ({ name: r.name, text: r.text })), crls: (v.crls ?? []).map((r) => ({ name: r.name, text: r.text })), ...(b ? { bundle: { name: b.name, production: b.production, ...(cas?.length ? { deviceCas: [...cas] } : {}) } } : {}) };
 }
 
 /** The text to remember (no `crls` key without a CRL: byte-identical to a store saved before CRLs existed). */

@@ -30,6 +30,8 @@ export interface UpdateOptions {
   readonly fetchBytes: (url: string) => Promise<ArrayBuffer>;
   /** Production mode (the setting at the top of the page): sent with each update. */
   readonly production?: () => boolean;
+  /** Device CAs (PEM) for receipts, from the trust bundle. */
+  readonly deviceCas?: () => readonly string[];
 }
 
 /** Shown instead of starting an update when, in production mode, the NIC trusts only demo keys. */
@@ -258,7 +260,7 @@ export class UpdateState {
       // the file itself goes to the device side, which reads it as it verifies and sends it (never whole for a v2 image)
       const image = choice.kind === 'sample' ? new Blob([await this.#o.fetchBytes(`samples/${choice.file}`)]) : choice.file;
       const catalog = this.#o.catalog?.();
-      await this.#o.channel.request({ kind: 'start', serial, name: choiceName(choice), image, trust: this.#o.trust(), mode, ...(faults ? { faults } : {}), ...(catalog ? { catalog } : {}), ...(production ? { production } : {}) });
+      await this.#o.channel.request({ kind: 'start', serial, name: choiceName(choice), image, trust: this.#o.trust(), mode, ...(faults ? { faults } : {}), ...(catalog ? { catalog } : {}), ...(production ? { production } : {}), ...(this.#o.deviceCas?.().length ? { deviceCas: this.#o.deviceCas() } : {}) });
     } catch (e) {
       this.#error = `The update could not run: ${(e as Error).message}`;
       this.#running = false;

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tf, tempDir, DEMO_KEYS, NOW, ROOT } from './helpers.ts';
 import { unarmorReceipt, armorReceipt } from '../../../src/core/receipt/receipt.ts';
+import { loadTrustBundle, trustBundleText } from '../../../src/core/catalog/trust-bundle.ts';
 
 const tmp = tempDir('tf-receipt-cli-');
 const dir = tmp.dir;
@@ -38,6 +39,44 @@ describe('trustflash update --receipt', () => {
     const u = await tf(dir, 'update', join(samples, 'good.tfw'), '--trust', join(samples, 'demo-root.pem'), '--emulated', '--state', 'j.state', '--now', NOW, '--json');
     expect(u.code).toBe(0);
     expect(JSON.parse(u.stdout).receipt).toMatchObject({ verified: true, detail: expect.stringMatching(/^device-attested: /) });
+  });
+});
+
+describe('device CAs from a trust bundle', () => {
+  const bundle = (name: string, cas: string[]) => writeFileSync(join(dir, name), trustBundleText({ name: 'Lab', production: false, roots: [readFileSync(join(samples, 'demo-root.pem'), 'utf8')], deviceCas: cas.map((c) => readFileSync(c, 'utf8')) }));
+
+  it('update --bundle checks the receipt against the bundle\'s device CAs, not the DEMO default; --device-ca still wins', async () => {
+    bundle('lab.json', [CA]);
+    await tf(dir, 'emulator', 'init', '--state', 'b.state', '--image', join(samples, 'factory.tfw'), '--bank-size', '1');
+    const u = await tf(dir, 'update', join(samples, 'good.tfw'), '--bundle', 'lab.json', '--emulated', '--state', 'b.state', '--now', NOW, '--json');
+    expect(u.code, u.stderr).toBe(0);
+    expect(JSON.parse(u.stdout).receipt).toMatchObject({ verified: true });
+    expect(u.stderr + u.stdout).not.toMatch(/checked against the DEMO device CA/);
+    // a bundle naming another device CA: the same NIC's receipt is refused (the update itself stands)
+    bundle('rogue.json', [ROGUE_CA]);
+    await tf(dir, 'emulator', 'init', '--state', 'r.state', '--image', join(samples, 'factory.tfw'), '--bank-size', '1');
+    const r = await tf(dir, 'update', join(samples, 'good.tfw'), '--bundle', 'rogue.json', '--emulated', '--state', 'r.state', '--now', NOW, '--json');
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).receipt).toMatchObject({ verified: false, detail: expect.stringMatching(/^receipt refused: the device certificate is not from a trusted device CA/) });
+    // --device-ca overrides the bundle's
+    await tf(dir, 'emulator', 'init', '--state', 'o.state', '--image', join(samples, 'factory.tfw'), '--bank-size', '1');
+    const o = await tf(dir, 'update', join(samples, 'good.tfw'), '--bundle', 'rogue.json', '--device-ca', CA, '--emulated', '--state', 'o.state', '--now', NOW, '--json');
+    expect(JSON.parse(o.stdout).receipt).toMatchObject({ verified: true });
+  });
+
+  it('the bundle loader reads deviceCas as certificates and refuses anything else, naming the entry', async () => {
+    const ok = await loadTrustBundle(trustBundleText({ name: 'Lab', production: false, roots: [readFileSync(join(samples, 'demo-root.pem'), 'utf8')], deviceCas: [readFileSync(CA, 'utf8')] }));
+    expect(ok.ok && ok.value.deviceCas.map((c) => c.subject)).toEqual([expect.stringMatching(/Device CA/)]);
+    const key = readFileSync(join(DEMO_KEYS, 'device-ca/key.pem'), 'utf8');
+    const two = readFileSync(CA, 'utf8') + readFileSync(ROGUE_CA, 'utf8');
+    for (const [entry, why] of [[key, /bundle.deviceCas\[0\] must be one PEM CERTIFICATE, found PRIVATE KEY/], [two, /bundle.deviceCas\[0\] must be one PEM CERTIFICATE, found CERTIFICATE, CERTIFICATE/], ['-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n', /bundle.deviceCas\[0\]: /]] as const) {
+      const b = await loadTrustBundle(trustBundleText({ name: 'Lab', production: false, roots: [readFileSync(join(samples, 'demo-root.pem'), 'utf8')], deviceCas: [entry] }));
+      expect(b.ok).toBe(false);
+      if (!b.ok) expect(b.reason).toMatch(why);
+    }
+    const many = Array.from({ length: 17 }, () => readFileSync(CA, 'utf8'));
+    const m = await loadTrustBundle(trustBundleText({ name: 'Lab', production: false, roots: [readFileSync(join(samples, 'demo-root.pem'), 'utf8')], deviceCas: many }));
+    expect(!m.ok && m.reason).toMatch(/bundle.deviceCas has 17 entries, at most 16/);
   });
 });
 

@@ -119,6 +119,24 @@ describe('a trust bundle dropped in the Trust panel', () => {
     expect(s.bundle?.name).toBe('Lab A');
   });
 
+  it("a bundle's device CAs are remembered with it and offered to the update sessions; an old record without them still loads", async () => {
+    const { trustBundleText } = await import('../../../src/core/catalog/trust-bundle.ts');
+    const { readStoredTrust, storedTrustText } = await import('../../../src/ui/state/trust-memory.ts');
+    const m = new Map<string, string>();
+    const memory = { getItem: (k: string) => m.get(k) ?? null, setItem: (k: string, v: string) => void m.set(k, v) };
+    const s = new SetupState(noFetch, memory, () => NOW, new CatalogState(memoryCatalogStore(), () => NOW));
+    await s.load();
+    expect(s.deviceCaTexts).toEqual([]);
+    const ca = keyPem('device-ca', 'cert.pem');
+    await s.addFiles([{ name: 'lab.json', bytes: new TextEncoder().encode(trustBundleText({ name: 'Lab', production: false, roots: [keyPem('root', 'cert.pem')], deviceCas: [ca] })) }]);
+    expect(s.fileNote).toBeUndefined();
+    expect(s.deviceCaTexts).toEqual([ca]);
+    expect(new SetupState(noFetch, memory, () => NOW).deviceCaTexts).toEqual([ca]);
+    // a record written before device CAs existed reads as none; a malformed list is refused by name
+    expect(readStoredTrust(storedTrustText(true, [], [], { name: 'Old lab', production: false })).bundle).toEqual({ name: 'Old lab', production: false });
+    expect(() => readStoredTrust(JSON.stringify({ version: 1, useDemoRoot: true, roots: [], bundle: { name: 'x', production: false, deviceCas: [1] } }))).toThrow('an unknown list of device CAs in the trust bundle record');
+  });
+
   it('a bundle without the production flag leaves production mode as it was; a listener (the flow) is asked to turn it on', async () => {
     const { trustBundleText } = await import('../../../src/core/catalog/trust-bundle.ts');
     const m = new Map<string, string>();
