@@ -1,7 +1,8 @@
 /** `trustflash catalog sign|inspect|verify`: the release catalog for release engineers (docs/catalog.md). */
+import { productionMode } from './production-flag.ts';
 import { CATALOG_FILE_MAX, CATALOG_JSON_MAX, type CatalogContent } from '../core/catalog/catalog-json.ts';
 import { signCatalog } from '../core/catalog/catalog-sign.ts';
-import { readCatalogUnverified, rollbackKey } from '../core/catalog/catalog-verify.ts';
+import { lastSeenFor, readCatalogUnverified } from '../core/catalog/catalog-verify.ts';
 import { describeCatalog } from '../core/catalog/catalog-check.ts';
 import { toPem } from '../core/crypto/pem.ts';
 import { bool, need, parseArgs, str, UsageError } from './args.ts';
@@ -90,20 +91,23 @@ async function catalogInspect(argv: string[], io: Io): Promise<number> {
 async function catalogVerify(argv: string[], io: Io): Promise<number> {
   const p = parseArgs(argv, flagSpec('catalog verify'));
   const file = oneFile(p, 'CATALOG to verify');
+  productionMode(p); // --now with --production: a usage error before anything is read
   const nowFlag = parseNow(p);
   const now = nowFlag ?? new Date();
   // the catalog to check is the positional file; a bundle's own catalog is not the one asked about
   const setup = await loadTrustSetup(io, { ...p, flags: { ...p.flags, catalog: file } }, { now, missingTrust: '--trust ROOT.pem (or --bundle BUNDLE.json) is required: a catalog is checked against a vendor root' });
+  const production = productionMode(p, setup.bundleProduction);
   const input = setup.catalog!;
   const r = input.catalog;
   const problems: string[] = [];
   if (!r.ok) problems.push(r.reason);
+  else if (production && r.value.demo) problems.push('refused in production mode: the catalog is signed with a DEMO key, whose private half is public');
   else {
     const c = r.value.content;
     if (now < c.issued) problems.push(`not valid yet at ${iso(now)}: issued at ${iso(c.issued)}`);
     if (now > c.expires) problems.push(`expired at ${iso(c.expires)}`);
     for (const prod of c.products) {
-      const last = input.lastSeen?.[rollbackKey(r.value.anchor.keyId, prod.psid)];
+      const last = lastSeenFor(input.lastSeen, prod.psid);
       if (last !== undefined && c.sequence < last) problems.push(`rolled back: sequence ${c.sequence} < last seen ${last} for PSID ${prod.psid}`);
     }
   }

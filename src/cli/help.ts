@@ -173,9 +173,9 @@ export const COMMANDS: readonly CommandHelp[] = [
   },
   {
     name: 'catalog verify',
-    synopsis: ['trustflash catalog verify CATALOG (--trust ROOT.pem | --bundle BUNDLE.json) [--crl CRL ...] [--state-dir DIR] [--now ISO-8601] [--json]'],
-    about: 'Checks a release catalog: its signature and the signer\'s chain to a trusted root (with CRLs), its schema, that it is valid now, and that its sequence is not below the highest seen for its root and products (which it then records).',
-    flags: { trust, crl, bundle: { ...bundle, help: 'a trust bundle from the administrator (docs/catalog.md): its roots and CRLs are trusted as --trust and --crl files are (the catalog checked is CATALOG, not the bundle\'s)' }, 'state-dir': stateDir, now, json },
+    synopsis: ['trustflash catalog verify CATALOG (--trust ROOT.pem | --bundle BUNDLE.json) [--crl CRL ...] [--state-dir DIR] [--now ISO-8601 | --production] [--json]'],
+    about: 'Checks a release catalog: its signature and the signer\'s chain to a trusted root (with CRLs), its schema, that it is valid now, and that its sequence is not below the highest seen for its products (which it then records); in production mode a catalog signed under a DEMO key is refused.',
+    flags: { trust, crl, bundle: { ...bundle, help: 'a trust bundle from the administrator (docs/catalog.md): its roots and CRLs are trusted as --trust and --crl files are (the catalog checked is CATALOG, not the bundle\'s)' }, 'state-dir': stateDir, now, production, json },
     exit: '0 valid, 1 refused (signature, chain, schema, expired, not yet valid or rolled back), 2 usage or I/O error (a corrupt state file included)',
   },
   {

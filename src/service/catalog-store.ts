@@ -22,6 +22,11 @@ export interface StoredCatalog {
   readonly seen: Readonly<Record<string, number>>;
   /** Stored values this version cannot read, one sentence each. */
   readonly refused: readonly string[];
+  /**
+   * The raw stored values that were refused (whole or in part), to be kept under another key before
+   * anything is written back: "set aside" means kept, never overwritten by the next save.
+   */
+  readonly setAside?: { readonly current?: unknown; readonly seen?: unknown };
 }
 
 export interface CatalogStore {
@@ -50,15 +55,32 @@ export function readStoredCatalog(currentRaw: unknown, seenRaw: unknown): Stored
     if (typeof k?.name === 'string' && k.bytes instanceof Uint8Array) current = { name: k.name, bytes: k.bytes };
     else refused.push('the stored catalog is malformed; it was set aside');
   }
+  const currentRefused = refused.length > 0;
   const seen: Record<string, number> = {};
   const s = unwrap(seenRaw, 'catalog sequences');
-  if (s && !s.ok) refused.push(s.reason);
-  else if (s?.ok) {
+  let seenRefused = false;
+  if (s && !s.ok) {
+    refused.push(s.reason);
+    seenRefused = true;
+  } else if (s?.ok) {
     const o = s.value;
-    if (typeof o !== 'object' || o === null || Array.isArray(o)) refused.push('the stored catalog sequences are malformed');
-    else for (const [k, v] of Object.entries(o)) if (typeof v === 'number' && Number.isSafeInteger(v) && v > 0 && /^[0-9a-f]{64}\//.test(k)) seen[k] = v;
+    if (typeof o !== 'object' || o === null || Array.isArray(o)) {
+      refused.push('the stored catalog sequences are malformed; they were set aside');
+      seenRefused = true;
+    } else {
+      let bad = 0;
+      for (const [k, v] of Object.entries(o)) {
+        if (typeof v === 'number' && Number.isSafeInteger(v) && v > 0 && /^[0-9a-f]{64}\//.test(k)) seen[k] = v;
+        else bad++;
+      }
+      if (bad) {
+        refused.push(`${bad} stored catalog sequence${bad === 1 ? ' was' : 's were'} malformed; the record was set aside and the readable ones kept`);
+        seenRefused = true;
+      }
+    }
   }
-  return { current, seen, refused };
+  const setAside = { ...(currentRefused ? { current: currentRaw } : {}), ...(seenRefused ? { seen: seenRaw } : {}) };
+  return { current, seen, refused, ...(currentRefused || seenRefused ? { setAside } : {}) };
 }
 
 function request<T>(r: IDBRequest<T>): Promise<T> {
@@ -90,7 +112,19 @@ export function indexedDbCatalogStore(factory: IDBFactory = indexedDB): CatalogS
     async load() {
       const store = (await open()).transaction(STORE, 'readonly').objectStore(STORE);
       const [current, seen] = await Promise.all([request(store.get('current')), request(store.get('seen'))]);
-      return readStoredCatalog(current, seen);
+      const read = readStoredCatalog(current, seen);
+      if (read.setAside) {
+        // kept under its own key before any save can overwrite it (a newer TrustFlash may read it again)
+        const tx = (await open()).transaction(STORE, 'readwrite');
+        const at = new Date().toISOString();
+        if ('current' in read.setAside) tx.objectStore(STORE).put(read.setAside.current, `aside ${at} current`);
+        if ('seen' in read.setAside) tx.objectStore(STORE).put(read.setAside.seen, `aside ${at} seen`);
+        await new Promise<void>((resolve, reject) => {
+          tx.oncomplete = () => resolve();
+          tx.onerror = () => reject(tx.error ?? new Error('IndexedDB write failed'));
+        });
+      }
+      return read;
     },
     async save(current, seen) {
       const tx = (await open()).transaction(STORE, 'readwrite');

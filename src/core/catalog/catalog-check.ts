@@ -11,7 +11,7 @@
 import type { Manifest } from '../image/layout.ts';
 import { compareVersions } from '../image/version.ts';
 import type { CatalogProduct } from './catalog-json.ts';
-import { rollbackKey, type CatalogResult, type VerifiedCatalog } from './catalog-verify.ts';
+import { lastSeenFor, type CatalogResult, type VerifiedCatalog } from './catalog-verify.ts';
 
 export interface CatalogCheckInput {
   readonly catalog: CatalogResult;
@@ -26,6 +26,8 @@ export interface CatalogCheckArgs extends CatalogCheckInput {
   readonly now: Date;
   /** The device's PSID when a device is known; otherwise every PSID the image names is judged. */
   readonly devicePsid?: string;
+  /** Production mode: a catalog signed under a DEMO key vouches for nothing. */
+  readonly production?: boolean;
 }
 
 export type CatalogVerdict = { readonly status: 'pass' | 'fail'; readonly reason: string };
@@ -66,14 +68,18 @@ export function checkCatalog(a: CatalogCheckArgs): CatalogVerdict {
   }
   const c = a.catalog.value;
   const cat = describeCatalog(c);
+  if (a.production && c.demo) return { status: 'fail', reason: `refused in production mode: the catalog is signed with a DEMO key, whose private half is public; ${cat}` };
   const t = a.now.getTime();
   if (t < c.content.issued.getTime()) return { status: 'fail', reason: `the catalog is not valid yet at ${iso(a.now)}: it was issued at ${iso(c.content.issued)} (is this host's clock right?); ${cat}` };
   if (t > c.content.expires.getTime()) return { status: 'fail', reason: `the catalog expired at ${iso(c.content.expires)}: get a fresh catalog from the vendor; ${cat}` };
   const targets = a.devicePsid !== undefined ? [a.devicePsid] : a.manifest.psids;
   const products = c.content.products.filter((p) => targets.includes(p.psid));
   if (products.length === 0) return { status: 'fail', reason: `not listed: the catalog lists no product with PSID ${targets.join(' or ')}; ${cat}` };
+  // without a device the image is judged for every PSID it names: one the catalog does not list is not vouched for
+  const unlisted = targets.filter((t) => !products.some((p) => p.psid === t));
+  if (unlisted.length) return { status: 'fail', reason: `not listed: the image is also for PSID ${unlisted.join(', ')}, which the catalog does not list (pass the device to judge it for one PSID); ${cat}` };
   for (const p of products) {
-    const last = a.lastSeen?.[rollbackKey(c.anchor.keyId, p.psid)];
+    const last = lastSeenFor(a.lastSeen, p.psid);
     if (last !== undefined && c.content.sequence < last) {
       return { status: 'fail', reason: `rolled back: catalog sequence ${c.content.sequence} < last seen ${last} for PSID ${p.psid} (an older catalog than one this host already saw); ${cat}` };
     }

@@ -88,6 +88,19 @@ export function rollbackKey(anchorKeyId: string, psid: string): string {
 }
 
 /** The rollback keys a verified catalog speaks for (one per product it lists). */
+/**
+ * The highest sequence seen for `psid` under ANY root. Sequences are recorded per root and PSID, but
+ * compared per PSID: which root a catalog chains to is decided by the certificates the CMS carries,
+ * and those are not signed, so an old catalog re-wrapped with certificates that chain it to another
+ * trusted root (say, during a root rollover) must not find a fresh, empty history there.
+ */
+export function lastSeenFor(lastSeen: Readonly<Record<string, number>> | undefined, psid: string): number | undefined {
+  let best: number | undefined;
+  for (const [k, v] of Object.entries(lastSeen ?? {})) {
+    if (k.slice(k.indexOf('/') + 1) === psid && (best === undefined || v > best)) best = v;
+  }
+  return best;
+}
 export function rollbackKeys(c: VerifiedCatalog): string[] {
   return c.content.products.map((p) => rollbackKey(c.anchor.keyId, p.psid));
 }

@@ -322,7 +322,7 @@ async function verifyInto(b: ReportBuilder, source: Uint8Array | BlobLike, opts:
   // 10. The release catalog (docs/catalog.md): listed, not withdrawn, current or accepted, fresh, not rolled back.
   if (!opts.catalog) b.skip('catalog', 'no release catalog loaded (--catalog): whether this is a current, unwithdrawn release was not checked');
   else {
-    const v = checkCatalog({ ...opts.catalog, manifest: m, releaseDigest: releaseDigest!, now, ...(opts.device ? { devicePsid: opts.device.psid } : {}) });
+    const v = checkCatalog({ ...opts.catalog, manifest: m, releaseDigest: releaseDigest!, now, ...(opts.device ? { devicePsid: opts.device.psid } : {}), ...(opts.production ? { production: true } : {}) });
     b.add('catalog', v.status, v.reason);
   }
 

@@ -97,7 +97,7 @@ export class CatalogState {
   }
 
   /** A dropped or picked catalog: kept if it verifies and is not older than one already seen. */
-  async add(file: KeptCatalog, trust: readonly TrustSource[]): Promise<void> {
+  async add(file: KeptCatalog, trust: readonly TrustSource[], opts: { production?: boolean } = {}): Promise<void> {
     // the stored sequences first, always: judging (and then saving) against an empty "seen" would
     // let an older catalog in and overwrite what was seen
     await this.load(() => trust);
@@ -106,11 +106,19 @@ export class CatalogState {
       this.#error = `${file.name} was not loaded: ${r.reason}`;
       return;
     }
-    const behind = r.keys.find((k) => (this.#seen[k] ?? 0) > r.sequence);
-    if (behind) {
-      const psid = behind.slice(behind.indexOf('/') + 1);
-      this.#error = `${file.name} was refused: catalog sequence ${r.sequence} is older than sequence ${this.#seen[behind]} already seen for PSID ${psid} (a rolled-back catalog)`;
+    if (opts.production && r.summary.demo) {
+      // it would replace the vendor's catalog and vouch for nothing (the catalog row refuses it too)
+      this.#error = `${file.name} was refused in production mode: it is signed with a DEMO key, whose private half is public`;
       return;
+    }
+    const { lastSeenFor } = await import('../../core/catalog/catalog-verify.ts');
+    for (const k of r.keys) {
+      const psid = k.slice(k.indexOf('/') + 1);
+      const last = lastSeenFor(this.#seen, psid) ?? 0;
+      if (last > r.sequence) {
+        this.#error = `${file.name} was refused: catalog sequence ${r.sequence} is older than sequence ${last} already seen for PSID ${psid} (a rolled-back catalog)`;
+        return;
+      }
     }
     const seen = { ...this.#seen };
     for (const k of r.keys) seen[k] = Math.max(seen[k] ?? 0, r.sequence);

@@ -243,9 +243,16 @@ export class SetupState {
   setUseDevice(on: boolean) {
     this.#useDevice = on;
   }
-  addTrust(src: TrustSource) {
-    this.#extraTrust = [...this.#extraTrust.filter((t) => t.name !== src.name), src].slice(-MAX_STORED_ROOTS);
+  /**
+   * Adds (or replaces, by name) a vendor root. Nothing kept is ever dropped to make room: when the
+   * page already keeps the most it remembers, the new one is refused and the reason returned.
+   */
+  addTrust(src: TrustSource): string | undefined {
+    const others = this.#extraTrust.filter((t) => t.name !== src.name);
+    if (others.length >= MAX_STORED_ROOTS) return `${src.name}: the page keeps at most ${MAX_STORED_ROOTS} vendor roots; remove one first`;
+    this.#extraTrust = [...others, src];
     this.#remember();
+    return undefined;
   }
   removeTrust(name: string) {
     this.#extraTrust = this.#extraTrust.filter((t) => t.name !== name);
@@ -261,6 +268,7 @@ export class SetupState {
     // roots first and at once, before any await: a verification started right after the pick
     // must see them (crl.ts, with pkijs, is loaded only when a CRL comes)
     const maybeCrls: TrustFile[] = [];
+    const rootProblems: string[] = [];
     const catalogs: TrustFile[] = [];
     const bundles: TrustFile[] = [];
     for (const f of files) {
@@ -271,17 +279,19 @@ export class SetupState {
       }
       const text = looksLikePem(f.bytes) ? new TextDecoder().decode(f.bytes) : undefined;
       if (this.catalog && looksLikeCatalog(f.bytes, text)) catalogs.push(f);
-      else if (text !== undefined && !parsePem(text).blocks.some((b) => b.label === 'X509 CRL')) this.addTrust({ name: f.name, text });
-      else maybeCrls.push(f);
+      else if (text !== undefined && !parsePem(text).blocks.some((b) => b.label === 'X509 CRL')) {
+        const full = this.addTrust({ name: f.name, text });
+        if (full) rootProblems.push(full);
+      } else maybeCrls.push(f);
     }
-    const bundleProblems: string[] = [];
+    const bundleProblems: string[] = [...rootProblems];
     for (const b of bundles) {
       const problem = await this.#addBundle(b);
       if (problem) bundleProblems.push(problem);
     }
     // the last catalog given wins (a catalog replaces the one kept, unless it is older)
     const catalog = catalogs.at(-1);
-    if (catalog) await this.catalog!.add({ name: catalog.name, bytes: catalog.bytes }, this.trust);
+    if (catalog) await this.catalog!.add({ name: catalog.name, bytes: catalog.bytes }, this.trust, { production: this.#production });
     if (maybeCrls.length === 0) {
       this.#fileNote = bundleProblems.length ? `Not added: ${bundleProblems.join('; ')}` : undefined;
       return;
@@ -299,7 +309,13 @@ export class SetupState {
         refused.push(`${f.name}: ${looksLikePem(f.bytes) ? '' : 'not a PEM root, and '}${bad.reason}`);
         continue;
       }
-      this.#crls = [...this.#crls.filter((c) => c.name !== f.name), { name: f.name, text: text.value }].slice(-MAX_STORED_CRLS);
+      const others = this.#crls.filter((c) => c.name !== f.name);
+      if (others.length >= MAX_STORED_CRLS) {
+        // never drop a kept CRL to make room: a forgotten CRL is a revocation no longer checked
+        refused.push(`${f.name}: the page keeps at most ${MAX_STORED_CRLS} revocation lists; remove one first`);
+        continue;
+      }
+      this.#crls = [...others, { name: f.name, text: text.value }];
     }
     refused.unshift(...bundleProblems);
     this.#fileNote = refused.length ? `Not added: ${refused.join('; ')}` : undefined;
@@ -326,8 +342,13 @@ export class SetupState {
     const label = `${b.name} (${f.name})`;
     const roots = b.rootTexts.map((t, i) => ({ name: `${label} root ${i + 1}`, text: t }));
     const crls = b.crlTexts.map((t, i) => ({ name: `${label} CRL ${i + 1}`, text: t }));
-    this.#extraTrust = [...this.#extraTrust.filter((t) => !roots.some((r) => r.name === t.name)), ...roots].slice(-MAX_STORED_ROOTS);
-    this.#crls = [...this.#crls.filter((c) => !crls.some((n) => n.name === c.name)), ...crls].slice(-MAX_STORED_CRLS);
+    const nextRoots = [...this.#extraTrust.filter((t) => !roots.some((r) => r.name === t.name)), ...roots];
+    const nextCrls = [...this.#crls.filter((c) => !crls.some((n) => n.name === c.name)), ...crls];
+    // all or nothing: a bundle that does not fit is refused whole, and nothing kept is dropped for it
+    if (nextRoots.length > MAX_STORED_ROOTS) return `${f.name}: with its ${roots.length} roots the page would keep ${nextRoots.length}, at most ${MAX_STORED_ROOTS}; remove some first`;
+    if (nextCrls.length > MAX_STORED_CRLS) return `${f.name}: with its ${crls.length} revocation lists the page would keep ${nextCrls.length}, at most ${MAX_STORED_CRLS}; remove some first`;
+    this.#extraTrust = nextRoots;
+    this.#crls = nextCrls;
     this.#bundle = { name: b.name, production: b.production, ...(b.deviceCaTexts.length ? { deviceCas: b.deviceCaTexts } : {}) };
     this.#remember();
     await this.#summarize();
@@ -336,7 +357,7 @@ export class SetupState {
       else this.setProduction(true);
       this.#productionNote = `Production mode was turned on by the trust bundle "${b.name}" (${f.name}).`;
     }
-    if (b.catalog) await this.catalog?.add({ name: `${label} catalog`, bytes: b.catalog }, this.trust);
+    if (b.catalog) await this.catalog?.add({ name: `${label} catalog`, bytes: b.catalog }, this.trust, { production: this.#production });
     return undefined;
   }
 

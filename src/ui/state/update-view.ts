@@ -82,7 +82,9 @@ export function attestationOf(r: SessionResult): Attestation | undefined {
   const o = r.receipt;
   if (!o) return undefined;
   const f = o.fields;
-  const claims = f ? `${f.serial} (PSID ${f.psid}) runs ${f.runningVersion}${f.pendingVersion ? `, ${f.pendingVersion} pending` : ''}, fused security version ${f.fusedSvn}` : undefined;
+  const said = f ? `${f.serial} (PSID ${f.psid}) runs ${f.runningVersion}${f.pendingVersion ? `, ${f.pendingVersion} pending` : ''}, fused security version ${f.fusedSvn}` : undefined;
+  // an unverified receipt's fields are what anyone could have written: say so before repeating them
+  const claims = said && !o.verified ? `what it claims, not to be trusted: ${said}` : said;
   // verified: the claims are the detail already; say what vouches for them instead
   const detail = o.verified ? `Signed by the NIC's own attestation key over this session's fresh nonce; its certificate is from "${o.deviceCa ?? 'the device CA'}".` : o.detail;
   return { verified: o.verified, label: o.verified ? 'device-attested' : o.bytes ? 'receipt not verified' : 'no receipt', claims, detail };

@@ -233,6 +233,30 @@ describe('the catalog row', () => {
     // another product's state does not apply
     expect((await row(image, cat, { [rollbackKey(cat.value.anchor.keyId, 'OTHER')]: 99 })).status).toBe('pass');
   });
+  it('rollback is judged per PSID across roots: the same PSID seen at 6 under another root still refuses sequence 5', async () => {
+    const { image, digest } = await imageAndDigest();
+    const cat = await verify(await sign(catalogJson({}, { current: { version: DRAFT.version, releaseDigest: digest } })));
+    if (!cat.ok) throw new Error(cat.reason);
+    // the root a catalog chains to is chosen by the certificates the CMS carries, which no signature covers
+    const otherRoot = rollbackKey('f'.repeat(64), DEVICE.psid);
+    const r = await row(image, cat, { [otherRoot]: 6 });
+    expect(r.status).toBe('fail');
+    expect(r.reason).toMatch(/rolled back: catalog sequence 5 < last seen 6 for PSID TF_0000000001/);
+    expect((await row(image, cat, { [otherRoot]: 5, [rollbackKey(cat.value.anchor.keyId, DEVICE.psid)]: 4 })).status).toBe('pass');
+  });
+
+  it('without a device, every PSID the image names must be listed', async () => {
+    const image = await smallCertImage(64, { psids: [DEVICE.psid, 'TF_0000000002'] });
+    const digest = (await verifyImage(image, { trust: await trust, now: NOW })).releaseDigest!;
+    const cat = await verify(await sign(catalogJson({}, { current: { version: DRAFT.version, releaseDigest: digest } })));
+    const noDevice = await verifyImage(image, { trust: await trust, now: NOW, catalog: { catalog: cat } });
+    const c = noDevice.checks.find((x) => x.id === 'catalog')!;
+    expect(c.status).toBe('fail');
+    expect(c.reason).toMatch(/not listed: the image is also for PSID TF_0000000002, which the catalog does not list/);
+    // with the device, only its PSID is judged
+    expect((await row(image, cat)).status).toBe('pass');
+  });
+
   it('fails when the catalog itself was refused (foreign signer), naming why', async () => {
     const { image } = await imageAndDigest();
     const r = await row(image, await verify(await sign(catalogJson(), 'rogue-signer')));

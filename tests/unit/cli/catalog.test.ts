@@ -191,6 +191,23 @@ describe('trust bundles', () => {
     expect((JSON.parse(off.stdout) as { checks: { id: string }[] }).checks.some((c) => c.id === 'production')).toBe(false);
   });
 
+  it('catalog verify in production mode: a DEMO-signed catalog is refused and its sequence not recorded; --now is a usage error', async () => {
+    const f = await signed('pv', catalog(21));
+    const r = await tfHere('catalog', 'verify', f, '--trust', ROOT, '--production', '--state-dir', 'st-pv');
+    expect(r.code, r.stdout + r.stderr).toBe(1);
+    expect(r.stdout + r.stderr).toMatch(/refused in production mode: the catalog is signed with a DEMO key/);
+    // nothing was recorded: the same catalog still verifies outside production mode, and records 21
+    const ok = await tfHere('catalog', 'verify', f, '--trust', ROOT, '--now', NOW, '--state-dir', 'st-pv');
+    expect(ok.code, ok.stdout + ok.stderr).toBe(0);
+    const now = await tfHere('catalog', 'verify', f, '--trust', ROOT, '--production', '--now', NOW);
+    expect(now.code).toBe(2);
+    expect(now.stderr).toMatch(/--now cannot be used with --production/);
+    await writeFile(p('prod-cv.json'), trustBundleText({ name: 'Production lab', production: true, roots: [await readFile(ROOT, 'utf8')] }));
+    const b = await tfHere('catalog', 'verify', f, '--bundle', 'prod-cv.json', '--now', NOW);
+    expect(b.code).toBe(2);
+    expect(b.stderr).toMatch(/--now cannot be used with production mode \(set by the trust bundle\)/);
+  });
+
   it('a bundle that does not load is refused with every problem named', async () => {
     await writeFile(p('broken.json'), JSON.stringify({ schema: 'trustflash-trust-bundle', schemaVersion: 1, production: 'yes', roots: ['-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n'], extra: 1 }));
     const r = await verifyGood('--bundle', 'broken.json');

@@ -87,7 +87,15 @@ describe('catalog store values', () => {
     expect(newer.current).toBeUndefined();
     expect(newer.refused[0]).toMatch(/schema this TrustFlash does not read \(2; it reads 1\)/);
     expect(newer.seen).toEqual({ [key]: 4 });
+    // the two malformed sequences are named, and both raw records are handed back to be kept aside
+    expect(newer.refused[1]).toBe('2 stored catalog sequences were malformed; the record was set aside and the readable ones kept');
+    expect(newer.setAside).toEqual({ current: { v: 2, value: {} }, seen: { v: 1, value: { [key]: 4, junk: 5, [`${'c'.repeat(64)}/X`]: -1 } } });
     expect(readStoredCatalog({ v: 1, value: { name: 1 } }, undefined).refused).toEqual(['the stored catalog is malformed; it was set aside']);
+    // a "seen" record of a newer schema is refused whole and set aside, not overwritten by the next save
+    const future = readStoredCatalog(undefined, { v: 2, value: { [key]: 9 } });
+    expect(future.seen).toEqual({});
+    expect(future.setAside).toEqual({ seen: { v: 2, value: { [key]: 9 } } });
+    expect(readStoredCatalog(undefined, { v: 1, value: { [key]: 4 } }).setAside).toBeUndefined();
   });
 });
 
@@ -103,7 +111,9 @@ describe('a trust bundle dropped in the Trust panel', () => {
     await s.addFiles([{ name: 'lab.json', bytes: new TextEncoder().encode(text) }]);
     expect(s.fileNote).toBeUndefined();
     expect(s.extraTrust.map((t) => t.name)).toEqual(['Lab A (lab.json) root 1']);
-    expect(cat.summary).toMatchObject({ name: 'Lab A (lab.json) catalog', sequence: 2 });
+    // the bundle turned production mode on first, so its catalog, signed under the DEMO key, is refused (it would vouch for nothing)
+    expect(cat.summary).toBeUndefined();
+    expect(cat.error).toBe('Lab A (lab.json) catalog was refused in production mode: it is signed with a DEMO key, whose private half is public');
     expect(s.bundle).toEqual({ name: 'Lab A', production: true });
     expect(s.bundleProduction).toBe(true);
     // the administrator's flag turned production mode on, remembered, and the page says by what

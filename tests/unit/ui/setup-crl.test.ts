@@ -102,3 +102,31 @@ describe('SetupState: revocation lists', () => {
     expect(report.failed?.reason).toContain('revoked: serial 0x2818d08967ddd6e72fe3e94508ea285f, reason keyCompromise');
   });
 });
+
+describe('SetupState: nothing kept is dropped to make room', () => {
+  it('a 33rd CRL, a 33rd root and a bundle that would overflow are refused with a reason; what was kept stays', async () => {
+    const { store } = memory();
+    const s = new SetupState(noFetch, store, () => NOW);
+    const pem = toPem('X509 CRL', (await revokingSigner()).der);
+    await s.addFiles(Array.from({ length: 32 }, (_, i) => ({ name: `crl-${i}.pem`, bytes: enc(pem) })));
+    expect(s.crls).toHaveLength(32);
+    await s.addFiles([{ name: 'one-more.pem', bytes: enc(pem) }]);
+    expect(s.crls).toHaveLength(32);
+    expect(s.crls[0]!.name).toBe('crl-0.pem');
+    expect(s.fileNote).toBe('Not added: one-more.pem: the page keeps at most 32 revocation lists; remove one first');
+    // replacing a kept one by name is not growth
+    await s.addFiles([{ name: 'crl-5.pem', bytes: enc(pem) }]);
+    expect(s.fileNote).toBeUndefined();
+    // a bundle with one more CRL would need room: refused whole, nothing of it kept
+    const { trustBundleText } = await import('../../../src/core/catalog/trust-bundle.ts');
+    await s.addFiles([{ name: 'lab.json', bytes: enc(trustBundleText({ name: 'Lab', production: true, roots: [keyPem('root', 'cert.pem')], crls: [pem] })) }]);
+    expect(s.fileNote).toMatch(/lab\.json: with its 1 revocation lists the page would keep 33, at most 32; remove some first/);
+    expect(s.bundle).toBeUndefined();
+    expect(s.production).toBe(false);
+    expect(s.crls.map((c) => c.name)).not.toContain('Lab (lab.json) CRL 1');
+    // roots: the same rule
+    for (let i = 0; i < 32; i++) expect(s.addTrust({ name: `root-${i}.pem`, text: keyPem('root', 'cert.pem') })).toBeUndefined();
+    expect(s.addTrust({ name: 'root-32.pem', text: keyPem('root', 'cert.pem') })).toBe('root-32.pem: the page keeps at most 32 vendor roots; remove one first');
+    expect(s.extraTrust).toHaveLength(32);
+  });
+});

@@ -20,7 +20,9 @@ import { verifyDetached } from '../../../src/core/verify/verify-detached.ts';
 import { PRODUCTION_REFUSES } from '../../../src/core/verify/production.ts';
 import { DEMO_KEY_IDS } from '../../../src/core/crypto/demo-keys.ts';
 import type { CheckId, Report } from '../../../src/core/verify/report.ts';
-import { DEVICE, DRAFT, demoTrust, payloadOf, smallCertImage } from '../helpers/demo.ts';
+import { DEVICE, DRAFT, demoCert, demoKey, demoTrust, payloadOf, smallCertImage } from '../helpers/demo.ts';
+import { signCatalog } from '../../../src/core/catalog/catalog-sign.ts';
+import { verifyCatalog } from '../../../src/core/catalog/catalog-verify.ts';
 
 /** The checks before the production row: a sample failing one of these never reaches it. */
 const BEFORE: readonly CheckId[] = ['size', 'format', 'key', 'chain', 'signature'];
@@ -142,5 +144,31 @@ describe('production mode with the operator\'s own keys', () => {
     const r = await verifyImage(await smallCertImage(), { trust: await demoTrust() });
     expect(r.verdict).toBe('accept');
     expect(r.notices.join(' ')).toMatch(/DEMO key/);
+  });
+});
+
+describe('production mode and the release catalog', () => {
+  it('an image of my own key with a catalog signed under a DEMO key: the catalog row fails (it vouches for nothing), the verdict is reject', async () => {
+    const own = await ownPki();
+    const image = await signImage({ ...DRAFT, nextKeys: [own.key.spki] }, payloadOf(256), [{ key: own.key, chain: [own.signer] }]);
+    // the page's default: the demo root is still ticked beside the lab's own root
+    const demo = await demoTrust();
+    const trust: TrustStore = { anchors: [...own.trust.anchors, ...demo.anchors], keys: [...own.trust.keys, ...demo.keys], crls: [] };
+    const digest = (await verifyImage(image, { trust })).releaseDigest!;
+    const now = new Date();
+    const iso = (t: number) => new Date(t).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const json = JSON.stringify({ schema: 'trustflash-release-catalog', schemaVersion: 1, issued: iso(now.getTime() - 86400_000), expires: iso(now.getTime() + 86400_000), sequence: 9, products: [{ psid: DEVICE.psid, current: { version: DRAFT.version, releaseDigest: digest }, minimumVersion: '28.0.0' }] });
+    const signed = await signCatalog(json, { privateKey: (await demoKey('signer')).privateKey, certificate: await demoCert('signer') });
+    if (!signed.ok) throw new Error(signed.reason);
+    const catalog = await verifyCatalog(signed.value.der, { trust, time: now });
+    expect(catalog.ok && catalog.value.demo).toBe(true);
+    const outside = await verifyImage(image, { trust, device: DEVICE, catalog: { catalog } });
+    expect(outside.checks.find((c) => c.id === 'catalog')?.status).toBe('pass');
+    const r = await verifyImage(image, { trust, device: DEVICE, catalog: { catalog }, production: true });
+    expect(r.checks.find((c) => c.id === 'production')?.status).toBe('pass');
+    const row = r.checks.find((c) => c.id === 'catalog')!;
+    expect(row.status).toBe('fail');
+    expect(row.reason).toMatch(/^refused in production mode: the catalog is signed with a DEMO key/);
+    expect(r.verdict).toBe('reject');
   });
 });
