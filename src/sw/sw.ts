@@ -253,7 +253,7 @@ function ownManifest(cache: Cache): Promise<Result<VerifiedRelease>> {
       }
     }
     return verified;
-  })();
+  })().catch((e: unknown): Result<VerifiedRelease> => ({ ok: false, reason: `the release manifest could not be read (${(e as Error).message})` }));
   const pending = installedManifest;
   void pending.then((r) => {
     if (!r.ok && installedManifest === pending) installedManifest = undefined;
