@@ -5,8 +5,10 @@
  * server of its own, then serves a second release from the same origin: one properly signed
  * (accepted, after "Reload to update"), one with a file changed after signing, one signed by
  * another key, one whose signed manifest leaves a file out (each refused: the running version
- * keeps working offline and the page says why). A first install from a tampered server stores
- * nothing and says why. Screenshots of the version line and the refusal banners (1280x800,
+ * keeps working offline and the page says why). A validly signed but older release served after a
+ * newer one is installed is refused too (no downgrade). Once installed, a cached file deleted from
+ * Cache Storage is fetched again and served only if it still matches the signed manifest. A first
+ * install from a tampered server stores nothing and says why. Screenshots of the version line and the refusal banners (1280x800,
  * 390x844) go to test-results/self-check-*.png.
  */
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -90,10 +92,11 @@ const digestOf = (dir: string) => createHash('sha256').update(readFileSync(join(
  * it), `edit` changes files before signing, the manifest is signed with `key`, and `after`
  * changes files once it is signed (what an attacker without the key can do).
  */
-async function makeRelease(label: string, opts: { key?: SigningKey; edit?: (dir: string) => void; drop?: string; after?: (dir: string) => void } = {}): Promise<string> {
+async function makeRelease(label: string, opts: { key?: SigningKey; version?: string; edit?: (dir: string) => void; drop?: string; after?: (dir: string) => void } = {}): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), `trustflash-release-${label}-`));
   cpSync(DIST, dir, { recursive: true });
   writeFileSync(join(dir, 'sw.js'), `${readFileSync(join(dir, 'sw.js'), 'utf8')}\n// release ${label}\n`);
+  if (opts.version) setVersion(dir, opts.version);
   opts.edit?.(dir);
   const files = tree(dir);
   files.delete(RELEASE_MANIFEST_PATH);
@@ -102,13 +105,37 @@ async function makeRelease(label: string, opts: { key?: SigningKey; edit?: (dir:
   const original = parseReleaseManifest(new Uint8Array(readFileSync(join(DIST, RELEASE_MANIFEST_PATH))));
   if (!original.ok) throw new Error(original.reason);
   const key = opts.key ?? (await demoKey());
-  const built = await buildReleaseManifest(original.value.app, key.spki, files);
+  const built = await buildReleaseManifest({ ...original.value.app, version: opts.version ?? original.value.app.version }, key.spki, files);
   if (!built.ok) throw new Error(built.reason);
   const bytes = encodeReleaseManifest(built.value);
   writeFileSync(join(dir, RELEASE_MANIFEST_PATH), bytes);
   writeFileSync(join(dir, RELEASE_SIGNATURE_PATH), await signBytes(key.alg, key.privateKey, bytes));
   opts.after?.(dir);
   return dir;
+}
+
+/** The version dist/ was built with (package.json's). */
+const builtVersion = () => {
+  const m = parseReleaseManifest(new Uint8Array(readFileSync(join(DIST, RELEASE_MANIFEST_PATH))));
+  if (!m.ok) throw new Error(m.reason);
+  return m.value.app.version;
+};
+
+/**
+ * What building with another package.json version changes, without a second build: the version
+ * pinned into the service worker and the page (`__TRUSTFLASH_RELEASE__`, once in each script).
+ */
+function setVersion(dir: string, version: string): void {
+  const pinned = (v: string) => `version:\`${v}\`,commit:`;
+  const scripts = ['sw.js', ...readdirSync(join(dir, 'assets')).filter((f) => f.endsWith('.js')).map((f) => `assets/${f}`)];
+  let changed = 0;
+  for (const f of scripts) {
+    const text = readFileSync(join(dir, f), 'utf8');
+    if (!text.includes(pinned(builtVersion()))) continue;
+    writeFileSync(join(dir, f), text.split(pinned(builtVersion())).join(pinned(version)));
+    changed++;
+  }
+  expect(changed).toBeGreaterThanOrEqual(2); // the worker and the page
 }
 
 /** The app's main script (index-*.js): what an attacker would change. */
@@ -138,12 +165,13 @@ test.afterEach(async () => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-async function refusedRelease(page: Page, label: string, release: string, reason: RegExp): Promise<void> {
+async function refusedRelease(page: Page, label: string, release: string, reason: RegExp, installed = DIST): Promise<void> {
   const server = new ReleaseServer();
   servers.push(server);
+  server.root = installed;
   await server.start();
   await install(page);
-  const digestA = digestOf(DIST);
+  const digestA = digestOf(installed);
   await expect(page.getByTestId('app-release-digest')).toHaveText(digestA);
   await expect(page.getByTestId('release-info')).toContainText('checked against the pinned release key by the service worker');
   const scriptBefore = await page.evaluate(async () => (await navigator.serviceWorker.getRegistration())?.active?.scriptURL);
@@ -194,6 +222,80 @@ test('a signed manifest that leaves out a file the app caches is refused', async
   const release = await makeRelease('fewer-files', { drop: 'samples/good.tfw' });
   dirs.push(release);
   await refusedRelease(page, 'fewer-files', release, /file samples\/good\.tfw is not listed in the signed release manifest/);
+});
+
+test('an older release, validly signed, served after a newer one is installed is refused: the newer version stays, and the page says why', async ({ watched: page }) => {
+  // the installed release is a newer version of this build; the server then goes back to dist/ as built
+  const newer = await makeRelease('newer', { version: '9.0.0' });
+  dirs.push(newer);
+  const older = builtVersion();
+  await refusedRelease(page, 'downgrade', DIST, new RegExp(`^\\s*Update refused: version ${older.replace(/\./g, '\\.')} is older than the installed 9\\.0\\.0: a signed older release \\(a stale mirror, a rollback\\) is not installed over a newer one\\. This version \\(9\\.0\\.0\\) keeps running\\.\\s*$`), newer);
+  await expect(page.getByTestId('release-version')).toHaveText('9.0.0');
+});
+
+test('a cached file missing from Cache Storage is fetched again and served only if it matches the signed manifest', async ({ page }) => {
+  // not `watched`: the refused file's 502 is logged by the browser, and that one error is expected
+  const errors: string[] = [];
+  page.on('console', (m) => void (m.type() === 'error' && errors.push(m.text())));
+  page.on('pageerror', (e) => errors.push(e.message));
+  const served = mkdtempSync(join(tmpdir(), 'trustflash-release-evicted-'));
+  dirs.push(served);
+  cpSync(DIST, served, { recursive: true });
+  const server = new ReleaseServer();
+  servers.push(server);
+  server.root = served;
+  await server.start();
+  await install(page);
+
+  // evicted: a sample the server will change, one it keeps, and the manifest itself
+  const evicted = ['samples/device.json', 'samples/demo-root.pem', RELEASE_MANIFEST_PATH];
+  const deleted = await page.evaluate(async (paths) => {
+    const name = (await caches.keys()).find((k) => k.startsWith('trustflash-release-'))!;
+    const cache = await caches.open(name);
+    return Promise.all(paths.map((p) => cache.delete(new URL(p, location.href).href)));
+  }, evicted);
+  expect(deleted).toEqual([true, true, true]);
+  const device = readFileSync(join(DIST, 'samples', 'device.json'));
+  writeFileSync(join(served, 'samples', 'device.json'), Buffer.concat([device, Buffer.from(' ')]));
+  // a file the worker never caches (the big sample) is left to the network, changed or not
+  writeFileSync(join(served, 'samples', 'big-32mib.tfw'), 'changed');
+
+  const get = (path: string) =>
+    page.evaluate(async (p) => {
+      const r = await fetch(p);
+      const bytes = new Uint8Array(await r.arrayBuffer());
+      const name = (await caches.keys()).find((k) => k.startsWith('trustflash-release-'))!;
+      const cached = await (await caches.open(name)).match(new URL(p, location.href).href);
+      return { status: r.status, type: r.headers.get('Content-Type'), text: new TextDecoder().decode(bytes), bytes: Array.from(bytes), cached: !!cached };
+    }, path);
+
+  const changed = await get('samples/device.json');
+  expect(changed).toMatchObject({ status: 502, type: 'text/plain; charset=utf-8', cached: false });
+  const reason = `samples/device.json was missing from the offline cache, and the server's copy was not used: file samples/device.json does not match the signed release manifest (${device.length + 1} bytes, signed ${device.length})`;
+  expect(changed.text).toBe(`TrustFlash's service worker refused this file: ${reason}\n`);
+  const notice = page.getByTestId('file-refused');
+  await expect(notice).toHaveText(`Not used: ${reason}. Reload when the server serves this version again.`);
+  await expect(page.getByTestId('update-refused')).toHaveCount(0);
+  for (const [w, h] of [[1280, 800], [390, 844]] as const) {
+    await page.setViewportSize({ width: w, height: h });
+    await page.screenshot({ path: `test-results/self-check-evicted-${w}x${h}.png` });
+  }
+
+  const unchanged = await get('samples/demo-root.pem');
+  expect(unchanged).toMatchObject({ status: 200, cached: true });
+  expect(Buffer.from(unchanged.bytes).equals(readFileSync(join(DIST, 'samples', 'demo-root.pem')))).toBe(true);
+  // the manifest was fetched again to check them, verified, and put back
+  const manifest = await get(RELEASE_MANIFEST_PATH);
+  expect(manifest).toMatchObject({ status: 200, cached: true });
+  expect(Buffer.from(manifest.bytes).equals(readFileSync(join(DIST, RELEASE_MANIFEST_PATH)))).toBe(true);
+  expect(await get('samples/big-32mib.tfw')).toMatchObject({ status: 200, text: 'changed', cached: false });
+
+  // the server back to the signed bytes: the file is served and cached again
+  writeFileSync(join(served, 'samples', 'device.json'), device);
+  const restored = await get('samples/device.json');
+  expect(restored).toMatchObject({ status: 200, cached: true });
+  expect(Buffer.from(restored.bytes).equals(device)).toBe(true);
+  expect(errors).toEqual(['Failed to load resource: the server responded with a status of 502 (Bad Gateway)']);
 });
 
 test('a properly signed new release is accepted; the page then shows its digest, and it works offline', async ({ watched: page }) => {

@@ -26,6 +26,7 @@ export class ReleaseState {
   #deps: ReleaseDeps;
   #digest = $state<DigestState>({ kind: 'loading' });
   #refused = $state<{ version: string; commit: string; reason: string; running: boolean } | undefined>();
+  #unverified = $state<{ path: string; reason: string } | undefined>();
 
   constructor(build: ReleaseBuildInfo, deps: ReleaseDeps) {
     this.build = build;
@@ -41,6 +42,14 @@ export class ReleaseState {
    */
   get refused() {
     return this.#refused;
+  }
+
+  /**
+   * The last file of this version the service worker refused to serve: missing from its cache,
+   * and the server's copy did not match the signed manifest (an error was served in its place).
+   */
+  get unverified() {
+    return this.#unverified;
   }
 
   /** Reads this page's release manifest and computes its digest; it must be this build's. */
@@ -64,6 +73,7 @@ export class ReleaseState {
     const m = parseReleaseMessage(data);
     if (!m) return;
     if (m.kind === 'refused') this.#refused = { version: m.version, commit: m.commit, reason: m.reason, running: this.#deps.controlled() };
+    else if (m.kind === 'unverified') this.#unverified = { path: m.path, reason: m.reason };
     else this.#refused = undefined;
   }
 }

@@ -204,7 +204,8 @@ describe('release messages', () => {
   it('reads only well-formed messages from the channel', () => {
     expect(parseReleaseMessage({ kind: 'refused', version: '1', commit: 'c', reason: 'why' })).toEqual({ kind: 'refused', version: '1', commit: 'c', reason: 'why' });
     expect(parseReleaseMessage({ kind: 'verified', version: '1', commit: 'c', digest: 'd' })).toEqual({ kind: 'verified', version: '1', commit: 'c', digest: 'd' });
-    for (const bad of [null, 'x', {}, { kind: 'refused', version: '1', commit: 'c' }, { kind: 'other', version: '1', commit: 'c', reason: 'r' }, { kind: 'refused', version: 1, commit: 'c', reason: 'r' }]) {
+    expect(parseReleaseMessage({ kind: 'unverified', version: '1', commit: 'c', path: 'a.js', reason: 'why' })).toEqual({ kind: 'unverified', version: '1', commit: 'c', path: 'a.js', reason: 'why' });
+    for (const bad of [null, 'x', {}, { kind: 'refused', version: '1', commit: 'c' }, { kind: 'other', version: '1', commit: 'c', reason: 'r' }, { kind: 'refused', version: 1, commit: 'c', reason: 'r' }, { kind: 'unverified', version: '1', commit: 'c', reason: 'r' }, { kind: 'unverified', version: '1', commit: 'c', path: 2, reason: 'r' }]) {
       expect(parseReleaseMessage(bad)).toBeUndefined();
     }
   });

@@ -47,6 +47,11 @@ describe('ReleaseState', () => {
     controlled = false;
     s.onMessage({ kind: 'refused', version: '0.1.0', commit: 'abc', reason: 'release-manifest.json could not be fetched (HTTP 404)' });
     expect(s.refused?.running).toBe(false);
+    // a file missing from the cache whose server copy was refused: its own notice, the update reason untouched
+    expect(s.unverified).toBeUndefined();
+    s.onMessage({ kind: 'unverified', version: '0.1.0', commit: 'abc', path: 'samples/good.tfw', reason: 'samples/good.tfw was missing from the offline cache' });
+    expect(s.unverified).toEqual({ path: 'samples/good.tfw', reason: 'samples/good.tfw was missing from the offline cache' });
+    expect(s.refused?.reason).toContain('HTTP 404');
     expect(RELEASE_CHANNEL).toBe('trustflash-release');
   });
 });
