@@ -3,8 +3,10 @@ import { test, expect } from './fixtures.ts';
 
 test('installed app works offline: reload with the server stopped still verifies', async ({ watched: page }) => {
   // Our own server on another port, so the test can really stop it.
-  const server = await preview({ preview: { port: 4174, strictPort: true }, logLevel: 'silent' });
-  const url = 'http://localhost:4174/';
+  // its own server, one port above the suite's (E2E_PORT lets two checkouts run side by side)
+  const port = Number(process.env.E2E_PORT ?? 4173) + 1;
+  const server = await preview({ preview: { port, strictPort: true }, logLevel: 'silent' });
+  const url = `http://localhost:${port}/`;
   await page.goto(url);
   await page.evaluate(async () => {
     const reg = await navigator.serviceWorker.ready;
