@@ -263,7 +263,7 @@ export async function cmdSign(argv: string[], io: Io): Promise<number> {
   const draft = await readDraft(io, p);
   const payload = await readPayload(io, p);
   const how = signFormat(p, payload.length);
-  if (production) await productionSignCheck(draft, key.spki);
+  if (production) await productionSignCheck(draft, key.spki, chain);
   const image = await signImage(draft, payload, [{ key, chain, cms: bool(p, 'cms') }], how);
   await io.writeBytes(out, image);
   if (finalImage) io.err(`WARNING: ${out} is a FINAL IMAGE (--final-image): once it runs, the device accepts no further update unless its nextKeys hold a key the device verifies. There is no recovery over USB.`);

@@ -14,7 +14,9 @@ import { manifestFromJson } from '../core/sign/manifest-json.ts';
 import { attachSignature, prepareHead, type ExternalSignature } from '../core/sign/external-signature.ts';
 import type { ManifestDraft } from '../core/sign/sign-image.ts';
 import { productionProblems, PRODUCTION_REFUSES } from '../core/verify/production.ts';
-import type { Certificate } from '../core/crypto/x509.ts';
+import { parseCertificate, validateChain, type Certificate } from '../core/crypto/x509.ts';
+import demoRootPem from '../assets/demo-keys/root/cert.pem?raw';
+import rogueRootPem from '../assets/demo-keys/rogue-root/cert.pem?raw';
 import { bool, list, need, str, UsageError, type Parsed } from './args.ts';
 import { IoError, type Io } from './io.ts';
 import { loadCerts, readJsonFile, signerChecks, signFormat } from './commands.ts';
@@ -39,8 +41,22 @@ export async function readPayload(io: Io, p: Parsed): Promise<Uint8Array> {
 }
 
 /** In production mode, what `sign` refuses to make (a demo signer, a dev image, demo nextKeys). */
-export async function productionSignCheck(draft: ManifestDraft, spki: Uint8Array | undefined): Promise<void> {
-  const signers = spki ? [{ keyId: toHex(await keyIdOf(spki)), via: 'trusted key' as const, demo: isDemoKeyId(await keyIdOf(spki)) }] : [];
+/** The demo roots (src/assets/demo-keys): a signer certificate issued under one is a demo signer, whatever its own key. */
+async function demoRoots(): Promise<Certificate[]> {
+  const out: Certificate[] = [];
+  for (const pem of [demoRootPem, rogueRootPem]) {
+    const c = await parseCertificate(parsePem(pem).blocks[0]!.der);
+    if (c.ok) out.push(c.value);
+  }
+  return out;
+}
+
+export async function productionSignCheck(draft: ManifestDraft, spki: Uint8Array | undefined, chain: readonly Certificate[] = []): Promise<void> {
+  // a key of its own under a DEMO root is still a demo signer: verify's production row refuses it, so sign does first
+  const underDemo = chain.length ? await validateChain(chain[0]!, chain.slice(1), await demoRoots(), { time: new Date(), ekuMustBePresent: false, leafNeedsDigitalSignature: false }) : undefined;
+  const signers = spki
+    ? [{ keyId: toHex(await keyIdOf(spki)), via: 'trusted key' as const, demo: isDemoKeyId(await keyIdOf(spki)) || !!underDemo?.ok, ...(underDemo?.ok ? { anchor: underDemo.anchor.subject } : {}) }]
+    : [];
   const problems = await productionProblems({ signers, manifest: draft });
   if (problems.length) throw new IoError(`refusing to sign, ${PRODUCTION_REFUSES}: ${problems.join('; ')}`);
 }
@@ -105,7 +121,7 @@ async function cmdAttach(p: Parsed, io: Io, sigPath: string, production: boolean
   const draft = await readDraft(io, p);
   const payload = await readPayload(io, p);
   const how = signFormat(p, payload.length);
-  if (production) await productionSignCheck(draft, spki);
+  if (production) await productionSignCheck(draft, spki, chain);
   const head = await prepareHead(draft, payload, how);
   const ext: ExternalSignature = cms ? { kind: 'cms', der: signature, chain } : { kind: 'raw', signature, spki, chain };
   const r = await attachSignature(head, payload, ext);

@@ -106,6 +106,18 @@ describe('the emulated NIC in production mode', () => {
 });
 
 describe('sign --production', () => {
+  it('refuses a key of its own certified under the DEMO root (a demo signer whatever its key); the same key self-signed is accepted', async () => {
+    const kg = await t('keygen', '--out', 'demo-issued', '--cn', 'Signer under the demo root', '--ca-key', join(DEMO_KEYS, 'root', 'key.pem'), '--ca-cert', join(DEMO_KEYS, 'root', 'cert.pem'));
+    expect(kg.code, kg.stderr).toBe(0);
+    const r = await t('sign', '--key', 'demo-issued/key.pem', '--cert', 'demo-issued/cert.pem', '--manifest', 'own.json', '--payload', 'fw.bin', '--production', '-o', 'demo-issued.tfw');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/refusing to sign, refused in production mode: signed with a DEMO key \(key [0-9a-f]+… under "[^"]*TrustFlash Demo Root CA[^"]*"\)/);
+    expect(existsSync(join(dir, 'demo-issued.tfw'))).toBe(false);
+    // the operator's own signer, under the operator's own root, is accepted
+    const own = await t('sign', '--key', 'own-signer/key.pem', '--cert', 'own-signer/cert.pem', '--manifest', 'own.json', '--payload', 'fw.bin', '--production', '-o', 'own-ok.tfw');
+    expect(own.code, own.stderr).toBe(0);
+  });
+
   it('refuses a demo key, a demo nextKeys and --final-image', async () => {
     const demo = await t('sign', '--key', join(DEMO_KEYS, 'signer', 'key.pem'), '--cert', join(DEMO_KEYS, 'signer', 'cert.pem'), '--manifest', 'demo.json', '--payload', 'fw.bin', '--production', '-o', 'demo.tfw');
     expect(demo.code).toBe(2);
