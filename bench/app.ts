@@ -12,6 +12,7 @@
  *    over 50 ms) and throughput, against verifyImage in Node on the same file.
  * Debian Chromium (/usr/bin/chromium) headless; the production build is served by Vite's preview().
  */
+import { longTaskCount, longTasksSince, observeLongTasks, type LongTask } from './long-tasks.ts';
 import { randomFillSync } from 'node:crypto';
 import { openAsBlob } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -205,10 +206,7 @@ async function makeBigImage(path: string, size: number): Promise<void> {
   await writeFile(path, await signImage(draft, payload, [{ key: key.value, chain: [cert.value] }]));
 }
 
-export interface LongTask {
-  readonly start: number;
-  readonly duration: number;
-}
+export type { LongTask };
 
 /** Called at the file pick and when the verdict is on screen (bench/page-verify.ts samples memory in between). */
 export interface PickProbe {
@@ -219,14 +217,7 @@ export interface PickProbe {
 export async function verifyInPage(browser: Browser, url: string, path: string, probe?: PickProbe) {
   const ctx: BrowserContext = await browser.newContext({ serviceWorkers: 'block' });
   const page = await ctx.newPage();
-  // installed before any of the app's code runs
-  await page.addInitScript(() => {
-    const w = window as unknown as { __longTasks: { start: number; duration: number }[] };
-    w.__longTasks = [];
-    new PerformanceObserver((list) => {
-      for (const e of list.getEntries()) w.__longTasks.push({ start: e.startTime, duration: e.duration });
-    }).observe({ type: 'longtask', buffered: true });
-  });
+  await observeLongTasks(page);
   await page.goto(url);
   await interactiveAt(page);
   // startup done (emulator booted): count only what happens from the pick on
@@ -236,7 +227,7 @@ export async function verifyInPage(browser: Browser, url: string, path: string, 
   await page.locator('[data-tab="trust"]').click();
   await page.getByLabel('Emulated NIC identity').uncheck();
   await page.waitForTimeout(300);
-  const startup = await page.evaluate(() => (window as unknown as { __longTasks: LongTask[] }).__longTasks.length);
+  const startup = await longTaskCount(page);
   const t0 = await page.evaluate(() => performance.now());
   probe?.picked();
   await page.getByTestId('file-input').setInputFiles(path);
@@ -251,7 +242,7 @@ export async function verifyInPage(browser: Browser, url: string, path: string, 
   probe?.verdict();
   const v = (await verdict.jsonValue()) as { at: number; text: string; failed: string };
   if (v.text !== 'Accepted') throw new Error(`the page did not accept the bench image: ${v.text} ${v.failed}`);
-  const tasks = await page.evaluate(({ from }) => (window as unknown as { __longTasks: LongTask[] }).__longTasks.filter((t) => t.start + t.duration >= from), { from: t0 });
+  const tasks = await longTasksSince(page, t0);
   await ctx.close();
   return { ms: v.at - t0, tasks, startup };
 }

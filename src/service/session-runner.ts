@@ -8,8 +8,6 @@
 import type { DfuHost } from '../core/dfu/host.ts';
 import type { TrustStore } from '../core/crypto/trust.ts';
 import type { CatalogCheckInput } from '../core/catalog/catalog-check.ts';
-import { parsePem } from '../core/crypto/pem.ts';
-import { parseCertificate, type Certificate } from '../core/crypto/x509.ts';
 import type { AuditLog } from '../core/update/audit.ts';
 import { StepGate } from '../core/update/gate.ts';
 import { NicClient } from '../core/update/nic-client.ts';
@@ -161,8 +159,10 @@ export class SessionRunner {
       // receipts are checked against the trust bundle's device CAs when it names any (as the CLI's
       // --bundle), else the DEMO device CA, which certified every NIC this app makes (production mode
       // does not count a receipt by that one)
-      const bundleCas = await deviceCaCertificates(job.deviceCas ?? []);
-      const deviceCa = bundleCas.length ? bundleCas : [await (await import('./demo-device-ca.ts')).demoDeviceCaCertificate()];
+      // checked when the bundle was loaded; one that no longer reads is left out (and the DEMO CA not put in its place)
+      const deviceCa = job.deviceCas?.length
+        ? await (await import('../core/catalog/trust-bundle.ts')).deviceCaCertificates(job.deviceCas, [])
+        : [await (await import('./demo-device-ca.ts')).demoDeviceCaCertificate()];
       const session = new UpdateSession({
         host,
         usb: slot.bus,
@@ -258,17 +258,4 @@ export class SessionRunner {
     }
     return hit;
   }
-}
-
-/** The bundle's device CAs as certificates; the bundle was checked when it was loaded, so one that does not parse now is left out. */
-async function deviceCaCertificates(texts: readonly string[]): Promise<Certificate[]> {
-  const out: Certificate[] = [];
-  for (const t of texts) {
-    for (const b of parsePem(t).blocks) {
-      if (b.label !== 'CERTIFICATE') continue;
-      const c = await parseCertificate(b.der);
-      if (c.ok) out.push(c.value);
-    }
-  }
-  return out;
 }

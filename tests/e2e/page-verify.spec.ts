@@ -5,6 +5,7 @@
  * LAST hash block is rejected with that block's index and byte range — the verdict waits for every
  * block. The images are made at test time in a temp dir and deleted afterwards.
  */
+import { longTasksSince, observeLongTasks } from '../../bench/long-tasks.ts';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { randomFillSync } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -37,11 +38,6 @@ test.beforeAll(async () => {
 });
 test.afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** Long tasks from `from` on, recorded by an observer the page installed before any app code ran. */
-async function longTasksSince(page: Page, from: number): Promise<{ start: number; duration: number }[]> {
-  return page.evaluate((t0) => (window as unknown as { __longTasks: { start: number; duration: number }[] }).__longTasks.filter((t) => t.start + t.duration >= t0), from);
-}
-
 async function pick(page: Page, file: string): Promise<number> {
   const t0 = await page.evaluate(() => performance.now());
   await page.getByTestId('file-input').setInputFiles(file);
@@ -50,13 +46,7 @@ async function pick(page: Page, file: string): Promise<number> {
 
 test.describe('v2 image verified in parallel Workers', () => {
   test.beforeEach(async ({ watched: page }) => {
-    await page.addInitScript(() => {
-      const w = window as unknown as { __longTasks: { start: number; duration: number }[] };
-      w.__longTasks = [];
-      new PerformanceObserver((list) => {
-        for (const e of list.getEntries()) w.__longTasks.push({ start: e.startTime, duration: e.duration });
-      }).observe({ type: 'longtask', buffered: true });
-    });
+    await observeLongTasks(page);
   });
 
   test('a 40 MiB image is accepted only after all 41 blocks, with no main-thread task over 50 ms', async ({ watched: page }) => {

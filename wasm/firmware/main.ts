@@ -2,7 +2,7 @@
 // docs/protocol.md documents every structure written to the io buffer.
 
 import * as C from './codes';
-import { bankAddr, flash_read, HW_OK, now_ms } from './hw';
+import { bankAddr, flash_bank_size, flash_read, HW_OK, now_ms } from './hw';
 import { equal, fill, le16, le32, put16, put32 } from './mem';
 import { readRecord, writeRecord, bankIntact, mirrorActive, recordsValid, NONE, digests } from './boot';
 import { ImageInfo, HEAD_MAX, MANIFEST_MAX, headBytesNeeded, parseHead, versionAt } from './image';
@@ -325,7 +325,7 @@ export function query(): u32 {
   tlv(16, scratch, 10);
   tlv(17, digests, 64);
   tlv32(21, 65536); // largest data block
-  tlv32(22, U.flashBankSize());
+  tlv32(22, flash_bank_size());
   if (vsdLen > 0) tlv(23, vsd, vsdLen);
   tlv32(24, bootStatus);
   // the signature algorithms the device can verify: a host checks an image's nextKeys against it

@@ -422,9 +422,6 @@ export function setPending(version: u64): void {
   pendingVersion = version;
   pendingReset = true;
 }
-export function flashBankSize(): u32 {
-  return flash_bank_size();
-}
 export function isOwned(): bool {
   return owned;
 }

@@ -66,8 +66,8 @@ function pemList(v: unknown, field: string, max: number, itemMax: number, errors
   return v.slice(0, max) as string[];
 }
 
-/** Each `deviceCas` entry must be exactly one certificate (a receipt's device certificate chains to it). */
-async function deviceCaCertificates(texts: readonly string[], errors: string[]): Promise<Certificate[]> {
+/** Each `deviceCas` entry must be exactly one certificate (a receipt's device certificate chains to it); problems go to `errors`. */
+export async function deviceCaCertificates(texts: readonly string[], errors: string[]): Promise<Certificate[]> {
   const out: Certificate[] = [];
   for (const [i, t] of texts.entries()) {
     const blocks = parsePem(t).blocks;

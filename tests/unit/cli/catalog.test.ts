@@ -149,11 +149,11 @@ describe('--catalog on verify and update', () => {
     expect((await readFile(state)).equals(before)).toBe(true);
   });
   it('the state directory defaults to $XDG_STATE_HOME/trustflash, else ~/.local/state/trustflash', () => {
-    const io = nodeIo('/work');
+    const io = nodeIo(dir);
     expect(catalogStateDir(io, undefined, { XDG_STATE_HOME: '/x/state', HOME: '/home/u' })).toBe('/x/state/trustflash');
     expect(catalogStateDir(io, undefined, { XDG_STATE_HOME: 'relative', HOME: '/home/u' })).toBe('/home/u/.local/state/trustflash');
     expect(catalogStateDir(io, undefined, { HOME: '/home/u' })).toBe('/home/u/.local/state/trustflash');
-    expect(catalogStateDir(io, 'st', {})).toBe('/work/st');
+    expect(catalogStateDir(io, 'st', {})).toBe(join(dir, 'st'));
   });
 });
 
