@@ -4,15 +4,15 @@
  * reading its block straight from the file into one reusable buffer. Memory stays bounded (one
  * block per worker, at most 16 MiB each) however large the image; nothing reads the file whole, and
  * nothing hashes the whole payload. Small payloads are not worth the threads' start-up and go
- * through core's sequential hasher.
+ * through core's WebCrypto hasher.
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { DIGEST_SIZE } from '../core/image/layout.ts';
 import { hashBlock } from '../core/image/hash-blocks.ts';
-import { hashBlocksSequential, type BlockHasher } from '../core/verify/block-check.ts';
+import { hashBlocksWebCrypto, type BlockHasher } from '../core/verify/block-check.ts';
 
-/** Below this many payload bytes the sequential hasher is faster than starting threads. */
+/** Below this many payload bytes core's WebCrypto hasher is faster than starting threads. */
 const PARALLEL_FROM = 8 * 1024 * 1024;
 
 // The worker: a CommonJS script (eval), so the bundle needs no second entry point.
@@ -42,7 +42,7 @@ parentPort.on('message', (job) => {
 export function nodeBlockHasher(path: string, threads = availableParallelism()): BlockHasher {
   return async (job) => {
     const { plan } = job;
-    if (plan.payloadSize < PARALLEL_FROM || threads < 2) return hashBlocksSequential(job);
+    if (plan.payloadSize < PARALLEL_FROM || threads < 2) return hashBlocksWebCrypto(job);
     const out = new Uint8Array(plan.count * DIGEST_SIZE);
     const n = Math.min(threads, plan.count);
     const workers = Array.from({ length: n }, () => new Worker(WORKER, { eval: true, workerData: { path, blockSize: plan.blockSize } }));

@@ -1,8 +1,8 @@
 /** What the CLI touches outside itself, injectable so tests can run commands in-process. */
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { openAsBlob } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { BlobLike } from '../core/crypto/sha256.ts';
+import { fileBlob } from './file-blob.ts';
 
 export class IoError extends Error {
   override name = 'IoError';
@@ -78,7 +78,7 @@ export function nodeIo(cwd = process.cwd()): Io {
       try {
         const s = await stat(abs(p));
         if (s.isDirectory()) throw Object.assign(new Error('directory'), { code: 'EISDIR' });
-        return await openAsBlob(abs(p));
+        return fileBlob(abs(p), s.size);
       } catch (e) {
         throw explain(p, e);
       }

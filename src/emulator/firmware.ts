@@ -199,6 +199,10 @@ export class NicFirmware {
     const n = this.#x.upload(offset >>> 0, Math.min(len, 65536));
     return this.#io(n).slice();
   }
+  /** The STATUS error byte alone (docs/protocol.md §4.2): what the DATA path reads after every block, without decoding the rest. */
+  statusError(): number {
+    return this.#io(this.#x.status())[1]!;
+  }
   statusBytes(): Uint8Array {
     return this.#io(this.#x.status()).slice();
   }

@@ -101,15 +101,80 @@ export function checkTransfer(status: USBTransferStatus | undefined, doing: stri
   throw new UpdateError('Read', `${doing}: transfer status "${status}"`);
 }
 
-/** Runs a device operation with a deadline (WebUSB has none of its own). */
-export async function withDeadline<T>(ms: number, doing: string, op: () => Promise<T>): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new UpdateError('TimedOut', `${doing}: no answer within ${ms} ms (the device may be wedged; reconnect it)`)), ms);
-  });
-  try {
-    return await Promise.race([op(), timeout]);
-  } finally {
-    clearTimeout(timer);
+interface Pending {
+  readonly due: number;
+  readonly ms: number;
+  readonly doing: string;
+  readonly fail: (e: Error) => void;
+}
+
+/** Node's Timeout can stop holding the process open; a browser's timer id has no such method. */
+type Timer = ReturnType<typeof setTimeout> & { ref?: () => unknown; unref?: () => unknown };
+
+/**
+ * Deadlines for one device's operations (WebUSB has none of its own), on one timer. An update is tens of thousands of transfers,
+ * each a few microseconds on an emulated NIC, and arming and clearing a timer per transfer cost about
+ * as much as the transfer. The timer is armed for the earliest pending deadline; when it fires, what
+ * is overdue fails with TimedOut and the timer is armed again for the next. While nothing is pending
+ * it stays armed but no longer holds a Node process open.
+ */
+export class Deadlines {
+  readonly #pending = new Set<Pending>();
+  #timer: Timer | undefined;
+  #armedFor = Infinity;
+
+  run<T>(ms: number, doing: string, op: () => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const entry: Pending = { due: performance.now() + ms, ms, doing, fail: reject };
+      this.#pending.add(entry);
+      this.#arm(entry.due);
+      let result: Promise<T>;
+      try {
+        result = op();
+      } catch (e) {
+        result = Promise.reject(e);
+      }
+      result.then(
+        (v) => {
+          this.#settled(entry);
+          resolve(v);
+        },
+        (e: unknown) => {
+          this.#settled(entry);
+          reject(e);
+        },
+      );
+    });
+  }
+
+  #arm(due: number): void {
+    if (this.#timer !== undefined && this.#armedFor <= due) {
+      this.#timer.ref?.();
+      return;
+    }
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#armedFor = due;
+    this.#timer = setTimeout(() => this.#fire(), Math.max(0, due - performance.now())) as Timer;
+  }
+
+  #settled(entry: Pending): void {
+    this.#pending.delete(entry);
+    if (this.#pending.size === 0) this.#timer?.unref?.();
+  }
+
+  #fire(): void {
+    this.#timer = undefined;
+    this.#armedFor = Infinity;
+    const now = performance.now();
+    let next = Infinity;
+    for (const p of [...this.#pending]) {
+      if (p.due > now) {
+        next = Math.min(next, p.due);
+        continue;
+      }
+      this.#pending.delete(p);
+      p.fail(new UpdateError('TimedOut', `${p.doing}: no answer within ${p.ms} ms (the device may be wedged; reconnect it)`));
+    }
+    if (next !== Infinity) this.#arm(next);
   }
 }

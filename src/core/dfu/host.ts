@@ -7,7 +7,7 @@
  */
 import { DFU_CLASS, DFU_REQUEST, DFU_STATE, DFU_STATE_NAMES, DFU_STATUS, DFU_STATUS_NAMES, DFU_STATUS_TEXT, LANGID_EN_US, USB_REQUEST } from './spec.ts';
 import { DESCRIPTOR, parseConfiguration, parseString, type ConfigurationInfo, type DfuFunctional, type DfuInterface } from './descriptors.ts';
-import { UpdateError, checkTransfer, fromUsbError, withDeadline } from './errors.ts';
+import { Deadlines, UpdateError, checkTransfer, fromUsbError } from './errors.ts';
 
 export interface DfuStatus {
   readonly status: number;
@@ -60,6 +60,7 @@ export function describeStatus(s: DfuStatus): string {
 export class DfuHost {
   readonly device: USBDevice;
   readonly #deadline: number;
+  readonly #deadlines = new Deadlines();
   readonly #sleep: (ms: number) => Promise<void>;
   readonly #onTransfer: ((t: TransferLogEntry) => void) | undefined;
   #intf: DfuInterface | undefined;
@@ -109,7 +110,7 @@ export class DfuHost {
   async controlIn(setup: USBControlTransferParameters, length: number, doing: string): Promise<Uint8Array> {
     let r: USBInTransferResult;
     try {
-      r = await this.#inOrder(() => withDeadline(this.#deadline, doing, () => this.device.controlTransferIn(setup, length)));
+      r = await this.#inOrder(() => this.#deadlines.run(this.#deadline, doing, () => this.device.controlTransferIn(setup, length)));
     } catch (e) {
       this.#onTransfer?.({ direction: 'in', setup, length, status: 'error', error: (e as Error).message });
       throw fromUsbError(e, doing);
@@ -125,7 +126,7 @@ export class DfuHost {
   async controlOut(setup: USBControlTransferParameters, data: Uint8Array | undefined, doing: string): Promise<void> {
     let r: USBOutTransferResult;
     try {
-      r = await this.#inOrder(() => withDeadline(this.#deadline, doing, () => this.device.controlTransferOut(setup, data as Uint8Array<ArrayBuffer> | undefined)));
+      r = await this.#inOrder(() => this.#deadlines.run(this.#deadline, doing, () => this.device.controlTransferOut(setup, data as Uint8Array<ArrayBuffer> | undefined)));
     } catch (e) {
       this.#onTransfer?.({ direction: 'out', setup, length: data?.length ?? 0, status: 'error', error: (e as Error).message });
       throw fromUsbError(e, doing);
@@ -168,8 +169,8 @@ export class DfuHost {
   /** Opens the device and claims its DFU interface (the first, or the one asked for). */
   async open(pick: { interfaceNumber?: number; alternateSetting?: number } = {}): Promise<DfuInterface> {
     try {
-      if (!this.device.opened) await withDeadline(this.#deadline, 'opening the device', () => this.device.open());
-      if (!this.device.configuration) await withDeadline(this.#deadline, 'selecting configuration 1', () => this.device.selectConfiguration(1));
+      if (!this.device.opened) await this.#deadlines.run(this.#deadline, 'opening the device', () => this.device.open());
+      if (!this.device.configuration) await this.#deadlines.run(this.#deadline, 'selecting configuration 1', () => this.device.selectConfiguration(1));
     } catch (e) {
       throw fromUsbError(e, 'opening the device');
     }
@@ -179,9 +180,9 @@ export class DfuHost {
     if (!chosen) throw new UpdateError('NotSupported', 'the device has no DFU interface (class 0xFE, subclass 0x01)');
     if (!chosen.functional) throw new UpdateError('NotSupported', `DFU interface ${chosen.interfaceNumber} has no DFU functional descriptor`);
     try {
-      await withDeadline(this.#deadline, 'claiming the DFU interface', () => this.device.claimInterface(chosen.interfaceNumber));
+      await this.#deadlines.run(this.#deadline, 'claiming the DFU interface', () => this.device.claimInterface(chosen.interfaceNumber));
       if (chosen.alternateSetting !== 0 || this.#config.dfu.some((d) => d.interfaceNumber === chosen.interfaceNumber && d.alternateSetting !== 0)) {
-        await withDeadline(this.#deadline, 'selecting the alternate setting', () => this.device.selectAlternateInterface(chosen.interfaceNumber, chosen.alternateSetting));
+        await this.#deadlines.run(this.#deadline, 'selecting the alternate setting', () => this.device.selectAlternateInterface(chosen.interfaceNumber, chosen.alternateSetting));
       }
     } catch (e) {
       throw fromUsbError(e, `claiming DFU interface ${chosen.interfaceNumber}`);

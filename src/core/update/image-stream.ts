@@ -1,9 +1,10 @@
 /**
  * The image as the session sends it (issue #13). An image in memory is the session's own copy and
  * is sent as it is. A format v2 image read from a file is never held whole: its head is read once
- * and kept (the very bytes the pre-flight verified), and each hash block is read again when its turn
- * comes and checked against the signed table before any byte of it is sent — so what goes on the
- * wire is exactly what was verified, one hash block at a time, whatever happens to the file.
+ * and kept (the very bytes the pre-flight verified), and each hash block is read again (while the
+ * one before it is on the wire) and checked against the signed table before any byte of it is sent —
+ * so what goes on the wire is exactly what was verified, one hash block at a time, whatever happens
+ * to the file.
  */
 import { UpdateError } from '../dfu/errors.ts';
 import { concatBytes, equalBytes } from '../bytes/hex.ts';
@@ -39,23 +40,43 @@ export function memorySource(bytes: Uint8Array): SendSource {
 }
 
 /**
+ * How far ahead of the block being sent the file is read and checked. Reads complete only when the
+ * send loop waits (with an emulated NIC the loop runs without a pause for a whole block), so one
+ * block ahead left the loop idle at each block; 4 MiB ahead (one to four blocks) keeps it busy, and
+ * memory bounded by the 16 MiB block size cap.
+ */
+const READ_AHEAD = 4 * 1024 * 1024;
+
+/**
  * A v2 image in a file: `head` is the image's first `plan.payloadOffset` bytes as verified; the
  * payload is read block by block from `file` and each block checked against `plan` before it is sent.
  */
 export function fileSource(file: BlobLike, head: Uint8Array, plan: BlockPlan): SendSource {
   if (head.length !== plan.payloadOffset) throw new RangeError(`"head" expected ${plan.payloadOffset} bytes, got ${head.length}`);
   const size = plan.payloadOffset + plan.payloadSize;
-  async function* segments(from: number): AsyncGenerator<Uint8Array> {
-    if (from < plan.payloadOffset) yield head.subarray(from);
-    const first = from <= plan.payloadOffset ? 0 : Math.floor((from - plan.payloadOffset) / plan.blockSize);
-    for (let i = first; i < plan.count; i++) {
+  /** Block `i` read and checked against the signed table; it fails (when awaited) if the file changed. */
+  const load = (i: number): Promise<Uint8Array> => {
+    const read = (async () => {
       const b = hashBlock(plan, i);
-      const start = plan.payloadOffset + b.start;
-      const bytes = new Uint8Array(await file.slice(start, plan.payloadOffset + b.end).arrayBuffer());
+      const bytes = new Uint8Array(await file.slice(plan.payloadOffset + b.start, plan.payloadOffset + b.end).arrayBuffer());
       if (bytes.length !== b.end - b.start || !equalBytes(await sha256WebCrypto(bytes), signedBlockDigest(plan, i))) {
         throw new UpdateError('InvalidFile', `the file changed after it was verified: ${describeBlock(plan, b)} no longer matches the signed table; none of it was sent`);
       }
-      yield bytes.subarray(Math.max(0, from - start));
+      return bytes;
+    })();
+    read.catch(() => undefined); // thrown where it is awaited, in its turn; never unhandled meanwhile
+    return read;
+  };
+  async function* segments(from: number): AsyncGenerator<Uint8Array> {
+    if (from < plan.payloadOffset) yield head.subarray(from);
+    const first = from <= plan.payloadOffset ? 0 : Math.floor((from - plan.payloadOffset) / plan.blockSize);
+    // the next blocks are read and checked while this one is on the wire (READ_AHEAD bytes of them)
+    const ahead = Math.max(1, Math.min(4, Math.floor(READ_AHEAD / plan.blockSize)));
+    const queue: Promise<Uint8Array>[] = [];
+    for (let i = first, queued = first; i < plan.count; i++) {
+      while (queued < plan.count && queued <= i + ahead) queue.push(load(queued++));
+      const bytes = await queue.shift()!;
+      yield bytes.subarray(Math.max(0, from - (plan.payloadOffset + hashBlock(plan, i).start)));
     }
   }
   return { size, chunks: (from, n) => toChunks(segments(from), from, n) };
@@ -100,7 +121,7 @@ export interface LoadedImage {
   readonly size: number;
   /** Where the head ends (the payload starts); the whole size when the head does not parse. */
   readonly headEnd: number;
-  /** What names the image in the audit log: the SHA-256 of the bytes in memory, or a v2 file's release digest. */
+  /** What names the image in the audit log: a v2 image's release digest, or the SHA-256 of any other image's bytes. */
   readonly names: { readonly sha256?: string; readonly releaseDigest?: string };
 }
 
@@ -139,7 +160,10 @@ function pinnedHead(head: Uint8Array, file: BlobLike): BlobLike {
 export async function loadImage(firmware: Firmware): Promise<LoadedImage> {
   const whole = async (bytes: Uint8Array): Promise<LoadedImage> => {
     const head = parseImageHead(bytes.subarray(0, HEAD_MAX), bytes.length);
-    return { verify: bytes, send: memorySource(bytes), size: bytes.length, headEnd: head.ok ? head.value.payloadOffset : Math.min(bytes.length, HEAD_MAX), names: { sha256: toHex(await sha256WebCrypto(bytes)) } };
+    // a v2 image is named by its release digest, as from a file: no hash of the whole image before the verdict
+    const v2 = head.ok && blockPlanOf(head.value) !== undefined;
+    const names = head.ok && v2 ? { releaseDigest: toHex(await sha256WebCrypto(bytes.subarray(0, head.value.signedLength))) } : { sha256: toHex(await sha256WebCrypto(bytes)) };
+    return { verify: bytes, send: memorySource(bytes), size: bytes.length, headEnd: head.ok ? head.value.payloadOffset : Math.min(bytes.length, HEAD_MAX), names };
   };
   if (firmware.kind !== 'file') return whole(firmware.bytes);
   const file = firmware.file;

@@ -5,7 +5,7 @@
  */
 import type { DfuHost } from '../dfu/host.ts';
 import { UpdateError } from '../dfu/errors.ts';
-import { CHALLENGE_SIZE, decodeChallenge, decodeLastResult, decodeStatus, encodeControl, encodeData, encodeToken, MAINT_OP, vendorSetup, DATA_BLOCK_MAX, type DeviceStatus, type LastResult, type MaintOpName, type SignedToken, type TokenChallenge } from './protocol.ts';
+import { CHALLENGE_SIZE, decodeChallenge, decodeLastResult, decodeStatus, encodeControl, encodeData, encodeToken, MAINT_OP, vendorSetup, DATA_BLOCK_MAX, DATA_HEADER_SIZE, type DeviceStatus, type LastResult, type MaintOpName, type SignedToken, type TokenChallenge } from './protocol.ts';
 import { decodeQuery, type DeviceQuery } from './query.ts';
 import { MCC_INSTRUCTION } from './mcc-codes.ts';
 import { type DecodeResult } from './codec.ts';
@@ -13,6 +13,9 @@ import { type DecodeResult } from './codec.ts';
 /** The receipt nonce's size and the largest receipt a host reads (docs/protocol.md §4.11). */
 export const RECEIPT_NONCE_SIZE = 32;
 export const RECEIPT_MAX = 4096;
+
+/** DATA request buffers kept for reuse (the download keeps a few transfers in flight). */
+const SPARE_MAX = 8;
 
 /** A request secure firmware may refuse with a STALL: accepted, or refused with what LAST_RESULT says. */
 export type Refusable = { readonly accepted: true } | { readonly accepted: false; readonly last: LastResult | undefined };
@@ -51,9 +54,21 @@ export class NicClient {
   async resume(handle: number, size: number): Promise<DeviceStatus> {
     return this.control(MCC_INSTRUCTION.RESUME_COMPONENT, handle, size, 'resuming the download (RESUME_COMPONENT)');
   }
+  /**
+   * Request buffers of DATA transfers the device has taken, kept for the next ones of the same size:
+   * a download is thousands of equal transfers. A buffer is the transport's until its transfer
+   * settles (WebUSB copies it at the call, node-usb when the transfer completes), and one whose
+   * transfer failed or timed out is never reused.
+   */
+  readonly #spare: Uint8Array[] = [];
   async data(handle: number, offset: number, block: Uint8Array, doing: string): Promise<void> {
     if (block.length > DATA_BLOCK_MAX) throw new UpdateError('Internal', `a DATA block holds at most ${DATA_BLOCK_MAX} bytes, got ${block.length}`);
-    await this.host.controlOut(vendorSetup('DATA', this.#intf), encodeData({ handle, offset, block }), doing);
+    const size = DATA_HEADER_SIZE + block.length;
+    const buf = this.#spare.at(-1)?.length === size ? this.#spare.pop()! : new Uint8Array(size);
+    await this.host.controlOut(vendorSetup('DATA', this.#intf), encodeData({ handle, offset, block }, buf), doing);
+    // kept for the next transfer of this size (a new size, as after a short last block, starts over)
+    if (this.#spare[0] !== undefined && this.#spare[0].length !== size) this.#spare.length = 0;
+    if (this.#spare.length < SPARE_MAX) this.#spare.push(buf);
   }
   async lastResult(): Promise<LastResult> {
     return must(decodeLastResult(await this.host.controlIn(vendorSetup('LAST_RESULT', this.#intf), 512, 'reading the last result')), 'LAST_RESULT');

@@ -224,12 +224,19 @@ export interface DataBlock {
   readonly block: Uint8Array;
 }
 
-export function encodeData(d: DataBlock): Uint8Array {
+/** Encodes DATA into `into` when given (exactly header + block bytes long: a caller's reused buffer), else into new bytes. */
+export function encodeData(d: DataBlock, into?: Uint8Array): Uint8Array {
   aint('handle', d.handle, 0, 0xffffffff);
   aint('offset', d.offset, 0, 0xffffffff);
   abytes('block', d.block);
   if (d.block.length === 0 || d.block.length > DATA_BLOCK_MAX) throw new RangeError(`"block" expected 1..${DATA_BLOCK_MAX} bytes, got ${d.block.length}`);
-  return new ByteWriter().u32(d.handle).u32(d.offset).bytes(d.block).finish();
+  const out = into ?? new Uint8Array(DATA_HEADER_SIZE + d.block.length);
+  if (out.length !== DATA_HEADER_SIZE + d.block.length) throw new RangeError(`"into" expected ${DATA_HEADER_SIZE + d.block.length} bytes, got ${out.length}`);
+  const v = new DataView(out.buffer, out.byteOffset, DATA_HEADER_SIZE);
+  v.setUint32(0, d.handle, true);
+  v.setUint32(4, d.offset, true);
+  out.set(d.block, DATA_HEADER_SIZE);
+  return out;
 }
 
 /** Decodes DATA; `block` is a view of `bytes`. */

@@ -1,9 +1,9 @@
 /**
  * Checking a format v2 payload block by block against the signed table (issue #13). The verifier
  * asks a {@link BlockHasher} for the SHA-256 of every hash block and compares each with the
- * table; where the hashing runs is the caller's choice: the sequential WebCrypto hasher here (core,
- * any platform), the CLI's worker_threads pool (src/cli/block-pool.ts), the page's block-hasher
- * Workers (src/ui/worker/block-pool.ts).
+ * table; where the hashing runs is the caller's choice: the WebCrypto hasher here (core, any
+ * platform), the CLI's worker_threads pool (src/cli/block-pool.ts), the page's block-hasher Workers
+ * (src/ui/worker/block-pool.ts).
  * No verdict waits on a digest of the whole payload.
  */
 import { toHex, equalBytes } from '../bytes/hex.ts';
@@ -29,13 +29,30 @@ async function blockBytes(source: Uint8Array | BlobLike, plan: BlockPlan, b: Has
   return source instanceof Uint8Array ? source.subarray(from, to) : new Uint8Array(await source.slice(from, to).arrayBuffer());
 }
 
-/** The sequential hasher: one block in memory at a time, WebCrypto one-shot per block. */
-export const hashBlocksSequential: BlockHasher = async ({ source, plan, onProgress, signal }) => {
+/** Blocks {@link hashBlocksWebCrypto} keeps in flight: the platform runs WebCrypto digests on its own threads. */
+const IN_FLIGHT = 2;
+
+/**
+ * The core hasher: WebCrypto one-shot per block, two blocks in flight (both cores busy, at most two
+ * blocks in memory when the source is a Blob). Progress is reported in block order.
+ */
+export const hashBlocksWebCrypto: BlockHasher = async ({ source, plan, onProgress, signal }) => {
   const out = new Uint8Array(plan.count * DIGEST_SIZE);
-  for (let i = 0; i < plan.count; i++) {
-    signal?.throwIfAborted();
+  const hashOne = async (i: number): Promise<HashBlock> => {
     const b = hashBlock(plan, i);
     out.set(await sha256WebCrypto(await blockBytes(source, plan, b)), i * DIGEST_SIZE);
+    return b;
+  };
+  const pending: Promise<HashBlock>[] = [];
+  for (let next = 0; pending.length > 0 || next < plan.count; ) {
+    while (next < plan.count && pending.length < IN_FLIGHT) {
+      signal?.throwIfAborted();
+      const p = hashOne(next++);
+      // a failure is thrown where it is awaited, in order; a later one is not left unhandled meanwhile
+      p.catch(() => undefined);
+      pending.push(p);
+    }
+    const b = await pending.shift()!;
     onProgress?.({ done: b.end, total: plan.payloadSize });
   }
   if (plan.count === 0) onProgress?.({ done: 0, total: 0 });

@@ -14,7 +14,7 @@ import { verifyCms, type CmsResult } from '../crypto/cms.ts';
 import { isDemoKeyId } from '../crypto/demo-keys.ts';
 import { sha256Blob, sha256Chunked, sha256WebCrypto, type BlobLike, type HashProgress } from '../crypto/sha256.ts';
 import { blockPlanOf, type BlockPlan } from '../image/hash-blocks.ts';
-import { badBlocks, describeBadBlocks, hashBlocksSequential, type BadBlock, type BlockHasher } from './block-check.ts';
+import { badBlocks, describeBadBlocks, hashBlocksWebCrypto, type BadBlock, type BlockHasher } from './block-check.ts';
 import { verifySignature } from '../crypto/signature.ts';
 import { findTrustedKey, type TrustStore } from '../crypto/trust.ts';
 import { parseCertificate, validateChain, type Certificate } from '../crypto/x509.ts';
@@ -331,7 +331,7 @@ async function verifyInto(b: ReportBuilder, source: Uint8Array | BlobLike, opts:
   if (plan) {
     let digests: Uint8Array;
     try {
-      digests = await (opts.blockHasher ?? hashBlocksSequential)({ source, plan, ...(opts.onProgress ? { onProgress: opts.onProgress } : {}), ...(opts.signal ? { signal: opts.signal } : {}) });
+      digests = await (opts.blockHasher ?? hashBlocksWebCrypto)({ source, plan, ...(opts.onProgress ? { onProgress: opts.onProgress } : {}), ...(opts.signal ? { signal: opts.signal } : {}) });
     } catch (e) {
       if ((e as Error)?.name === 'AbortError') throw e;
       b.fail('payload', `the payload could not be read: ${(e as Error).message}`);

@@ -206,7 +206,7 @@ export class VendorRequests {
     const size = v.getUint32(8, true);
     const a = await this.#nic.run(`mcc:${instruction}`, (fw) => {
       const rs = fw.mcc(instruction, handle, size);
-      return { rs, error: fw.status().error };
+      return { rs, error: fw.statusError() };
     });
     if (instruction === MCC_INSTRUCTION.UPDATE_COMPONENT && a.rs === R.OK) this.#dataIndex = 0;
     this.#recordCommand(r.request, a.rs, a.error);
@@ -226,7 +226,7 @@ export class VendorRequests {
       'block',
       (fw) => {
         const rs = fw.writeBlock(handle, offset, block);
-        return { rs, error: fw.status().error };
+        return { rs, error: fw.statusError() };
       },
       index,
     );

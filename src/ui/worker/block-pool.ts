@@ -8,7 +8,7 @@
  */
 import { DIGEST_SIZE } from '../../core/image/layout.ts';
 import { hashBlock, type BlockPlan } from '../../core/image/hash-blocks.ts';
-import { hashBlocksSequential, type BlockHasher, type BlockJob } from '../../core/verify/block-check.ts';
+import { hashBlocksWebCrypto, type BlockHasher, type BlockJob } from '../../core/verify/block-check.ts';
 import { hashSpan, sha256Backend } from './hash-span.ts';
 import type { SpanRequest, SpanResponse } from './block-protocol.ts';
 
@@ -87,7 +87,7 @@ export function pageBlockHasher(opts: PoolOptions = {}): PageBlockHasher {
   const hasher = async (job: BlockJob): Promise<Uint8Array> => {
     const { plan, source, signal } = job;
     signal?.throwIfAborted();
-    if (source instanceof Uint8Array) return hashBlocksSequential(job);
+    if (source instanceof Uint8Array) return hashBlocksWebCrypto(job);
     const file = source as Blob;
     if (plan.count === 0) {
       job.onProgress?.({ done: 0, total: 0 });

@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseImage } from '../../../src/core/image/parse.ts';
 import { blockPlanOf } from '../../../src/core/image/hash-blocks.ts';
 import { nodeBlockHasher } from '../../../src/cli/block-pool.ts';
-import { hashBlocksSequential } from '../../../src/core/verify/block-check.ts';
+import { hashBlocksWebCrypto } from '../../../src/core/verify/block-check.ts';
 import { DEMO_KEYS, NOW, manifestJson, tempDir, tf } from './helpers.ts';
 
 const { dir, cleanup } = tempDir('v2');
@@ -86,14 +86,14 @@ describe('verify: v2 blocks in parallel threads', () => {
     expect(j.checks.find((c: { id: string }) => c.id === 'payload').reason).toMatch(/^2 of 10 hash blocks do not match the signed table: hash block 7 \(payload bytes 7340032\.\.8388607, file offset \d+\)/);
   }, 60_000);
 
-  it('the thread pool and the sequential hasher give the same digests', async () => {
+  it('the thread pool and core’s WebCrypto hasher give the same digests', async () => {
     const bytes = new Uint8Array(await readFile(join(dir, 'b.tfw')));
     const h = parseImage(bytes);
     if (!h.ok) throw new Error('does not parse');
     const plan = blockPlanOf(h.value)!;
     let last = 0;
     const pooled = await nodeBlockHasher(join(dir, 'b.tfw'), 3)({ source: bytes, plan, onProgress: (p) => void (last = p.done) });
-    expect(pooled).toEqual(await hashBlocksSequential({ source: bytes, plan }));
+    expect(pooled).toEqual(await hashBlocksWebCrypto({ source: bytes, plan }));
     expect(last).toBe(plan.payloadSize);
   }, 60_000);
 });

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { readdirSync } from 'node:fs';
 import { parseImage } from '../../../src/core/image/parse.ts';
 import { blockPlanOf, hashBlock } from '../../../src/core/image/hash-blocks.ts';
-import { badBlocks, hashBlocksSequential } from '../../../src/core/verify/block-check.ts';
+import { badBlocks, hashBlocksWebCrypto } from '../../../src/core/verify/block-check.ts';
 import { signImage } from '../../../src/core/sign/sign-image.ts';
 import type { EmulatedNic } from '../../../src/emulator/nic.ts';
 import { demoCert, demoKey, DRAFT, payloadOf } from '../helpers/demo.ts';
@@ -45,7 +45,7 @@ async function hostBad(image: Uint8Array): Promise<number[]> {
   const r = parseImage(image);
   if (!r.ok) throw new Error('does not parse');
   const plan = blockPlanOf(r.value)!;
-  return badBlocks(plan, await hashBlocksSequential({ source: image, plan })).map((b) => b.index);
+  return badBlocks(plan, await hashBlocksWebCrypto({ source: image, plan })).map((b) => b.index);
 }
 
 /** A v2 image for the demo NIC in 4 KiB hash blocks, the last one short. */

@@ -1,6 +1,6 @@
 /**
  * The page's v2 block hasher (issue #13): hash-span.ts reading runs of hash blocks from a Blob with
- * WebCrypto and with hash-wasm (both must agree with core's sequential hasher), and block-pool.ts
+ * WebCrypto and with hash-wasm (both must agree with core's WebCrypto hasher), and block-pool.ts
  * dispatching runs to Workers — here fake Workers that run the very worker code in this thread, so
  * the dispatch, the progress, cancel and a Worker's failure are checked without a browser (the real
  * Workers run in tests/e2e/page-verify.spec.ts).
@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { parseImage } from '../../../src/core/image/parse.ts';
 import { blockPlanOf, type BlockPlan } from '../../../src/core/image/hash-blocks.ts';
 import { signImage } from '../../../src/core/sign/sign-image.ts';
-import { badBlocks, hashBlocksSequential } from '../../../src/core/verify/block-check.ts';
+import { badBlocks, hashBlocksWebCrypto } from '../../../src/core/verify/block-check.ts';
 import { hashSpan, readPiece, sha256Backend } from '../../../src/ui/worker/hash-span.ts';
 import { pageBlockHasher, spansOf, type HasherWorker } from '../../../src/ui/worker/block-pool.ts';
 import type { SpanRequest, SpanResponse } from '../../../src/ui/worker/block-protocol.ts';
@@ -47,9 +47,9 @@ class FakeWorker implements HasherWorker {
 }
 
 describe('hash-span: a run of blocks read from a Blob', () => {
-  it('WebCrypto and hash-wasm give the digests of core’s sequential hasher, the short last block included', async () => {
+  it('WebCrypto and hash-wasm give the digests of core’s WebCrypto hasher, the short last block included', async () => {
     const { bytes, plan } = await image(10 * BLOCK + 7);
-    const want = await hashBlocksSequential({ source: bytes, plan });
+    const want = await hashBlocksWebCrypto({ source: bytes, plan });
     for (const backend of [sha256Backend(), sha256Backend(undefined)]) {
       const got = new Uint8Array(want.length);
       // runs of 3 blocks, the last run shorter, in any order
@@ -102,7 +102,7 @@ describe('block-pool: runs of blocks handed to Workers', () => {
     const hasher = pageBlockHasher({ workers: 3, parallelFrom: 0, spanBytes: 4 * BLOCK, spawn: () => (workers.push(new FakeWorker()), workers.at(-1)!) });
     const progress: number[] = [];
     const got = await hasher({ source: new Blob([bytes]), plan, onProgress: (p) => progress.push(p.done) });
-    expect(got).toEqual(await hashBlocksSequential({ source: bytes, plan }));
+    expect(got).toEqual(await hashBlocksWebCrypto({ source: bytes, plan }));
     expect(progress).toEqual([...progress].sort((a, b) => a - b));
     expect(progress.at(-1)).toBe(plan.payloadSize);
     expect(progress).toHaveLength(plan.count);
@@ -125,7 +125,7 @@ describe('block-pool: runs of blocks handed to Workers', () => {
     // a file that changed after the pick: the Workers answer an error, and are not kept
     await expect(hasher({ source: new Blob([bytes.subarray(0, bytes.length - 5000)]), plan })).rejects.toThrow(/changed while being verified/);
     expect(workers.every((w) => w.terminated)).toBe(true);
-    expect(await hasher({ source: new Blob([bytes]), plan })).toEqual(await hashBlocksSequential({ source: bytes, plan }));
+    expect(await hasher({ source: new Blob([bytes]), plan })).toEqual(await hashBlocksWebCrypto({ source: bytes, plan }));
     expect(workers).toHaveLength(4);
     expect(workers.slice(2).some((w) => w.terminated)).toBe(false);
   });
@@ -155,7 +155,7 @@ describe('block-pool: runs of blocks handed to Workers', () => {
 
   it('small payloads, one core or no Worker: hashed in the calling thread, same digests', async () => {
     const { bytes, plan } = await image(5 * BLOCK + 3);
-    const want = await hashBlocksSequential({ source: bytes, plan });
+    const want = await hashBlocksWebCrypto({ source: bytes, plan });
     const spawn = () => {
       throw new Error('no Worker expected');
     };
