@@ -23,15 +23,6 @@ const FLUSH_BYTES = 256 * 1024;
 
 export const journalPath = (state: string): string => `${state}.wal`;
 
-function record(kind: number, addr: number, len: number, bytes?: Uint8Array): Buffer {
-  const head = Buffer.alloc(HEAD);
-  head.writeUInt8(kind, 0);
-  head.writeUInt32LE(addr, 1);
-  head.writeUInt32LE(len, 5);
-  const body = bytes ? Buffer.concat([head, bytes]) : head;
-  return Buffer.concat([body, createHash('sha256').update(body).digest()]);
-}
-
 /** Journals every later flash and fuse change of `nic` to `path`.wal until closed. */
 export class StateJournal {
   readonly path: string;
@@ -45,34 +36,48 @@ export class StateJournal {
     writeSync(fd, Buffer.concat([MAGIC, createHash('sha256').update(stateBytes).digest()]));
     // records go out in batches: when 256 KiB are waiting, and whenever the event loop turns (after
     // each host request), so a kill loses at most the last few operations — a power loss a moment
-    // earlier, which is just as consistent (the journal is always a prefix of what the flash did)
-    const put = (r: Buffer) => {
-      if (this.#fd === undefined) return;
-      this.#queued.push(r);
-      this.#queuedBytes += r.length;
-      if (this.#queuedBytes >= FLUSH_BYTES) this.flush();
-      else if (!this.#scheduled) {
-        this.#scheduled = true;
-        setImmediate(() => this.flush());
-      }
-    };
-    this.#detach = watchFlash(nic, (op) =>
-      put(op.kind === 'erase' ? record(KIND.ERASE, op.addr, op.len) : op.kind === 'program' ? record(KIND.PROGRAM, op.addr, op.bytes.length, op.bytes) : record(KIND.FUSES, 0, op.bytes.length, op.bytes)),
-    );
+    // earlier, which is just as consistent (the journal is always a prefix of what the flash did).
+    // Each record is written straight into the batch buffer: an update is tens of thousands of
+    // flash programs, and a few buffers per record were most of the command's garbage.
+    this.#detach = watchFlash(nic, (op) => {
+      if (op.kind === 'erase') this.#append(KIND.ERASE, op.addr, op.len);
+      else this.#append(op.kind === 'program' ? KIND.PROGRAM : KIND.FUSES, op.kind === 'program' ? op.addr : 0, op.bytes.length, op.bytes);
+    });
   }
 
   readonly #detach: () => void;
-  #queued: Buffer[] = [];
-  #queuedBytes = 0;
+  #batch = Buffer.allocUnsafe(FLUSH_BYTES);
+  #len = 0;
   #scheduled = false;
+
+  /** Appends one record: kind ‖ addr ‖ len ‖ bytes ‖ SHA-256 of those (the file format above). */
+  #append(kind: number, addr: number, len: number, bytes?: Uint8Array): void {
+    if (this.#fd === undefined) return;
+    const need = HEAD + (bytes?.length ?? 0) + DIGEST;
+    if (this.#len + need > this.#batch.length) this.flush();
+    if (need > this.#batch.length) this.#batch = Buffer.allocUnsafe(need);
+    const b = this.#batch;
+    const at = this.#len;
+    b.writeUInt8(kind, at);
+    b.writeUInt32LE(addr, at + 1);
+    b.writeUInt32LE(len, at + 5);
+    if (bytes) b.set(bytes, at + HEAD);
+    const body = at + HEAD + (bytes?.length ?? 0);
+    createHash('sha256').update(b.subarray(at, body)).digest().copy(b, body);
+    this.#len = body + DIGEST;
+    if (this.#len >= FLUSH_BYTES) this.flush();
+    else if (!this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
 
   /** Writes the records waiting (the event loop's turn, or 256 KiB of them). */
   flush(): void {
     this.#scheduled = false;
-    if (this.#fd === undefined || this.#queued.length === 0) return;
-    writeSync(this.#fd, Buffer.concat(this.#queued, this.#queuedBytes));
-    this.#queued = [];
-    this.#queuedBytes = 0;
+    if (this.#fd === undefined || this.#len === 0) return;
+    for (let at = 0; at < this.#len; ) at += writeSync(this.#fd, this.#batch, at, this.#len - at);
+    this.#len = 0;
   }
 
   /** Stops journaling; `remove` once the state file holds everything (after an atomic save). */

@@ -64,6 +64,12 @@ export interface HashProgress {
 export interface BlobLike {
   readonly size: number;
   slice(start?: number, end?: number): { arrayBuffer(): Promise<ArrayBuffer> };
+  /**
+   * Optional: reads the bytes from `start` into `into` and says how many it read (fewer only where
+   * the file ends). A reader that loops over a file uses it to read into buffers it reuses instead
+   * of a new one per read (the CLI's files have it; a browser File does not).
+   */
+  readInto?(start: number, into: Uint8Array): Promise<number>;
 }
 
 /**

@@ -25,7 +25,10 @@ export interface Chunk {
 
 export interface SendSource {
   readonly size: number;
-  /** The image from `from` to its end as transfers of `size` bytes (the last may be shorter). */
+  /**
+   * The image from `from` to its end as transfers of `size` bytes (the last may be shorter). A
+   * chunk's bytes are valid until the next chunk is asked for: a file source reuses its buffers.
+   */
   chunks(from: number, size: number): AsyncGenerator<Chunk>;
 }
 
@@ -54,11 +57,18 @@ const READ_AHEAD = 4 * 1024 * 1024;
 export function fileSource(file: BlobLike, head: Uint8Array, plan: BlockPlan): SendSource {
   if (head.length !== plan.payloadOffset) throw new RangeError(`"head" expected ${plan.payloadOffset} bytes, got ${head.length}`);
   const size = plan.payloadOffset + plan.payloadSize;
+  /** Block buffers done with, for the next reads (when the file can be read into them). */
+  const spare: Uint8Array[] = [];
+  const bytesOf = async (start: number, end: number): Promise<Uint8Array> => {
+    if (!file.readInto) return new Uint8Array(await file.slice(start, end).arrayBuffer());
+    const buf = spare.pop() ?? new Uint8Array(plan.blockSize);
+    return buf.subarray(0, await file.readInto(start, buf.subarray(0, end - start)));
+  };
   /** Block `i` read and checked against the signed table; it fails (when awaited) if the file changed. */
   const load = (i: number): Promise<Uint8Array> => {
     const read = (async () => {
       const b = hashBlock(plan, i);
-      const bytes = new Uint8Array(await file.slice(plan.payloadOffset + b.start, plan.payloadOffset + b.end).arrayBuffer());
+      const bytes = await bytesOf(plan.payloadOffset + b.start, plan.payloadOffset + b.end);
       if (bytes.length !== b.end - b.start || !equalBytes(await sha256WebCrypto(bytes), signedBlockDigest(plan, i))) {
         throw new UpdateError('InvalidFile', `the file changed after it was verified: ${describeBlock(plan, b)} no longer matches the signed table; none of it was sent`);
       }
@@ -67,19 +77,31 @@ export function fileSource(file: BlobLike, head: Uint8Array, plan: BlockPlan): S
     read.catch(() => undefined); // thrown where it is awaited, in its turn; never unhandled meanwhile
     return read;
   };
-  async function* segments(from: number): AsyncGenerator<Uint8Array> {
+  /** The image from `from` as segments (the head, then each block once read and checked) for transfers of `size` bytes. */
+  async function* segments(from: number, size: number): AsyncGenerator<Uint8Array> {
     if (from < plan.payloadOffset) yield head.subarray(from);
     const first = from <= plan.payloadOffset ? 0 : Math.floor((from - plan.payloadOffset) / plan.blockSize);
     // the next blocks are read and checked while this one is on the wire (READ_AHEAD bytes of them)
     const ahead = Math.max(1, Math.min(4, Math.floor(READ_AHEAD / plan.blockSize)));
     const queue: Promise<Uint8Array>[] = [];
+    const handedOut: { readonly bytes: Uint8Array; readonly end: number }[] = [];
     for (let i = first, queued = first; i < plan.count; i++) {
       while (queued < plan.count && queued <= i + ahead) queue.push(load(queued++));
       const bytes = await queue.shift()!;
-      yield bytes.subarray(Math.max(0, from - (plan.payloadOffset + hashBlock(plan, i).start)));
+      const b = hashBlock(plan, i);
+      yield bytes.subarray(Math.max(0, from - (plan.payloadOffset + b.start)));
+      if (!file.readInto) continue;
+      // asked for more: the consumer is done with the chunks it had, and toChunks holds at most
+      // size - 1 bytes of what came before (a transfer can span several small blocks); the blocks
+      // wholly before those are sent, and their buffers are free
+      handedOut.push({ bytes, end: b.end });
+      while (handedOut.length > 0 && handedOut[0]!.end <= b.end - (size - 1)) {
+        const done = handedOut.shift()!.bytes;
+        spare.push(new Uint8Array(done.buffer, done.byteOffset, plan.blockSize));
+      }
     }
   }
-  return { size, chunks: (from, n) => toChunks(segments(from), from, n) };
+  return { size, chunks: (from, n) => toChunks(segments(from, n), from, n) };
 }
 
 /** Cuts contiguous segments into transfers of `size` bytes starting at `from`; copies only where a transfer spans two segments. */
