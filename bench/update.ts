@@ -129,7 +129,7 @@ export async function updateBench(): Promise<string[]> {
     '| phase | time | MB/s |',
     '|---|---:|---:|',
     `| whole session | ${(a.total / 1000).toFixed(2)} s | ${mbps(big.length, a.total).toFixed(0)} |`,
-    `| host pre-flight (parse, chain, signature, payload SHA-256 with hash-wasm) | ${(pre / 1000).toFixed(2)} s | ${mbps(big.length, pre).toFixed(0)} |`,
+    `| host pre-flight (parse, chain, signature, each hash block's SHA-256 with WebCrypto, format v2) | ${(pre / 1000).toFixed(2)} s | ${mbps(big.length, pre).toFixed(0)} |`,
     `| transfer + device receive (device SHA-256 of every byte, flash writes) | ${(dl / 1000).toFixed(2)} s | ${mbps(big.length, dl).toFixed(0)} |`,
     `| device verify (digest compare) | ${(ver / 1000).toFixed(3)} s | — |`,
     `| control transfers per MiB (DATA of wTransferSize 4096 with its 8-byte header; STATUS after each head block, then every 64) | ${perMiB.toFixed(1)} | — |`,
