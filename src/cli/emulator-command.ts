@@ -12,6 +12,7 @@ import { NicClient } from '../core/update/nic-client.ts';
 import { bootStatusText } from '../core/update/protocol.ts';
 import { journalPath } from './state-journal.ts';
 import { loadNic, loadState, saveNic } from './nic-state.ts';
+import { lockState } from './state-lock.ts';
 import { checkLandingPage, createEmulatedNic, type EmulatedUSBDevice } from '../emulator/index.ts';
 import { bool, list, need, parseArgs, str, UsageError } from './args.ts';
 import { IoError, type Io } from './io.ts';
@@ -82,6 +83,7 @@ export async function cmdEmulator(argv: string[], io: Io): Promise<number> {
   if (sub === 'init') {
     const p = parseArgs(rest, flagSpec('emulator init'));
     const path = need(p, 'state');
+    lockState(io, path);
     if (!bool(p, 'force') && (await io.exists(path))) throw new IoError(`${path} already exists (pass --force to replace it: that is a factory reset)`);
     const bankMiB = Number(str(p, 'bank-size') ?? 64);
     if (!Number.isInteger(bankMiB) || bankMiB < 1 || bankMiB > 256) throw new UsageError('--bank-size is in MiB, 1..256');

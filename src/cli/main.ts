@@ -14,6 +14,7 @@ import { cmdReceipt } from './receipt-command.ts';
 import { cmdCatalog } from './catalog-command.ts';
 import { cmdAudit, cmdQuery, cmdReset, cmdUpdate } from './device-commands.ts';
 import { cmdEmulator } from './emulator-command.ts';
+import { releaseStateLocks } from './state-lock.ts';
 import { escapeControls } from '../core/bytes/safe-text.ts';
 
 const COMMANDS: Record<string, (argv: string[], io: Io) => Promise<number>> = {
@@ -92,5 +93,8 @@ export async function run(argv: readonly string[], rawIo: Io): Promise<number> {
     io.err(`trustflash ${fullName}: internal error: ${(e as Error)?.message ?? String(e)}`);
     if (process.env.TRUSTFLASH_DEBUG) io.err(String((e as Error)?.stack));
     return 2;
+  } finally {
+    // the NIC state files this command locked are free for the next command
+    releaseStateLocks();
   }
 }

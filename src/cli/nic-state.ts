@@ -7,12 +7,14 @@ import { resolve } from 'node:path';
 import { createEmulatedNic, decodeState, type EmulatedUSBDevice, type Fault, type NicState, type TimingName } from '../emulator/index.ts';
 import { IoError, type Io } from './io.ts';
 import { replayJournal, saveStateFile, StateJournal } from './state-journal.ts';
+import { lockState } from './state-lock.ts';
 
 /** Journals of the NICs this command loaded (state-journal.ts): closed when the state is saved. */
 const journals = new WeakMap<EmulatedUSBDevice, StateJournal>();
 
 /** The state file, with the journal of a command that was cut off (killed) replayed onto it: that NIC lost power then. */
 export async function loadState(io: Io, path: string): Promise<{ state: NicState; bytes: Uint8Array; powerLost: boolean }> {
+  lockState(io, path);
   const bytes = await io.readBytes(path);
   const state = decodeState(bytes);
   if (!state.ok) throw new IoError(`${path}: ${state.error}`);

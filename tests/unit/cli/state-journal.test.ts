@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureBinary, releaseBinary, tempDir, tf } from './helpers.ts';
+import { ensureBinary, releaseBinary, tempDir, tf, tfBin } from './helpers.ts';
 import { smallCertImage } from '../helpers/demo.ts';
 import { decodeState } from '../../../src/emulator/index.ts';
 import { journalPath, replayJournal } from '../../../src/cli/state-journal.ts';
@@ -121,4 +121,61 @@ describe('the emulated NIC state, written through', () => {
     expect(stale && 'stale' in stale).toBe(true);
     expect(existsSync(journalPath(state))).toBe(false);
   }, 120_000);
+});
+
+describe('one command at a time on a NIC (S.lock)', () => {
+  const sleeper = () => spawn('sleep', ['30']);
+  const deadPid = () =>
+    new Promise<number>((res) => {
+      const c = spawn(process.execPath, ['-e', '0']);
+      c.on('exit', () => res(c.pid!));
+    });
+
+  it('a lock held by a live process refuses every command on that state, and changes nothing', async () => {
+    const state = await freshNic('locked');
+    const before = readFileSync(state);
+    const owner = sleeper();
+    try {
+      writeFileSync(`${state}.lock`, `${owner.pid}\n`);
+      for (const argv of [
+        ['query', '--emulated', '--state', state],
+        ['update', join(dir, 'big.tfw'), '--trust', ROOT_PEM, '--emulated', '--state', state, ...NOW],
+        ['emulator', 'reboot', '--state', state],
+        ['emulator', 'init', '--force', '--state', state],
+      ]) {
+        const r = await tfBin(dir, ...argv);
+        expect(r.code, argv.join(' ')).not.toBe(0);
+        expect(r.stderr, argv.join(' ')).toContain(`${state} is in use by another trustflash command (process ${owner.pid}): run one command at a time on a NIC`);
+      }
+      expect(readFileSync(state).equals(before)).toBe(true);
+      expect(existsSync(journalPath(state))).toBe(false);
+    } finally {
+      owner.kill();
+    }
+  });
+
+  it('a lock left by a command that was killed is taken over, and let go when the command ends', async () => {
+    const state = await freshNic('stale');
+    for (const stale of [`${await deadPid()}\n`, 'not a pid', '']) {
+      writeFileSync(`${state}.lock`, stale);
+      const r = await tfBin(dir, 'query', '--emulated', '--state', state);
+      expect(r.code, `${JSON.stringify(stale)}: ${r.stderr}`).toBe(0);
+      expect(existsSync(`${state}.lock`)).toBe(false);
+    }
+  });
+
+  it('a query while an update runs on the same state is refused; the update is not disturbed', async () => {
+    const state = await freshNic('busy');
+    const child = spawn(process.execPath, [bin, 'update', join(dir, 'big.tfw'), '--trust', ROOT_PEM, '--emulated', '--state', state, '--timing', 'full-speed', ...NOW], { cwd: dir });
+    const done = new Promise<number>((res) => child.on('exit', (code) => res(code ?? -1)));
+    while (!existsSync(journalPath(state))) await new Promise((r) => setTimeout(r, 5));
+    const q = await tfBin(dir, 'query', '--emulated', '--state', state);
+    expect(q.code).not.toBe(0);
+    expect(q.stderr).toContain(`(process ${child.pid})`);
+    expect(await done).toBe(0);
+    expect(existsSync(`${state}.lock`)).toBe(false);
+    const after = await tfBin(dir, 'query', '--emulated', '--state', state, '--json');
+    expect(after.code, after.stderr).toBe(0);
+    expect(JSON.parse(after.stdout).query.fwVersionPending).toBeDefined();
+  });
 });
