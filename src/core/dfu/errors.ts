@@ -112,11 +112,12 @@ interface Pending {
 type Timer = ReturnType<typeof setTimeout> & { ref?: () => unknown; unref?: () => unknown };
 
 /**
- * Deadlines for one device's operations (WebUSB has none of its own), on one timer. An update is tens of thousands of transfers,
- * each a few microseconds on an emulated NIC, and arming and clearing a timer per transfer cost about
- * as much as the transfer. The timer is armed for the earliest pending deadline; when it fires, what
- * is overdue fails with TimedOut and the timer is armed again for the next. While nothing is pending
- * it stays armed but no longer holds a Node process open.
+ * Deadlines for one device's operations (WebUSB has none of its own), on one timer. An update is
+ * tens of thousands of transfers, each a few microseconds on an emulated NIC, and arming and
+ * clearing a timer per transfer cost about as much as the transfer. The timer is armed for the
+ * earliest pending deadline; when it fires, what is overdue fails with TimedOut and the timer is
+ * armed again for the next. While nothing is pending it stays armed but no longer holds a Node
+ * process open.
  */
 export class Deadlines {
   readonly #pending = new Set<Pending>();
