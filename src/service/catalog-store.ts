@@ -8,6 +8,8 @@
  * Every value carries the schema version it was written with (`v`); one this version does not
  * know is refused with a sentence, never guessed at.
  */
+import { idbDone, idbOpener, idbRequest } from './idb.ts';
+
 export const CATALOG_DB = 'trustflash-catalog';
 export const CATALOG_SCHEMA = 1;
 const STORE = 'catalog';
@@ -83,35 +85,14 @@ export function readStoredCatalog(currentRaw: unknown, seenRaw: unknown): Stored
   return { current, seen, refused, ...(currentRefused || seenRefused ? { setAside } : {}) };
 }
 
-function request<T>(r: IDBRequest<T>): Promise<T> {
-  return new Promise((resolve, reject) => {
-    r.onsuccess = () => resolve(r.result);
-    r.onerror = () => reject(r.error ?? new Error('IndexedDB request failed'));
-  });
-}
-
 export function indexedDbCatalogStore(factory: IDBFactory = indexedDB): CatalogStore {
-  let db: Promise<IDBDatabase> | undefined;
-  const open = () =>
-    (db ??= new Promise<IDBDatabase>((resolve, reject) => {
-      const r = factory.open(CATALOG_DB, 1);
-      r.onupgradeneeded = () => {
-        if (!r.result.objectStoreNames.contains(STORE)) r.result.createObjectStore(STORE);
-      };
-      r.onsuccess = () => {
-        r.result.onversionchange = () => {
-          r.result.close();
-          db = undefined;
-        };
-        resolve(r.result);
-      };
-      r.onerror = () => reject(r.error ?? new Error(`IndexedDB "${CATALOG_DB}" could not be opened`));
-      r.onblocked = () => reject(new Error(`IndexedDB "${CATALOG_DB}" is blocked by another tab holding an older version`));
-    }));
+  const open = idbOpener(factory, CATALOG_DB, 1, (db) => {
+    if (!db.objectStoreNames.contains(STORE)) db.createObjectStore(STORE);
+  });
   return {
     async load() {
       const store = (await open()).transaction(STORE, 'readonly').objectStore(STORE);
-      const [current, seen] = await Promise.all([request(store.get('current')), request(store.get('seen'))]);
+      const [current, seen] = await Promise.all([idbRequest(store.get('current')), idbRequest(store.get('seen'))]);
       const read = readStoredCatalog(current, seen);
       if (read.setAside) {
         // kept under its own key before any save can overwrite it (a newer TrustFlash may read it again)
@@ -119,10 +100,7 @@ export function indexedDbCatalogStore(factory: IDBFactory = indexedDB): CatalogS
         const at = new Date().toISOString();
         if ('current' in read.setAside) tx.objectStore(STORE).put(read.setAside.current, `aside ${at} current`);
         if ('seen' in read.setAside) tx.objectStore(STORE).put(read.setAside.seen, `aside ${at} seen`);
-        await new Promise<void>((resolve, reject) => {
-          tx.oncomplete = () => resolve();
-          tx.onerror = () => reject(tx.error ?? new Error('IndexedDB write failed'));
-        });
+        await idbDone(tx);
       }
       return read;
     },
@@ -132,11 +110,7 @@ export function indexedDbCatalogStore(factory: IDBFactory = indexedDB): CatalogS
       if (current) store.put(wrap({ name: current.name, bytes: current.bytes }), 'current');
       else store.delete('current');
       store.put(wrap({ ...seen }), 'seen');
-      await new Promise<void>((resolve, reject) => {
-        tx.oncomplete = () => resolve();
-        tx.onerror = () => reject(tx.error ?? new Error('IndexedDB write failed'));
-        tx.onabort = () => reject(tx.error ?? new Error('IndexedDB write aborted'));
-      });
+      await idbDone(tx);
     },
   };
 }

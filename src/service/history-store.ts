@@ -7,6 +7,7 @@
  * carries the schema version it was written with (`v`); `readStored` migrates or refuses it.
  */
 import type { Outcome } from '../core/update/session.ts';
+import { idbDone, idbOpener, idbRequest } from './idb.ts';
 
 /** The schema version this app writes. Bump it with a migration in `readStored`. */
 export const HISTORY_SCHEMA = 1;
@@ -126,48 +127,18 @@ export function memoryHistoryStore(): HistoryStore & { readonly raw: { history: 
   };
 }
 
-function request<T>(r: IDBRequest<T>): Promise<T> {
-  return new Promise((resolve, reject) => {
-    r.onsuccess = () => resolve(r.result);
-    r.onerror = () => reject(r.error ?? new Error('IndexedDB request failed'));
-  });
-}
-
-function done(tx: IDBTransaction): Promise<void> {
-  return new Promise((resolve, reject) => {
-    tx.oncomplete = () => resolve();
-    tx.onerror = () => reject(tx.error ?? new Error('IndexedDB write failed'));
-    tx.onabort = () => reject(tx.error ?? new Error('IndexedDB write aborted'));
-  });
-}
-
 const STORES = ['history', 'markers', 'audit', 'aside'] as const;
 
 export function indexedDbHistoryStore(factory: IDBFactory = indexedDB): HistoryStore {
-  let db: Promise<IDBDatabase> | undefined;
-  const open = () =>
-    (db ??= new Promise<IDBDatabase>((resolve, reject) => {
-      const r = factory.open(HISTORY_DB, 1);
-      r.onupgradeneeded = () => {
-        for (const name of STORES) if (!r.result.objectStoreNames.contains(name)) r.result.createObjectStore(name, name === 'aside' ? { autoIncrement: true } : undefined);
-      };
-      r.onsuccess = () => {
-        // a newer TrustFlash in another tab upgrades the database: let it, and reopen on next use
-        r.result.onversionchange = () => {
-          r.result.close();
-          db = undefined;
-        };
-        resolve(r.result);
-      };
-      r.onerror = () => reject(r.error ?? new Error(`IndexedDB "${HISTORY_DB}" could not be opened`));
-      r.onblocked = () => reject(new Error(`IndexedDB "${HISTORY_DB}" is blocked by another tab holding an older version`));
-    }));
+  const open = idbOpener(factory, HISTORY_DB, 1, (db) => {
+    for (const name of STORES) if (!db.objectStoreNames.contains(name)) db.createObjectStore(name, name === 'aside' ? { autoIncrement: true } : undefined);
+  });
   const write = async (stores: (typeof STORES)[number][], fn: (tx: IDBTransaction) => void) => {
     const tx = (await open()).transaction(stores, 'readwrite');
     fn(tx);
-    await done(tx);
+    await idbDone(tx);
   };
-  const all = async (store: (typeof STORES)[number]) => request((await open()).transaction(store, 'readonly').objectStore(store).getAll());
+  const all = async (store: (typeof STORES)[number]) => idbRequest((await open()).transaction(store, 'readonly').objectStore(store).getAll());
   const range = (chain: string) => IDBKeyRange.bound([chain, 0], [chain, Number.MAX_SAFE_INTEGER]);
   return {
     begin: (m) => write(['markers'], (tx) => tx.objectStore('markers').put(wrap(m), m.id)),
@@ -184,7 +155,7 @@ export function indexedDbHistoryStore(factory: IDBFactory = indexedDB): HistoryS
     markers: async () => readAll<SessionMarker>(await all('markers'), 'session marker').values.sort(byTime),
     dropMarker: (id) => write(['markers'], (tx) => tx.objectStore('markers').delete(id)),
     async auditText(chain) {
-      const rows = await request((await open()).transaction('audit', 'readonly').objectStore('audit').getAll(range(chain)));
+      const rows = await idbRequest((await open()).transaction('audit', 'readonly').objectStore('audit').getAll(range(chain)));
       const lines = readAll<string>(rows, 'audit record').values;
       return lines.length ? lines.join('\n') + '\n' : '';
     },

@@ -10,6 +10,7 @@
  * database (no journal) is upgraded in place.
  */
 import type { FlashOp } from '../emulator/persist.ts';
+import { idbDone, idbOpener, idbRequest } from './idb.ts';
 
 export interface NicStore {
   /** Every saved NIC, in serial order. */
@@ -26,31 +27,16 @@ export const NIC_DB = 'trustflash';
 export const NIC_STORE = 'nics';
 export const JOURNAL_STORE = 'journal';
 
-function request<T>(r: IDBRequest<T>): Promise<T> {
-  return new Promise((resolve, reject) => {
-    r.onsuccess = () => resolve(r.result);
-    r.onerror = () => reject(r.error ?? new Error('IndexedDB request failed'));
-  });
-}
-
 export function indexedDbNicStore(factory: IDBFactory = indexedDB): NicStore {
-  let db: Promise<IDBDatabase> | undefined;
-  const open = () =>
-    (db ??= new Promise<IDBDatabase>((resolve, reject) => {
-      const r = factory.open(NIC_DB, 2);
-      r.onupgradeneeded = () => {
-        if (!r.result.objectStoreNames.contains(NIC_STORE)) r.result.createObjectStore(NIC_STORE);
-        if (!r.result.objectStoreNames.contains(JOURNAL_STORE)) r.result.createObjectStore(JOURNAL_STORE, { autoIncrement: true }).createIndex('serial', 'serial');
-      };
-      r.onsuccess = () => resolve(r.result);
-      r.onerror = () => reject(r.error ?? new Error(`IndexedDB "${NIC_DB}" could not be opened`));
-      r.onblocked = () => reject(new Error(`IndexedDB "${NIC_DB}" is blocked by another tab holding an older version`));
-    }));
+  const open = idbOpener(factory, NIC_DB, 2, (db) => {
+    if (!db.objectStoreNames.contains(NIC_STORE)) db.createObjectStore(NIC_STORE);
+    if (!db.objectStoreNames.contains(JOURNAL_STORE)) db.createObjectStore(JOURNAL_STORE, { autoIncrement: true }).createIndex('serial', 'serial');
+  });
   return {
     async loadAll() {
       const tx = (await open()).transaction(NIC_STORE, 'readonly');
       const store = tx.objectStore(NIC_STORE);
-      const [keys, values] = await Promise.all([request(store.getAllKeys()), request(store.getAll())]);
+      const [keys, values] = await Promise.all([idbRequest(store.getAllKeys()), idbRequest(store.getAll())]);
       const out: { serial: string; bytes: Uint8Array }[] = [];
       keys.forEach((k, i) => {
         const v = values[i];
@@ -70,27 +56,19 @@ export function indexedDbNicStore(factory: IDBFactory = indexedDB): NicStore {
         journal.delete(c.primaryKey);
         c.continue();
       };
-      await done(tx);
+      await idbDone(tx);
     },
     async append(serial, ops) {
       const tx = (await open()).transaction(JOURNAL_STORE, 'readwrite');
       tx.objectStore(JOURNAL_STORE).add({ serial, ops });
-      await done(tx);
+      await idbDone(tx);
     },
     async journal(serial) {
       const tx = (await open()).transaction(JOURNAL_STORE, 'readonly');
-      const rows = (await request(tx.objectStore(JOURNAL_STORE).index('serial').getAll(IDBKeyRange.only(serial)))) as { ops: FlashOp[] }[];
+      const rows = (await idbRequest(tx.objectStore(JOURNAL_STORE).index('serial').getAll(IDBKeyRange.only(serial)))) as { ops: FlashOp[] }[];
       return rows.flatMap((r) => r.ops);
     },
   };
-}
-
-function done(tx: IDBTransaction): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    tx.oncomplete = () => resolve();
-    tx.onerror = () => reject(tx.error ?? new Error('IndexedDB write failed'));
-    tx.onabort = () => reject(tx.error ?? new Error('IndexedDB write aborted'));
-  });
 }
 
 /** In memory: for unit tests, and when IndexedDB is unavailable (the NIC then forgets on reload). */

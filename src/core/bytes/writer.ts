@@ -1,14 +1,8 @@
 /** A growable little-endian writer; the mirror of ByteReader. Values are trusted (they come from our own model). */
 export class ByteWriter {
-  #buf: Uint8Array<ArrayBuffer>;
-  #view: DataView;
+  #buf = new Uint8Array(256);
+  #view = new DataView(this.#buf.buffer);
   #len = 0;
-
-  /** `capacity`: the bytes the caller expects to write (a hint; the writer grows past it). */
-  constructor(capacity = 256) {
-    this.#buf = new Uint8Array(capacity);
-    this.#view = new DataView(this.#buf.buffer);
-  }
 
   get length(): number {
     return this.#len;
@@ -16,7 +10,7 @@ export class ByteWriter {
 
   #grow(n: number): void {
     if (this.#len + n <= this.#buf.length) return;
-    let size = Math.max(256, this.#buf.length * 2);
+    let size = this.#buf.length * 2;
     while (size < this.#len + n) size *= 2;
     const next = new Uint8Array(size);
     next.set(this.#buf.subarray(0, this.#len));
@@ -65,16 +59,7 @@ export class ByteWriter {
     this.#view.setUint32(at, v, true);
     return this;
   }
-  /**
-   * The bytes written. When they fill the capacity exactly they are handed over without a copy, and
-   * the writer starts over empty, so no later call can touch the returned bytes.
-   */
   finish(): Uint8Array {
-    if (this.#len !== this.#buf.length) return this.#buf.slice(0, this.#len);
-    const out = this.#buf;
-    this.#buf = new Uint8Array(0);
-    this.#view = new DataView(this.#buf.buffer);
-    this.#len = 0;
-    return out;
+    return this.#buf.slice(0, this.#len);
   }
 }
