@@ -47,6 +47,15 @@ async function until(page, what, fn, arg, ms = 30_000) {
   }
 }
 
+/** Clicks a sample button once the list has it (a click before the list renders would do nothing). */
+const clickSample = (page, title) =>
+  until(page, `the sample "${title}"`, (t) => {
+    const b = [...document.querySelectorAll('.sample')].find((x) => x.textContent.includes(t));
+    if (!b || b.disabled) return false;
+    b.click();
+    return true;
+  }, title);
+
 async function check(name, fn) {
   const t0 = Date.now();
   try {
@@ -83,7 +92,7 @@ try {
   });
 
   await check('a sample verifies (Signed update 28.40.1000 is accepted)', async () => {
-    await page.evaluate(() => [...document.querySelectorAll('.sample')].find((b) => b.textContent.includes('Signed update 28.40.1000'))?.click());
+    await clickSample(page, 'Signed update 28.40.1000');
     const verdict = await until(page, 'the verdict', () => document.querySelector('[data-testid="verdict"]')?.getAttribute('data-verdict'));
     if (verdict !== 'accept') throw new Error(`verdict ${verdict}`);
     const failed = await page.evaluate(() => document.querySelectorAll('tr[data-status="fail"]').length);
@@ -92,14 +101,19 @@ try {
   });
 
   await check('a tampered sample is rejected by the payload check', async () => {
-    await page.evaluate(() => [...document.querySelectorAll('.sample')].find((b) => b.textContent.includes('Tampered payload'))?.click());
+    await clickSample(page, 'Tampered payload');
     const failedCheck = await until(page, 'the failed check', () => document.querySelector('[data-testid="failed-check"]')?.getAttribute('data-check'));
     if (failedCheck !== 'payload') throw new Error(`failed check ${failedCheck}`);
   });
 
   await check('the emulated NIC updates: pending 28.40.1000', async () => {
     await until(page, 'the emulated NIC', () => document.querySelector('[data-testid="nic-running"]')?.textContent === '28.39.1002');
-    await page.evaluate(() => document.querySelector('[data-scenario="signed"]')?.click());
+    await until(page, 'the "signed" scenario', () => {
+      const b = document.querySelector('[data-scenario="signed"]');
+      if (!b || b.disabled) return false;
+      b.click();
+      return true;
+    });
     const outcome = await until(page, 'the update result', () => document.querySelector('[data-testid="result"]')?.getAttribute('data-outcome'), undefined, 60_000);
     if (outcome !== 'updated') throw new Error(`outcome ${outcome}: ${await page.evaluate(() => document.querySelector('[data-testid="result"]')?.textContent)}`);
     const pending = await until(page, 'the pending version', () => document.querySelector('[data-testid="nic-pending"]')?.textContent === '28.40.1000' && '28.40.1000');
@@ -118,7 +132,7 @@ try {
     await phone.goto(ORIGIN, { waitUntil: 'load' });
     await until(phone, 'the emulated NIC', () => /^28\./.test(document.querySelector('[data-testid="nic-running"]')?.textContent ?? ''));
     const widths = [await phone.evaluate(() => document.documentElement.scrollWidth)];
-    await phone.evaluate(() => [...document.querySelectorAll('.sample')].find((b) => b.textContent.includes('Signed update 28.40.1000'))?.click());
+    await clickSample(phone, 'Signed update 28.40.1000');
     await until(phone, 'the verdict', () => document.querySelector('[data-testid="verdict"]')?.getAttribute('data-verdict'));
     widths.push(await phone.evaluate(() => document.documentElement.scrollWidth));
     await phone.screenshot({ path: `${SHOTS}/phone.png`, fullPage: true });

@@ -14,6 +14,16 @@ declare function clearTimeout(id: number | undefined): void;
 declare function setInterval(handler: () => void, timeout?: number): number;
 declare function clearInterval(id: number | undefined): void;
 declare const performance: { now(): number };
+// channel messaging: one turn of the event loop without a nested setTimeout's clamping (image-stream.ts)
+interface MessagePort {
+  onmessage: ((event: unknown) => void) | null;
+  postMessage(message: unknown): void;
+  close(): void;
+}
+declare class MessageChannel {
+  readonly port1: MessagePort;
+  readonly port2: MessagePort;
+}
 
 interface Event {
   readonly type: string;
